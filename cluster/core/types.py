@@ -1,0 +1,23 @@
+"""Plain values shared by the consensus core, the write-ahead log and the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One log entry. An empty command is the no-op a new leader appends in its term."""
+
+    term: int
+    index: int
+    command: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HardState:
+    """What a replica must persist before it answers: Raft's currentTerm, votedFor and commit."""
+
+    term: int
+    voted_for: str | None
+    commit: int
