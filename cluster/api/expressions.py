@@ -1,0 +1,772 @@
+"""Condition, filter and projection expressions: tokenizer, parser and evaluator.
+
+A parsed `Condition` is a tree of frozen nodes with the placeholders already substituted.
+Parsing is a pure function of (expression, names, values), which is what lets a leader ship
+the three strings in a replicated command and every replica rebuild the same condition.
+
+Precedence, from the developer guide ("Precedence in conditions"), tightest first:
+comparisons, BETWEEN, IN and functions; then NOT; then AND; then OR.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cluster.api.attribute_values import (
+    ATTRIBUTE_TYPES,
+    Item,
+    decode_binary,
+    normalize_attribute_value,
+    parse_number,
+)
+from cluster.api.errors import ValidationException
+from cluster.api.reserved_words import is_reserved_word
+
+MAX_EXPRESSION_LENGTH = 4096
+MAX_IN_OPERANDS = 100
+COMPARATORS = ("=", "<>", "<", "<=", ">", ">=")
+CONDITION_FUNCTIONS = (
+    "attribute_exists",
+    "attribute_not_exists",
+    "attribute_type",
+    "begins_with",
+    "contains",
+)
+OPERAND_FUNCTIONS = ("size",)
+
+PathElement = str | int
+
+
+# ---------------------------------------------------------------------------- tokens
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: (
+        str  # "name", "name_placeholder", "value_placeholder", "integer", "punctuation", "comparator", "end"
+    )
+    text: str
+    start: int
+    end: int
+
+
+_TOKEN_PATTERN = re.compile(
+    r"(?P<space>\s+)"
+    r"|(?P<name_placeholder>#[A-Za-z0-9_]+)"
+    r"|(?P<value_placeholder>:[A-Za-z0-9_]+)"
+    r"|(?P<comparator><>|<=|>=|=|<|>)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<integer>[0-9]+)"
+    r"|(?P<punctuation>[(),.\[\]])"
+)
+
+
+def _syntax_error(kind: str, source: str, token: Token, previous: Token | None) -> ValidationException:
+    shown = "<EOF>" if token.kind == "end" else token.text
+    near_start = previous.start if previous is not None else token.start
+    near = source[near_start : token.end].strip()
+    return ValidationException(f'Invalid {kind}: Syntax error; token: "{shown}", near: "{near}"')
+
+
+def tokenize(source: str, kind: str) -> list[Token]:
+    tokens: list[Token] = []
+    position = 0
+    while position < len(source):
+        match = _TOKEN_PATTERN.match(source, position)
+        if match is None:
+            bad = Token("invalid", source[position], position, position + 1)
+            raise _syntax_error(kind, source, bad, tokens[-1] if tokens else None)
+        token_kind = match.lastgroup
+        assert token_kind is not None
+        if token_kind != "space":
+            tokens.append(Token(token_kind, match.group(), match.start(), match.end()))
+        position = match.end()
+    tokens.append(Token("end", "", len(source), len(source)))
+    return tokens
+
+
+# ---------------------------------------------------------------------------- comparing values
+
+
+def _binary(value: dict) -> bytes:
+    return decode_binary(value["B"])
+
+
+def values_equal(left: dict, right: dict) -> bool:
+    """DynamoDB equality: same type and same value; numbers by value, sets ignoring order."""
+    (left_type, left_raw), (right_type, right_raw) = next(iter(left.items())), next(iter(right.items()))
+    if left_type != right_type:
+        return False
+    if left_type == "N":
+        return parse_number(left_raw) == parse_number(right_raw)
+    if left_type == "B":
+        return _binary(left) == _binary(right)
+    if left_type == "NS":
+        return {parse_number(member) for member in left_raw} == {parse_number(member) for member in right_raw}
+    if left_type == "BS":
+        return {decode_binary(member) for member in left_raw} == {
+            decode_binary(member) for member in right_raw
+        }
+    if left_type == "SS":
+        return set(left_raw) == set(right_raw)
+    if left_type == "L":
+        return len(left_raw) == len(right_raw) and all(
+            values_equal(left_element, right_element)
+            for left_element, right_element in zip(left_raw, right_raw, strict=True)
+        )
+    if left_type == "M":
+        return left_raw.keys() == right_raw.keys() and all(
+            values_equal(element, right_raw[name]) for name, element in left_raw.items()
+        )
+    return bool(left_raw == right_raw)
+
+
+def _ordering_key(value: dict) -> tuple[str, Any] | None:
+    """A key comparable within one type, or None for types that have no order."""
+    type_name, raw = next(iter(value.items()))
+    if type_name == "N":
+        return ("N", parse_number(raw))
+    if type_name == "S":
+        # DynamoDB orders strings by their UTF-8 bytes.
+        return ("S", raw.encode("utf-8"))
+    if type_name == "B":
+        return ("B", decode_binary(raw))
+    return None
+
+
+_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda left, right: left < right,
+    "<=": lambda left, right: left <= right,
+    ">": lambda left, right: left > right,
+    ">=": lambda left, right: left >= right,
+}
+
+
+def _compare(operator: str, left: dict | None, right: dict | None) -> bool:
+    if operator == "<>":
+        # A missing attribute is "not equal" to anything (DynamoDB evaluates `a <> :v` to
+        # true when a is absent), and values of different types are never equal.
+        return left is None or right is None or not values_equal(left, right)
+    if left is None or right is None:
+        return False
+    if operator == "=":
+        return values_equal(left, right)
+    left_key, right_key = _ordering_key(left), _ordering_key(right)
+    if left_key is None or right_key is None or left_key[0] != right_key[0]:
+        return False
+    return _ORDERINGS[operator](left_key[1], right_key[1])
+
+
+# ---------------------------------------------------------------------------- operands
+
+
+@dataclass(frozen=True)
+class PathOperand:
+    elements: tuple[PathElement, ...]
+
+    def resolve(self, item: Item) -> dict | None:
+        first = self.elements[0]
+        assert isinstance(first, str)
+        current = item.get(first)
+        for element in self.elements[1:]:
+            if current is None:
+                return None
+            if isinstance(element, int):
+                elements = current.get("L")
+                current = elements[element] if elements is not None and element < len(elements) else None
+            else:
+                members = current.get("M")
+                current = members.get(element) if members is not None else None
+        return current
+
+    def describe(self) -> str:
+        text = ""
+        for element in self.elements:
+            text += f"[{element}]" if isinstance(element, int) else (f".{element}" if text else element)
+        return text
+
+
+@dataclass(frozen=True)
+class ValueOperand:
+    placeholder: str
+    value: dict
+
+    def resolve(self, item: Item) -> dict | None:
+        return self.value
+
+
+@dataclass(frozen=True)
+class SizeOperand:
+    path: PathOperand
+
+    def resolve(self, item: Item) -> dict | None:
+        value = self.path.resolve(item)
+        if value is None:
+            return None
+        type_name, raw = next(iter(value.items()))
+        if type_name == "B":
+            return {"N": str(len(decode_binary(raw)))}
+        if type_name in ("S", "SS", "NS", "BS", "L", "M"):
+            return {"N": str(len(raw))}
+        # size() of a number, boolean or null is undefined, so any comparison with it is false.
+        return None
+
+
+Operand = PathOperand | ValueOperand | SizeOperand
+
+
+# ---------------------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True)
+class Comparison:
+    operator: str
+    left: Operand
+    right: Operand
+
+    def evaluate(self, item: Item) -> bool:
+        return _compare(self.operator, self.left.resolve(item), self.right.resolve(item))
+
+
+@dataclass(frozen=True)
+class Between:
+    operand: Operand
+    low: Operand
+    high: Operand
+
+    def evaluate(self, item: Item) -> bool:
+        value = self.operand.resolve(item)
+        return _compare(">=", value, self.low.resolve(item)) and _compare(
+            "<=", value, self.high.resolve(item)
+        )
+
+
+@dataclass(frozen=True)
+class In:
+    operand: Operand
+    choices: tuple[Operand, ...]
+
+    def evaluate(self, item: Item) -> bool:
+        value = self.operand.resolve(item)
+        return any(_compare("=", value, choice.resolve(item)) for choice in self.choices)
+
+
+@dataclass(frozen=True)
+class AttributeExists:
+    path: PathOperand
+
+    def evaluate(self, item: Item) -> bool:
+        return self.path.resolve(item) is not None
+
+
+@dataclass(frozen=True)
+class AttributeNotExists:
+    path: PathOperand
+
+    def evaluate(self, item: Item) -> bool:
+        return self.path.resolve(item) is None
+
+
+@dataclass(frozen=True)
+class AttributeType:
+    path: PathOperand
+    type_name: str
+
+    def evaluate(self, item: Item) -> bool:
+        value = self.path.resolve(item)
+        return value is not None and next(iter(value)) == self.type_name
+
+
+@dataclass(frozen=True)
+class BeginsWith:
+    path: PathOperand
+    prefix: Operand
+
+    def evaluate(self, item: Item) -> bool:
+        value, prefix = self.path.resolve(item), self.prefix.resolve(item)
+        if value is None or prefix is None:
+            return False
+        if "S" in value and "S" in prefix:
+            return bool(value["S"].startswith(prefix["S"]))
+        if "B" in value and "B" in prefix:
+            return _binary(value).startswith(_binary(prefix))
+        return False
+
+
+@dataclass(frozen=True)
+class Contains:
+    path: PathOperand
+    operand: Operand
+
+    def evaluate(self, item: Item) -> bool:
+        value, wanted = self.path.resolve(item), self.operand.resolve(item)
+        if value is None or wanted is None:
+            return False
+        value_type, raw = next(iter(value.items()))
+        wanted_type = next(iter(wanted))
+        if value_type == "S" and wanted_type == "S":
+            return bool(wanted["S"] in raw)
+        if value_type == "B" and wanted_type == "B":
+            return _binary(wanted) in _binary(value)
+        if value_type == "SS" and wanted_type == "S":
+            return wanted["S"] in raw
+        if value_type == "NS" and wanted_type == "N":
+            number = parse_number(wanted["N"])
+            return any(parse_number(member) == number for member in raw)
+        if value_type == "BS" and wanted_type == "B":
+            wanted_bytes = _binary(wanted)
+            return any(decode_binary(member) == wanted_bytes for member in raw)
+        if value_type == "L":
+            return any(values_equal(element, wanted) for element in raw)
+        return False
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: ConditionNode
+
+    def evaluate(self, item: Item) -> bool:
+        return not self.operand.evaluate(item)
+
+
+@dataclass(frozen=True)
+class And:
+    left: ConditionNode
+    right: ConditionNode
+
+    def evaluate(self, item: Item) -> bool:
+        return self.left.evaluate(item) and self.right.evaluate(item)
+
+
+@dataclass(frozen=True)
+class Or:
+    left: ConditionNode
+    right: ConditionNode
+
+    def evaluate(self, item: Item) -> bool:
+        return self.left.evaluate(item) or self.right.evaluate(item)
+
+
+ConditionNode = (
+    Comparison
+    | Between
+    | In
+    | AttributeExists
+    | AttributeNotExists
+    | AttributeType
+    | BeginsWith
+    | Contains
+    | Not
+    | And
+    | Or
+)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A parsed condition or filter expression, ready to evaluate against items."""
+
+    expression: str
+    root: ConditionNode
+    names_used: frozenset[str] = field(default_factory=frozenset)
+    values_used: frozenset[str] = field(default_factory=frozenset)
+
+    def evaluate(self, item: Item | None) -> bool:
+        """True when the condition holds; an absent item behaves as an item with no attributes."""
+        return self.root.evaluate(item if item is not None else {})
+
+
+# ---------------------------------------------------------------------------- placeholders
+
+
+def normalize_expression_names(names: object) -> dict[str, str] | None:
+    if names is None:
+        return None
+    if not isinstance(names, dict) or not all(isinstance(value, str) for value in names.values()):
+        raise ValidationException("ExpressionAttributeNames must map placeholders to attribute names")
+    if not names:
+        raise ValidationException("ExpressionAttributeNames must not be empty")
+    for placeholder in names:
+        if not re.fullmatch(r"#[A-Za-z0-9_]+", placeholder):
+            raise ValidationException(
+                f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{placeholder}"'
+            )
+    return dict(names)
+
+
+def normalize_expression_values(values: object) -> dict[str, dict] | None:
+    if values is None:
+        return None
+    if not isinstance(values, dict):
+        raise ValidationException("ExpressionAttributeValues must map placeholders to AttributeValues")
+    if not values:
+        raise ValidationException("ExpressionAttributeValues must not be empty")
+    normalized: dict[str, dict] = {}
+    for placeholder, value in values.items():
+        if not re.fullmatch(r":[A-Za-z0-9_]+", placeholder):
+            raise ValidationException(
+                f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{placeholder}"'
+            )
+        try:
+            normalized[placeholder] = normalize_attribute_value(value, placeholder)
+        except ValidationException as error:
+            raise ValidationException(
+                f"ExpressionAttributeValues contains invalid value: {error.message} for key {placeholder}"
+            ) from None
+    return normalized
+
+
+def check_all_placeholders_used(
+    names: dict[str, str] | None, values: dict[str, dict] | None, names_used: set[str], values_used: set[str]
+) -> None:
+    """DynamoDB rejects placeholders that no expression of the request uses."""
+    unused_names = sorted(set(names or {}) - names_used)
+    if unused_names:
+        raise ValidationException(
+            "Value provided in ExpressionAttributeNames unused in expressions: keys: {"
+            + ", ".join(unused_names)
+            + "}"
+        )
+    unused_values = sorted(set(values or {}) - values_used)
+    if unused_values:
+        raise ValidationException(
+            "Value provided in ExpressionAttributeValues unused in expressions: keys: {"
+            + ", ".join(unused_values)
+            + "}"
+        )
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+class _Parser:
+    """Recursive descent over the token list; one instance parses one expression."""
+
+    def __init__(
+        self, source: str, kind: str, names: dict[str, str] | None, values: dict[str, dict] | None
+    ) -> None:
+        self.source = source
+        self.kind = kind
+        self.names = names or {}
+        self.values = values or {}
+        self.tokens = tokenize(source, kind)
+        self.position = 0
+        self.names_used: set[str] = set()
+        self.values_used: set[str] = set()
+
+    # -- helpers
+
+    def error(self, detail: str) -> ValidationException:
+        return ValidationException(f"Invalid {self.kind}: {detail}")
+
+    def peek(self, offset: int = 0) -> Token:
+        return self.tokens[min(self.position + offset, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.position]
+        if token.kind != "end":
+            self.position += 1
+        return token
+
+    def syntax_error(self) -> ValidationException:
+        previous = self.tokens[self.position - 1] if self.position > 0 else None
+        return _syntax_error(self.kind, self.source, self.peek(), previous)
+
+    def expect_punctuation(self, text: str) -> None:
+        token = self.peek()
+        if token.kind != "punctuation" or token.text != text:
+            raise self.syntax_error()
+        self.advance()
+
+    def at_keyword(self, keyword: str) -> bool:
+        token = self.peek()
+        return token.kind == "name" and token.text.upper() == keyword
+
+    def at_punctuation(self, text: str) -> bool:
+        token = self.peek()
+        return token.kind == "punctuation" and token.text == text
+
+    def next_is_call(self) -> bool:
+        following = self.peek(1)
+        return following.kind == "punctuation" and following.text == "("
+
+    def expect_end(self) -> None:
+        if self.peek().kind != "end":
+            raise self.syntax_error()
+
+    # -- conditions
+
+    def parse_or(self) -> ConditionNode:
+        node = self.parse_and()
+        while self.at_keyword("OR"):
+            self.advance()
+            node = Or(node, self.parse_and())
+        return node
+
+    def parse_and(self) -> ConditionNode:
+        node = self.parse_not()
+        while self.at_keyword("AND"):
+            self.advance()
+            node = And(node, self.parse_not())
+        return node
+
+    def parse_not(self) -> ConditionNode:
+        if self.at_keyword("NOT"):
+            self.advance()
+            return Not(self.parse_not())
+        return self.parse_predicate()
+
+    def parse_predicate(self) -> ConditionNode:
+        if self.at_punctuation("("):
+            self.advance()
+            node = self.parse_or()
+            self.expect_punctuation(")")
+            return node
+        token = self.peek()
+        if token.kind == "name" and token.text in CONDITION_FUNCTIONS and self.next_is_call():
+            node = self.parse_condition_function()
+            if self.peek().kind == "comparator" or self.at_keyword("BETWEEN") or self.at_keyword("IN"):
+                raise self.error(
+                    f"The function is not allowed to be used this way in an expression; function: {token.text}"
+                )
+            return node
+        left = self.parse_operand()
+        comparator = self.peek()
+        if comparator.kind == "comparator":
+            self.advance()
+            return Comparison(comparator.text, left, self.parse_operand())
+        if self.at_keyword("BETWEEN"):
+            self.advance()
+            low = self.parse_operand()
+            if not self.at_keyword("AND"):
+                raise self.syntax_error()
+            self.advance()
+            high = self.parse_operand()
+            self.check_between_bounds(low, high)
+            return Between(left, low, high)
+        if self.at_keyword("IN"):
+            self.advance()
+            self.expect_punctuation("(")
+            choices = [self.parse_operand()]
+            while self.at_punctuation(","):
+                self.advance()
+                choices.append(self.parse_operand())
+            self.expect_punctuation(")")
+            if len(choices) > MAX_IN_OPERANDS:
+                raise self.error(
+                    f"The IN operator is provided with too many operands; number of operands: {len(choices)}"
+                )
+            return In(left, tuple(choices))
+        if isinstance(left, SizeOperand):
+            raise self.error(
+                "The function is not allowed to be used this way in an expression; function: size"
+            )
+        raise self.syntax_error()
+
+    def check_between_bounds(self, low: Operand, high: Operand) -> None:
+        if not (isinstance(low, ValueOperand) and isinstance(high, ValueOperand)):
+            return
+        low_key, high_key = _ordering_key(low.value), _ordering_key(high.value)
+        if (
+            low_key is not None
+            and high_key is not None
+            and low_key[0] == high_key[0]
+            and low_key[1] > high_key[1]
+        ):
+            raise self.error(
+                "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; "
+                f"lower bound operand: AttributeValue: {_describe_value(low.value)}, "
+                f"upper bound operand: AttributeValue: {_describe_value(high.value)}"
+            )
+
+    def parse_arguments(self, function: str) -> list[Operand]:
+        self.expect_punctuation("(")
+        arguments = [self.parse_operand()]
+        while self.at_punctuation(","):
+            self.advance()
+            arguments.append(self.parse_operand())
+        self.expect_punctuation(")")
+        expected = {"attribute_exists": 1, "attribute_not_exists": 1, "size": 1}.get(function, 2)
+        if len(arguments) != expected:
+            raise self.error(
+                "Incorrect number of operands for operator or function; "
+                f"operator or function: {function}, number of operands: {len(arguments)}"
+            )
+        if not isinstance(arguments[0], PathOperand):
+            raise self.error(
+                f"Operator or function requires a document path; operator or function: {function}"
+            )
+        return arguments
+
+    def parse_condition_function(self) -> ConditionNode:
+        function = self.advance().text
+        arguments = self.parse_arguments(function)
+        path = arguments[0]
+        assert isinstance(path, PathOperand)
+        if function == "attribute_exists":
+            return AttributeExists(path)
+        if function == "attribute_not_exists":
+            return AttributeNotExists(path)
+        second = arguments[1]
+        if function == "attribute_type":
+            return AttributeType(path, self.attribute_type_name(second))
+        if function == "begins_with":
+            if isinstance(second, ValueOperand) and next(iter(second.value)) not in ("S", "B"):
+                raise self.incorrect_operand_type(function, second.value)
+            return BeginsWith(path, second)
+        return Contains(path, second)
+
+    def attribute_type_name(self, operand: Operand) -> str:
+        if not isinstance(operand, ValueOperand):
+            raise self.error(
+                "Operator or function requires a value operand; operator or function: attribute_type"
+            )
+        if "S" not in operand.value:
+            raise self.incorrect_operand_type("attribute_type", operand.value)
+        type_name = operand.value["S"]
+        if type_name not in ATTRIBUTE_TYPES:
+            raise self.error(
+                f"Invalid attribute type name found; type: {type_name}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
+            )
+        return str(type_name)
+
+    def incorrect_operand_type(self, function: str, value: dict) -> ValidationException:
+        return self.error(
+            f"Incorrect operand type for operator or function; operator or function: {function}, "
+            f"operand type: {next(iter(value))}"
+        )
+
+    # -- operands
+
+    def parse_operand(self) -> Operand:
+        token = self.peek()
+        if token.kind == "value_placeholder":
+            self.advance()
+            if token.text not in self.values:
+                raise self.error(
+                    f"An expression attribute value used in expression is not defined; attribute value: {token.text}"
+                )
+            self.values_used.add(token.text)
+            return ValueOperand(token.text, self.values[token.text])
+        if token.kind == "name" and self.next_is_call():
+            if token.text in OPERAND_FUNCTIONS:
+                self.advance()
+                path = self.parse_arguments(token.text)[0]
+                assert isinstance(path, PathOperand)
+                return SizeOperand(path)
+            if token.text in CONDITION_FUNCTIONS:
+                raise self.error(
+                    f"The function is not allowed to be used this way in an expression; function: {token.text}"
+                )
+            raise self.error(f"Invalid function name; function: {token.text}")
+        return self.parse_path()
+
+    def parse_path_name(self) -> str:
+        token = self.peek()
+        if token.kind == "name_placeholder":
+            self.advance()
+            if token.text not in self.names:
+                raise self.error(
+                    f"An expression attribute name used in the document path is not defined; attribute name: {token.text}"
+                )
+            self.names_used.add(token.text)
+            return self.names[token.text]
+        if token.kind == "name":
+            if is_reserved_word(token.text):
+                raise self.error(f"Attribute name is a reserved keyword; reserved keyword: {token.text}")
+            self.advance()
+            return token.text
+        raise self.syntax_error()
+
+    def parse_path(self) -> PathOperand:
+        elements: list[PathElement] = [self.parse_path_name()]
+        while True:
+            if self.at_punctuation("."):
+                self.advance()
+                elements.append(self.parse_path_name())
+            elif self.at_punctuation("["):
+                self.advance()
+                index = self.peek()
+                if index.kind != "integer":
+                    raise self.syntax_error()
+                self.advance()
+                self.expect_punctuation("]")
+                elements.append(int(index.text))
+            else:
+                return PathOperand(tuple(elements))
+
+
+def _describe_value(value: dict) -> str:
+    type_name, raw = next(iter(value.items()))
+    return f"{{{type_name}:{raw}}}"
+
+
+def _check_expression_text(expression: object, kind: str) -> str:
+    if not isinstance(expression, str):
+        raise ValidationException(f"Invalid {kind}: the expression must be a string")
+    if not expression.strip():
+        raise ValidationException(f"Invalid {kind}: The expression can not be empty;")
+    if len(expression.encode("utf-8")) > MAX_EXPRESSION_LENGTH:
+        raise ValidationException(
+            f"Invalid {kind}: Expression size has exceeded the maximum allowed size; "
+            f"expression size: {len(expression.encode('utf-8'))}"
+        )
+    return expression
+
+
+def parse_condition(
+    expression: str,
+    names: dict | None,
+    values: dict | None,
+    *,
+    kind: str = "ConditionExpression",
+    check_unused: bool = True,
+) -> Condition:
+    """Parse a ConditionExpression (or FilterExpression, with kind="FilterExpression").
+
+    `check_unused=False` is for requests where several expressions share the placeholders;
+    the caller then checks the union of what they use."""
+    text = _check_expression_text(expression, kind)
+    normalized_names = normalize_expression_names(names)
+    normalized_values = normalize_expression_values(values)
+    parser = _Parser(text, kind, normalized_names, normalized_values)
+    root = parser.parse_or()
+    parser.expect_end()
+    if check_unused:
+        check_all_placeholders_used(
+            normalized_names, normalized_values, parser.names_used, parser.values_used
+        )
+    return Condition(text, root, frozenset(parser.names_used), frozenset(parser.values_used))
+
+
+@dataclass(frozen=True)
+class Projection:
+    paths: tuple[PathOperand, ...]
+    names_used: frozenset[str]
+
+
+def parse_projection(expression: str, names: dict | None) -> Projection:
+    """Parse a ProjectionExpression: document paths separated by commas."""
+    kind = "ProjectionExpression"
+    text = _check_expression_text(expression, kind)
+    parser = _Parser(text, kind, normalize_expression_names(names), None)
+    paths = [parser.parse_path()]
+    while parser.at_punctuation(","):
+        parser.advance()
+        paths.append(parser.parse_path())
+    parser.expect_end()
+    seen: dict[tuple[PathElement, ...], PathOperand] = {}
+    for path in paths:
+        for other_elements, other in seen.items():
+            shorter = min(len(other_elements), len(path.elements))
+            if other_elements[:shorter] == path.elements[:shorter]:
+                raise ValidationException(
+                    "Invalid ProjectionExpression: Two document paths overlap with each other; must remove or "
+                    f"rewrite one of these paths; path one: [{', '.join(map(str, other.elements))}], "
+                    f"path two: [{', '.join(map(str, path.elements))}]"
+                )
+        seen[path.elements] = path
+    return Projection(tuple(paths), frozenset(parser.names_used))

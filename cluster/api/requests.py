@@ -1,0 +1,660 @@
+"""Parse and validate DynamoDB request bodies into typed requests.
+
+Everything here is checkable without the table's schema: shapes, enums, limits, items
+(normalised) and expressions (parsed once, so a bad expression is refused at the router).
+Checks that need the key schema (`extract_key`, `validate_key`) are the router's next step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cluster.api.attribute_values import (
+    MAX_ITEM_SIZE_BYTES,
+    SCALAR_TYPES,
+    Item,
+    KeySchema,
+    item_size_bytes,
+    normalize_item,
+)
+from cluster.api.errors import (
+    SerializationException,
+    UnknownOperationException,
+    ValidationException,
+    validation_errors_detected,
+)
+from cluster.api.expressions import (
+    Condition,
+    check_all_placeholders_used,
+    normalize_expression_names,
+    normalize_expression_values,
+    parse_condition,
+    parse_projection,
+)
+
+TABLE_NAME_PATTERN = re.compile(r"[a-zA-Z0-9_.-]+")
+MIN_TABLE_NAME_LENGTH = 3
+MAX_TABLE_NAME_LENGTH = 255
+MAX_LIST_TABLES_LIMIT = 100
+# Our extension: CreateTable may carry this tag to choose how many partitions (replication
+# groups) the table starts with. Tags are part of DynamoDB's API, so unmodified SDKs can send it.
+PARTITION_COUNT_TAG = "gameday:partition-count"
+MAX_PARTITION_COUNT = 256
+
+Body = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True)
+class ConditionSource:
+    """The text of a condition as the client sent it (placeholders not yet substituted).
+
+    This is what travels in replicated commands: every replica calls parse() and gets the
+    same Condition, because parsing is a pure function of these fields."""
+
+    expression: str
+    names: dict | None
+    values: dict | None
+    kind: str = "ConditionExpression"
+
+    def parse(self) -> Condition:
+        return parse_condition(self.expression, self.names, self.values, kind=self.kind)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"expression": self.expression, "names": self.names, "values": self.values, "kind": self.kind}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ConditionSource:
+        return cls(
+            expression=data["expression"],
+            names=data.get("names"),
+            values=data.get("values"),
+            kind=data.get("kind", "ConditionExpression"),
+        )
+
+
+# ---------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class CreateTableRequest:
+    table_name: str
+    key_schema: KeySchema
+    billing_mode: str
+    read_capacity_units: int | None
+    write_capacity_units: int | None
+    partition_count: int | None
+
+
+@dataclass(frozen=True)
+class DescribeTableRequest:
+    table_name: str
+
+
+@dataclass(frozen=True)
+class ListTablesRequest:
+    exclusive_start_table_name: str | None
+    limit: int | None
+
+
+@dataclass(frozen=True)
+class DeleteTableRequest:
+    table_name: str
+
+
+@dataclass(frozen=True)
+class PutItemRequest:
+    table_name: str
+    item: Item
+    condition: ConditionSource | None
+    return_values: str
+    return_values_on_condition_check_failure: str = "NONE"
+
+
+@dataclass(frozen=True)
+class GetItemRequest:
+    table_name: str
+    key: dict
+    consistent_read: bool
+    projection: list[str] | None
+
+
+@dataclass(frozen=True)
+class DeleteItemRequest:
+    table_name: str
+    key: dict
+    condition: ConditionSource | None
+    return_values: str
+    return_values_on_condition_check_failure: str = "NONE"
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    table_name: str
+    consistent_read: bool
+    limit: int | None
+    exclusive_start_key: dict | None
+    filter: ConditionSource | None
+    projection: list[str] | None
+    select_count: bool
+
+
+Request = (
+    CreateTableRequest
+    | DescribeTableRequest
+    | ListTablesRequest
+    | DeleteTableRequest
+    | PutItemRequest
+    | GetItemRequest
+    | DeleteItemRequest
+    | ScanRequest
+)
+
+
+# ---------------------------------------------------------------------------- field readers
+
+
+def _member_name(field_name: str) -> str:
+    """DynamoDB names members in lowerCamelCase in its validation messages ('tableName')."""
+    return field_name[:1].lower() + field_name[1:]
+
+
+def _not_null_error(field_name: str) -> ValidationException:
+    return validation_errors_detected(
+        [f"Value null at '{_member_name(field_name)}' failed to satisfy constraint: Member must not be null"]
+    )
+
+
+def _enum_error(field_name: str, value: str, allowed: tuple[str, ...]) -> ValidationException:
+    return validation_errors_detected(
+        [
+            f"Value '{value}' at '{_member_name(field_name)}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(allowed)}]"
+        ]
+    )
+
+
+def _typed(body: Body, field_name: str, expected: type, type_name: str) -> Any:
+    value = body.get(field_name)
+    # bool is a subclass of int in Python; a JSON true is not an integer to DynamoDB.
+    if value is not None and (
+        not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+    ):
+        raise SerializationException(f"Expected {type_name} for {field_name}, got {type(value).__name__}")
+    return value
+
+
+def _optional_string(body: Body, field_name: str) -> str | None:
+    return _typed(body, field_name, str, "a string")
+
+
+def _required_string(body: Body, field_name: str) -> str:
+    value = _optional_string(body, field_name)
+    if value is None:
+        raise _not_null_error(field_name)
+    return value
+
+
+def _optional_boolean(body: Body, field_name: str) -> bool:
+    return bool(_typed(body, field_name, bool, "a boolean"))
+
+
+def _optional_integer(body: Body, field_name: str, minimum: int, maximum: int | None = None) -> int | None:
+    value = _typed(body, field_name, int, "an integer")
+    if value is None:
+        return None
+    member = _member_name(field_name)
+    if value < minimum:
+        raise validation_errors_detected(
+            [
+                f"Value '{value}' at '{member}' failed to satisfy constraint: Member must have value greater than or equal to {minimum}"
+            ]
+        )
+    if maximum is not None and value > maximum:
+        raise validation_errors_detected(
+            [
+                f"Value '{value}' at '{member}' failed to satisfy constraint: Member must have value less than or equal to {maximum}"
+            ]
+        )
+    return int(value)
+
+
+def _optional_enum(body: Body, field_name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = _optional_string(body, field_name)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise _enum_error(field_name, value, allowed)
+    return value
+
+
+def _table_name_problems(value: str, member: str) -> list[str]:
+    problems = []
+    if len(value) < MIN_TABLE_NAME_LENGTH:
+        problems.append(
+            f"Value '{value}' at '{member}' failed to satisfy constraint: "
+            f"Member must have length greater than or equal to {MIN_TABLE_NAME_LENGTH}"
+        )
+    if len(value) > MAX_TABLE_NAME_LENGTH:
+        problems.append(
+            f"Value '{value}' at '{member}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_TABLE_NAME_LENGTH}"
+        )
+    if not TABLE_NAME_PATTERN.fullmatch(value):
+        problems.append(
+            f"Value '{value}' at '{member}' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        )
+    return problems
+
+
+def _table_name(body: Body, field_name: str = "TableName") -> str:
+    value = _required_string(body, field_name)
+    problems = _table_name_problems(value, _member_name(field_name))
+    if problems:
+        raise validation_errors_detected(problems)
+    return value
+
+
+def _reject_unsupported(body: Body, field_names: tuple[str, ...], advice: str) -> None:
+    for field_name in field_names:
+        if body.get(field_name) is not None:
+            raise ValidationException(f"Parameter {field_name} is not supported by this store; {advice}")
+
+
+def _reject_names_and_values_without_expressions(body: Body) -> None:
+    if body.get("ExpressionAttributeNames") is not None:
+        raise ValidationException("ExpressionAttributeNames can only be specified when using expressions")
+    if body.get("ExpressionAttributeValues") is not None:
+        raise ValidationException("ExpressionAttributeValues can only be specified when using expressions")
+
+
+def _condition_source(body: Body, field_name: str, kind: str) -> ConditionSource | None:
+    """The request's condition, parsed once here so that a bad one is refused before replication."""
+    expression = _optional_string(body, field_name)
+    if expression is None:
+        _reject_names_and_values_without_expressions(body)
+        return None
+    source = ConditionSource(
+        expression=expression,
+        names=normalize_expression_names(body.get("ExpressionAttributeNames")),
+        values=normalize_expression_values(body.get("ExpressionAttributeValues")),
+        kind=kind,
+    )
+    source.parse()
+    return source
+
+
+def _legacy_attribute_names(body: Body, field_name: str) -> list[str] | None:
+    value = body.get(field_name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise SerializationException(f"Expected a list of strings for {field_name}")
+    if not value:
+        raise validation_errors_detected(
+            [
+                f"Value '[]' at '{_member_name(field_name)}' failed to satisfy constraint: Member must have length greater than or equal to 1"
+            ]
+        )
+    if len(set(value)) != len(value):
+        raise ValidationException(
+            f"One or more parameter values were invalid: Duplicate value in attribute name: {value}"
+        )
+    return list(value)
+
+
+def _top_level_projection(expression: str, names: dict[str, str] | None) -> tuple[list[str], frozenset[str]]:
+    projection = parse_projection(expression, names)
+    attributes: list[str] = []
+    for path in projection.paths:
+        if len(path.elements) != 1:
+            raise ValidationException(
+                f"Invalid ProjectionExpression: nested document paths are not supported by this store; path: {path.describe()}"
+            )
+        first = path.elements[0]
+        assert isinstance(first, str)
+        attributes.append(first)
+    return attributes, projection.names_used
+
+
+def _read_projection_and_filter(
+    body: Body, filter_field: str | None
+) -> tuple[list[str] | None, ConditionSource | None]:
+    """ProjectionExpression (or AttributesToGet) and the optional filter, which share one
+    set of placeholders; every placeholder must be used by one of them."""
+    projection_expression = _optional_string(body, "ProjectionExpression")
+    attributes_to_get = _legacy_attribute_names(body, "AttributesToGet")
+    filter_expression = _optional_string(body, filter_field) if filter_field is not None else None
+    if attributes_to_get is not None and (projection_expression is not None or filter_expression is not None):
+        expression_parameters = [
+            name for name in ("ProjectionExpression", filter_field) if name and body.get(name)
+        ]
+        raise ValidationException(
+            "Can not use both expression and non-expression parameters in the same request: "
+            f"Non-expression parameters: {{AttributesToGet}} Expression parameters: {{{', '.join(expression_parameters)}}}"
+        )
+    if projection_expression is None and filter_expression is None:
+        _reject_names_and_values_without_expressions(body)
+        return attributes_to_get, None
+    names = normalize_expression_names(body.get("ExpressionAttributeNames"))
+    values = normalize_expression_values(body.get("ExpressionAttributeValues"))
+    names_used: set[str] = set()
+    values_used: set[str] = set()
+    projection = attributes_to_get
+    if projection_expression is not None:
+        projection, projection_names = _top_level_projection(projection_expression, names)
+        names_used |= projection_names
+    source = None
+    if filter_expression is not None:
+        assert filter_field is not None
+        kind = filter_field
+        condition = parse_condition(filter_expression, names, values, kind=kind, check_unused=False)
+        names_used |= condition.names_used
+        values_used |= condition.values_used
+        # The filter carries only its own placeholders so that re-parsing it alone (on a
+        # replica, or via ConditionSource.parse) does not see the projection's as unused.
+        filter_names = {name: names[name] for name in sorted(condition.names_used)} if names else None
+        source = ConditionSource(filter_expression, filter_names or None, values, kind)
+    elif values is not None:
+        raise ValidationException(
+            "ExpressionAttributeValues can only be specified when using expressions: FilterExpression is null"
+            if filter_field
+            else "ExpressionAttributeValues can only be specified when using expressions"
+        )
+    check_all_placeholders_used(names, values, names_used, values_used)
+    return projection, source
+
+
+def _return_values(body: Body) -> str:
+    allowed = ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
+    value = _optional_enum(body, "ReturnValues", allowed, "NONE")
+    if value not in ("NONE", "ALL_OLD"):
+        raise ValidationException("ReturnValues can only be ALL_OLD or NONE")
+    return value
+
+
+def _common_write_options(body: Body) -> None:
+    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
+    _optional_enum(body, "ReturnItemCollectionMetrics", ("SIZE", "NONE"), "NONE")
+
+
+# ---------------------------------------------------------------------------- operations
+
+
+def _parse_key_schema(body: Body) -> KeySchema:
+    definitions = body.get("AttributeDefinitions")
+    elements = body.get("KeySchema")
+    if definitions is None:
+        raise _not_null_error("AttributeDefinitions")
+    if elements is None:
+        raise _not_null_error("KeySchema")
+    if not isinstance(definitions, list) or not all(isinstance(entry, dict) for entry in definitions):
+        raise SerializationException("Expected a list of objects for AttributeDefinitions")
+    if not isinstance(elements, list) or not all(isinstance(entry, dict) for entry in elements):
+        raise SerializationException("Expected a list of objects for KeySchema")
+    problems = []
+    if not 1 <= len(elements) <= 2:
+        bound = "greater than or equal to 1" if not elements else "less than or equal to 2"
+        problems.append(
+            f"Value '{elements}' at 'keySchema' failed to satisfy constraint: Member must have length {bound}"
+        )
+    attribute_types: dict[str, str] = {}
+    for position, definition in enumerate(definitions, start=1):
+        name = _required_string(definition, "AttributeName")
+        type_name = _required_string(definition, "AttributeType")
+        if type_name not in SCALAR_TYPES:
+            problems.append(
+                f"Value '{type_name}' at 'attributeDefinitions.{position}.member.attributeType' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [B, N, S]"
+            )
+        attribute_types[name] = type_name
+    key_names: list[str] = []
+    for position, element in enumerate(elements, start=1):
+        key_names.append(_required_string(element, "AttributeName"))
+        key_type = _required_string(element, "KeyType")
+        if key_type not in ("HASH", "RANGE"):
+            problems.append(
+                f"Value '{key_type}' at 'keySchema.{position}.member.keyType' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [HASH, RANGE]"
+            )
+    if problems:
+        raise validation_errors_detected(problems)
+    if elements[0]["KeyType"] != "HASH":
+        raise ValidationException("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
+    if len(elements) == 2:
+        if elements[1]["KeyType"] != "RANGE":
+            raise ValidationException(
+                "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"
+            )
+        if key_names[0] == key_names[1]:
+            raise ValidationException(
+                "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema have the same name"
+            )
+    undefined = [name for name in key_names if name not in attribute_types]
+    if undefined:
+        raise ValidationException(
+            "One or more parameter values were invalid: Some index key attributes are not defined in "
+            f"AttributeDefinitions. Keys: [{', '.join(undefined)}], AttributeDefinitions: [{', '.join(attribute_types)}]"
+        )
+    if len(definitions) != len(key_names):
+        raise ValidationException(
+            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match "
+            "number of attributes defined in AttributeDefinitions"
+        )
+    return KeySchema(
+        hash_name=key_names[0],
+        hash_type=attribute_types[key_names[0]],
+        range_name=key_names[1] if len(key_names) == 2 else None,
+        range_type=attribute_types[key_names[1]] if len(key_names) == 2 else None,
+    )
+
+
+def _parse_partition_count(body: Body) -> int | None:
+    tags = body.get("Tags")
+    if tags is None:
+        return None
+    if not isinstance(tags, list) or not all(isinstance(tag, dict) for tag in tags):
+        raise SerializationException("Expected a list of objects for Tags")
+    partition_count = None
+    for tag in tags:
+        key, value = _required_string(tag, "Key"), _required_string(tag, "Value")
+        if key != PARTITION_COUNT_TAG:
+            continue
+        if not value.isdigit() or not 1 <= int(value) <= MAX_PARTITION_COUNT:
+            raise ValidationException(
+                f"Tag {PARTITION_COUNT_TAG} must be an integer between 1 and {MAX_PARTITION_COUNT}; got: {value}"
+            )
+        partition_count = int(value)
+    return partition_count
+
+
+def _parse_create_table(body: Body) -> CreateTableRequest:
+    table_name = _table_name(body)
+    key_schema = _parse_key_schema(body)
+    _reject_unsupported(
+        body, ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"), "tables have a primary key only"
+    )
+    stream = body.get("StreamSpecification")
+    if isinstance(stream, dict) and stream.get("StreamEnabled"):
+        raise ValidationException(
+            "Parameter StreamSpecification is not supported by this store; streams do not exist"
+        )
+    if body.get("DeletionProtectionEnabled"):
+        raise ValidationException("Parameter DeletionProtectionEnabled is not supported by this store")
+    billing_mode = _optional_enum(body, "BillingMode", ("PROVISIONED", "PAY_PER_REQUEST"), "PROVISIONED")
+    throughput = body.get("ProvisionedThroughput")
+    if throughput is not None and not isinstance(throughput, dict):
+        raise SerializationException("Expected an object for ProvisionedThroughput")
+    read_capacity_units = write_capacity_units = None
+    if billing_mode == "PROVISIONED":
+        if throughput is None:
+            raise ValidationException(
+                "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be "
+                "specified when BillingMode is PROVISIONED"
+            )
+        read_capacity_units = _optional_integer(throughput, "ReadCapacityUnits", minimum=1)
+        write_capacity_units = _optional_integer(throughput, "WriteCapacityUnits", minimum=1)
+        if read_capacity_units is None:
+            raise _not_null_error("provisionedThroughput.readCapacityUnits")
+        if write_capacity_units is None:
+            raise _not_null_error("provisionedThroughput.writeCapacityUnits")
+    elif throughput is not None:
+        raise ValidationException(
+            "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be "
+            "specified when BillingMode is PAY_PER_REQUEST"
+        )
+    return CreateTableRequest(
+        table_name=table_name,
+        key_schema=key_schema,
+        billing_mode=billing_mode,
+        read_capacity_units=read_capacity_units,
+        write_capacity_units=write_capacity_units,
+        partition_count=_parse_partition_count(body),
+    )
+
+
+def _parse_describe_table(body: Body) -> DescribeTableRequest:
+    return DescribeTableRequest(_table_name(body))
+
+
+def _parse_delete_table(body: Body) -> DeleteTableRequest:
+    return DeleteTableRequest(_table_name(body))
+
+
+def _parse_list_tables(body: Body) -> ListTablesRequest:
+    start = _optional_string(body, "ExclusiveStartTableName")
+    if start is not None:
+        problems = _table_name_problems(start, "exclusiveStartTableName")
+        if problems:
+            raise validation_errors_detected(problems)
+    limit = _optional_integer(body, "Limit", minimum=1, maximum=MAX_LIST_TABLES_LIMIT)
+    return ListTablesRequest(exclusive_start_table_name=start, limit=limit)
+
+
+def _required_item(body: Body, field_name: str) -> Item:
+    if body.get(field_name) is None:
+        raise _not_null_error(field_name)
+    return normalize_item(body[field_name])
+
+
+def _parse_put_item(body: Body) -> PutItemRequest:
+    table_name = _table_name(body)
+    item = _required_item(body, "Item")
+    if item_size_bytes(item) > MAX_ITEM_SIZE_BYTES:
+        raise ValidationException("Item size has exceeded the maximum allowed size")
+    _reject_unsupported(body, ("Expected", "ConditionalOperator"), "use ConditionExpression")
+    _common_write_options(body)
+    return PutItemRequest(
+        table_name=table_name,
+        item=item,
+        condition=_condition_source(body, "ConditionExpression", "ConditionExpression"),
+        return_values=_return_values(body),
+        return_values_on_condition_check_failure=_optional_enum(
+            body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE"
+        ),
+    )
+
+
+def _parse_delete_item(body: Body) -> DeleteItemRequest:
+    table_name = _table_name(body)
+    key = _required_item(body, "Key")
+    _reject_unsupported(body, ("Expected", "ConditionalOperator"), "use ConditionExpression")
+    _common_write_options(body)
+    return DeleteItemRequest(
+        table_name=table_name,
+        key=key,
+        condition=_condition_source(body, "ConditionExpression", "ConditionExpression"),
+        return_values=_return_values(body),
+        return_values_on_condition_check_failure=_optional_enum(
+            body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE"
+        ),
+    )
+
+
+def _parse_get_item(body: Body) -> GetItemRequest:
+    table_name = _table_name(body)
+    key = _required_item(body, "Key")
+    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
+    projection, _ = _read_projection_and_filter(body, filter_field=None)
+    return GetItemRequest(
+        table_name=table_name,
+        key=key,
+        consistent_read=_optional_boolean(body, "ConsistentRead"),
+        projection=projection,
+    )
+
+
+def _parse_scan(body: Body) -> ScanRequest:
+    table_name = _table_name(body)
+    _reject_unsupported(body, ("ScanFilter", "ConditionalOperator"), "use FilterExpression")
+    _reject_unsupported(body, ("Segment", "TotalSegments"), "parallel scans are not implemented")
+    _reject_unsupported(body, ("IndexName",), "tables have no secondary indexes")
+    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
+    limit = _optional_integer(body, "Limit", minimum=1)
+    start_key = body.get("ExclusiveStartKey")
+    exclusive_start_key = normalize_item(start_key) if start_key is not None else None
+    projection, filter_source = _read_projection_and_filter(body, filter_field="FilterExpression")
+    select = _optional_string(body, "Select")
+    allowed_selects = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
+    if select is not None and select not in allowed_selects:
+        raise _enum_error("Select", select, allowed_selects)
+    if select == "ALL_PROJECTED_ATTRIBUTES":
+        raise ValidationException(
+            "One or more parameter values were invalid: ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+        )
+    if select == "COUNT" and projection is not None:
+        raise ValidationException(
+            "One or more parameter values were invalid: Cannot specify the AttributesToGet or ProjectionExpression "
+            "when choosing to get only the Count"
+        )
+    if select == "ALL_ATTRIBUTES" and projection is not None:
+        raise ValidationException(
+            "One or more parameter values were invalid: Cannot specify the AttributesToGet or ProjectionExpression "
+            "when choosing to get ALL_ATTRIBUTES"
+        )
+    if select == "SPECIFIC_ATTRIBUTES" and projection is None:
+        raise ValidationException(
+            "One or more parameter values were invalid: Must specify the AttributesToGet or ProjectionExpression "
+            "when choosing to get SPECIFIC_ATTRIBUTES"
+        )
+    return ScanRequest(
+        table_name=table_name,
+        consistent_read=_optional_boolean(body, "ConsistentRead"),
+        limit=limit,
+        exclusive_start_key=exclusive_start_key,
+        filter=filter_source,
+        projection=projection,
+        select_count=select == "COUNT",
+    )
+
+
+_PARSERS: dict[str, Callable[[Body], Request]] = {
+    "CreateTable": _parse_create_table,
+    "DescribeTable": _parse_describe_table,
+    "ListTables": _parse_list_tables,
+    "DeleteTable": _parse_delete_table,
+    "PutItem": _parse_put_item,
+    "GetItem": _parse_get_item,
+    "DeleteItem": _parse_delete_item,
+    "Scan": _parse_scan,
+}
+SUPPORTED_OPERATIONS = tuple(_PARSERS)
+
+
+def parse_request(operation: str, body: object) -> Request:
+    """Validate a JSON-decoded request body for `operation` (the part after the dot of
+    X-Amz-Target) and return its typed request."""
+    parser = _PARSERS.get(operation)
+    if parser is None:
+        raise UnknownOperationException(
+            f"Unknown or unsupported operation: {operation}; supported: {', '.join(SUPPORTED_OPERATIONS)}"
+        )
+    if not isinstance(body, dict):
+        raise SerializationException("The request body must be a JSON object")
+    return parser(body)

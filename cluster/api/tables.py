@@ -1,0 +1,94 @@
+"""Table metadata and its DynamoDB TableDescription shape."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cluster.api.attribute_values import KeySchema
+from cluster.api.requests import CreateTableRequest
+
+TABLE_STATUSES = ("CREATING", "ACTIVE", "DELETING", "UPDATING")
+
+
+@dataclass
+class TableInfo:
+    name: str
+    key_schema: KeySchema
+    status: str
+    creation_time_s: float
+    table_id: str
+    billing_mode: str
+    read_capacity_units: int
+    write_capacity_units: int
+    partition_count: int
+    item_count: int = 0
+    size_bytes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["key_schema"] = self.key_schema.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TableInfo:
+        fields = dict(data)
+        fields["key_schema"] = KeySchema.from_json(data["key_schema"])
+        return cls(**fields)
+
+
+def table_info_from_request(
+    request: CreateTableRequest, table_id: str, creation_time_s: float, default_partition_count: int
+) -> TableInfo:
+    """A new table in CREATING state. The id and the time are passed in: this module reads no clock."""
+    assert default_partition_count >= 1
+    return TableInfo(
+        name=request.table_name,
+        key_schema=request.key_schema,
+        status="CREATING",
+        creation_time_s=creation_time_s,
+        table_id=table_id,
+        billing_mode=request.billing_mode,
+        # PAY_PER_REQUEST tables report 0/0, as DynamoDB does.
+        read_capacity_units=request.read_capacity_units or 0,
+        write_capacity_units=request.write_capacity_units or 0,
+        partition_count=request.partition_count or default_partition_count,
+    )
+
+
+def table_arn(name: str, region: str, account: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+
+
+def describe_table_json(
+    table: TableInfo, region: str = "local", account: str = "000000000000"
+) -> dict[str, Any]:
+    """DynamoDB's TableDescription for DescribeTable, CreateTable and DeleteTable responses."""
+    schema = table.key_schema
+    key_schema = [{"AttributeName": schema.hash_name, "KeyType": "HASH"}]
+    if schema.range_name is not None:
+        key_schema.append({"AttributeName": schema.range_name, "KeyType": "RANGE"})
+    attribute_definitions = [
+        {"AttributeName": name, "AttributeType": type_name} for name, type_name in schema.key_types().items()
+    ]
+    billing_summary: dict[str, Any] = {"BillingMode": table.billing_mode}
+    if table.billing_mode == "PAY_PER_REQUEST":
+        billing_summary["LastUpdateToPayPerRequestDateTime"] = table.creation_time_s
+    return {
+        "AttributeDefinitions": attribute_definitions,
+        "TableName": table.name,
+        "KeySchema": key_schema,
+        "TableStatus": table.status,
+        "CreationDateTime": table.creation_time_s,
+        "ProvisionedThroughput": {
+            "NumberOfDecreasesToday": 0,
+            "ReadCapacityUnits": table.read_capacity_units,
+            "WriteCapacityUnits": table.write_capacity_units,
+        },
+        "TableSizeBytes": table.size_bytes,
+        "ItemCount": table.item_count,
+        "TableArn": table_arn(table.name, region, account),
+        "TableId": table.table_id,
+        "BillingModeSummary": billing_summary,
+        "DeletionProtectionEnabled": False,
+    }

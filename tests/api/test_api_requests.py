@@ -1,0 +1,336 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cluster.api.attribute_values import KeySchema
+from cluster.api.errors import (
+    ApiError,
+    SerializationException,
+    UnknownOperationException,
+    ValidationException,
+)
+from cluster.api.requests import (
+    ConditionSource,
+    CreateTableRequest,
+    DeleteItemRequest,
+    DeleteTableRequest,
+    DescribeTableRequest,
+    GetItemRequest,
+    ListTablesRequest,
+    PutItemRequest,
+    ScanRequest,
+    parse_request,
+)
+
+DEFINITIONS = [{"AttributeName": "id", "AttributeType": "S"}]
+HASH_ONLY = [{"AttributeName": "id", "KeyType": "HASH"}]
+THROUGHPUT = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+
+
+def create_body(**changes: Any) -> dict[str, Any]:
+    body = {
+        "TableName": "things",
+        "AttributeDefinitions": DEFINITIONS,
+        "KeySchema": HASH_ONLY,
+        "ProvisionedThroughput": THROUGHPUT,
+    }
+    body.update(changes)
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def rejects(operation: str, body: object, error: type[ApiError] = ValidationException) -> str:
+    with pytest.raises(error) as raised:
+        parse_request(operation, body)
+    assert type(raised.value) is error
+    return raised.value.message
+
+
+# ---------------------------------------------------------------------------- dispatch
+
+
+def test_api_unknown_and_unsupported_operations() -> None:
+    rejects("Frobnicate", {}, UnknownOperationException)
+    assert "UpdateItem" in rejects("UpdateItem", {}, UnknownOperationException)
+
+
+@pytest.mark.parametrize("body", [None, [], "text", 3])
+def test_api_body_must_be_an_object(body: object) -> None:
+    rejects("GetItem", body, SerializationException)
+
+
+# ---------------------------------------------------------------------------- tables
+
+
+def test_api_create_table_defaults_to_provisioned() -> None:
+    request = parse_request("CreateTable", create_body())
+    assert request == CreateTableRequest("things", KeySchema("id", "S"), "PROVISIONED", 5, 5, None)
+
+
+def test_api_create_table_with_range_key_and_partition_tag() -> None:
+    request = parse_request(
+        "CreateTable",
+        create_body(
+            AttributeDefinitions=[
+                {"AttributeName": "at", "AttributeType": "N"},
+                {"AttributeName": "id", "AttributeType": "B"},
+            ],
+            KeySchema=[
+                {"AttributeName": "id", "KeyType": "HASH"},
+                {"AttributeName": "at", "KeyType": "RANGE"},
+            ],
+            Tags=[{"Key": "owner", "Value": "me"}, {"Key": "gameday:partition-count", "Value": "3"}],
+        ),
+    )
+    assert isinstance(request, CreateTableRequest)
+    assert request.key_schema == KeySchema("id", "B", "at", "N")
+    assert request.partition_count == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"TableName": None},
+            "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null",
+        ),
+        (
+            {"TableName": "ab"},
+            "1 validation error detected: Value 'ab' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 3",
+        ),
+        (
+            {"TableName": "a b"},
+            "1 validation error detected: Value 'a b' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+        ),
+        ({"TableName": "!"}, "2 validation errors detected: "),
+        (
+            {"KeySchema": [{"AttributeName": "id", "KeyType": "RANGE"}]},
+            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+        ),
+        (
+            {"KeySchema": HASH_ONLY * 2},
+            "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
+        ),
+        (
+            {"KeySchema": HASH_ONLY + [{"AttributeName": "id", "KeyType": "RANGE"}]},
+            "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema have the same name",
+        ),
+        ({"KeySchema": HASH_ONLY * 3}, "Member must have length less than or equal to 2"),
+        (
+            {"KeySchema": [{"AttributeName": "id", "KeyType": "SIDEWAYS"}]},
+            "Member must satisfy enum value set: [HASH, RANGE]",
+        ),
+        (
+            {"AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "BOOL"}]},
+            "Member must satisfy enum value set: [B, N, S]",
+        ),
+        (
+            {"AttributeDefinitions": [{"AttributeName": "other", "AttributeType": "S"}]},
+            "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [id], AttributeDefinitions: [other]",
+        ),
+        (
+            {"AttributeDefinitions": DEFINITIONS + [{"AttributeName": "x", "AttributeType": "S"}]},
+            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        ),
+        (
+            {"ProvisionedThroughput": None},
+            "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+        ),
+        (
+            {"BillingMode": "PAY_PER_REQUEST"},
+            "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+        ),
+        ({"BillingMode": "FREE"}, "Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]"),
+        (
+            {"ProvisionedThroughput": {"ReadCapacityUnits": 0, "WriteCapacityUnits": 1}},
+            "Member must have value greater than or equal to 1",
+        ),
+        (
+            {"GlobalSecondaryIndexes": [{"IndexName": "g"}]},
+            "Parameter GlobalSecondaryIndexes is not supported",
+        ),
+        (
+            {"Tags": [{"Key": "gameday:partition-count", "Value": "0"}]},
+            "gameday:partition-count must be an integer between 1 and 256",
+        ),
+    ],
+)
+def test_api_create_table_validation(changes: dict[str, Any], message: str) -> None:
+    assert message in rejects("CreateTable", create_body(**changes))
+
+
+def test_api_create_table_wrong_json_types_are_serialization_errors() -> None:
+    rejects("CreateTable", create_body(TableName=5), SerializationException)
+    rejects("CreateTable", create_body(KeySchema="id"), SerializationException)
+    rejects(
+        "CreateTable",
+        create_body(ProvisionedThroughput={"ReadCapacityUnits": True, "WriteCapacityUnits": 1}),
+        SerializationException,
+    )
+
+
+def test_api_describe_delete_and_list_tables() -> None:
+    assert parse_request("DescribeTable", {"TableName": "things"}) == DescribeTableRequest("things")
+    assert parse_request("DeleteTable", {"TableName": "things"}) == DeleteTableRequest("things")
+    assert parse_request("ListTables", {}) == ListTablesRequest(None, None)
+    assert "Member must not be null" in rejects("DescribeTable", {})
+    assert "less than or equal to 100" in rejects("ListTables", {"Limit": 101})
+    assert "greater than or equal to 1" in rejects("ListTables", {"Limit": 0})
+    assert "exclusiveStartTableName" in rejects("ListTables", {"ExclusiveStartTableName": "x"})
+
+
+# ---------------------------------------------------------------------------- items
+
+
+def test_api_put_item_normalizes_and_keeps_its_condition() -> None:
+    request = parse_request(
+        "PutItem",
+        {
+            "TableName": "things",
+            "Item": {"id": {"S": "a"}, "n": {"N": "01.10"}},
+            "ConditionExpression": "n < :max",
+            "ExpressionAttributeValues": {":max": {"N": "5.0"}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        },
+    )
+    assert request == PutItemRequest(
+        "things",
+        {"id": {"S": "a"}, "n": {"N": "1.1"}},
+        ConditionSource("n < :max", None, {":max": {"N": "5"}}),
+        "NONE",
+        "ALL_OLD",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"Item": None}, "Value null at 'item' failed to satisfy constraint: Member must not be null"),
+        ({"Item": {"id": {"SS": []}}}, "may not be empty"),
+        ({"ReturnValues": "ALL_NEW"}, "ReturnValues can only be ALL_OLD or NONE"),
+        ({"ReturnValues": "SOME"}, "Member must satisfy enum value set"),
+        (
+            {"Expected": {"id": {"Exists": False}}},
+            "Parameter Expected is not supported by this store; use ConditionExpression",
+        ),
+        ({"ConditionExpression": "id = "}, "Invalid ConditionExpression: Syntax error"),
+        (
+            {"ExpressionAttributeValues": {":v": {"S": "x"}}},
+            "ExpressionAttributeValues can only be specified when using expressions",
+        ),
+        (
+            {"ExpressionAttributeNames": {"#v": "x"}},
+            "ExpressionAttributeNames can only be specified when using expressions",
+        ),
+        (
+            {"Item": {"id": {"S": "a"}, "big": {"S": "x" * (400 * 1024)}}},
+            "Item size has exceeded the maximum allowed size",
+        ),
+        (
+            {"ReturnValuesOnConditionCheckFailure": "ALL_NEW"},
+            "Member must satisfy enum value set: [ALL_OLD, NONE]",
+        ),
+    ],
+)
+def test_api_put_item_validation(changes: dict[str, Any], message: str) -> None:
+    body = {"TableName": "things", "Item": {"id": {"S": "a"}}, **changes}
+    assert message in rejects("PutItem", {key: value for key, value in body.items() if value is not None})
+
+
+def test_api_item_just_under_the_size_limit_is_accepted() -> None:
+    item = {"id": {"S": "a"}, "big": {"S": "x" * (400 * 1024 - len("id") - 1 - len("big"))}}
+    assert isinstance(parse_request("PutItem", {"TableName": "things", "Item": item}), PutItemRequest)
+
+
+def test_api_delete_item() -> None:
+    request = parse_request(
+        "DeleteItem",
+        {
+            "TableName": "things",
+            "Key": {"id": {"N": "1.0"}},
+            "ConditionExpression": "attribute_exists(#i)",
+            "ExpressionAttributeNames": {"#i": "id"},
+            "ReturnValues": "ALL_OLD",
+        },
+    )
+    assert request == DeleteItemRequest(
+        "things", {"id": {"N": "1"}}, ConditionSource("attribute_exists(#i)", {"#i": "id"}, None), "ALL_OLD"
+    )
+    assert "Member must not be null" in rejects("DeleteItem", {"TableName": "things"})
+    assert "ConditionalOperator" in rejects(
+        "DeleteItem", {"TableName": "things", "Key": {}, "ConditionalOperator": "AND"}
+    )
+
+
+def test_api_get_item_projection_forms() -> None:
+    base = {"TableName": "things", "Key": {"id": {"S": "a"}}}
+    assert parse_request("GetItem", base) == GetItemRequest("things", {"id": {"S": "a"}}, False, None)
+    legacy = parse_request("GetItem", {**base, "AttributesToGet": ["a", "b"]})
+    assert isinstance(legacy, GetItemRequest) and legacy.projection == ["a", "b"]
+    message = rejects("GetItem", {**base, "AttributesToGet": ["a"], "ProjectionExpression": "a"})
+    assert message.startswith("Can not use both expression and non-expression parameters in the same request")
+    assert "unused in expressions: keys: {#x}" in rejects(
+        "GetItem", {**base, "ProjectionExpression": "a", "ExpressionAttributeNames": {"#x": "x"}}
+    )
+    assert "nested document paths are not supported" in rejects(
+        "GetItem", {**base, "ProjectionExpression": "a.b"}
+    )
+    rejects("GetItem", {**base, "ConsistentRead": "yes"}, SerializationException)
+
+
+def test_api_scan_shares_placeholders_between_filter_and_projection() -> None:
+    request = parse_request(
+        "Scan",
+        {
+            "TableName": "things",
+            "FilterExpression": "#s > :min",
+            "ProjectionExpression": "#p, #s",
+            "ExpressionAttributeNames": {"#s": "score", "#p": "player"},
+            "ExpressionAttributeValues": {":min": {"N": "10"}},
+            "ConsistentRead": True,
+        },
+    )
+    assert isinstance(request, ScanRequest)
+    assert request.projection == ["player", "score"]
+    assert request.consistent_read and not request.select_count
+    # The filter carries only its own names, so it re-parses alone on any replica.
+    assert request.filter == ConditionSource(
+        "#s > :min", {"#s": "score"}, {":min": {"N": "10"}}, "FilterExpression"
+    )
+    assert request.filter.parse().evaluate({"score": {"N": "11"}})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"Limit": 0}, "Member must have value greater than or equal to 1"),
+        ({"ScanFilter": {}}, "Parameter ScanFilter is not supported"),
+        ({"Segment": 0, "TotalSegments": 2}, "Parameter Segment is not supported"),
+        ({"IndexName": "by_score"}, "Parameter IndexName is not supported"),
+        ({"Select": "EVERYTHING"}, "Member must satisfy enum value set"),
+        ({"Select": "COUNT", "ProjectionExpression": "a"}, "when choosing to get only the Count"),
+        ({"Select": "SPECIFIC_ATTRIBUTES"}, "Must specify the AttributesToGet or ProjectionExpression"),
+        ({"FilterExpression": "a = :v"}, "An expression attribute value used in expression is not defined"),
+        (
+            {"FilterExpression": "a = :v", "ExpressionAttributeValues": {":v": {"S": "x"}, ":w": {"S": "y"}}},
+            "unused in expressions: keys: {:w}",
+        ),
+        (
+            {"ProjectionExpression": "a", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+            "ExpressionAttributeValues can only be specified when using expressions",
+        ),
+        ({"FilterExpression": "a ="}, "Invalid FilterExpression: Syntax error"),
+        ({"ExclusiveStartKey": {"id": {"N": "x"}}}, "cannot be converted to a numeric value"),
+    ],
+)
+def test_api_scan_validation(changes: dict[str, Any], message: str) -> None:
+    assert message in rejects("Scan", {"TableName": "things", **changes})
+
+
+def test_api_scan_count_and_start_key() -> None:
+    request = parse_request(
+        "Scan",
+        {"TableName": "things", "Select": "COUNT", "Limit": 3, "ExclusiveStartKey": {"id": {"N": "2.0"}}},
+    )
+    assert request == ScanRequest("things", False, 3, {"id": {"N": "2"}}, None, None, True)
