@@ -1,0 +1,127 @@
+"""Benchmark of `verify/`: time and peak memory of `gameday check` on generated histories.
+
+Run: .venv/bin/python -m bench.verify_bench [--quick]. Each case is a fresh subprocess, so peak
+memory (ru_maxrss) is that case's alone. Histories come from the simulated atomic register
+(seeded, so a row replays) and a generated set workload. Not a test: it prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from verify.simulated_history import simulate_register_history
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+CASE_TIMEOUT_S = 120
+
+
+def write_register_history(path: Path, operation_count: int, key_count: int, process_count: int) -> None:
+    keys = [f"k{index}" for index in range(key_count)]
+    events = simulate_register_history(
+        random.Random(operation_count + key_count + process_count), operation_count, process_count, keys=keys
+    )
+    with open(path, "w") as file:
+        for event in events:
+            file.write(json.dumps(event) + "\n")
+
+
+def write_set_history(path: Path, add_count: int, process_count: int) -> None:
+    rng = random.Random(add_count)
+    failed: set[int] = set()
+    with open(path, "w") as file:
+        index = 0
+        for element in range(add_count):
+            process = element % process_count
+            outcome = "ok" if rng.random() < 0.98 else rng.choice(["fail", "info"])
+            if outcome == "fail":
+                failed.add(element)
+            for event_type in ("invoke", outcome):
+                file.write(
+                    json.dumps(
+                        {
+                            "index": index,
+                            "time": index,
+                            "process": process if outcome != "info" else f"{process}-{element}",
+                            "type": event_type,
+                            "f": "add",
+                            "value": element,
+                        }
+                    )
+                    + "\n"
+                )
+                index += 1
+        file.write(
+            json.dumps(
+                {"index": index, "time": index, "process": "reader", "type": "invoke", "f": "read-set"}
+            )
+            + "\n"
+        )
+        file.write(
+            json.dumps(
+                {
+                    "index": index + 1,
+                    "time": index + 1,
+                    "process": "reader",
+                    "type": "ok",
+                    "f": "read-set",
+                    "value": [element for element in range(add_count) if element not in failed],
+                }
+            )
+            + "\n"
+        )
+
+
+def run_case(path: Path, model: str) -> tuple[str, float, float]:
+    """(verdict, seconds, peak resident MiB) of `gameday check` in its own process."""
+    code = "import sys, gameday.cli as c; c.COMMAND_MODULES = ('gameday.commands.check',); sys.exit(c.main(sys.argv[1:]))"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-c", code, "check", str(path), "--model", model, "--time-limit", "60"],
+        capture_output=True, text=True, timeout=CASE_TIMEOUT_S, cwd=REPOSITORY,
+    )  # fmt: skip
+    elapsed_s = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    verdict = (
+        json.loads(completed.stdout)["valid"] if completed.stdout else f"error: {completed.stderr[-200:]}"
+    )
+    # ru_maxrss of children is the maximum over all of them; report it only when this case raised it.
+    peak = f"{peak_kib / 1024:.0f}" if peak_kib > before else f"<= {before / 1024:.0f}"
+    return str(verdict), elapsed_s, peak  # type: ignore[return-value]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="skip the 100k-operation and 1M-add cases")
+    args = parser.parse_args()
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    print("| workload | operations | keys | processes | verdict | seconds | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "history.jsonl"
+        cases = [(n, k, p) for n in sizes for k in (1, 10, 1_000) for p in (5, 20)]
+        cases.append((5_000, 1, 20))
+        for operation_count, key_count, process_count in cases:
+            write_register_history(path, operation_count, key_count, process_count)
+            verdict, seconds, peak = run_case(path, "register")
+            print(
+                f"| register | {operation_count} | {key_count} | {process_count} | {verdict} | {seconds:.2f} | {peak} |",
+                flush=True,
+            )
+        add_count = 100_000 if args.quick else 1_000_000
+        write_set_history(path, add_count, 20)
+        verdict, seconds, peak = run_case(path, "set")
+        print(f"| set | {add_count} adds | 1 | 20 | {verdict} | {seconds:.2f} | {peak} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

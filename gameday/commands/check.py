@@ -1,0 +1,133 @@
+"""`gameday check HISTORY`: judge a recorded history offline and exit 0 valid, 1 invalid, 2 unknown.
+
+This is the I/O edge of `verify/`: it reads the file and the clock, the checkers stay pure.
+Bad input never ends in a traceback: one line on stderr naming file, line and reason, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from verify.history import HistoryError, read_history
+from verify.linearizability import ModelMismatchError, SearchBudget
+from verify.operations import operations_by_key, pair_operations
+from verify.register_checker import check_register_keys
+from verify.set_checker import SetModelMismatchError, check_sets
+from verify.timeline import describe_witness, render_html_report, render_text_timeline, window_around_witness
+from verify.verdict import exit_code, key_name, register_verdict, set_verdict
+
+EXIT_UNKNOWN = 2
+DEFAULT_TIME_LIMIT_S = 60.0
+DEFAULT_MAX_STATES = 2_000_000
+# Shrinking a witness gets its own time, so a search that used the whole limit still explains itself.
+WITNESS_TIME_LIMIT_S = 10.0
+WITNESS_MAX_STATES = 200_000
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="judge a recorded history offline (exit 0 valid, 1 invalid, 2 unknown or bad input)",
+        description="Check a JSON Lines history (DESIGN §4) and print a JSON verdict on stdout.",
+    )
+    parser.add_argument("history", metavar="HISTORY", help="history file, one JSON event per line")
+    parser.add_argument("--model", choices=("register", "set"), default="register", help="default: register")
+    parser.add_argument(
+        "--time-limit",
+        dest="time_limit_s",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=DEFAULT_TIME_LIMIT_S,
+        help=f"search time for all keys; undecided keys become unknown (default {DEFAULT_TIME_LIMIT_S:g})",
+    )
+    parser.add_argument(
+        "--max-states",
+        type=int,
+        default=DEFAULT_MAX_STATES,
+        help=f"memoised search states per key before it is unknown (default {DEFAULT_MAX_STATES})",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="also write verdict.json and an HTML timeline per invalid key"
+    )
+    parser.set_defaults(handler=run_check)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def run_check(args: argparse.Namespace) -> int:
+    started_s = time.monotonic()
+    try:
+        verdict, explanations, pages = _check(args, started_s)
+    except HistoryError as error:
+        return _bad_input(str(error))
+    except (ModelMismatchError, SetModelMismatchError) as error:
+        return _bad_input(f"{args.history}: {error}")
+    except OSError as error:
+        return _bad_input(f"cannot read {args.history}: {error.strerror or error}")
+    verdict["history"] = str(args.history)
+    verdict["check_duration_s"] = round(time.monotonic() - started_s, 3)
+    for explanation in explanations:
+        print(explanation, file=sys.stderr)
+    if args.out:
+        try:
+            _write_out(Path(args.out), verdict, pages)
+        except OSError as error:
+            print(json.dumps(verdict, indent=2))
+            return _bad_input(f"cannot write to {args.out}: {error.strerror or error}")
+    print(json.dumps(verdict, indent=2))
+    return exit_code(verdict["valid"])
+
+
+def _check(args: argparse.Namespace, started_s: float) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    nemesis_events: list[Any] = []
+    operations = pair_operations(read_history(args.history), nemesis_events)
+    if args.model == "set":
+        return set_verdict(check_sets(operations), len(nemesis_events)), [], {}
+
+    groups = operations_by_key(operations)  # reads the whole file: errors surface before any search
+    budget = SearchBudget(args.max_states, started_s + args.time_limit_s, time.monotonic)
+
+    def make_witness_budget() -> SearchBudget:
+        return SearchBudget(WITNESS_MAX_STATES, time.monotonic() + WITNESS_TIME_LIMIT_S, time.monotonic)
+
+    results = check_register_keys(groups, budget, make_witness_budget)
+    explanations, pages = [], {}
+    for key, result in results.items():
+        if result.witness is None:
+            continue
+        shown = window_around_witness(result.operations, result.witness)
+        explanations.append(
+            f"key {key_name(key)}: {describe_witness(result.witness)}\n"
+            f"{render_text_timeline(shown, result.witness)}\n"
+        )
+        pages[key_name(key)] = render_html_report(key_name(key), shown, result.witness)
+    return register_verdict(results, len(nemesis_events)), explanations, pages
+
+
+def _write_out(directory: Path, verdict: dict[str, Any], pages: dict[str, str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "verdict.json").write_text(json.dumps(verdict, indent=2) + "\n", encoding="utf-8")
+    for name, page in pages.items():
+        safe_name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:100]
+        page_path = directory / f"timeline-{safe_name}.html"
+        page_path.write_text(page, encoding="utf-8")
+        print(f"wrote {page_path}", file=sys.stderr)
+
+
+def _bad_input(message: str) -> int:
+    print(f"gameday check: {message}", file=sys.stderr)
+    return EXIT_UNKNOWN
