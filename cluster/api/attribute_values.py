@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cluster.api.errors import SerializationException, ValidationException
+from cluster.api.errors import ValidationException
 
 Item = dict[str, dict]
 
@@ -49,7 +49,7 @@ def _number_error(message: str) -> ValidationException:
 def parse_number(text: object) -> decimal.Decimal:
     """The exact decimal value of a DynamoDB number string, checked against its limits."""
     if not isinstance(text, str):
-        raise SerializationException("NUMBER_VALUE must be a string in the AttributeValue N")
+        raise ValidationException("NUMBER_VALUE must be a string in the AttributeValue N")
     if not _NUMBER_PATTERN.fullmatch(text):
         raise _number_error(f"The parameter cannot be converted to a numeric value: {text}")
     value = decimal.Decimal(text)
@@ -82,7 +82,7 @@ def canonical_number(text: object) -> str:
 
 def decode_binary(text: object) -> bytes:
     if not isinstance(text, str):
-        raise SerializationException("Binary values must be base64-encoded strings")
+        raise ValidationException("Binary values must be base64-encoded strings")
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
@@ -91,7 +91,7 @@ def decode_binary(text: object) -> bytes:
 
 def _require_string(value: object, path: str) -> str:
     if not isinstance(value, str):
-        raise SerializationException(f"Expected a string for the AttributeValue at {path}")
+        raise ValidationException(f"Expected a string for the AttributeValue at {path}")
     return value
 
 
@@ -104,7 +104,7 @@ def _set_duplicates_error(members: list[Any]) -> ValidationException:
 
 def _normalize_set(type_name: str, members: object, path: str) -> list[str]:
     if not isinstance(members, list):
-        raise SerializationException(f"Expected a list for the {type_name} AttributeValue at {path}")
+        raise ValidationException(f"Expected a list for the {type_name} AttributeValue at {path}")
     if not members:
         # The double space is DynamoDB's own wording.
         raise ValidationException(
@@ -135,7 +135,7 @@ def _normalize(value: object, path: str, depth: int) -> dict:
     if depth > MAX_NESTING_DEPTH:
         raise ValidationException("Nesting Levels have exceeded supported limits")
     if not isinstance(value, dict):
-        raise SerializationException(f"Expected an AttributeValue object at {path}")
+        raise ValidationException(f"Expected an AttributeValue object at {path}")
     unknown = sorted(key for key in value if key not in ATTRIBUTE_TYPES)
     if unknown:
         raise ValidationException(f"Supplied AttributeValue at {path} has unsupported datatypes: {unknown}")
@@ -159,7 +159,7 @@ def _normalize(value: object, path: str, depth: int) -> dict:
         return {"B": raw}
     if type_name == "BOOL":
         if not isinstance(raw, bool):
-            raise SerializationException(f"Expected a boolean for BOOL at {path}")
+            raise ValidationException(f"Expected a boolean for BOOL at {path}")
         return {"BOOL": raw}
     if type_name == "NULL":
         if raw is not True:
@@ -171,12 +171,12 @@ def _normalize(value: object, path: str, depth: int) -> dict:
         return {type_name: _normalize_set(type_name, raw, path)}
     if type_name == "L":
         if not isinstance(raw, list):
-            raise SerializationException(f"Expected a list for L at {path}")
+            raise ValidationException(f"Expected a list for L at {path}")
         return {
             "L": [_normalize(element, f"{path}[{index}]", depth + 1) for index, element in enumerate(raw)]
         }
     if not isinstance(raw, dict):
-        raise SerializationException(f"Expected an object for M at {path}")
+        raise ValidationException(f"Expected an object for M at {path}")
     return {
         "M": {
             _require_string(name, path): _normalize(element, f"{path}.{name}", depth + 1)
@@ -194,11 +194,11 @@ def normalize_attribute_value(value: object, path: str) -> dict:
 
 def normalize_item(item: object) -> Item:
     if not isinstance(item, dict):
-        raise SerializationException("Expected an object mapping attribute names to AttributeValues")
+        raise ValidationException("Expected an object mapping attribute names to AttributeValues")
     normalized: Item = {}
     for name, value in item.items():
         if not isinstance(name, str):
-            raise SerializationException("Attribute names must be strings")
+            raise ValidationException("Attribute names must be strings")
         if name == "":
             raise ValidationException(
                 "One or more parameter values were invalid: An attribute name may not be an empty string"

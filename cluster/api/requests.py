@@ -21,7 +21,6 @@ from cluster.api.attribute_values import (
     normalize_item,
 )
 from cluster.api.errors import (
-    SerializationException,
     UnknownOperationException,
     ValidationException,
     validation_errors_detected,
@@ -185,7 +184,7 @@ def _typed(body: Body, field_name: str, expected: type, type_name: str) -> Any:
     if value is not None and (
         not isinstance(value, expected) or (expected is int and isinstance(value, bool))
     ):
-        raise SerializationException(f"Expected {type_name} for {field_name}, got {type(value).__name__}")
+        raise ValidationException(f"Expected {type_name} for {field_name}, got {type(value).__name__}")
     return value
 
 
@@ -295,7 +294,7 @@ def _legacy_attribute_names(body: Body, field_name: str) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-        raise SerializationException(f"Expected a list of strings for {field_name}")
+        raise ValidationException(f"Expected a list of strings for {field_name}")
     if not value:
         raise validation_errors_detected(
             [
@@ -395,9 +394,9 @@ def _parse_key_schema(body: Body) -> KeySchema:
     if elements is None:
         raise _not_null_error("KeySchema")
     if not isinstance(definitions, list) or not all(isinstance(entry, dict) for entry in definitions):
-        raise SerializationException("Expected a list of objects for AttributeDefinitions")
+        raise ValidationException("Expected a list of objects for AttributeDefinitions")
     if not isinstance(elements, list) or not all(isinstance(entry, dict) for entry in elements):
-        raise SerializationException("Expected a list of objects for KeySchema")
+        raise ValidationException("Expected a list of objects for KeySchema")
     problems = []
     if not 1 <= len(elements) <= 2:
         bound = "greater than or equal to 1" if not elements else "less than or equal to 2"
@@ -460,7 +459,7 @@ def _parse_partition_count(body: Body) -> int | None:
     if tags is None:
         return None
     if not isinstance(tags, list) or not all(isinstance(tag, dict) for tag in tags):
-        raise SerializationException("Expected a list of objects for Tags")
+        raise ValidationException("Expected a list of objects for Tags")
     partition_count = None
     for tag in tags:
         key, value = _required_string(tag, "Key"), _required_string(tag, "Value")
@@ -490,7 +489,7 @@ def _parse_create_table(body: Body) -> CreateTableRequest:
     billing_mode = _optional_enum(body, "BillingMode", ("PROVISIONED", "PAY_PER_REQUEST"), "PROVISIONED")
     throughput = body.get("ProvisionedThroughput")
     if throughput is not None and not isinstance(throughput, dict):
-        raise SerializationException("Expected an object for ProvisionedThroughput")
+        raise ValidationException("Expected an object for ProvisionedThroughput")
     read_capacity_units = write_capacity_units = None
     if billing_mode == "PROVISIONED":
         if throughput is None:
@@ -656,5 +655,5 @@ def parse_request(operation: str, body: object) -> Request:
             f"Unknown or unsupported operation: {operation}; supported: {', '.join(SUPPORTED_OPERATIONS)}"
         )
     if not isinstance(body, dict):
-        raise SerializationException("The request body must be a JSON object")
+        raise ValidationException("The request body must be a JSON object")
     return parser(body)

@@ -21,7 +21,7 @@ from cluster.api.attribute_values import (
     partition_hash,
     validate_key,
 )
-from cluster.api.errors import ApiError, SerializationException, ValidationException
+from cluster.api.errors import ApiError, ValidationException
 
 
 def b64(data: bytes) -> str:
@@ -77,7 +77,7 @@ def test_api_numbers_outside_dynamodb_limits_are_rejected(given_text: str, messa
 
 
 def test_api_number_must_be_a_json_string() -> None:
-    with pytest.raises(SerializationException):
+    with pytest.raises(ValidationException):
         normalize_attribute_value({"N": 5}, "x")
 
 
@@ -151,7 +151,7 @@ def test_api_invalid_attribute_values_are_rejected(value: dict, message_part: st
 
 @pytest.mark.parametrize("value", [{"S": 1}, {"BOOL": "true"}, {"L": {}}, {"M": []}, "S", {"SS": "a"}])
 def test_api_wrong_json_types_are_serialization_errors(value: object) -> None:
-    with pytest.raises(SerializationException):
+    with pytest.raises(ValidationException):
         normalize_attribute_value(value, "a")
 
 
@@ -165,7 +165,7 @@ def test_api_nesting_deeper_than_32_levels_is_rejected() -> None:
 
 
 def test_api_normalize_item_rejects_non_objects_and_empty_names() -> None:
-    with pytest.raises(SerializationException):
+    with pytest.raises(ValidationException):
         normalize_item([])
     with pytest.raises(ValidationException):
         normalize_item({"": {"S": "x"}})

@@ -7,7 +7,6 @@ import pytest
 from cluster.api.attribute_values import KeySchema
 from cluster.api.errors import (
     ApiError,
-    SerializationException,
     UnknownOperationException,
     ValidationException,
 )
@@ -57,7 +56,7 @@ def test_api_unknown_and_unsupported_operations() -> None:
 
 @pytest.mark.parametrize("body", [None, [], "text", 3])
 def test_api_body_must_be_an_object(body: object) -> None:
-    rejects("GetItem", body, SerializationException)
+    rejects("GetItem", body, ValidationException)
 
 
 # ---------------------------------------------------------------------------- tables
@@ -160,13 +159,13 @@ def test_api_create_table_validation(changes: dict[str, Any], message: str) -> N
     assert message in rejects("CreateTable", create_body(**changes))
 
 
-def test_api_create_table_wrong_json_types_are_serialization_errors() -> None:
-    rejects("CreateTable", create_body(TableName=5), SerializationException)
-    rejects("CreateTable", create_body(KeySchema="id"), SerializationException)
+def test_api_create_table_wrong_json_types_are_validation_errors() -> None:
+    rejects("CreateTable", create_body(TableName=5), ValidationException)
+    rejects("CreateTable", create_body(KeySchema="id"), ValidationException)
     rejects(
         "CreateTable",
         create_body(ProvisionedThroughput={"ReadCapacityUnits": True, "WriteCapacityUnits": 1}),
-        SerializationException,
+        ValidationException,
     )
 
 
@@ -276,7 +275,7 @@ def test_api_get_item_projection_forms() -> None:
     assert "nested document paths are not supported" in rejects(
         "GetItem", {**base, "ProjectionExpression": "a.b"}
     )
-    rejects("GetItem", {**base, "ConsistentRead": "yes"}, SerializationException)
+    rejects("GetItem", {**base, "ConsistentRead": "yes"}, ValidationException)
 
 
 def test_api_scan_shares_placeholders_between_filter_and_projection() -> None:

@@ -1,0 +1,303 @@
+"""The local backend: every node, metadata replica and router is its own OS process on loopback.
+
+The data directory holds the topology, the pids of what `up` started, each process's data and logs.
+`down` stops exactly the processes recorded there (checked against /proc, so a recycled pid is never
+signalled), and a later `up` on the same directory finds all the data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cluster.runtime.topology import ProcessSpec, TimingConfig, Topology
+
+DEFAULT_DATA_DIR = Path("runs/cluster")
+STATE_FILE = "processes.json"
+TOPOLOGY_FILE = "topology.json"
+
+
+class ClusterError(Exception):
+    """Something a user must act on: the message says what went wrong and what to do."""
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def build_topology(azs: int, nodes_per_az: int, partitions_per_table: int, timing: TimingConfig | None = None) -> Topology:
+    if azs < 3:
+        raise ClusterError(f"--azs must be at least 3 (a group places one replica per AZ), got {azs}")
+    if nodes_per_az < 1:
+        raise ClusterError(f"--nodes-per-az must be at least 1, got {nodes_per_az}")
+    letters = string.ascii_lowercase
+    processes: list[ProcessSpec] = []
+    for az_index in range(azs):
+        az = f"az-{letters[az_index]}"
+        for node_number in range(1, nodes_per_az + 1):
+            processes.append(ProcessSpec(f"node-{letters[az_index]}{node_number}", "node", az, "127.0.0.1", _free_port()))
+        if az_index < 3:
+            processes.append(ProcessSpec(f"meta-{letters[az_index]}", "metadata", az, "127.0.0.1", _free_port()))
+        processes.append(ProcessSpec(f"router-{letters[az_index]}", "router", az, "127.0.0.1", _free_port()))
+    return Topology(processes, partitions_per_table=partitions_per_table, timing=timing or TimingConfig())
+
+
+def process_alive(pid: int, marker: str) -> bool:
+    """True when `pid` runs and its command line contains `marker` (our process, not a recycled pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return marker in cmdline and state != "Z"
+
+
+def process_state(pid: int) -> str:
+    """The kernel's one-letter state: R/S running or sleeping, T stopped (paused), Z zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return "?"
+
+
+@dataclass
+class LocalCluster:
+    data_dir: Path
+
+    def __post_init__(self) -> None:
+        self.data_dir = self.data_dir.resolve()
+
+    @property
+    def topology_path(self) -> Path:
+        return self.data_dir / TOPOLOGY_FILE
+
+    @property
+    def state_path(self) -> Path:
+        return self.data_dir / STATE_FILE
+
+    def topology(self) -> Topology:
+        if not self.topology_path.exists():
+            raise ClusterError(f"no cluster in {self.data_dir}: run `gameday cluster up --data-dir {self.data_dir}` first")
+        return Topology.load(self.topology_path)
+
+    def pids(self) -> dict[str, int]:
+        if not self.state_path.exists():
+            return {}
+        try:
+            return {k: int(v) for k, v in json.loads(self.state_path.read_text()).get("pids", {}).items()}
+        except (OSError, ValueError, AttributeError) as error:
+            raise ClusterError(f"{self.state_path} is corrupt ({error}); stop stray processes and remove it") from error
+
+    def _save_pids(self, pids: dict[str, int]) -> None:
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"pids": pids}, indent=2))
+        temporary.replace(self.state_path)
+
+    def _marker(self, process_id: str) -> str:
+        return f"--id {process_id} --data-dir {self.data_dir / 'processes' / process_id}"
+
+    def is_running(self, process_id: str) -> bool:
+        pid = self.pids().get(process_id)
+        return pid is not None and process_alive(pid, self._marker(process_id))
+
+    def endpoints(self) -> dict[str, str]:
+        topology = self.topology()
+        return {spec.az: f"http://{spec.host}:{spec.port}" for spec in topology.by_role("router")}
+
+    # ---- up / down ----------------------------------------------------------------------------
+
+    def up(
+        self,
+        azs: int = 3,
+        nodes_per_az: int = 2,
+        partitions_per_table: int = 4,
+        wait_s: float = 60.0,
+        faults: list[str] | None = None,
+        timing: TimingConfig | None = None,
+    ) -> dict[str, Any]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.topology_path.exists():
+            topology = self.topology()
+            shape = (len(topology.azs), len(topology.by_role("node")) // max(1, len(topology.azs)))
+            if shape != (azs, nodes_per_az):
+                raise ClusterError(
+                    f"{self.data_dir} holds a cluster of {shape[0]} AZs x {shape[1]} nodes; "
+                    f"use another --data-dir for {azs} x {nodes_per_az}, or `down` and remove it"
+                )
+            changed = False
+            for index, spec in enumerate(topology.processes):
+                if not self.is_running(spec.process_id) and not _port_free(spec.port):
+                    topology.processes[index] = ProcessSpec(spec.process_id, spec.role, spec.az, spec.host, _free_port())
+                    changed = True
+            if faults is not None and sorted(faults) != sorted(topology.faults_enabled):
+                topology.faults_enabled = list(faults)
+                changed = True
+            if changed:
+                topology.save(self.topology_path)
+        else:
+            topology = build_topology(azs, nodes_per_az, partitions_per_table, timing)
+            topology.faults_enabled = list(faults or [])
+            topology.save(self.topology_path)
+        pids = self.pids()
+        for spec in topology.processes:
+            if not self.is_running(spec.process_id):
+                pids[spec.process_id] = self._spawn(spec.process_id)
+        self._save_pids(pids)
+        try:
+            self.wait_until_serving(wait_s)
+        except ClusterError:
+            self.down()
+            raise
+        return self.describe()
+
+    def _spawn(self, process_id: str) -> int:
+        process_dir = self.data_dir / "processes" / process_id
+        process_dir.mkdir(parents=True, exist_ok=True)
+        log_dir = self.data_dir / "logs"
+        log_dir.mkdir(exist_ok=True)
+        with open(log_dir / f"{process_id}.log", "ab") as log_file:
+            process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "cluster.runtime.process_main",
+                    "--topology", str(self.topology_path),
+                    "--id", process_id,
+                    "--data-dir", str(process_dir),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in the user's terminal must not power off the cluster
+            )
+        return process.pid
+
+    def start_process(self, process_id: str) -> int:
+        """Power-on: start a stopped process again on the same data directory."""
+        self.topology().get(process_id)
+        if self.is_running(process_id):
+            return self.pids()[process_id]
+        pids = self.pids()
+        pids[process_id] = self._spawn(process_id)
+        self._save_pids(pids)
+        return pids[process_id]
+
+    def signal_process(self, process_id: str, signal_number: int) -> None:
+        pid = self.pids().get(process_id)
+        if pid is None or not process_alive(pid, self._marker(process_id)):
+            raise ClusterError(f"{process_id} is not running")
+        os.kill(pid, signal_number)
+        if signal_number == signal.SIGKILL:
+            _reap(pid)
+
+    def wait_until_serving(self, wait_s: float) -> None:
+        deadline = time.monotonic() + wait_s
+        endpoints = self.endpoints()
+        pending = dict(endpoints)
+        last_problem = "routers not answering yet"
+        while time.monotonic() < deadline:
+            for process_id, pid in self.pids().items():
+                if not process_alive(pid, self._marker(process_id)):
+                    log_path = self.data_dir / "logs" / f"{process_id}.log"
+                    tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+                    raise ClusterError(f"{process_id} exited during start-up; its log ends:\n{tail}")
+            for az, url in list(pending.items()):
+                ok, last_problem = _list_tables_works(url)
+                if ok:
+                    pending.pop(az)
+            if not pending:
+                return
+            time.sleep(0.2)
+        raise ClusterError(f"cluster did not serve within {wait_s:.0f}s: {last_problem}")
+
+    def down(self, timeout_s: float = 10.0) -> list[str]:
+        pids = self.pids()
+        stopped = []
+        for process_id, pid in pids.items():
+            if process_alive(pid, self._marker(process_id)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)  # a paused process cannot handle SIGTERM
+                    os.kill(pid, signal.SIGTERM)
+                stopped.append(process_id)
+        deadline = time.monotonic() + timeout_s
+        for process_id, pid in pids.items():
+            while process_alive(pid, self._marker(process_id)) and time.monotonic() < deadline:
+                _reap(pid)
+                time.sleep(0.05)
+            if process_alive(pid, self._marker(process_id)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            _reap(pid)
+        self._save_pids({})
+        return stopped
+
+    # ---- status -------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        return {"data_dir": str(self.data_dir), "endpoints": self.endpoints()}
+
+    def status(self) -> dict[str, Any]:
+        from cluster.deploy.status_probe import probe_status
+
+        topology = self.topology()
+        pids = self.pids()
+        processes = []
+        for spec in topology.processes:
+            pid = pids.get(spec.process_id)
+            running = pid is not None and process_alive(pid, self._marker(spec.process_id))
+            entry: dict[str, Any] = {
+                "id": spec.process_id,
+                "role": spec.role,
+                "az": spec.az,
+                "pid": pid if running else None,
+                "state": ("paused" if process_state(pid) == "T" else "up") if running and pid else "down",
+                "address": f"{spec.host}:{spec.port}",
+            }
+            if running and spec.role != "router" and entry["state"] == "up":
+                entry.update(probe_status(spec.host, spec.port))
+            processes.append(entry)
+        return {"data_dir": str(self.data_dir), "endpoints": self.endpoints(), "processes": processes}
+
+
+def _reap(pid: int) -> None:
+    """Collects our own child's exit status so it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _list_tables_works(url: str) -> tuple[bool, str]:
+    request = urllib.request.Request(
+        url,
+        data=b"{}",
+        headers={"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2.0) as response:
+            return response.status == 200, f"{url} answered {response.status}"
+    except urllib.error.HTTPError as error:
+        return False, f"{url} answered {error.code}: {error.read()[:200]!r}"
+    except (urllib.error.URLError, OSError) as error:
+        return False, f"{url}: {error}"

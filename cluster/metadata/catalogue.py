@@ -1,0 +1,110 @@
+"""The table catalogue and partition map: pure data and the deterministic placement of groups.
+
+Every metadata replica applies the same commands and so computes the same placement: one replica of
+each partition per AZ, and preferred leaders spread evenly over the nodes so that losing one node
+never takes most leaders with it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+HASH_SPACE = 1 << 64
+_TABLE_ID_NAMESPACE = uuid.UUID("6f1c2a52-6a43-4d7c-9b7e-0c4d52a7e9b1")
+
+
+@dataclass(frozen=True)
+class NodePlacement:
+    node_id: str
+    az: str
+
+
+@dataclass
+class PartitionInfo:
+    group_id: str
+    index: int
+    hash_start: int  # inclusive
+    hash_end: int  # exclusive
+    members: list[str]  # members[0] is the preferred leader
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group_id": self.group_id,
+            "index": self.index,
+            "hash_start": self.hash_start,
+            "hash_end": self.hash_end,
+            "members": list(self.members),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PartitionInfo:
+        return cls(data["group_id"], data["index"], data["hash_start"], data["hash_end"], list(data["members"]))
+
+
+@dataclass
+class TableEntry:
+    table: dict[str, Any]  # cluster.api.tables.TableInfo.to_json()
+    partitions: list[PartitionInfo] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.table["name"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "partitions": [p.to_json() for p in self.partitions]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TableEntry:
+        return cls(dict(data["table"]), [PartitionInfo.from_json(p) for p in data["partitions"]])
+
+    def partition_for_hash(self, partition_hash: int) -> PartitionInfo:
+        for partition in self.partitions:
+            if partition.hash_start <= partition_hash < partition.hash_end:
+                return partition
+        raise AssertionError(f"hash {partition_hash} not covered by table {self.name}")
+
+
+def table_id_for(name: str, log_index: int) -> str:
+    """Deterministic on every replica, and distinct for a table recreated under the same name."""
+    return str(uuid.uuid5(_TABLE_ID_NAMESPACE, f"{name}:{log_index}"))
+
+
+def place_partitions(
+    table_id: str,
+    partition_count: int,
+    nodes: list[NodePlacement],
+    existing: list[TableEntry],
+) -> list[PartitionInfo]:
+    azs = sorted({node.az for node in nodes})
+    if len(azs) < 3:
+        raise ValueError(f"placement needs 3 AZs, the cluster has {azs}")
+    leader_load: Counter[str] = Counter()
+    replica_load: Counter[str] = Counter()
+    for entry in existing:
+        for partition in entry.partitions:
+            leader_load[partition.members[0]] += 1
+            replica_load.update(partition.members)
+    by_id = {node.node_id: node for node in nodes}
+    partitions: list[PartitionInfo] = []
+    for index in range(partition_count):
+        leader = min(nodes, key=lambda n: (leader_load[n.node_id], replica_load[n.node_id], n.node_id))
+        members = [leader.node_id]
+        # Two more AZs (the least loaded, when there are more than three), one replica in each.
+        other_azs = sorted(
+            (az for az in azs if az != leader.az),
+            key=lambda az: (sum(replica_load[n.node_id] for n in nodes if n.az == az), az),
+        )[:2]
+        for az in other_azs:
+            candidates = [n for n in nodes if n.az == az]
+            chosen = min(candidates, key=lambda n: (replica_load[n.node_id], n.node_id))
+            members.append(chosen.node_id)
+        leader_load[leader.node_id] += 1
+        replica_load.update(members)
+        assert len({by_id[m].az for m in members}) == len(members), "two replicas of a group in one AZ"
+        start = index * HASH_SPACE // partition_count
+        end = (index + 1) * HASH_SPACE // partition_count
+        partitions.append(PartitionInfo(f"{table_id[:8]}-p{index}", index, start, end, members))
+    return partitions

@@ -1,0 +1,124 @@
+"""The metadata group's state machine: the catalogue, persisted in SQLite with its applied index."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cluster.api.attribute_values import KeySchema
+from cluster.api.errors import ApiError
+from cluster.api.tables import TableInfo
+from cluster.core.types import Entry
+from cluster.metadata.catalogue import NodePlacement, TableEntry, place_partitions, table_id_for
+
+
+class CatalogueStateMachine:
+    def __init__(self, directory: Path, nodes: list[NodePlacement], default_partition_count: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.nodes = sorted(nodes, key=lambda n: n.node_id)
+        self.default_partition_count = default_partition_count
+        self._db = sqlite3.connect(str(directory / "catalogue.sqlite"), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, entry TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'applied_index'").fetchone()
+        self._applied_index = int(row[0]) if row else 0
+        self.tables: dict[str, TableEntry] = {
+            name: TableEntry.from_json(json.loads(entry))
+            for name, entry in self._db.execute("SELECT name, entry FROM tables")
+        }
+
+    @property
+    def applied_index(self) -> int:
+        return self._applied_index
+
+    def apply(self, entries: Sequence[Entry]) -> dict[int, Any]:
+        results: dict[int, Any] = {}
+        todo = [entry for entry in entries if entry.index > self._applied_index]
+        if not todo:
+            return results
+        self._db.execute("BEGIN")
+        try:
+            for entry in todo:
+                if entry.command:
+                    results[entry.index] = self._apply_checked(entry.index, entry.command)
+            self._db.execute(
+                "INSERT INTO meta (name, value) VALUES ('applied_index', ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (todo[-1].index,),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            # The in-memory view may be ahead of the rolled-back rows: reload it.
+            self.tables = {
+                name: TableEntry.from_json(json.loads(entry))
+                for name, entry in self._db.execute("SELECT name, entry FROM tables")
+            }
+            raise
+        self._applied_index = todo[-1].index
+        return results
+
+    def _save(self, entry: TableEntry) -> None:
+        self.tables[entry.name] = entry
+        self._db.execute(
+            "INSERT INTO tables (name, entry) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET entry = excluded.entry",
+            (entry.name, json.dumps(entry.to_json())),
+        )
+
+    def _apply_checked(self, index: int, command_bytes: bytes) -> dict[str, Any]:
+        # A malformed command is rejected the same way on every replica, so replicas stay equal.
+        try:
+            return self._apply_one(index, command_bytes)
+        except (KeyError, TypeError, ValueError, ApiError) as error:
+            return {"status": "invalid", "message": f"malformed command: {error!r}"}
+
+    def _apply_one(self, index: int, command_bytes: bytes) -> dict[str, Any]:
+        try:
+            command = json.loads(command_bytes)
+            op = command["op"]
+        except (ValueError, KeyError, TypeError) as error:
+            return {"status": "invalid", "message": f"malformed command: {error!r}"}
+        if op == "create_table":
+            name = command["name"]
+            if name in self.tables:
+                return {"status": "in_use", "table": self.tables[name].to_json()}
+            table_id = table_id_for(name, index)
+            partition_count = int(command.get("partition_count") or self.default_partition_count)
+            table = TableInfo(
+                name=name,
+                key_schema=KeySchema.from_json(command["key_schema"]),
+                status="CREATING",
+                creation_time_s=float(command["created_at_s"]),
+                table_id=table_id,
+                billing_mode=command["billing_mode"],
+                read_capacity_units=int(command.get("read_capacity_units") or 0),
+                write_capacity_units=int(command.get("write_capacity_units") or 0),
+                partition_count=partition_count,
+            )
+            partitions = place_partitions(table_id, partition_count, self.nodes, list(self.tables.values()))
+            entry = TableEntry(table.to_json(), partitions)
+            self._save(entry)
+            return {"status": "ok", "table": entry.to_json()}
+        if op == "activate_table":
+            existing = self.tables.get(command["name"])
+            if existing is None or existing.table["table_id"] != command["table_id"]:
+                return {"status": "not_found"}
+            existing.table["status"] = "ACTIVE"
+            self._save(existing)
+            return {"status": "ok", "table": existing.to_json()}
+        if op == "delete_table":
+            existing = self.tables.pop(command["name"], None)
+            if existing is None:
+                return {"status": "not_found"}
+            self._db.execute("DELETE FROM tables WHERE name = ?", (command["name"],))
+            existing.table["status"] = "DELETING"
+            return {"status": "ok", "table": existing.to_json()}
+        return {"status": "invalid", "message": f"unknown command {op!r}"}
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,127 @@
+"""A metadata replica: the catalogue group plus the soft state of who leads which partition.
+
+Leader hints are not replicated: nodes report them to the metadata leader every few ticks, and a new
+metadata leader relearns them within one report interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from cluster.metadata.catalogue import NodePlacement
+from cluster.metadata.catalogue_state_machine import CatalogueStateMachine
+from cluster.replication.group_runner import GroupRunner
+from cluster.replication.remote_errors import as_rpc_errors, not_leader
+from cluster.replication.replica_host import ReplicaHost
+from cluster.runtime.rpc import RpcError
+from cluster.runtime.topology import Topology
+
+METADATA_GROUP = "metadata"
+PROPOSE_TIMEOUT_S = 3.0
+READ_TIMEOUT_S = 2.0
+# A leader report older than this is not offered as a hint.
+LEADER_REPORT_TTL_S = 3.0
+
+
+class MetadataServer(ReplicaHost):
+    def __init__(self, process_id: str, topology: Topology, data_dir: Path) -> None:
+        super().__init__(process_id, topology)
+        nodes = [NodePlacement(spec.process_id, spec.az) for spec in topology.by_role("node")]
+        voters = [spec.process_id for spec in topology.by_role("metadata")]
+        directory = data_dir / METADATA_GROUP
+        self.catalogue = CatalogueStateMachine(directory, nodes, topology.partitions_per_table)
+        self.group = GroupRunner(
+            METADATA_GROUP,
+            process_id,
+            voters,
+            directory,
+            self.catalogue,
+            self.send,
+            self.raft_config,
+            self.new_rng(),
+            wal_sync=self.wal_sync,
+            on_dirty=self.mark_dirty,
+        )
+        self.add_group(self.group)
+        self.leader_reports: dict[str, tuple[str, int, float]] = {}
+        self._activations_in_flight: set[str] = set()
+        self.register("meta.create_table", self.create_table)
+        self.register("meta.delete_table", self.delete_table)
+        self.register("meta.catalogue", self.get_catalogue)
+        self.register("meta.node_report", self.node_report)
+        self.register("status", self.status)
+
+    async def _propose(self, command: dict[str, Any]) -> Any:
+        if not self.group.is_leader:
+            raise not_leader(self.group.leader_hint)
+        return await as_rpc_errors(self.group.propose(json.dumps(command).encode(), PROPOSE_TIMEOUT_S))
+
+    async def create_table(self, params: dict[str, Any]) -> Any:
+        return await self._propose({"op": "create_table", **params})
+
+    async def delete_table(self, params: dict[str, Any]) -> Any:
+        return await self._propose({"op": "delete_table", "name": params.get("name")})
+
+    def _fresh_leaders(self) -> dict[str, str]:
+        now = time.monotonic()
+        return {
+            group: node for group, (node, _, seen) in self.leader_reports.items() if now - seen < LEADER_REPORT_TTL_S
+        }
+
+    async def get_catalogue(self, params: dict[str, Any]) -> Any:
+        await as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S))
+        return {
+            "tables": {name: entry.to_json() for name, entry in self.catalogue.tables.items()},
+            "leaders": self._fresh_leaders(),
+        }
+
+    async def node_report(self, params: dict[str, Any]) -> Any:
+        node_id = params.get("node")
+        leading = params.get("leading")
+        if not isinstance(node_id, str) or not isinstance(leading, dict):
+            raise RpcError("Invalid", "node_report needs node and leading")
+        await as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S))
+        now = time.monotonic()
+        for group_id, term in leading.items():
+            previous = self.leader_reports.get(group_id)
+            if previous is None or int(term) >= previous[1] or now - previous[2] > LEADER_REPORT_TTL_S:
+                self.leader_reports[group_id] = (node_id, int(term), now)
+        self._activate_ready_tables()
+        assignments = []
+        for entry in self.catalogue.tables.values():
+            for partition in entry.partitions:
+                if node_id in partition.members:
+                    assignments.append(
+                        {"group_id": partition.group_id, "members": partition.members, "table": entry.name}
+                    )
+        return {"assignments": assignments, "authoritative": True}
+
+    def _activate_ready_tables(self) -> None:
+        leaders = self._fresh_leaders()
+        for entry in self.catalogue.tables.values():
+            if entry.table["status"] != "CREATING" or entry.name in self._activations_in_flight:
+                continue
+            if all(partition.group_id in leaders for partition in entry.partitions):
+                self._activations_in_flight.add(entry.name)
+                command = {"op": "activate_table", "name": entry.name, "table_id": entry.table["table_id"]}
+                task = asyncio.ensure_future(self._propose(command))
+                task.add_done_callback(lambda t, name=entry.name: self._activation_done(name, t))
+
+    def _activation_done(self, name: str, task: asyncio.Task[Any]) -> None:
+        self._activations_in_flight.discard(name)
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed activation is retried at the next report
+
+    def status(self, params: dict[str, Any]) -> Any:
+        spec = self.topology.get(self.process_id)
+        return {
+            "process": self.process_id,
+            "role": "metadata",
+            "az": spec.az,
+            "groups": [self.group.status()],
+            "leading": [METADATA_GROUP] if self.group.is_leader else [],
+        }

@@ -1,0 +1,201 @@
+"""A storage node: hosts one replica of many partition groups and answers item requests for them.
+
+Which groups a node hosts comes from the metadata service; each group's directory keeps a copy of its
+membership so that a restarted node reopens its replicas without waiting for metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from cluster.node.partition_state_machine import PartitionStateMachine
+from cluster.replication.group_runner import GroupRunner
+from cluster.replication.remote_errors import NO_SUCH_GROUP, as_rpc_errors, leader_hint_of, not_leader
+from cluster.replication.replica_host import ReplicaHost
+from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
+from cluster.runtime.topology import Topology
+
+log = logging.getLogger(__name__)
+
+PROPOSE_TIMEOUT_S = 2.0
+READ_TIMEOUT_S = 1.0
+REPORT_INTERVAL_TICKS = 5
+MAX_SCAN_LIMIT = 1000
+
+
+class StorageNode(ReplicaHost):
+    def __init__(self, process_id: str, topology: Topology, data_dir: Path) -> None:
+        super().__init__(process_id, topology)
+        self.groups_dir = data_dir / "groups"
+        self.groups_dir.mkdir(parents=True, exist_ok=True)
+        self.members: dict[str, list[str]] = {}
+        self._metadata_ids = [spec.process_id for spec in topology.by_role("metadata")]
+        self._metadata_hint: str | None = None
+        self._metadata_clients: dict[str, RpcClient] = {}
+        self._ticks = 0
+        self._report_task: asyncio.Task[None] | None = None
+        for method, handler in (
+            ("node.propose", self.handle_propose),
+            ("node.get", self.handle_get),
+            ("node.scan", self.handle_scan),
+            ("status", self.status),
+        ):
+            self.register(method, handler)
+
+    async def start(self) -> None:
+        for group_file in sorted(self.groups_dir.glob("*/group.json")):
+            description = json.loads(group_file.read_text())
+            self.open_group(description["group_id"], description["members"])
+        await super().start()
+
+    async def stop(self) -> None:
+        if self._report_task is not None:
+            self._report_task.cancel()
+        for client in self._metadata_clients.values():
+            await client.close()
+        await super().stop()
+
+    # ---- groups -------------------------------------------------------------------------------
+
+    def open_group(self, group_id: str, members: list[str]) -> GroupRunner:
+        directory = self.groups_dir / group_id
+        directory.mkdir(parents=True, exist_ok=True)
+        description_file = directory / "group.json"
+        if not description_file.exists():
+            temporary = directory / "group.json.tmp"
+            temporary.write_text(json.dumps({"group_id": group_id, "members": members}))
+            temporary.replace(description_file)
+        runner = GroupRunner(
+            group_id,
+            self.process_id,
+            members,
+            directory,
+            PartitionStateMachine(directory / "state"),
+            self.send,
+            self.raft_config,
+            self.new_rng(),
+            wal_sync=self.wal_sync,
+            on_dirty=self.mark_dirty,
+        )
+        self.members[group_id] = list(members)
+        self.add_group(runner)
+        return runner
+
+    def drop_group(self, group_id: str) -> None:
+        self.remove_group(group_id)
+        self.members.pop(group_id, None)
+        directory = self.groups_dir / group_id
+        if directory.exists():
+            # Rename first so a crash mid-delete never leaves a half group that looks whole.
+            trash = self.groups_dir / f".deleted-{group_id}"
+            directory.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    # ---- periodic work ------------------------------------------------------------------------
+
+    def on_tick(self) -> None:
+        self._ticks += 1
+        if self._ticks % REPORT_INTERVAL_TICKS == 0 and (self._report_task is None or self._report_task.done()):
+            self._report_task = asyncio.ensure_future(self._report_to_metadata())
+
+    def _metadata_client(self, metadata_id: str) -> RpcClient:
+        client = self._metadata_clients.get(metadata_id)
+        if client is None:
+            client = RpcClient(self.topology.address(self.process_id, metadata_id), connect_timeout_s=0.5)
+            self._metadata_clients[metadata_id] = client
+        return client
+
+    async def _report_to_metadata(self) -> None:
+        leading = {group_id: group.replica.term for group_id, group in self.groups.items() if group.is_leader}
+        order = ([self._metadata_hint] if self._metadata_hint else []) + [
+            m for m in self._metadata_ids if m != self._metadata_hint
+        ]
+        for metadata_id in order:
+            try:
+                response = await self._metadata_client(metadata_id).call(
+                    "meta.node_report", {"node": self.process_id, "leading": leading}, timeout_s=1.0
+                )
+            except RpcError as error:
+                hint = leader_hint_of(error)
+                if isinstance(hint, str) and hint in self._metadata_ids:
+                    self._metadata_hint = hint
+                continue
+            except (RpcUnavailable, RpcTimeout):
+                continue
+            self._metadata_hint = metadata_id
+            self._apply_assignments(response)
+            return
+
+    def _apply_assignments(self, response: Any) -> None:
+        if not isinstance(response, dict):
+            return
+        assigned = {a["group_id"]: a["members"] for a in response.get("assignments", [])}
+        for group_id, members in assigned.items():
+            if group_id not in self.groups:
+                log.info("opening replica of %s (members %s)", group_id, members)
+                self.open_group(group_id, members)
+        if response.get("authoritative"):
+            for group_id in [g for g in self.groups if g not in assigned]:
+                log.info("dropping replica of %s: its table is gone", group_id)
+                self.drop_group(group_id)
+
+    # ---- requests -----------------------------------------------------------------------------
+
+    def _group(self, params: dict[str, Any]) -> GroupRunner:
+        group = self.groups.get(params.get("group"))  # type: ignore[arg-type]
+        if group is None or group.closed:
+            raise RpcError(NO_SUCH_GROUP, f"{self.process_id} hosts no replica of {params.get('group')!r}")
+        return group
+
+    async def handle_propose(self, params: dict[str, Any]) -> Any:
+        group = self._group(params)
+        command = params.get("command")
+        if not isinstance(command, str):
+            raise RpcError("Invalid", "propose needs a command string")
+        if not group.is_leader:
+            raise not_leader(group.leader_hint)
+        return await as_rpc_errors(group.propose(command.encode(), PROPOSE_TIMEOUT_S))
+
+    async def handle_get(self, params: dict[str, Any]) -> Any:
+        group = self._group(params)
+        try:
+            partition_hash = int(params["hash"])
+            key = base64.b64decode(params["key"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise RpcError("Invalid", f"get needs hash and key: {error!r}") from error
+        if params.get("consistent"):
+            await as_rpc_errors(group.wait_consistent_read(READ_TIMEOUT_S))
+        state_machine = group.state_machine
+        assert isinstance(state_machine, PartitionStateMachine)
+        return {"item": state_machine.get(partition_hash, key)}
+
+    async def handle_scan(self, params: dict[str, Any]) -> Any:
+        group = self._group(params)
+        after_param = params.get("after")
+        try:
+            after = (int(after_param[0]), base64.b64decode(after_param[1])) if after_param else None
+            limit = max(1, min(int(params.get("limit") or MAX_SCAN_LIMIT), MAX_SCAN_LIMIT))
+        except (TypeError, ValueError, IndexError) as error:
+            raise RpcError("Invalid", f"bad scan position: {error!r}") from error
+        if params.get("consistent"):
+            await as_rpc_errors(group.wait_consistent_read(READ_TIMEOUT_S))
+        state_machine = group.state_machine
+        assert isinstance(state_machine, PartitionStateMachine)
+        rows = state_machine.scan(after, limit)
+        return {"items": [[h, base64.b64encode(k).decode(), item] for h, k, item in rows]}
+
+    def status(self, params: dict[str, Any]) -> Any:
+        spec = self.topology.get(self.process_id)
+        return {
+            "process": self.process_id,
+            "role": "node",
+            "az": spec.az,
+            "leading": sorted(group_id for group_id, group in self.groups.items() if group.is_leader),
+            "groups": [group.status() for group in self.groups.values()],
+        }

@@ -1,0 +1,242 @@
+"""Drives one Raft replica at the edge: WAL persistence, sending, applying, and waiting proposers.
+
+The consensus core is pure; this is the thin layer that does its I/O in the order a Ready demands:
+persist + fsync, then send, then apply, then advance. Proposals that arrive while a batch is being
+written wait for the next one, which is how many writes share one fsync (group commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cluster.core.config import RaftConfig
+from cluster.core.messages import Message
+from cluster.core.replica import NotLeaderError, Replica, Role
+from cluster.replication.state_machine import StateMachine
+from cluster.storage.wal import WriteAheadLog
+
+log = logging.getLogger(__name__)
+
+
+class ProposalOutcomeUnknown(Exception):
+    """The command was handed to the log but we cannot say whether it committed."""
+
+
+class ProposalLost(Exception):
+    """The command's log slot was taken by another leader's entry: it certainly did not commit."""
+
+
+@dataclass
+class _PendingProposal:
+    term: int
+    future: asyncio.Future[Any]
+
+
+SendFunction = Callable[[str, str, Message], None]  # (group_id, recipient, message)
+
+
+class GroupRunner:
+    def __init__(
+        self,
+        group_id: str,
+        node_id: str,
+        voters: Sequence[str],
+        directory: Path,
+        state_machine: StateMachine,
+        send: SendFunction,
+        config: RaftConfig,
+        rng: random.Random,
+        *,
+        wal_sync: bool = True,
+        on_dirty: Callable[[GroupRunner], None] | None = None,
+    ) -> None:
+        self.group_id = group_id
+        self.node_id = node_id
+        self.voters = tuple(voters)
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.state_machine = state_machine
+        self.wal, recovered = WriteAheadLog.open(directory / "wal", sync=wal_sync)
+        if recovered.truncated_tail_bytes:
+            log.warning(
+                "group %s: truncated %d bytes of torn WAL tail in %s",
+                group_id, recovered.truncated_tail_bytes, recovered.truncated_tail_path,
+            )
+        self.recovered_truncated_tail_bytes = recovered.truncated_tail_bytes
+        self.replica = Replica(
+            node_id,
+            self.voters,
+            config=config,
+            rng=rng,
+            entries=recovered.entries,
+            hard_state=recovered.hard_state,
+            applied_index=state_machine.applied_index,
+        )
+        self._send = send
+        self._on_dirty = on_dirty
+        self._inbox: deque[Message] = deque()
+        self._proposals: deque[tuple[bytes, asyncio.Future[Any]]] = deque()
+        self._pending: dict[int, _PendingProposal] = {}
+        self._read_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._lease_waiters: list[asyncio.Future[None]] = []
+        self.closed = False
+
+    # ---- inputs -------------------------------------------------------------------------------
+
+    def deliver(self, message: Message) -> None:
+        self._inbox.append(message)
+        self._mark_dirty()
+
+    def tick(self) -> None:
+        self.replica.tick()
+        self._mark_dirty()
+
+    def _mark_dirty(self) -> None:
+        if self._on_dirty is not None:
+            self._on_dirty(self)
+
+    @property
+    def is_leader(self) -> bool:
+        return self.replica.role is Role.LEADER
+
+    @property
+    def leader_hint(self) -> str | None:
+        return self.replica.leader_id
+
+    def submit(self, command: bytes) -> asyncio.Future[Any]:
+        """Queues a command for the next batch; raises NotLeaderError right away when not leader."""
+        if self.replica.role is not Role.LEADER:
+            raise NotLeaderError(self.replica.leader_id)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._proposals.append((command, future))
+        self._mark_dirty()
+        return future
+
+    async def propose(self, command: bytes, timeout_s: float) -> Any:
+        future = self.submit(command)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except TimeoutError as error:
+            raise ProposalOutcomeUnknown(f"group {self.group_id}: no commit within {timeout_s}s") from error
+
+    async def wait_consistent_read(self, timeout_s: float) -> None:
+        """Returns once this leader may serve a strongly consistent read (lease held, caught up)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            if self.replica.role is not Role.LEADER:
+                raise NotLeaderError(self.replica.leader_id)
+            read_index = self.replica.lease_read_index()
+            if read_index is not None:
+                break
+            # A fresh leader has no lease until its no-op commits and a quorum acknowledges it.
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._lease_waiters.append(waiter)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise ProposalOutcomeUnknown(f"group {self.group_id}: leader holds no read lease")
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError as error:
+                raise ProposalOutcomeUnknown(f"group {self.group_id}: leader holds no read lease") from error
+        if self.state_machine.applied_index >= read_index:
+            return
+        applied: asyncio.Future[None] = loop.create_future()
+        self._read_waiters.append((read_index, applied))
+        try:
+            await asyncio.wait_for(applied, max(0.0, deadline - loop.time()))
+        except TimeoutError as error:
+            raise ProposalOutcomeUnknown(f"group {self.group_id}: apply did not catch up") from error
+
+    # ---- the I/O loop step --------------------------------------------------------------------
+
+    def process(self) -> None:
+        """Runs synchronously: no step/tick/propose can interleave between ready() and advance()."""
+        if self.closed:
+            return
+        replica = self.replica
+        while self._inbox:
+            replica.step(self._inbox.popleft())
+        while self._proposals:
+            command, future = self._proposals.popleft()
+            if future.done():
+                continue
+            try:
+                index = replica.propose(command)
+            except NotLeaderError as error:
+                future.set_exception(error)
+                continue
+            self._pending[index] = _PendingProposal(replica.term, future)
+        while replica.has_ready():
+            ready = replica.ready()
+            if ready.persist or ready.hard_state is not None:
+                self.wal.append(ready.persist, ready.hard_state)
+                self.wal.sync()
+            for message in ready.send:
+                self._send(self.group_id, message.recipient, message)
+            if ready.apply:
+                self._apply(ready.apply)
+            replica.advance(ready)
+        self._wake_waiters()
+
+    def _apply(self, entries: Sequence[Any]) -> None:
+        results = self.state_machine.apply(entries)
+        for entry in entries:
+            pending = self._pending.pop(entry.index, None)
+            if pending is None or pending.future.done():
+                continue
+            if pending.term != entry.term:
+                pending.future.set_exception(ProposalLost(f"index {entry.index} was taken by term {entry.term}"))
+            else:
+                pending.future.set_result(results.get(entry.index))
+        # Proposals below the applied index that never showed up were overwritten before apply.
+        applied = self.state_machine.applied_index
+        for index in [index for index in self._pending if index <= applied]:
+            pending = self._pending.pop(index)
+            if not pending.future.done():
+                pending.future.set_exception(ProposalLost(f"index {index} was overwritten"))
+
+    def _wake_waiters(self) -> None:
+        applied = self.state_machine.applied_index
+        if self._read_waiters:
+            still_waiting = []
+            for index, future in self._read_waiters:
+                if future.done():
+                    continue
+                if applied >= index:
+                    future.set_result(None)
+                else:
+                    still_waiting.append((index, future))
+            self._read_waiters = still_waiting
+        if self._lease_waiters and (self.replica.role is not Role.LEADER or self.replica.lease_read_index() is not None):
+            for future in self._lease_waiters:
+                if not future.done():
+                    future.set_result(None)
+            self._lease_waiters = []
+
+    def status(self) -> dict[str, Any]:
+        status = dict(self.replica.status())
+        status["group"] = self.group_id
+        status["wal_bytes"] = self.wal.size_bytes()
+        status["state_applied_index"] = self.state_machine.applied_index
+        return status
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(ProposalOutcomeUnknown("replica closed"))
+        for _, future in self._proposals:
+            if not future.done():
+                future.set_exception(ProposalOutcomeUnknown("replica closed"))
+        self.wal.close()
+        self.state_machine.close()

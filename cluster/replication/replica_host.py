@@ -1,0 +1,211 @@
+"""A process that hosts replicas of many groups: peer transport, the tick clock and the pump.
+
+Storage nodes and metadata replicas are both replica hosts; they differ in the groups they hold and
+the requests they answer. Raft messages to one peer produced in one pump pass travel in one frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from cluster.core.config import RaftConfig
+from cluster.core.messages import Message, MessageDecodeError, message_from_wire, message_to_wire
+from cluster.replication.group_runner import GroupRunner
+from cluster.runtime.rpc import RpcClient, RpcServer
+from cluster.runtime.topology import Topology
+
+log = logging.getLogger(__name__)
+
+RAFT_METHOD = "raft"
+# Bounded per-peer queue of frames waiting for a connection; beyond it Raft's retransmission covers.
+MAX_QUEUED_FRAMES_PER_PEER = 256
+
+
+class _PeerOutbox:
+    """Sends frames to one peer from its own task, so a slow or dead peer never blocks the pump."""
+
+    def __init__(self, client: RpcClient) -> None:
+        self.client = client
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUED_FRAMES_PER_PEER)
+        self.task = asyncio.ensure_future(self._run())
+
+    def offer(self, params: dict[str, Any]) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(params)
+
+    async def _run(self) -> None:
+        while True:
+            params = await self.queue.get()
+            delivered = await self.client.notify(RAFT_METHOD, params)
+            if not delivered:
+                # Peer down: drop what queued up (stale by now) and retry connecting a little later.
+                while not self.queue.empty():
+                    self.queue.get_nowait()
+                await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.client.close()
+
+
+class ReplicaHost:
+    def __init__(self, process_id: str, topology: Topology, seed: int | None = None) -> None:
+        self.process_id = process_id
+        self.topology = topology
+        timing = topology.timing
+        self.raft_config = RaftConfig(
+            election_ticks_min=timing.election_ticks_min,
+            election_ticks_max=timing.election_ticks_max,
+            heartbeat_ticks=timing.heartbeat_ticks,
+            lease_ticks=timing.lease_ticks,
+        )
+        self.tick_s = timing.tick_ms / 1000.0
+        self.rng = random.Random(seed)
+        self.groups: dict[str, GroupRunner] = {}
+        self._dirty: set[GroupRunner] = set()
+        self._pump_scheduled = False
+        self._outgoing: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._outboxes: dict[str, _PeerOutbox] = {}
+        self.server = RpcServer(self._dispatch_request, self._on_notification)
+        self._request_handlers: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        self._tick_task: asyncio.Task[None] | None = None
+        self.wal_sync = "skip-fsync" not in topology.faults_enabled
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        spec = self.topology.get(self.process_id)
+        await self.server.start(spec.host, spec.port)
+        self._tick_task = asyncio.ensure_future(self._tick_loop())
+
+    async def stop(self) -> None:
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+        await self.server.stop()
+        for outbox in self._outboxes.values():
+            await outbox.close()
+        for group in list(self.groups.values()):
+            group.close()
+
+    # ---- groups -------------------------------------------------------------------------------
+
+    def new_rng(self) -> random.Random:
+        return random.Random(self.rng.getrandbits(64))
+
+    def add_group(self, group: GroupRunner) -> None:
+        self.groups[group.group_id] = group
+        self.mark_dirty(group)
+
+    def remove_group(self, group_id: str) -> GroupRunner | None:
+        group = self.groups.pop(group_id, None)
+        if group is not None:
+            self._dirty.discard(group)
+            group.close()
+        return group
+
+    def send(self, group_id: str, recipient: str, message: Message) -> None:
+        self._outgoing[recipient].append({"g": group_id, "m": message_to_wire(message)})
+
+    def mark_dirty(self, group: GroupRunner) -> None:
+        self._dirty.add(group)
+        if not self._pump_scheduled:
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump)
+
+    def _pump(self) -> None:
+        self._pump_scheduled = False
+        # A group processed here may dirty itself again (e.g. a proposal resolved a waiter); loop a
+        # bounded number of times, then yield to the event loop.
+        for _ in range(4):
+            if not self._dirty:
+                break
+            dirty, self._dirty = self._dirty, set()
+            for group in dirty:
+                if not group.closed:
+                    try:
+                        group.process()
+                    except Exception:
+                        # Loud, and contained: one broken replica (say, a full disk) must not stop the rest.
+                        log.exception("group %s failed to process; closing it", group.group_id)
+                        self.remove_group(group.group_id)
+        if self._dirty and not self._pump_scheduled:
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump)
+        self._flush_outgoing()
+
+    def _flush_outgoing(self) -> None:
+        for recipient, messages in self._outgoing.items():
+            if not messages:
+                continue
+            outbox = self._outboxes.get(recipient)
+            if outbox is None:
+                try:
+                    address = self.topology.address(self.process_id, recipient)
+                except Exception:
+                    log.warning("no address for %s; dropping %d messages", recipient, len(messages))
+                    continue
+                outbox = self._outboxes[recipient] = _PeerOutbox(RpcClient(address))
+            outbox.offer({"from": self.process_id, "messages": messages})
+        self._outgoing.clear()
+
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        while True:
+            next_tick += self.tick_s
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            # Tick once per elapsed period even if the loop was late (e.g. after SIGSTOP), but never
+            # burst: a paused process must not wake up and instantly expire every timer.
+            if loop.time() - next_tick > self.tick_s * 4:
+                next_tick = loop.time()
+            for group in list(self.groups.values()):
+                group.tick()
+            self.on_tick()
+
+    def on_tick(self) -> None:
+        """Hook for periodic work of the host (reports, rebalancing)."""
+
+    # ---- requests -----------------------------------------------------------------------------
+
+    def register(self, method: str, handler: Callable[[dict[str, Any]], Any]) -> None:
+        self._request_handlers[method] = handler
+
+    async def _dispatch_request(self, method: str, params: dict[str, Any]) -> Any:
+        from cluster.runtime.rpc import RpcError
+
+        handler = self._request_handlers.get(method)
+        if handler is None:
+            raise RpcError("UnknownMethod", f"{self.process_id} does not answer {method!r}")
+        result = handler(params)
+        if asyncio.iscoroutine(result):
+            result = await result
+        return result
+
+    def _on_notification(self, method: str, params: dict[str, Any]) -> None:
+        if method != RAFT_METHOD:
+            return
+        messages = params.get("messages")
+        if not isinstance(messages, list):
+            return
+        for item in messages:
+            if not isinstance(item, dict):
+                continue
+            group = self.groups.get(item.get("g"))  # type: ignore[arg-type]
+            if group is None or group.closed:
+                continue
+            try:
+                message = message_from_wire(item.get("m"))
+            except MessageDecodeError as error:
+                log.warning("dropping malformed raft message from %s: %s", params.get("from"), error)
+                continue
+            if message.recipient != self.process_id:
+                continue
+            group.deliver(message)

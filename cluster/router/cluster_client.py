@@ -1,0 +1,201 @@
+"""The router's view of the cluster: a cached catalogue, leader hints, and bounded leader routing.
+
+A request that never reached a leader (refused connection, NotLeader, NoSuchGroup) is retried on
+another replica within a time budget. A write whose outcome is unknown is never retried: retrying a
+conditional put that already happened would turn a success into a false ConditionalCheckFailed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from cluster.api.errors import InternalServerError, ResourceNotFoundException, ServiceUnavailable
+from cluster.metadata.catalogue import PartitionInfo, TableEntry
+from cluster.replication.remote_errors import LOST, NO_SUCH_GROUP, NOT_LEADER, OUTCOME_UNKNOWN
+from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
+from cluster.runtime.topology import Topology
+
+log = logging.getLogger(__name__)
+
+ROUTE_BUDGET_S = 3.0
+MAX_ATTEMPTS = 12
+RETRY_PAUSE_S = 0.05
+CATALOGUE_REFRESH_S = 1.0
+
+
+class ClusterClient:
+    def __init__(self, router_id: str, topology: Topology) -> None:
+        self.router_id = router_id
+        self.topology = topology
+        self.az = topology.get(router_id).az
+        self.tables: dict[str, TableEntry] = {}
+        self.leaders: dict[str, str] = {}
+        self._clients: dict[str, RpcClient] = {}
+        self._metadata_ids = [spec.process_id for spec in topology.by_role("metadata")]
+        self._metadata_hint: str | None = None
+        self._node_az = {spec.process_id: spec.az for spec in topology.by_role("node")}
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._last_refresh_s = 0.0
+
+    def client(self, process_id: str) -> RpcClient:
+        client = self._clients.get(process_id)
+        if client is None:
+            client = RpcClient(self.topology.address(self.router_id, process_id), connect_timeout_s=0.5)
+            self._clients[process_id] = client
+        return client
+
+    async def start(self) -> None:
+        self._refresh_task = asyncio.ensure_future(self._refresh_forever())
+
+    async def stop(self) -> None:
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+        for client in self._clients.values():
+            await client.close()
+
+    # ---- metadata -----------------------------------------------------------------------------
+
+    async def call_metadata(self, method: str, params: dict[str, Any], timeout_s: float = ROUTE_BUDGET_S) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        last_error = "no metadata replica answered"
+        attempt = 0
+        while loop.time() < deadline and attempt < MAX_ATTEMPTS:
+            order = ([self._metadata_hint] if self._metadata_hint else []) + [
+                m for m in self._metadata_ids if m != self._metadata_hint
+            ]
+            target = order[attempt % len(order)] if attempt < len(order) else order[0]
+            attempt += 1
+            remaining = deadline - loop.time()
+            try:
+                result = await self.client(target).call(method, params, timeout_s=max(0.05, remaining))
+            except RpcError as error:
+                last_error = f"{target}: {error.message}"
+                hint = error.data.get("leader") if error.code == NOT_LEADER else None
+                if hint in self._metadata_ids:
+                    self._metadata_hint = hint
+                elif error.code == OUTCOME_UNKNOWN and method in ("meta.create_table", "meta.delete_table"):
+                    raise InternalServerError(f"metadata outcome unknown: {error.message}") from error
+                else:
+                    await asyncio.sleep(RETRY_PAUSE_S)
+                continue
+            except RpcUnavailable as error:
+                last_error = str(error)
+                if self._metadata_hint == target:
+                    self._metadata_hint = None
+                continue
+            except RpcTimeout as error:
+                if method in ("meta.create_table", "meta.delete_table"):
+                    raise InternalServerError(f"metadata outcome unknown: {error}") from error
+                last_error = str(error)
+                continue
+            self._metadata_hint = target
+            return result
+        raise ServiceUnavailable(f"metadata service unavailable: {last_error}")
+
+    async def refresh_catalogue(self) -> None:
+        result = await self.call_metadata("meta.catalogue", {})
+        self.tables = {name: TableEntry.from_json(entry) for name, entry in result["tables"].items()}
+        # Hints from metadata are older than what nodes tell us directly; only fill gaps.
+        for group_id, node_id in result["leaders"].items():
+            self.leaders.setdefault(group_id, node_id)
+        self._last_refresh_s = time.monotonic()
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(CATALOGUE_REFRESH_S)
+            if time.monotonic() - self._last_refresh_s < CATALOGUE_REFRESH_S:
+                continue
+            try:
+                await self.refresh_catalogue()
+            except Exception as error:  # metadata down: keep serving from the cache
+                log.debug("catalogue refresh failed: %s", error)
+
+    async def table(self, name: str) -> TableEntry:
+        entry = self.tables.get(name)
+        if entry is None:
+            await self.refresh_catalogue()
+            entry = self.tables.get(name)
+        if entry is None:
+            raise ResourceNotFoundException(f"Requested resource not found: Table: {name} not found")
+        return entry
+
+    # ---- partitions ---------------------------------------------------------------------------
+
+    def _leader_order(self, partition: PartitionInfo) -> list[str]:
+        hint = self.leaders.get(partition.group_id)
+        return ([hint] if hint in partition.members else []) + [m for m in partition.members if m != hint]
+
+    async def call_leader(self, partition: PartitionInfo, method: str, params: dict[str, Any], *, is_write: bool) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ROUTE_BUDGET_S
+        order = self._leader_order(partition)
+        position = 0
+        last_error = "no replica answered"
+        for _ in range(MAX_ATTEMPTS):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            target = order[position % len(order)]
+            try:
+                result = await self.client(target).call(method, params, timeout_s=remaining)
+            except RpcUnavailable as error:
+                last_error = f"{target} unreachable"
+                position += 1
+                if position % len(order) == 0:
+                    await asyncio.sleep(RETRY_PAUSE_S)
+                log.debug("%s", error)
+                continue
+            except RpcTimeout as error:
+                if is_write:
+                    raise InternalServerError(f"outcome unknown: {target} did not answer in time") from error
+                last_error = f"{target} timed out"
+                position += 1
+                continue
+            except RpcError as error:
+                last_error = f"{target}: {error.code}: {error.message}"
+                if error.code == NOT_LEADER:
+                    hint = error.data.get("leader")
+                    if hint in partition.members and hint != target:
+                        order = [hint] + [m for m in order if m != hint]
+                        position = 0
+                        continue
+                    position += 1
+                    await asyncio.sleep(RETRY_PAUSE_S)
+                    continue
+                if error.code in (NO_SUCH_GROUP, LOST):
+                    position += 1
+                    await asyncio.sleep(RETRY_PAUSE_S)
+                    continue
+                if error.code == OUTCOME_UNKNOWN:
+                    if is_write:
+                        raise InternalServerError(f"outcome unknown: {error.message}") from error
+                    position += 1
+                    continue
+                raise InternalServerError(f"{target}: {error.code}: {error.message}") from error
+            self.leaders[partition.group_id] = target
+            return result
+        self.leaders.pop(partition.group_id, None)
+        raise ServiceUnavailable(f"partition {partition.group_id} has no reachable leader: {last_error}")
+
+    async def call_any_replica(self, partition: PartitionInfo, method: str, params: dict[str, Any]) -> Any:
+        """Eventually consistent reads: the replica in our own AZ first, then the others."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ROUTE_BUDGET_S
+        order = sorted(partition.members, key=lambda m: (self._node_az.get(m) != self.az, m))
+        last_error = "no replica answered"
+        for attempt in range(MAX_ATTEMPTS):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            target = order[attempt % len(order)]
+            try:
+                return await self.client(target).call(method, params, timeout_s=min(remaining, 1.0))
+            except (RpcUnavailable, RpcTimeout, RpcError) as error:
+                last_error = f"{target}: {error}"
+                if attempt % len(order) == len(order) - 1:
+                    await asyncio.sleep(RETRY_PAUSE_S)
+        raise ServiceUnavailable(f"partition {partition.group_id} has no reachable replica: {last_error}")

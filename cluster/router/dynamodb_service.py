@@ -1,0 +1,297 @@
+"""DynamoDB's JSON API on top of the cluster: parse, route to the right partition, shape the answer."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import uuid
+import zlib
+from typing import Any
+
+from cluster.api.attribute_values import (
+    MAX_ITEM_SIZE_BYTES,
+    encode_key,
+    extract_key,
+    item_size_bytes,
+    partition_hash,
+    validate_key,
+)
+from cluster.api.errors import (
+    ApiError,
+    ConditionalCheckFailedException,
+    InternalServerError,
+    ResourceInUseException,
+    ResourceNotFoundException,
+    SerializationException,
+    UnknownOperationException,
+    ValidationException,
+)
+from cluster.api.projection import project
+from cluster.api.requests import (
+    CreateTableRequest,
+    DeleteItemRequest,
+    DeleteTableRequest,
+    DescribeTableRequest,
+    GetItemRequest,
+    ListTablesRequest,
+    PutItemRequest,
+    ScanRequest,
+    parse_request,
+)
+from cluster.api.tables import TableInfo, describe_table_json
+from cluster.metadata.catalogue import TableEntry
+from cluster.node.partition_state_machine import encode_delete_command, encode_put_command
+from cluster.router.cluster_client import ClusterClient
+from cluster.router.http_server import HttpRequest, HttpResponse
+
+log = logging.getLogger(__name__)
+
+TARGET_PREFIX = "DynamoDB_20120810."
+CONTENT_TYPE = "application/x-amz-json-1.0"
+SCAN_PAGE_BYTES = 1 << 20
+SCAN_BATCH_ITEMS = 500
+
+
+def json_response(status: int, payload: dict[str, Any]) -> HttpResponse:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return HttpResponse(
+        status,
+        body,
+        {
+            "Content-Type": CONTENT_TYPE,
+            "x-amzn-RequestId": uuid.uuid4().hex,
+            # boto3 checks this checksum when present; a mismatch makes it retry.
+            "x-amz-crc32": str(zlib.crc32(body) & 0xFFFFFFFF),
+        },
+    )
+
+
+def error_response(error: ApiError) -> HttpResponse:
+    return json_response(error.http_status, error.body())
+
+
+def protocol_error_response(status: int, message: str) -> HttpResponse:
+    if status >= 500:
+        return error_response(InternalServerError(message))
+    return error_response(SerializationException(message))
+
+
+class DynamoDbService:
+    def __init__(self, cluster: ClusterClient, endpoint_name: str) -> None:
+        self.cluster = cluster
+        self.endpoint_name = endpoint_name
+        self.operations = {
+            "CreateTable": self.create_table,
+            "DescribeTable": self.describe_table,
+            "ListTables": self.list_tables,
+            "DeleteTable": self.delete_table,
+            "PutItem": self.put_item,
+            "GetItem": self.get_item,
+            "DeleteItem": self.delete_item,
+            "Scan": self.scan,
+        }
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "GET" and request.path.split("?")[0] == "/":
+            return HttpResponse(200, f"healthy: {self.endpoint_name}".encode(), {"Content-Type": "text/plain"})
+        try:
+            if request.method != "POST":
+                raise UnknownOperationException(f"{request.method} is not supported; POST a JSON request")
+            target = request.headers.get("x-amz-target", "")
+            if not target.startswith(TARGET_PREFIX):
+                raise UnknownOperationException(f"Unknown target {target!r}")
+            operation = target[len(TARGET_PREFIX):]
+            handler = self.operations.get(operation)
+            if handler is None:
+                raise UnknownOperationException(f"Operation {operation} is not supported by this endpoint")
+            try:
+                body = json.loads(request.body or b"{}")
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise ValidationException(f"Request body is not valid JSON: {error}") from error
+            parsed = parse_request(operation, body)
+            return json_response(200, await handler(parsed))
+        except ApiError as error:
+            return error_response(error)
+        except Exception as error:  # never a traceback to the client, never a crash
+            log.exception("unexpected failure")
+            return error_response(InternalServerError(f"internal error: {error!r}"))
+
+    # ---- tables -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _describe(entry_json: dict[str, Any], status: str | None = None) -> dict[str, Any]:
+        table = TableInfo.from_json(entry_json["table"])
+        if status is not None:
+            table.status = status
+        return describe_table_json(table)
+
+    async def create_table(self, request: CreateTableRequest) -> dict[str, Any]:
+        result = await self.cluster.call_metadata(
+            "meta.create_table",
+            {
+                "name": request.table_name,
+                "key_schema": request.key_schema.to_json(),
+                "billing_mode": request.billing_mode,
+                "read_capacity_units": request.read_capacity_units,
+                "write_capacity_units": request.write_capacity_units,
+                "partition_count": request.partition_count,
+                "created_at_s": time.time(),
+            },
+        )
+        if result["status"] == "in_use":
+            raise ResourceInUseException(f"Table already exists: {request.table_name}")
+        if result["status"] != "ok":
+            raise InternalServerError(f"create table failed: {result}")
+        self.cluster.tables[request.table_name] = TableEntry.from_json(result["table"])
+        return {"TableDescription": self._describe(result["table"])}
+
+    async def describe_table(self, request: DescribeTableRequest) -> dict[str, Any]:
+        await self.cluster.refresh_catalogue()
+        entry = self.cluster.tables.get(request.table_name)
+        if entry is None:
+            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+        return {"Table": self._describe(entry.to_json())}
+
+    async def list_tables(self, request: ListTablesRequest) -> dict[str, Any]:
+        await self.cluster.refresh_catalogue()
+        names = sorted(self.cluster.tables)
+        if request.exclusive_start_table_name:
+            names = [name for name in names if name > request.exclusive_start_table_name]
+        limit = request.limit or 100
+        page = names[:limit]
+        response: dict[str, Any] = {"TableNames": page}
+        if len(names) > limit:
+            response["LastEvaluatedTableName"] = page[-1]
+        return response
+
+    async def delete_table(self, request: DeleteTableRequest) -> dict[str, Any]:
+        result = await self.cluster.call_metadata("meta.delete_table", {"name": request.table_name})
+        if result["status"] == "not_found":
+            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+        self.cluster.tables.pop(request.table_name, None)
+        return {"TableDescription": self._describe(result["table"], status="DELETING")}
+
+    # ---- items --------------------------------------------------------------------------------
+
+    async def _write(
+        self, entry: TableEntry, command_hash: int, command: bytes, return_old: bool, old_on_condition_failure: bool
+    ) -> dict[str, Any]:
+        partition = entry.partition_for_hash(command_hash)
+        result = await self.cluster.call_leader(
+            partition, "node.propose", {"group": partition.group_id, "command": command.decode()}, is_write=True
+        )
+        if not isinstance(result, dict):
+            raise InternalServerError("replica returned no result")
+        if result.get("status") == "condition_failed":
+            old_item = result.get("old") if old_on_condition_failure else None
+            raise ConditionalCheckFailedException(item=old_item or None)
+        if result.get("status") == "invalid":
+            raise ValidationException(str(result.get("message")))
+        if result.get("status") != "ok":
+            raise InternalServerError(f"unexpected write result {result.get('status')!r}")
+        old = result.get("old")
+        return {"Attributes": old} if return_old and old else {}
+
+    async def put_item(self, request: PutItemRequest) -> dict[str, Any]:
+        entry = await self.cluster.table(request.table_name)
+        schema = TableInfo.from_json(entry.table).key_schema
+        key = extract_key(request.item, schema)
+        size = item_size_bytes(request.item)
+        if size > MAX_ITEM_SIZE_BYTES:
+            raise ValidationException("Item size has exceeded the maximum allowed size")
+        item_hash = partition_hash(key, schema)
+        return_old = request.return_values == "ALL_OLD"
+        command = encode_put_command(item_hash, encode_key(key, schema), request.item, request.condition, return_old)
+        return await self._write(
+            entry, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
+        )
+
+    async def delete_item(self, request: DeleteItemRequest) -> dict[str, Any]:
+        entry = await self.cluster.table(request.table_name)
+        schema = TableInfo.from_json(entry.table).key_schema
+        key = validate_key(request.key, schema)
+        item_hash = partition_hash(key, schema)
+        return_old = request.return_values == "ALL_OLD"
+        command = encode_delete_command(item_hash, encode_key(key, schema), request.condition, return_old)
+        return await self._write(
+            entry, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
+        )
+
+    async def get_item(self, request: GetItemRequest) -> dict[str, Any]:
+        entry = await self.cluster.table(request.table_name)
+        schema = TableInfo.from_json(entry.table).key_schema
+        key = validate_key(request.key, schema)
+        item_hash = partition_hash(key, schema)
+        partition = entry.partition_for_hash(item_hash)
+        params = {
+            "group": partition.group_id,
+            "hash": item_hash,
+            "key": base64.b64encode(encode_key(key, schema)).decode(),
+            "consistent": request.consistent_read,
+        }
+        if request.consistent_read:
+            result = await self.cluster.call_leader(partition, "node.get", params, is_write=False)
+        else:
+            result = await self.cluster.call_any_replica(partition, "node.get", params)
+        item = result.get("item") if isinstance(result, dict) else None
+        if item is None:
+            return {}
+        return {"Item": project(item, request.projection)}
+
+    async def scan(self, request: ScanRequest) -> dict[str, Any]:
+        entry = await self.cluster.table(request.table_name)
+        schema = TableInfo.from_json(entry.table).key_schema
+        partitions = sorted(entry.partitions, key=lambda p: p.index)
+        position: tuple[int, bytes] | None = None
+        first_partition = 0
+        if request.exclusive_start_key is not None:
+            start_key = validate_key(request.exclusive_start_key, schema)
+            start_hash = partition_hash(start_key, schema)
+            position = (start_hash, encode_key(start_key, schema))
+            first_partition = next(i for i, p in enumerate(partitions) if p.hash_start <= start_hash < p.hash_end)
+        condition = request.filter.parse() if request.filter is not None else None
+        limit = request.limit
+        items: list[dict[str, Any]] = []
+        scanned = 0
+        page_bytes = 0
+        last_key: dict[str, Any] | None = None
+        for partition in partitions[first_partition:]:
+            exhausted = False
+            while not exhausted:
+                batch = SCAN_BATCH_ITEMS if limit is None else min(SCAN_BATCH_ITEMS, limit - scanned)
+                params = {
+                    "group": partition.group_id,
+                    "after": [position[0], base64.b64encode(position[1]).decode()] if position else None,
+                    "limit": batch,
+                    "consistent": request.consistent_read,
+                }
+                if request.consistent_read:
+                    result = await self.cluster.call_leader(partition, "node.scan", params, is_write=False)
+                else:
+                    result = await self.cluster.call_any_replica(partition, "node.scan", params)
+                rows = result.get("items", []) if isinstance(result, dict) else []
+                exhausted = len(rows) < batch
+                for row_hash, row_key, item in rows:
+                    position = (int(row_hash), base64.b64decode(row_key))
+                    scanned += 1
+                    page_bytes += item_size_bytes(item)
+                    last_key = extract_key(item, schema)
+                    if condition is None or condition.evaluate(item):
+                        items.append(project(item, request.projection))
+                    if (limit is not None and scanned >= limit) or page_bytes >= SCAN_PAGE_BYTES:
+                        return self._scan_response(items, scanned, request.select_count, last_key)
+            position = None
+        return self._scan_response(items, scanned, request.select_count, None)
+
+    @staticmethod
+    def _scan_response(
+        items: list[dict[str, Any]], scanned: int, select_count: bool, last_key: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        response: dict[str, Any] = {"Count": len(items), "ScannedCount": scanned}
+        if not select_count:
+            response["Items"] = items
+        if last_key is not None:
+            response["LastEvaluatedKey"] = last_key
+        return response

@@ -1,0 +1,66 @@
+"""Entry point of every cluster process: `python -m cluster.runtime.process_main --topology F --id ID`.
+
+SIGTERM and SIGINT stop the process cleanly; SIGKILL is the chaos "power-off" and must also be safe,
+which is the WAL's job, not this file's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from cluster.runtime.topology import Topology, TopologyError
+
+
+async def _run(process_id: str, topology: Topology, data_dir: Path) -> None:
+    role = topology.get(process_id).role
+    server: object
+    if role == "node":
+        from cluster.node.storage_node import StorageNode
+
+        server = StorageNode(process_id, topology, data_dir)
+    elif role == "metadata":
+        from cluster.metadata.metadata_server import MetadataServer
+
+        server = MetadataServer(process_id, topology, data_dir)
+    else:
+        from cluster.router.router_server import RouterServer
+
+        server = RouterServer(process_id, topology)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    await server.start()  # type: ignore[attr-defined]
+    logging.getLogger(__name__).info("%s (%s) serving", process_id, role)
+    await stop.wait()
+    await server.stop()  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run one process of the cluster.")
+    parser.add_argument("--topology", type=Path, required=True)
+    parser.add_argument("--id", required=True, dest="process_id")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format=f"%(asctime)s {args.process_id} %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        topology = Topology.load(args.topology)
+        topology.get(args.process_id)
+    except TopologyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_run(args.process_id, topology, args.data_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

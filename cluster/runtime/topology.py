@@ -1,0 +1,110 @@
+"""The cluster's shape, written once by the deploy backend and read by every process at start.
+
+Addresses are per directed link: `links[source][target]` overrides the target's own address, which is
+how chaos puts a Toxiproxy proxy in front of one direction of one link.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+class TopologyError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    process_id: str
+    role: str  # "node" | "metadata" | "router"
+    az: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    tick_ms: int = 50
+    election_ticks_min: int = 10
+    election_ticks_max: int = 20
+    heartbeat_ticks: int = 2
+    lease_ticks: int = 7
+
+
+@dataclass
+class Topology:
+    processes: list[ProcessSpec]
+    partitions_per_table: int = 4
+    timing: TimingConfig = field(default_factory=TimingConfig)
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Test-only switches that make the store deliberately wrong (the harness must catch them).
+    faults_enabled: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for spec in self.processes:
+            if spec.process_id in seen:
+                raise TopologyError(f"duplicate process id {spec.process_id}")
+            if spec.role not in ("node", "metadata", "router"):
+                raise TopologyError(f"unknown role {spec.role!r} for {spec.process_id}")
+            seen.add(spec.process_id)
+        if self.partitions_per_table < 1:
+            raise TopologyError("partitions_per_table must be at least 1")
+
+    def by_role(self, role: str) -> list[ProcessSpec]:
+        return [spec for spec in self.processes if spec.role == role]
+
+    def get(self, process_id: str) -> ProcessSpec:
+        for spec in self.processes:
+            if spec.process_id == process_id:
+                return spec
+        raise TopologyError(f"no process {process_id!r} in the topology")
+
+    def address(self, source: str, target: str) -> tuple[str, int]:
+        """Where `source` connects to reach `target` (through a proxy when chaos put one there)."""
+        override = self.links.get(source, {}).get(target)
+        if override:
+            host, _, port = override.rpartition(":")
+            return host, int(port)
+        spec = self.get(target)
+        return spec.host, spec.port
+
+    @property
+    def azs(self) -> list[str]:
+        return sorted({spec.az for spec in self.processes})
+
+    def to_json(self) -> dict:
+        return {
+            "processes": [asdict(spec) for spec in self.processes],
+            "partitions_per_table": self.partitions_per_table,
+            "timing": asdict(self.timing),
+            "links": self.links,
+            "faults_enabled": self.faults_enabled,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Topology:
+        try:
+            return cls(
+                processes=[ProcessSpec(**spec) for spec in data["processes"]],
+                partitions_per_table=int(data.get("partitions_per_table", 4)),
+                timing=TimingConfig(**data.get("timing", {})),
+                links={str(k): dict(v) for k, v in data.get("links", {}).items()},
+                faults_enabled=list(data.get("faults_enabled", [])),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise TopologyError(f"malformed topology: {error!r}") from error
+
+    def save(self, path: Path) -> None:
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.to_json(), indent=2))
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Topology:
+        try:
+            return cls.from_json(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as error:
+            raise TopologyError(f"cannot read topology {path}: {error}") from error

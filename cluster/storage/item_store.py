@@ -1,0 +1,95 @@
+"""Materialised state of one partition replica: a B-tree (SQLite) of items by (hash, key).
+
+The WAL is the durable source of truth; SQLite may lose its last transactions on power loss
+(synchronous=NORMAL), which is harmless because applied_index is stored in the same transaction and
+the entries after it are replayed from the WAL on restart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# SQLite integers are signed 64-bit; shifting keeps unsigned hash order.
+_HASH_OFFSET = 1 << 63
+
+
+def _to_signed(partition_hash: int) -> int:
+    return partition_hash - _HASH_OFFSET
+
+
+def _to_unsigned(stored: int) -> int:
+    return stored + _HASH_OFFSET
+
+
+class ItemStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS items (hash INTEGER NOT NULL, key BLOB NOT NULL, item TEXT NOT NULL,"
+            " PRIMARY KEY (hash, key)) WITHOUT ROWID"
+        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'applied_index'").fetchone()
+        self._applied_index = int(row[0]) if row else 0
+
+    @property
+    def applied_index(self) -> int:
+        return self._applied_index
+
+    @contextmanager
+    def transaction(self, applied_index: int) -> Iterator[None]:
+        """Everything inside lands atomically together with the new applied index."""
+        if applied_index < self._applied_index:
+            raise AssertionError(f"applied index would go back from {self._applied_index} to {applied_index}")
+        self._db.execute("BEGIN")
+        try:
+            yield
+            self._db.execute(
+                "INSERT INTO meta (name, value) VALUES ('applied_index', ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (applied_index,),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._applied_index = applied_index
+
+    def get(self, partition_hash: int, key: bytes) -> str | None:
+        row = self._db.execute(
+            "SELECT item FROM items WHERE hash = ? AND key = ?", (_to_signed(partition_hash), key)
+        ).fetchone()
+        return row[0] if row else None
+
+    def put(self, partition_hash: int, key: bytes, item_json: str) -> None:
+        self._db.execute(
+            "INSERT INTO items (hash, key, item) VALUES (?, ?, ?)"
+            " ON CONFLICT(hash, key) DO UPDATE SET item = excluded.item",
+            (_to_signed(partition_hash), key, item_json),
+        )
+
+    def delete(self, partition_hash: int, key: bytes) -> None:
+        self._db.execute("DELETE FROM items WHERE hash = ? AND key = ?", (_to_signed(partition_hash), key))
+
+    def scan(self, after: tuple[int, bytes] | None, limit: int) -> list[tuple[int, bytes, str]]:
+        """Items in (hash, key) order strictly after `after`, at most `limit` of them."""
+        if after is None:
+            rows = self._db.execute("SELECT hash, key, item FROM items ORDER BY hash, key LIMIT ?", (limit,))
+        else:
+            rows = self._db.execute(
+                "SELECT hash, key, item FROM items WHERE (hash, key) > (?, ?) ORDER BY hash, key LIMIT ?",
+                (_to_signed(after[0]), after[1], limit),
+            )
+        return [(_to_unsigned(h), bytes(k), item) for h, k, item in rows]
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()

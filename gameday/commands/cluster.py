@@ -1,0 +1,83 @@
+"""`gameday cluster up|status|down`: run the store on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cluster.deploy.local_processes import DEFAULT_DATA_DIR, ClusterError, LocalCluster
+from cluster.runtime.topology import TopologyError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("cluster", help="start, inspect and stop a local cluster")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def common(action_parser: argparse.ArgumentParser) -> None:
+        action_parser.add_argument(
+            "--data-dir", type=str, default=str(DEFAULT_DATA_DIR),
+            help=f"where the cluster keeps its topology, data and logs (default: {DEFAULT_DATA_DIR})",
+        )
+        action_parser.add_argument("--backend", choices=["local"], default="local", help="where processes run")
+
+    up = actions.add_parser("up", help="start the cluster in the background; prints JSON with the endpoints")
+    common(up)
+    up.add_argument("--azs", type=int, default=3, help="availability zones (default 3)")
+    up.add_argument("--nodes-per-az", type=int, default=2, help="storage nodes per AZ (default 2)")
+    up.add_argument("--partitions-per-table", type=int, default=4, help="partitions of each new table (default 4)")
+    up.add_argument("--wait", type=float, default=60.0, help="seconds to wait until it serves (default 60)")
+    up.set_defaults(handler=_up)
+
+    status = actions.add_parser("status", help="print JSON with every process: role, AZ, pid, up/down, leaders")
+    common(status)
+    status.set_defaults(handler=_status)
+
+    down = actions.add_parser("down", help="stop every process that `up` started (data stays)")
+    common(down)
+    down.set_defaults(handler=_down)
+
+
+def _print(payload: object) -> None:
+    print(json.dumps(payload, indent=2))
+
+
+def _up(args: argparse.Namespace) -> int:
+    cluster = LocalCluster(Path(args.data_dir))
+    try:
+        _print(
+            cluster.up(
+                azs=args.azs,
+                nodes_per_az=args.nodes_per_az,
+                partitions_per_table=args.partitions_per_table,
+                wait_s=args.wait,
+            )
+        )
+    except (ClusterError, TopologyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        cluster.down()
+        print("interrupted: stopped what had started", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    try:
+        _print(LocalCluster(Path(args.data_dir)).status())
+    except (ClusterError, TopologyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    try:
+        stopped = LocalCluster(Path(args.data_dir)).down()
+    except (ClusterError, TopologyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _print({"stopped": stopped})
+    return 0

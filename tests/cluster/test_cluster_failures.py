@@ -1,0 +1,203 @@
+"""Power-offs of real processes: no acknowledged write may ever be lost."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from cluster.deploy.local_processes import LocalCluster
+from cluster.runtime.rpc import RpcClient
+from tests.cluster.acknowledged_writes import AcknowledgedWrites, missing_acknowledged
+from tests.cluster.conftest import create_table, make_client
+
+pytestmark = pytest.mark.cluster
+
+
+def _leaders(cluster: LocalCluster) -> dict[str, str]:
+    leaders = {}
+    for process in cluster.status()["processes"]:
+        for group in process.get("leading", []):
+            leaders[group] = process["id"]
+    return leaders
+
+
+def _wait_until(predicate, timeout_s: float, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def test_killing_a_leader_mid_writes_loses_no_acknowledged_write(fresh_cluster: LocalCluster) -> None:
+    endpoints = list(fresh_cluster.endpoints().values())
+    create_table(make_client(endpoints[0]), "kvs")
+    writes = AcknowledgedWrites(endpoints, "kvs")
+    writes.start()
+    try:
+        _wait_until(lambda: writes.count() >= 100, 30, "100 acknowledged writes")
+        leaders = _leaders(fresh_cluster)
+        victim_group = next(group for group in sorted(leaders) if group != "metadata")
+        victim = leaders[victim_group]
+        fresh_cluster.signal_process(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        _wait_until(lambda: writes.count() >= 100 and max(writes.acknowledged_at.values()) > killed_at + 2, 30,
+                    "writes acknowledged after the kill")
+        _wait_until(lambda: victim_group in _leaders(fresh_cluster), 10, f"a new leader of {victim_group}")
+        assert _leaders(fresh_cluster)[victim_group] != victim
+    finally:
+        writes.stop()
+    assert writes.count() > 100
+    assert missing_acknowledged(endpoints[1], "kvs", writes.acknowledged) == []
+    # The killed node comes back and catches up as a follower.
+    fresh_cluster.start_process(victim)
+    fresh_cluster.wait_until_serving(30)
+
+
+def test_sigkill_of_every_process_then_up_keeps_every_acknowledged_write(fresh_cluster: LocalCluster) -> None:
+    endpoints = list(fresh_cluster.endpoints().values())
+    create_table(make_client(endpoints[0]), "kvs")
+    writes = AcknowledgedWrites(endpoints, "kvs", writers=4)
+    writes.start()
+    try:
+        _wait_until(lambda: writes.count() >= 150, 30, "150 acknowledged writes")
+        for process_id in fresh_cluster.pids():
+            fresh_cluster.signal_process(process_id, signal.SIGKILL)
+    finally:
+        writes.stop()
+    acknowledged = dict(writes.acknowledged)
+    fresh_cluster.up(wait_s=60)
+    endpoints = list(fresh_cluster.endpoints().values())
+    client = make_client(endpoints[0])
+    client.get_waiter("table_exists").wait(TableName="kvs", WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+    _wait_until(lambda: _all_groups_led(fresh_cluster), 30, "every group to have a leader")
+    assert missing_acknowledged(endpoints[2], "kvs", acknowledged) == []
+
+
+def _all_groups_led(cluster: LocalCluster) -> bool:
+    groups: set[str] = set()
+    for process in cluster.status()["processes"]:
+        groups.update(group["group"] for group in process.get("groups", []))
+    return groups <= set(_leaders(cluster))
+
+
+def test_corrupt_wal_tail_is_truncated_on_restart(fresh_cluster: LocalCluster) -> None:
+    endpoints = list(fresh_cluster.endpoints().values())
+    client = make_client(endpoints[0])
+    create_table(client, "kvs")
+    for number in range(30):
+        client.put_item(TableName="kvs", Item={"pk": {"S": f"k{number}"}, "v": {"S": "x"}})
+    fresh_cluster.down()
+    node_dir = fresh_cluster.data_dir / "processes" / "node-b1" / "groups"
+    segments = sorted(node_dir.glob("*/wal/*.wal"))
+    assert segments, "node-b1 hosts no replica"
+    torn = segments[0]
+    with open(torn, "ab") as wal:
+        wal.write(b"\xa1\x01\x00\x00\x10\x00garbage-of-a-torn-write")
+    fresh_cluster.up(wait_s=60)
+    log_text = (fresh_cluster.data_dir / "logs" / "node-b1.log").read_text()
+    assert "truncated" in log_text and "torn WAL tail" in log_text
+    client = make_client(fresh_cluster.endpoints()["az-a"])
+    for number in range(30):
+        got = client.get_item(TableName="kvs", Key={"pk": {"S": f"k{number}"}}, ConsistentRead=True)
+        assert got["Item"]["v"] == {"S": "x"}
+
+
+def test_a_node_that_was_down_catches_up(fresh_cluster: LocalCluster) -> None:
+    endpoints = fresh_cluster.endpoints()
+    client = make_client(endpoints["az-a"])
+    create_table(client, "kvs")
+    fresh_cluster.signal_process("node-c1", signal.SIGKILL)
+    for number in range(60):
+        client.put_item(TableName="kvs", Item={"pk": {"S": f"k{number}"}, "v": {"N": str(number)}})
+    topology = fresh_cluster.topology()
+    fresh_cluster.start_process("node-c1")
+    spec = topology.get("node-c1")
+
+    def caught_up() -> bool:
+        status = _rpc_status(spec.host, spec.port)
+        if status is None:
+            return False
+        groups = [g for g in status["groups"] if g["group"] != "metadata"]
+        return bool(groups) and all(g["state_applied_index"] >= g["commit_index"] > 0 for g in groups)
+
+    _wait_until(caught_up, 30, "node-c1 to apply everything committed")
+    # Its own replicas hold every item: count them with eventually consistent reads served by node-c1.
+    leaders = _leaders(fresh_cluster)
+    hosted = [g for g in _rpc_status(spec.host, spec.port)["groups"] if g["group"] != "metadata"]
+    assert hosted and all(leaders.get(g["group"]) for g in hosted)
+    total = sum(_count_items(spec.host, spec.port, g["group"]) for g in hosted)
+    expected_here = _items_in_groups(fresh_cluster, client, {g["group"] for g in hosted})
+    assert total == expected_here > 0
+
+
+def _rpc_status(host: str, port: int) -> dict | None:
+    import asyncio
+
+    async def ask() -> dict:
+        rpc = RpcClient((host, port))
+        try:
+            return await rpc.call("status", {}, timeout_s=2)
+        finally:
+            await rpc.close()
+
+    try:
+        return asyncio.run(ask())
+    except Exception:
+        return None
+
+
+def _count_items(host: str, port: int, group: str) -> int:
+    import asyncio
+
+    async def ask() -> int:
+        rpc = RpcClient((host, port))
+        try:
+            result = await rpc.call("node.scan", {"group": group, "limit": 1000}, timeout_s=5)
+            return len(result["items"])
+        finally:
+            await rpc.close()
+
+    return asyncio.run(ask())
+
+
+def _items_in_groups(cluster: LocalCluster, client, groups: set[str]) -> int:  # noqa: ANN001
+    """How many of the 60 items belong to `groups`, from the leaders' consistent view."""
+    topology = cluster.topology()
+    leaders = _leaders(cluster)
+    total = 0
+    for group in groups:
+        leader = topology.get(leaders[group])
+        total += _count_items(leader.host, leader.port, group)
+    return total
+
+
+def test_cluster_cli_up_status_down_leaves_no_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data_dir = tmp_path / "cli-cluster"
+    command = [sys.executable, "-m", "gameday.cli", "cluster"]
+    up = subprocess.run([*command, "up", "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=120)
+    try:
+        assert up.returncode == 0, up.stderr
+        endpoints = json.loads(up.stdout)["endpoints"]
+        assert sorted(endpoints) == ["az-a", "az-b", "az-c"]
+        status = subprocess.run([*command, "status", "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60)
+        processes = json.loads(status.stdout)["processes"]
+        assert len(processes) == 12
+        assert all(p["state"] == "up" and p["pid"] for p in processes)
+        assert {p["role"] for p in processes} == {"node", "metadata", "router"}
+        pids = [p["pid"] for p in processes]
+    finally:
+        down = subprocess.run([*command, "down", "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0, down.stderr
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+    status = subprocess.run([*command, "status", "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60)
+    assert all(p["state"] == "down" for p in json.loads(status.stdout)["processes"])
