@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 PROPOSE_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 1.0
 REPORT_INTERVAL_TICKS = 5
+# Leadership returns to each group's preferred member (placement spread those evenly over nodes),
+# but only after the current leader has held it this long, so failovers settle before rebalancing.
+REBALANCE_INTERVAL_TICKS = 20
+REBALANCE_AFTER_LEADING_TICKS = 60
 MAX_SCAN_LIMIT = 1000
 
 
@@ -39,6 +43,7 @@ class StorageNode(ReplicaHost):
         self._metadata_hint: str | None = None
         self._metadata_clients: dict[str, RpcClient] = {}
         self._ticks = 0
+        self._leading_since_tick: dict[str, int] = {}
         self._report_task: asyncio.Task[None] | None = None
         for method, handler in (
             ("node.propose", self.handle_propose),
@@ -103,6 +108,21 @@ class StorageNode(ReplicaHost):
         self._ticks += 1
         if self._ticks % REPORT_INTERVAL_TICKS == 0 and (self._report_task is None or self._report_task.done()):
             self._report_task = asyncio.ensure_future(self._report_to_metadata())
+        if self._ticks % REBALANCE_INTERVAL_TICKS == 0:
+            self._return_leadership_to_preferred_members()
+
+    def _return_leadership_to_preferred_members(self) -> None:
+        for group_id, group in self.groups.items():
+            if not group.is_leader:
+                self._leading_since_tick.pop(group_id, None)
+                continue
+            since = self._leading_since_tick.setdefault(group_id, self._ticks)
+            preferred = self.members.get(group_id, [self.process_id])[0]
+            if preferred == self.process_id or self._ticks - since < REBALANCE_AFTER_LEADING_TICKS:
+                continue
+            if group.follower_caught_up(preferred):
+                log.info("handing leadership of %s back to its preferred member %s", group_id, preferred)
+                group.transfer_leadership(preferred)
 
     def _metadata_client(self, metadata_id: str) -> RpcClient:
         client = self._metadata_clients.get(metadata_id)

@@ -8,6 +8,7 @@ written wait for the next one, which is how many writes share one fsync (group c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import deque
@@ -18,6 +19,7 @@ from typing import Any
 
 from cluster.core.config import RaftConfig
 from cluster.core.messages import Message
+from cluster.core.ready import Ready
 from cluster.core.replica import NotLeaderError, Replica, Role
 from cluster.replication.state_machine import StateMachine
 from cluster.storage.wal import WriteAheadLog
@@ -84,8 +86,15 @@ class GroupRunner:
         self._inbox: deque[Message] = deque()
         self._proposals: deque[tuple[bytes, asyncio.Future[Any]]] = deque()
         self._pending: dict[int, _PendingProposal] = {}
+        recovered_hard_state = recovered.hard_state
+        self._synced_term_and_vote = (
+            (recovered_hard_state.term, recovered_hard_state.voted_for) if recovered_hard_state else (0, None)
+        )
         self._read_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._lease_waiters: list[asyncio.Future[None]] = []
+        self._pending_ticks = 0
+        self._pending_transfer: str | None = None
+        self.needs_sync = False
         self.closed = False
 
     # ---- inputs -------------------------------------------------------------------------------
@@ -95,7 +104,7 @@ class GroupRunner:
         self._mark_dirty()
 
     def tick(self) -> None:
-        self.replica.tick()
+        self._pending_ticks += 1
         self._mark_dirty()
 
     def _mark_dirty(self) -> None:
@@ -155,13 +164,25 @@ class GroupRunner:
         except TimeoutError as error:
             raise ProposalOutcomeUnknown(f"group {self.group_id}: apply did not catch up") from error
 
-    # ---- the I/O loop step --------------------------------------------------------------------
+    # ---- the I/O loop step, in two halves around the fsync ------------------------------------
 
-    def process(self) -> None:
-        """Runs synchronously: no step/tick/propose can interleave between ready() and advance()."""
+    def prepare(self) -> Ready | None:
+        """Feeds queued inputs to the core and writes its next Ready to the WAL (without fsync).
+
+        Between prepare() and finish() the host awaits the fsync: inputs arriving meanwhile only
+        queue up (ticks, messages, proposals, transfers), so nothing touches the core between its
+        ready() and advance(), and whatever queued joins the next batch.
+        """
         if self.closed:
-            return
+            return None
         replica = self.replica
+        for _ in range(self._pending_ticks):
+            replica.tick()
+        self._pending_ticks = 0
+        if self._pending_transfer is not None:
+            target, self._pending_transfer = self._pending_transfer, None
+            with contextlib.suppress(NotLeaderError, ValueError):
+                replica.transfer_leadership(target)
         while self._inbox:
             replica.step(self._inbox.popleft())
         while self._proposals:
@@ -174,17 +195,39 @@ class GroupRunner:
                 future.set_exception(error)
                 continue
             self._pending[index] = _PendingProposal(replica.term, future)
-        while replica.has_ready():
-            ready = replica.ready()
-            if ready.persist or ready.hard_state is not None:
-                self.wal.append(ready.persist, ready.hard_state)
-                self.wal.sync()
-            for message in ready.send:
-                self._send(self.group_id, message.recipient, message)
-            if ready.apply:
-                self._apply(ready.apply)
-            replica.advance(ready)
+        if not replica.has_ready():
+            self._wake_waiters()
+            return None
+        ready = replica.ready()
+        self.needs_sync = False
+        if ready.persist or ready.hard_state is not None:
+            self.wal.append(ready.persist, ready.hard_state)
+            self.needs_sync = self._must_sync(ready)
+        return ready
+
+    def finish(self, ready: Ready) -> None:
+        """After the fsync: send, apply, advance; asks for another round if the core has more."""
+        for message in ready.send:
+            self._send(self.group_id, message.recipient, message)
+        if ready.apply:
+            self._apply(ready.apply)
+        self.replica.advance(ready)
         self._wake_waiters()
+        if self.replica.has_ready() or self._inbox or self._proposals:
+            self._mark_dirty()
+
+    def _must_sync(self, ready: Ready) -> bool:
+        """Entries, term and vote must be durable before we send; commit need not be (etcd's MustSync).
+
+        A commit index recovered lower than it was is re-learnt from the leader, so a Ready that only
+        moves commit is written but not fsynced: that halves the fsyncs of a steady write stream.
+        """
+        vote_changed = False
+        if ready.hard_state is not None:
+            durable = (ready.hard_state.term, ready.hard_state.voted_for)
+            vote_changed = durable != self._synced_term_and_vote
+            self._synced_term_and_vote = durable
+        return bool(ready.persist) or vote_changed
 
     def _apply(self, entries: Sequence[Any]) -> None:
         results = self.state_machine.apply(entries)
@@ -220,6 +263,15 @@ class GroupRunner:
                 if not future.done():
                     future.set_result(None)
             self._lease_waiters = []
+
+    def follower_caught_up(self, follower: str) -> bool:
+        """True when this leader sees `follower` active and holding its whole log."""
+        progress = self.replica.status().get("followers", {}).get(follower)
+        return bool(progress and progress["recently_active"] and progress["match"] >= self.replica.last_index)
+
+    def transfer_leadership(self, target: str) -> None:
+        self._pending_transfer = target
+        self._mark_dirty()
 
     def status(self) -> dict[str, Any]:
         status = dict(self.replica.status())

@@ -12,6 +12,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cluster.core.config import RaftConfig
@@ -71,7 +72,9 @@ class ReplicaHost:
         self.rng = random.Random(seed)
         self.groups: dict[str, GroupRunner] = {}
         self._dirty: set[GroupRunner] = set()
-        self._pump_scheduled = False
+        self._wakeup = asyncio.Event()
+        self._pump_task: asyncio.Task[None] | None = None
+        self._sync_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wal-sync")
         self._outgoing: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._outboxes: dict[str, _PeerOutbox] = {}
         self.server = RpcServer(self._dispatch_request, self._on_notification)
@@ -85,15 +88,18 @@ class ReplicaHost:
         spec = self.topology.get(self.process_id)
         await self.server.start(spec.host, spec.port)
         self._tick_task = asyncio.ensure_future(self._tick_loop())
+        self._pump_task = asyncio.ensure_future(self._pump_forever())
 
     async def stop(self) -> None:
-        if self._tick_task is not None:
-            self._tick_task.cancel()
+        for task in (self._tick_task, self._pump_task):
+            if task is not None:
+                task.cancel()
         await self.server.stop()
         for outbox in self._outboxes.values():
             await outbox.close()
         for group in list(self.groups.values()):
             group.close()
+        self._sync_pool.shutdown(wait=True)
 
     # ---- groups -------------------------------------------------------------------------------
 
@@ -116,30 +122,52 @@ class ReplicaHost:
 
     def mark_dirty(self, group: GroupRunner) -> None:
         self._dirty.add(group)
-        if not self._pump_scheduled:
-            self._pump_scheduled = True
-            asyncio.get_running_loop().call_soon(self._pump)
+        self._wakeup.set()
 
-    def _pump(self) -> None:
-        self._pump_scheduled = False
-        # A group processed here may dirty itself again (e.g. a proposal resolved a waiter); loop a
-        # bounded number of times, then yield to the event loop.
-        for _ in range(4):
-            if not self._dirty:
-                break
+    async def _pump_forever(self) -> None:
+        """Group commit: every dirty group writes its Ready, their fsyncs run at once, then all send.
+
+        Concurrent fsyncs of different WAL files share the file system's journal commits, and
+        whatever arrives while they run is batched into the next round.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
             dirty, self._dirty = self._dirty, set()
+            prepared = []
             for group in dirty:
-                if not group.closed:
-                    try:
-                        group.process()
-                    except Exception:
-                        # Loud, and contained: one broken replica (say, a full disk) must not stop the rest.
-                        log.exception("group %s failed to process; closing it", group.group_id)
+                try:
+                    ready = group.prepare()
+                except Exception:
+                    # Loud, and contained: one broken replica (say, a full disk) must not stop the rest.
+                    log.exception("group %s failed to prepare; closing it", group.group_id)
+                    self.remove_group(group.group_id)
+                    continue
+                if ready is not None:
+                    prepared.append((group, ready))
+            syncing = [group for group, _ in prepared if group.needs_sync]
+            failed: set[GroupRunner] = set()
+            if syncing:
+                outcomes = await asyncio.gather(
+                    *(loop.run_in_executor(self._sync_pool, group.wal.sync) for group in syncing),
+                    return_exceptions=True,
+                )
+                for group, outcome in zip(syncing, outcomes, strict=True):
+                    if isinstance(outcome, BaseException):
+                        log.error("group %s: WAL fsync failed (%r); closing it", group.group_id, outcome)
+                        failed.add(group)
+            for group, ready in prepared:
+                if group in failed or group.closed:
+                    if self.groups.get(group.group_id) is group:
                         self.remove_group(group.group_id)
-        if self._dirty and not self._pump_scheduled:
-            self._pump_scheduled = True
-            asyncio.get_running_loop().call_soon(self._pump)
-        self._flush_outgoing()
+                    continue
+                try:
+                    group.finish(ready)
+                except Exception:
+                    log.exception("group %s failed to finish a batch; closing it", group.group_id)
+                    self.remove_group(group.group_id)
+            self._flush_outgoing()
 
     def _flush_outgoing(self) -> None:
         for recipient, messages in self._outgoing.items():

@@ -21,7 +21,8 @@ from cluster.runtime.topology import Topology
 log = logging.getLogger(__name__)
 
 ROUTE_BUDGET_S = 3.0
-MAX_ATTEMPTS = 12
+# The time budget is what bounds a request; the attempt cap only guards against a tight loop.
+MAX_ATTEMPTS = 100
 RETRY_PAUSE_S = 0.05
 CATALOGUE_REFRESH_S = 1.0
 
@@ -134,6 +135,7 @@ class ClusterClient:
         deadline = loop.time() + ROUTE_BUDGET_S
         order = self._leader_order(partition)
         position = 0
+        followed_hints: set[str] = set()
         last_error = "no replica answered"
         for _ in range(MAX_ATTEMPTS):
             remaining = deadline - loop.time()
@@ -142,42 +144,34 @@ class ClusterClient:
             target = order[position % len(order)]
             try:
                 result = await self.client(target).call(method, params, timeout_s=remaining)
-            except RpcUnavailable as error:
+            except RpcUnavailable:
                 last_error = f"{target} unreachable"
-                position += 1
-                if position % len(order) == 0:
-                    await asyncio.sleep(RETRY_PAUSE_S)
-                log.debug("%s", error)
-                continue
             except RpcTimeout as error:
                 if is_write:
                     raise InternalServerError(f"outcome unknown: {target} did not answer in time") from error
                 last_error = f"{target} timed out"
-                position += 1
-                continue
             except RpcError as error:
                 last_error = f"{target}: {error.code}: {error.message}"
                 if error.code == NOT_LEADER:
                     hint = error.data.get("leader")
-                    if hint in partition.members and hint != target:
+                    if hint in partition.members and hint != target and hint not in followed_hints:
+                        # A fresh hint is worth trying at once; a hint we already followed is stale.
+                        followed_hints.add(hint)
                         order = [hint] + [m for m in order if m != hint]
                         position = 0
                         continue
-                    position += 1
-                    await asyncio.sleep(RETRY_PAUSE_S)
-                    continue
-                if error.code in (NO_SUCH_GROUP, LOST):
-                    position += 1
-                    await asyncio.sleep(RETRY_PAUSE_S)
-                    continue
-                if error.code == OUTCOME_UNKNOWN:
-                    if is_write:
-                        raise InternalServerError(f"outcome unknown: {error.message}") from error
-                    position += 1
-                    continue
-                raise InternalServerError(f"{target}: {error.code}: {error.message}") from error
-            self.leaders[partition.group_id] = target
-            return result
+                elif error.code == OUTCOME_UNKNOWN and is_write:
+                    raise InternalServerError(f"outcome unknown: {error.message}") from error
+                elif error.code not in (NO_SUCH_GROUP, LOST, OUTCOME_UNKNOWN):
+                    raise InternalServerError(f"{target}: {error.code}: {error.message}") from error
+            else:
+                self.leaders[partition.group_id] = target
+                return result
+            # The request certainly did not take effect here (or it was a read): try the next replica.
+            position += 1
+            if position % len(order) == 0:
+                followed_hints.clear()
+            await asyncio.sleep(min(RETRY_PAUSE_S, max(0.0, deadline - loop.time())))
         self.leaders.pop(partition.group_id, None)
         raise ServiceUnavailable(f"partition {partition.group_id} has no reachable leader: {last_error}")
 
