@@ -1,0 +1,216 @@
+"""Locust glue: users that issue DynamoDB operations and record each one in the history.
+
+    locust -f loadgen/locustfile.py --headless -u 8 -r 8 -t 10s --host http://127.0.0.1:8000 \\
+        --workload register --table loadgen --keys 4 --history history.jsonl
+
+Each user is one history process; after an `info` it takes a fresh process number. Options
+fall back to LOADGEN_* environment variables. In master/worker mode every worker writes its
+own shard `<history stem>.worker<index><suffix>` (Locust copies the master's options to all
+workers, so the path is derived from the worker index); `loadgen.run` merges the shards.
+The set workload's final read-set runs here in a standalone run; in master/worker mode the
+caller runs it after every worker has stopped (`loadgen.run` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+try:
+    import loadgen  # noqa: F401 - installed, or run from the repository root
+except ImportError:  # `locust -f loadgen/locustfile.py` from anywhere: find the package by path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from locust import User, events, task  # noqa: E402
+from locust.env import Environment  # noqa: E402
+from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
+
+from loadgen.dynamodb_client import ClientSettings, ensure_table, make_client  # noqa: E402
+from loadgen.dynamodb_operations import execute  # noqa: E402
+from loadgen.final_read import record_final_read_set  # noqa: E402
+from loadgen.operations import UniqueValues  # noqa: E402
+from loadgen.recording import CompletedOperation, ProcessNumbers, run_recorded  # noqa: E402
+from loadgen.register_workload import RegisterWeights, RegisterWorkload  # noqa: E402
+from loadgen.set_workload import SetWorkload  # noqa: E402
+from verify.history import HistoryWriter  # noqa: E402
+
+logger = logging.getLogger("loadgen")
+REQUEST_TYPE = "dynamodb"
+
+
+@events.init_command_line_parser.add_listener
+def add_options(parser: Any) -> None:
+    parser.add_argument("--workload", choices=["register", "set"], default="register",
+                        env_var="LOADGEN_WORKLOAD", help="register (read/write/cas) or set (add + final read-set)")
+    parser.add_argument("--table", default="loadgen", env_var="LOADGEN_TABLE",
+                        help="table to use; created (hash key pk, S) when missing")
+    parser.add_argument("--keys", type=int, default=8, env_var="LOADGEN_KEYS", help="register keys r0..rN-1")
+    parser.add_argument("--history", default="history.jsonl", env_var="LOADGEN_HISTORY",
+                        help="history file (JSON Lines, DESIGN §4); workers write <stem>.worker<i><suffix>")
+    parser.add_argument("--read-weight", type=float, default=1.0, env_var="LOADGEN_READ_WEIGHT")
+    parser.add_argument("--write-weight", type=float, default=1.0, env_var="LOADGEN_WRITE_WEIGHT")
+    parser.add_argument("--cas-weight", type=float, default=1.0, env_var="LOADGEN_CAS_WEIGHT")
+    parser.add_argument("--wait-ms", type=float, default=10.0, env_var="LOADGEN_WAIT_MS",
+                        help="pause of each user between operations")
+    parser.add_argument("--connect-timeout-ms", type=float, default=1000.0, env_var="LOADGEN_CONNECT_TIMEOUT_MS")
+    parser.add_argument("--read-timeout-ms", type=float, default=3000.0, env_var="LOADGEN_READ_TIMEOUT_MS")
+    parser.add_argument("--seed", type=int, default=None, env_var="LOADGEN_SEED",
+                        help="seed of the operation mix (default: random, logged)")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    workload: str
+    table: str
+    keys: int
+    history_path: Path
+    weights: RegisterWeights
+    wait_s: float
+    client_settings: ClientSettings
+    seed: int
+
+    @staticmethod
+    def from_environment(environment: Environment) -> LoadOptions:
+        options = environment.parsed_options
+        if environment.host is None:
+            raise ValueError("--host is required: the DynamoDB endpoint, e.g. http://127.0.0.1:8000")
+        return LoadOptions(
+            workload=options.workload,
+            table=options.table,
+            keys=options.keys,
+            history_path=Path(options.history),
+            weights=RegisterWeights(options.read_weight, options.write_weight, options.cas_weight),
+            wait_s=options.wait_ms / 1000.0,
+            client_settings=ClientSettings(
+                endpoint_url=environment.host,
+                connect_timeout_s=options.connect_timeout_ms / 1000.0,
+                read_timeout_s=options.read_timeout_ms / 1000.0,
+            ),
+            seed=options.seed if options.seed is not None else random.SystemRandom().randrange(2**32),
+        )
+
+
+def shard_path(history_path: Path, worker_index: int) -> Path:
+    return history_path.with_name(f"{history_path.stem}.worker{worker_index}{history_path.suffix}")
+
+
+class LoadSession:
+    """Everything one Locust process shares among its users; built once, on the first test_start."""
+
+    def __init__(self, options: LoadOptions, worker_index: int, history_path: Path) -> None:
+        self.options = options
+        self.client = make_client(options.client_settings)
+        history_path.parent.mkdir(parents=True, exist_ok=True)
+        self.history = HistoryWriter(history_path)
+        self.processes = ProcessNumbers(worker_index)
+        values = UniqueValues(worker_index)
+        rng = random.Random(options.seed + worker_index)
+        self.workload: RegisterWorkload | SetWorkload
+        if options.workload == "register":
+            self.workload = RegisterWorkload(options.keys, options.weights, values, rng)
+        else:
+            self.workload = SetWorkload(values)
+        self.final_read_done = False
+
+
+_session: LoadSession | None = None
+
+
+@events.test_start.add_listener
+def on_test_start(environment: Environment, **_: Any) -> None:
+    global _session
+    if isinstance(environment.runner, MasterRunner) or _session is not None:
+        return
+    options = LoadOptions.from_environment(environment)
+    if isinstance(environment.runner, WorkerRunner):
+        worker_index = environment.runner.worker_index
+        if worker_index < 0:
+            raise RuntimeError("worker started users before the master assigned its index")
+        history_path = shard_path(options.history_path, worker_index)
+    else:
+        worker_index, history_path = 0, options.history_path
+    session = LoadSession(options, worker_index, history_path)
+    ensure_table(session.client, options.table)
+    logger.info(
+        "loadgen: workload %s, table %s, seed %d, history %s", options.workload, options.table,
+        options.seed, history_path,
+    )  # fmt: skip
+    _session = session
+
+
+@events.test_stop.add_listener
+def on_test_stop(environment: Environment, **_: Any) -> None:
+    """Standalone run: users are stopped when this fires, so the final read sees every ok add."""
+    session = _session
+    if session is None or isinstance(environment.runner, MasterRunner | WorkerRunner):
+        return
+    if session.options.workload != "set" or session.final_read_done:
+        return
+    session.final_read_done = True
+    completed = record_final_read_set(session.client, session.options.table, session.history)
+    fire_request_event(environment, completed)
+    size = len(completed.value) if completed.outcome == "ok" else None
+    logger.info("loadgen: final read-set %s, %s elements", completed.outcome, size)
+
+
+@events.quit.add_listener
+def on_quit(**_: Any) -> None:
+    if _session is not None:
+        _session.history.close()
+
+
+def fire_request_event(environment: Environment, completed: CompletedOperation) -> None:
+    """Keep Locust's own statistics: one request entry per operation, failures named by cause."""
+    exception = None
+    if completed.outcome != "ok":
+        described = completed.failure.describe() if completed.failure else "unknown"
+        exception = OperationNotOk(f"{completed.outcome}: {described}")
+    environment.events.request.fire(
+        request_type=REQUEST_TYPE,
+        name=completed.operation.function,
+        response_time=completed.duration_s * 1000.0,
+        response_length=0,
+        exception=exception,
+        context={"process": completed.process, "outcome": completed.outcome},
+    )
+
+
+class OperationNotOk(Exception):
+    """What Locust's failure table shows for a fail or info outcome (grouped by this message)."""
+
+
+class DynamoDbUser(User):
+    """One history process at a time: a single-threaded client issuing one operation per task."""
+
+    def wait_time(self) -> float:
+        return _require_session().options.wait_s
+
+    def on_start(self) -> None:
+        self.process = _require_session().processes.next()
+
+    @task
+    def operate(self) -> None:
+        session = _require_session()
+        operation = session.workload.plan()
+        completed = run_recorded(
+            session.history,
+            self.process,
+            operation,
+            lambda: execute(session.client, session.options.table, operation),
+        )
+        if isinstance(session.workload, RegisterWorkload):
+            session.workload.observe(operation, completed.outcome, completed.value)
+        fire_request_event(self.environment, completed)
+        if completed.outcome == "info":
+            # DESIGN §4: a process that saw info never issues again; this user becomes a new one.
+            self.process = session.processes.next()
+
+
+def _require_session() -> LoadSession:
+    if _session is None:
+        raise RuntimeError("loadgen session missing: test_start did not run in this process")
+    return _session

@@ -1,0 +1,19 @@
+"""Set workload generator: every operation adds a unique element; one final read-set reads them all."""
+
+from __future__ import annotations
+
+from loadgen.operations import PlannedOperation, UniqueValues
+
+SET_KEY = "set"  # the history key of the one set (the checker groups operations by key)
+
+
+class SetWorkload:
+    def __init__(self, values: UniqueValues) -> None:
+        self._values = values
+
+    def plan(self) -> PlannedOperation:
+        return PlannedOperation("add", SET_KEY, self._values.next())
+
+    @staticmethod
+    def final_read() -> PlannedOperation:
+        return PlannedOperation("read-set", SET_KEY, None)
