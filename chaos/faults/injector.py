@@ -1,0 +1,48 @@
+"""What every fault injector looks like, and what it is given to act on the cluster.
+
+An injector is made for one planned fault. `start` applies it and returns exactly what it touched;
+`heal` undoes what `start` did and is idempotent: a second heal, or a heal of a fault that never
+started, does nothing and says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chaos.faults.leaders import LeaderView
+from cluster.runtime.topology import Topology
+
+
+class FaultNotApplicable(Exception):
+    """Nothing to target right now (e.g. no process leads the group): the fault is skipped, not failed."""
+
+
+class ProcessCluster(Protocol):
+    """The part of a deploy backend (LocalCluster) that process faults need."""
+
+    def topology(self) -> Topology: ...
+    def pids(self) -> dict[str, int]: ...
+    def is_running(self, process_id: str) -> bool: ...
+    def signal_process(self, process_id: str, signal_number: int) -> None: ...
+    def start_process(self, process_id: str) -> int: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class FaultContext:
+    cluster: ProcessCluster
+    leaders: Callable[[], LeaderView]
+    # A group may be mid-election when its leader is wanted: wait this long for one before skipping.
+    leader_wait_s: float = 5.0
+    sleep: Callable[[float], object] = field(default=time.sleep)
+
+
+class FaultInjector(Protocol):
+    kind: str
+
+    def __init__(self, target: Mapping[str, Any]) -> None: ...
+    def start(self, context: FaultContext) -> dict[str, Any]: ...
+    def heal(self, context: FaultContext) -> dict[str, Any]: ...

@@ -1,0 +1,55 @@
+"""Every fault kind a scenario may name, and what the scheduler must know about its target.
+
+The scheduler is generic over this catalogue: a later fault kind is added here (and its injector in
+the registry) without touching the scheduler. Whether a kind can actually be applied is the
+registry's business, not the schema's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class TargetShape(Enum):
+    """How the scheduler picks a target, and so which AZs a planned fault is known to touch."""
+
+    PROCESS = "process"  # one concrete process (and therefore its AZ)
+    AVAILABILITY_ZONE = "availability-zone"  # one concrete AZ
+    LEADER = "leader"  # a selector; only the live cluster knows which process leads
+    CLUSTER = "cluster"  # cluster-wide (network layouts): touches an unknown set of AZs
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    name: str
+    family: str  # "process" | "network" | "disk" | "clock": which module under chaos/faults/ applies it
+    target_shape: TargetShape
+    option_keys: frozenset[str]  # keys allowed under [faults.targets.<name>] in a scenario
+
+
+_PROCESS_OPTIONS = frozenset({"azs"})
+
+FAULT_KINDS: dict[str, FaultKind] = {
+    kind.name: kind
+    for kind in (
+        FaultKind("power-off", "process", TargetShape.PROCESS, _PROCESS_OPTIONS),
+        FaultKind("pause", "process", TargetShape.PROCESS, _PROCESS_OPTIONS),
+        FaultKind("kill-leader", "process", TargetShape.LEADER, frozenset({"of"})),
+        FaultKind("az-power-off", "process", TargetShape.AVAILABILITY_ZONE, frozenset({"azs", "roles"})),
+        FaultKind("partition-node", "network", TargetShape.PROCESS, _PROCESS_OPTIONS),
+        FaultKind("partition-az", "network", TargetShape.AVAILABILITY_ZONE, frozenset({"azs"})),
+        FaultKind("partition-majority", "network", TargetShape.CLUSTER, frozenset()),
+        FaultKind("bridge", "network", TargetShape.CLUSTER, frozenset()),
+        FaultKind("one-way", "network", TargetShape.PROCESS, _PROCESS_OPTIONS),
+        FaultKind("latency", "network", TargetShape.PROCESS, _PROCESS_OPTIONS),
+        FaultKind("bandwidth", "network", TargetShape.PROCESS, _PROCESS_OPTIONS),
+        FaultKind("bit-rot", "disk", TargetShape.PROCESS, _PROCESS_OPTIONS),
+        FaultKind("clock-skew", "clock", TargetShape.PROCESS, _PROCESS_OPTIONS),
+    )
+}
+
+# Which leader kill-leader aims at: a partition group's, the metadata group's, or the node leading most groups.
+LEADER_TARGETS = ("partition", "metadata", "most-groups")
+# Roles an az-power-off may power off; a real AZ outage takes everything in it.
+PROCESS_ROLES = ("node", "metadata", "router")

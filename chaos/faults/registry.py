@@ -1,0 +1,59 @@
+"""Which injector applies which fault kind. Later work registers network, disk and clock injectors here.
+
+A scenario may name any kind of the catalogue (chaos/faults/kinds.py); a run refuses, before anything
+starts, a kind with no injector registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from chaos.faults.injector import FaultInjector
+from chaos.faults.kinds import FAULT_KINDS
+from chaos.faults.process_faults import AzPowerOff, KillLeader, Pause, PowerOff
+
+InjectorFactory = Callable[[Mapping[str, Any]], FaultInjector]
+
+_WHY_MISSING = {
+    "network": "needs Toxiproxy links: not available in this version",
+    "disk": "needs a bit-rot injector: not available in this version",
+    "clock": "needs a clock-skew injector (faketime): not available in this version",
+}
+
+
+class UnsupportedFaultError(Exception):
+    """A scenario names a fault kind that nothing here can apply."""
+
+
+class InjectorRegistry:
+    def __init__(self, factories: Mapping[str, InjectorFactory] | None = None) -> None:
+        self._factories: dict[str, InjectorFactory] = dict(factories or {})
+
+    def register(self, kind: str, factory: InjectorFactory) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"{kind!r} is not in the fault catalogue (chaos/faults/kinds.py)")
+        self._factories[kind] = factory
+
+    def supports(self, kind: str) -> bool:
+        return kind in self._factories
+
+    def check(self, kinds: Iterable[str]) -> None:
+        """Raises UnsupportedFaultError naming every kind that cannot be applied, and why."""
+        problems = []
+        for kind in sorted(set(kinds)):
+            if kind in self._factories:
+                continue
+            spec = FAULT_KINDS.get(kind)
+            reason = _WHY_MISSING.get(spec.family, "no injector registered") if spec else "unknown fault kind"
+            problems.append(f"{kind}: {reason}")
+        if problems:
+            raise UnsupportedFaultError("cannot apply fault kind(s): " + "; ".join(problems))
+
+    def create(self, kind: str, target: Mapping[str, Any]) -> FaultInjector:
+        self.check([kind])
+        return self._factories[kind](target)
+
+
+def default_registry() -> InjectorRegistry:
+    return InjectorRegistry({"power-off": PowerOff, "pause": Pause, "kill-leader": KillLeader, "az-power-off": AzPowerOff})

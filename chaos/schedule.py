@@ -1,0 +1,209 @@
+"""The fault scheduler: a pure function of (fault phase, seed, nodes) to a timeline of planned faults.
+
+Like a Jepsen generator with explicit time: no clock, no I/O and no global `random` here, so a seed
+printed at the start of a run replays exactly the same schedule. Targets the topology decides (which
+node, which AZ) are concrete in the plan; targets only the live cluster knows (who leads a group) are
+selectors resolved when the fault is applied.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaos.faults.kinds import FAULT_KINDS, TargetShape
+from cluster.runtime.topology import Topology
+
+# A selector index is drawn from this range and taken modulo the number of groups at apply time:
+# the plan must not depend on how many partitions the live cluster happens to have.
+SELECTOR_INDEX_RANGE = 1_000_000
+
+
+class ScheduleError(Exception):
+    """The phase cannot be planned on these nodes (e.g. its target options name AZs that do not exist)."""
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Per-kind narrowing of targets, from [faults.targets.<kind>] in a scenario. Empty means any."""
+
+    azs: tuple[str, ...] = ()
+    leader_of: tuple[str, ...] = ("partition",)
+    roles: tuple[str, ...] = ("node",)
+
+
+@dataclass(frozen=True)
+class FaultPhase:
+    duration_s: float
+    interval_s: float  # between the starts of consecutive faults
+    fault_duration_s: tuple[float, float]  # (minimum, maximum) of one fault, drawn uniformly
+    mix: Mapping[str, float]  # fault kind -> relative weight
+    targets: Mapping[str, TargetOptions] = field(default_factory=dict)
+    max_concurrent_faults: int = 1
+    # Without this, concurrent faults stay inside one AZ: a group has one replica per AZ, so losing
+    # two AZs at once takes down a majority of some group, which a game day must ask for explicitly.
+    allow_majority_loss: bool = False
+
+    def options_for(self, kind: str) -> TargetOptions:
+        return self.targets.get(kind, TargetOptions())
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    process_id: str
+    az: str
+
+
+@dataclass(frozen=True)
+class PlannedFault:
+    start_s: float
+    heal_s: float
+    kind: str
+    target: dict[str, Any]
+
+    @property
+    def duration_s(self) -> float:
+        return self.heal_s - self.start_s
+
+
+def nodes_from_topology(topology: Topology, roles: Sequence[str] = ("node",)) -> list[NodeRef]:
+    return [NodeRef(spec.process_id, spec.az) for spec in topology.processes if spec.role in roles]
+
+
+@dataclass(frozen=True)
+class _Footprint:
+    """What a planned fault is known to touch: a set of AZs and processes, or None when unknown."""
+
+    azs: frozenset[str] | None
+    process_ids: frozenset[str] = frozenset()
+
+
+def _footprint(kind: str, target: Mapping[str, Any]) -> _Footprint:
+    shape = FAULT_KINDS[kind].target_shape
+    if shape is TargetShape.PROCESS:
+        return _Footprint(frozenset({target["az"]}), frozenset({target["process_id"]}))
+    if shape is TargetShape.AVAILABILITY_ZONE:
+        return _Footprint(frozenset({target["az"]}))
+    return _Footprint(None)
+
+
+def _weighted_kind(rng: random.Random, mix: Mapping[str, float]) -> str:
+    kinds = sorted(mix)  # sorted: the draw must not depend on the order a TOML file listed the kinds
+    return rng.choices(kinds, weights=[mix[kind] for kind in kinds])[0]
+
+
+def _choose_target(
+    kind: str,
+    options: TargetOptions,
+    rng: random.Random,
+    nodes: Sequence[NodeRef],
+    active: Sequence[_Footprint],
+    allow_majority_loss: bool,
+) -> dict[str, Any] | None:
+    """A target compatible with the active faults, or None when this kind must wait for a heal."""
+    shape = FAULT_KINDS[kind].target_shape
+    candidates = [node for node in nodes if not options.azs or node.az in options.azs]
+    if shape in (TargetShape.PROCESS, TargetShape.AVAILABILITY_ZONE) and not candidates:
+        raise ScheduleError(f"{kind}: no node in AZs {list(options.azs)} (nodes are in {sorted({n.az for n in nodes})})")
+    busy_processes = set().union(*(footprint.process_ids for footprint in active))
+    allowed_azs: set[str] | None = None  # None: any AZ
+    if active and not allow_majority_loss:
+        if any(footprint.azs is None for footprint in active) or shape in (TargetShape.LEADER, TargetShape.CLUSTER):
+            return None
+        allowed_azs = set().union(*(footprint.azs or frozenset() for footprint in active))
+    if shape is TargetShape.PROCESS:
+        free = [
+            node for node in candidates
+            if node.process_id not in busy_processes and (allowed_azs is None or node.az in allowed_azs)
+        ]
+        if not free:
+            return None
+        node = rng.choice(sorted(free, key=lambda ref: ref.process_id))
+        return {"process_id": node.process_id, "az": node.az}
+    if shape is TargetShape.AVAILABILITY_ZONE:
+        azs = sorted({node.az for node in candidates if allowed_azs is None or node.az in allowed_azs})
+        if not azs:
+            return None
+        target: dict[str, Any] = {"az": rng.choice(azs)}
+        if "roles" in FAULT_KINDS[kind].option_keys:
+            target["roles"] = list(options.roles)
+        return target
+    if shape is TargetShape.LEADER:
+        of = rng.choice(sorted(options.leader_of))
+        target = {"of": of}
+        if of == "partition":
+            target["index"] = rng.randrange(SELECTOR_INDEX_RANGE)
+        return target
+    return {"index": rng.randrange(SELECTOR_INDEX_RANGE)}
+
+
+def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s: float) -> list[PlannedFault]:
+    """Every fault of the phase, in start order; each heals within the phase (start_s + duration_s).
+
+    A new fault is due every `interval_s`; it waits for a heal when `max_concurrent_faults` are active
+    or when it could not run beside them without touching a second AZ.
+    """
+    unknown = sorted(kind for kind in phase.mix if kind not in FAULT_KINDS)
+    if unknown:
+        raise ScheduleError(f"unknown fault kinds {unknown}")
+    if not phase.mix:
+        raise ScheduleError("empty fault mix")
+    nodes = sorted(nodes, key=lambda ref: ref.process_id)  # the caller's order must not change the plan
+    rng = random.Random(seed)
+    end_s = start_s + phase.duration_s
+    shortest_s, longest_s = phase.fault_duration_s
+    plan: list[PlannedFault] = []
+    active: list[tuple[float, _Footprint]] = []  # (heal_s, footprint)
+    now_s = start_s
+    # Bounded: each iteration either plans a fault (then time moves by interval_s) or waits for a heal.
+    while now_s + shortest_s <= end_s:
+        active = [(heal_s, footprint) for heal_s, footprint in active if heal_s > now_s]
+        kind = _weighted_kind(rng, phase.mix)
+        duration_s = min(rng.uniform(shortest_s, longest_s), end_s - now_s)
+        target = None
+        if len(active) < phase.max_concurrent_faults:
+            target = _choose_target(
+                kind, phase.options_for(kind), rng, nodes, [fp for _, fp in active], phase.allow_majority_loss
+            )
+        if target is None:
+            if not active:
+                raise ScheduleError(f"{kind}: no target even with no fault active")
+            now_s = min(heal_s for heal_s, _ in active)
+            continue
+        fault = PlannedFault(round(now_s, 3), round(now_s + duration_s, 3), kind, target)
+        plan.append(fault)
+        active.append((fault.heal_s, _footprint(kind, target)))
+        now_s += phase.interval_s
+    return plan
+
+
+def describe_target(kind: str, target: Mapping[str, Any]) -> str:
+    if "process_id" in target:
+        return f"{target['process_id']} ({target['az']})"
+    if "az" in target:
+        roles = f" [{', '.join(target['roles'])}]" if "roles" in target else ""
+        return f"every process of {target['az']}{roles}"
+    if "of" in target:
+        if target["of"] == "partition":
+            return f"leader of partition group #{target['index']} (modulo groups at apply time)"
+        if target["of"] == "metadata":
+            return "leader of the metadata group"
+        return "node leading the most groups"
+    return f"layout #{target.get('index')} (resolved at apply time)"
+
+
+def format_plan(plan: Sequence[PlannedFault], seed: int | None = None) -> str:
+    """The timeline printed at the start of a run, so a reader can line up faults with the history."""
+    header = f"fault schedule: {len(plan)} fault(s)" + (f", seed {seed}" if seed is not None else "")
+    if not plan:
+        return header + "\n  (no faults fit in the fault phase)"
+    width = max(len(fault.kind) for fault in plan)
+    lines = [header]
+    for number, fault in enumerate(plan, start=1):
+        lines.append(
+            f"  {number:>3}. {fault.start_s:8.1f}s -> {fault.heal_s:8.1f}s  ({fault.duration_s:5.1f}s)  "
+            f"{fault.kind:<{width}}  {describe_target(fault.kind, fault.target)}"
+        )
+    return "\n".join(lines)

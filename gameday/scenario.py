@@ -1,0 +1,345 @@
+"""Game-day scenarios: TOML files read into frozen dataclasses, rejected before anything starts when wrong.
+
+A bare name (`smoke`) is a scenario shipped in gameday/scenarios/; anything with a `/` or ending in
+`.toml` is a path. Every error names the file, the field as a dotted path and the reason, because a
+scenario typo found after a five-minute cluster start wastes the whole game day.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from chaos.faults.kinds import FAULT_KINDS, LEADER_TARGETS, PROCESS_ROLES
+from chaos.schedule import FaultPhase, TargetOptions
+
+__all__ = [
+    "ClusterShape",
+    "FaultPhase",
+    "Scenario",
+    "ScenarioError",
+    "TargetOptions",
+    "Thresholds",
+    "Workload",
+    "load_scenario",
+    "parse_scenario",
+    "shipped_scenarios",
+]
+
+WORKLOAD_MODELS = ("register", "set", "both")
+
+
+class ScenarioError(Exception):
+    def __init__(self, file: str, field_path: str | None, reason: str) -> None:
+        self.file = file
+        self.field_path = field_path
+        self.reason = reason
+        where = f"{file}: {field_path}: " if field_path else f"{file}: "
+        super().__init__(where + reason)
+
+
+@dataclass(frozen=True)
+class ClusterShape:
+    azs: int = 3
+    nodes_per_az: int = 2
+    partitions_per_table: int = 4
+
+
+@dataclass(frozen=True)
+class Workload:
+    model: str  # "register" | "set" | "both"
+    keys: int
+    clients: int
+    rate_per_client_s: float | None  # operations per second per client; None = as fast as it answers
+    read_weight: float
+    write_weight: float
+    cas_weight: float
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Pass/fail limits judged by the canary and regression checkers; kept as data here."""
+
+    availability_outside_faults: float  # fraction of successful canary requests, 0..1
+    availability_inside_faults: float
+    latency_p99_ms: float
+    window_s: float  # the window availability and latency are measured over
+    regression_tolerance: float  # allowed relative worsening against the baseline (0.2 = 20 %)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    cluster: ClusterShape
+    workload: Workload
+    warmup_s: float
+    faults: FaultPhase
+    recovery_s: float
+    final_reads: bool
+    thresholds: Thresholds
+    source: str = field(default="", compare=False)  # the file it was read from
+
+    @property
+    def total_s(self) -> float:
+        return self.warmup_s + self.faults.duration_s + self.recovery_s
+
+
+_MISSING = object()
+
+
+class _Table:
+    """One TOML table being read: every read removes its key, and `finish` rejects whatever is left."""
+
+    def __init__(self, file: str, prefix: str, data: Any) -> None:
+        self.file = file
+        self.prefix = prefix
+        if not isinstance(data, dict):
+            raise ScenarioError(file, prefix or None, f"must be a table, got {_type_name(data)}")
+        self.data = dict(data)
+
+    def path(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def fail(self, key: str, reason: str) -> ScenarioError:
+        return ScenarioError(self.file, self.path(key), reason)
+
+    def take(self, key: str, default: Any = _MISSING) -> Any:
+        if key in self.data:
+            return self.data.pop(key)
+        if default is _MISSING:
+            raise self.fail(key, "missing")
+        return default
+
+    def table(self, key: str, default: Any = _MISSING) -> _Table:
+        return _Table(self.file, self.path(key), self.take(key, default))
+
+    def string(self, key: str, default: Any = _MISSING, choices: tuple[str, ...] = ()) -> str:
+        value = self.take(key, default)
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, got {_type_name(value)}")
+        if choices and value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def boolean(self, key: str, default: Any = _MISSING) -> bool:
+        value = self.take(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {_type_name(value)}")
+        return value
+
+    def integer(self, key: str, default: Any = _MISSING, minimum: int = 0) -> int:
+        value = self.take(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be an integer, got {_type_name(value)}")
+        if value < minimum:
+            raise self.fail(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(
+        self,
+        key: str,
+        default: Any = _MISSING,
+        minimum: float = 0.0,
+        above_minimum: bool = False,
+        maximum: float = math.inf,
+    ) -> float:
+        return _check_number(self, key, self.take(key, default), minimum, above_minimum, maximum)
+
+    def finish(self) -> None:
+        if self.data:
+            key = sorted(self.data)[0]
+            raise self.fail(key, f"unknown key (known keys are listed in gameday/scenarios/default.toml); "
+                                 f"unknown here: {', '.join(sorted(self.data))}")
+
+
+def _check_number(
+    table: _Table, key: str, value: Any, minimum: float, above_minimum: bool, maximum: float
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise table.fail(key, f"must be a number, got {_type_name(value)}")
+    if above_minimum and value <= minimum:
+        raise table.fail(key, f"must be greater than {minimum:g}, got {value:g}")
+    if value < minimum:
+        what = "negative" if minimum == 0 else f"below {minimum:g}"
+        raise table.fail(key, f"must not be {what}, got {value:g}")
+    if value > maximum:
+        raise table.fail(key, f"must be at most {maximum:g}, got {value:g}")
+    return float(value)
+
+
+def _type_name(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _string_list(table: _Table, key: str, choices: tuple[str, ...] = ()) -> tuple[str, ...]:
+    value = table.take(key)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+        raise table.fail(key, f"must be a non-empty array of strings, got {value!r}")
+    wrong = [item for item in value if choices and item not in choices]
+    if wrong:
+        raise table.fail(key, f"{wrong[0]!r} is not one of {', '.join(choices)}")
+    return tuple(value)
+
+
+def _cluster(top: _Table) -> ClusterShape:
+    table = top.table("cluster", {})
+    shape = ClusterShape(
+        azs=table.integer("azs", 3, minimum=3),  # a group places one replica in each of 3 AZs
+        nodes_per_az=table.integer("nodes_per_az", 2, minimum=1),
+        partitions_per_table=table.integer("partitions_per_table", 4, minimum=1),
+    )
+    table.finish()
+    return shape
+
+
+def _workload(top: _Table) -> Workload:
+    table = top.table("workload")
+    rate = table.take("rate_per_client_s", None)
+    workload = Workload(
+        model=table.string("model", choices=WORKLOAD_MODELS),
+        keys=table.integer("keys", minimum=1),
+        clients=table.integer("clients", minimum=1),
+        rate_per_client_s=None if rate is None else _check_number(table, "rate_per_client_s", rate, 0, True, math.inf),
+        read_weight=table.number("read_weight", 1.0),
+        write_weight=table.number("write_weight", 1.0),
+        cas_weight=table.number("cas_weight", 1.0),
+    )
+    if workload.read_weight + workload.write_weight + workload.cas_weight <= 0:
+        raise table.fail("read_weight", "read, write and cas weights are all zero: the workload would do nothing")
+    table.finish()
+    return workload
+
+
+def _fault_phase(top: _Table) -> FaultPhase:
+    table = top.table("faults")
+    duration_s = table.number("duration_s")
+    interval_s = table.number("interval_s", above_minimum=True)
+    bounds = table.take("fault_duration_s")
+    if (
+        not isinstance(bounds, list)
+        or len(bounds) != 2
+        or any(isinstance(bound, bool) or not isinstance(bound, int | float) for bound in bounds)
+    ):
+        raise table.fail("fault_duration_s", f"must be [minimum, maximum] in seconds, got {bounds!r}")
+    shortest_s = _check_number(table, "fault_duration_s", bounds[0], 0, True, math.inf)
+    longest_s = _check_number(table, "fault_duration_s", bounds[1], 0, True, math.inf)
+    if shortest_s > longest_s:
+        raise table.fail("fault_duration_s", f"minimum {shortest_s:g} is greater than maximum {longest_s:g}")
+    if longest_s > duration_s:
+        raise table.fail(
+            "fault_duration_s", f"maximum {longest_s:g}s is longer than the fault phase (faults.duration_s = {duration_s:g})"
+        )
+    mix_table = table.table("mix")
+    if not mix_table.data:
+        raise ScenarioError(mix_table.file, mix_table.prefix, "empty: name at least one fault kind with a weight")
+    mix: dict[str, float] = {}
+    for kind in sorted(mix_table.data):
+        if kind not in FAULT_KINDS:
+            raise mix_table.fail(kind, f"unknown fault kind; known kinds: {', '.join(FAULT_KINDS)}")
+        mix[kind] = mix_table.number(kind, above_minimum=True)
+    targets_table = table.table("targets", {})
+    targets: dict[str, TargetOptions] = {}
+    for kind in sorted(targets_table.data):
+        if kind not in FAULT_KINDS:
+            raise targets_table.fail(kind, f"unknown fault kind; known kinds: {', '.join(FAULT_KINDS)}")
+        targets[kind] = _target_options(targets_table.table(kind), kind)
+    phase = FaultPhase(
+        duration_s=duration_s,
+        interval_s=interval_s,
+        fault_duration_s=(shortest_s, longest_s),
+        mix=mix,
+        targets=targets,
+        max_concurrent_faults=table.integer("max_concurrent_faults", 1, minimum=1),
+        allow_majority_loss=table.boolean("allow_majority_loss", False),
+    )
+    table.finish()
+    return phase
+
+
+def _target_options(table: _Table, kind: str) -> TargetOptions:
+    allowed = FAULT_KINDS[kind].option_keys
+    for key in sorted(table.data):
+        if key not in allowed:
+            hint = f"allowed: {', '.join(sorted(allowed))}" if allowed else f"{kind} takes no target options"
+            raise table.fail(key, f"unknown key for {kind} ({hint})")
+    defaults = TargetOptions()
+    options = TargetOptions(
+        azs=_string_list(table, "azs") if "azs" in table.data else defaults.azs,
+        leader_of=_string_list(table, "of", LEADER_TARGETS) if "of" in table.data else defaults.leader_of,
+        roles=_string_list(table, "roles", PROCESS_ROLES) if "roles" in table.data else defaults.roles,
+    )
+    table.finish()
+    return options
+
+
+def _thresholds(top: _Table) -> Thresholds:
+    table = top.table("thresholds")
+    thresholds = Thresholds(
+        availability_outside_faults=table.number("availability_outside_faults", maximum=1.0),
+        availability_inside_faults=table.number("availability_inside_faults", maximum=1.0),
+        latency_p99_ms=table.number("latency_p99_ms", above_minimum=True),
+        window_s=table.number("window_s", above_minimum=True),
+        regression_tolerance=table.number("regression_tolerance"),
+    )
+    table.finish()
+    return thresholds
+
+
+def parse_scenario(data: Mapping[str, Any], file: str) -> Scenario:
+    """Validates already-parsed TOML; `file` only names the source in errors."""
+    top = _Table(file, "", data)
+    name = top.string("name")
+    if not name.strip():
+        raise top.fail("name", "must not be empty")
+    scenario = Scenario(
+        name=name,
+        description=top.string("description", ""),
+        cluster=_cluster(top),
+        workload=_workload(top),
+        warmup_s=top.number("warmup_s"),
+        faults=_fault_phase(top),
+        recovery_s=top.number("recovery_s"),
+        final_reads=top.boolean("final_reads", True),
+        thresholds=_thresholds(top),
+        source=file,
+    )
+    top.finish()
+    return scenario
+
+
+def _scenario_directory() -> Path:
+    return Path(str(resources.files("gameday").joinpath("scenarios")))
+
+
+def shipped_scenarios() -> list[str]:
+    return sorted(path.stem for path in _scenario_directory().glob("*.toml"))
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    if "/" in name_or_path or name_or_path.endswith(".toml"):
+        path = Path(name_or_path)
+    else:
+        path = _scenario_directory() / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise ScenarioError(
+                name_or_path, None, f"no shipped scenario of that name; shipped: {', '.join(shipped_scenarios())}"
+            )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ScenarioError(str(path), None, f"cannot read: {error.strerror or error}") from error
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        # The decoder's message ends with "(at line N, column M)", which is what a user needs to find it.
+        raise ScenarioError(str(path), None, f"invalid TOML: {error}") from error
+    return parse_scenario(data, str(path))

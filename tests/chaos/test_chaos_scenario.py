@@ -1,0 +1,171 @@
+"""Scenario files: the shipped ones load, and every invalid one is refused naming file, field and reason."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaos.faults.process_faults import PowerOff
+from chaos.faults.registry import UnsupportedFaultError, default_registry
+from gameday.scenario import ScenarioError, load_scenario, parse_scenario, shipped_scenarios
+
+SHIPPED = ("smoke", "default", "az-outage")
+
+
+def _smoke_data() -> dict[str, Any]:
+    return tomllib.loads((Path(__file__).parents[2] / "gameday" / "scenarios" / "smoke.toml").read_text())
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_scenarios_load_by_name_and_by_path(name: str) -> None:
+    scenario = load_scenario(name)
+    assert scenario.name == name
+    assert scenario.faults.mix and scenario.faults.fault_duration_s[1] <= scenario.faults.duration_s
+    assert load_scenario(scenario.source) == scenario
+    # `make gameday` must not be refused: every kind a shipped scenario names has an injector today.
+    default_registry().check(scenario.faults.mix)
+
+
+def test_shipped_scenarios_are_listed() -> None:
+    assert set(SHIPPED) <= set(shipped_scenarios())
+
+
+def test_smoke_scenario_values() -> None:
+    scenario = load_scenario("smoke")
+    assert scenario.cluster.azs == 3 and scenario.cluster.nodes_per_az == 2
+    assert scenario.workload.model == "register" and scenario.workload.rate_per_client_s == 10.0
+    assert scenario.faults.fault_duration_s == (3.0, 5.0)
+    assert scenario.faults.options_for("kill-leader").leader_of == ("partition", "metadata")
+    assert scenario.faults.max_concurrent_faults == 1 and not scenario.faults.allow_majority_loss
+    assert 0 < scenario.thresholds.availability_inside_faults < scenario.thresholds.availability_outside_faults <= 1
+    assert scenario.total_s == 5 + 30 + 10
+
+
+def test_default_scenario_omits_rate_so_clients_run_closed_loop() -> None:
+    assert load_scenario("default").workload.rate_per_client_s is None
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        table = data
+        for parent in parents:
+            table = table.setdefault(parent, {})
+        table[last] = value
+
+    return mutate
+
+
+def _delete(path: str) -> Callable[[dict[str, Any]], None]:
+    def mutate(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        table = data
+        for parent in parents:
+            table = table[parent]
+        del table[last]
+
+    return mutate
+
+
+def _empty_mix(data: dict[str, Any]) -> None:
+    data["faults"]["mix"] = {}
+
+
+INVALID = [
+    (_set("colour", "red"), "colour", "unknown key"),
+    (_set("workload.typo", 1), "workload.typo", "unknown key"),
+    (_set("workload.keys", "five"), "workload.keys", "must be an integer"),
+    (_set("workload.keys", 2.5), "workload.keys", "must be an integer"),
+    (_set("workload.model", "queue"), "workload.model", "must be one of"),
+    (_set("workload.rate_per_client_s", 0), "workload.rate_per_client_s", "greater than 0"),
+    (_set("workload.cas_weight", -1), "workload.cas_weight", "negative"),
+    (_delete("workload"), "workload", "missing"),
+    (_set("cluster.azs", 2), "cluster.azs", "at least 3"),
+    (_set("warmup_s", -1), "warmup_s", "negative"),
+    (_set("recovery_s", "10s"), "recovery_s", "must be a number"),
+    (_set("final_reads", "yes"), "final_reads", "true or false"),
+    (_set("faults.duration_s", -5), "faults.duration_s", "negative"),
+    (_set("faults.duration_s", True), "faults.duration_s", "must be a number"),
+    (_set("faults.interval_s", 0), "faults.interval_s", "greater than 0"),
+    (_set("faults.fault_duration_s", [3, 100]), "faults.fault_duration_s", "longer than the fault phase"),
+    (_set("faults.fault_duration_s", [5, 3]), "faults.fault_duration_s", "greater than maximum"),
+    (_set("faults.fault_duration_s", [3]), "faults.fault_duration_s", "[minimum, maximum]"),
+    (_set("faults.fault_duration_s", [-1, 3]), "faults.fault_duration_s", "greater than 0"),
+    (_set("faults.max_concurrent_faults", 0), "faults.max_concurrent_faults", "at least 1"),
+    (_set("faults.mix.meteor-strike", 1), "faults.mix.meteor-strike", "unknown fault kind"),
+    (_set("faults.mix.power-off", 0), "faults.mix.power-off", "greater than 0"),
+    (_set("faults.mix.pause", -2), "faults.mix.pause", "greater than 0"),
+    (_set("faults.mix.pause", "often"), "faults.mix.pause", "must be a number"),
+    (_empty_mix, "faults.mix", "empty"),
+    (_set("faults.targets.pause.of", ["metadata"]), "faults.targets.pause.of", "unknown key for pause"),
+    (_set("faults.targets.kill-leader.of", ["everything"]), "faults.targets.kill-leader.of", "is not one of"),
+    (_set("faults.targets.az-power-off.roles", ["toaster"]), "faults.targets.az-power-off.roles", "is not one of"),
+    (_set("faults.targets.power-off.azs", []), "faults.targets.power-off.azs", "non-empty array"),
+    (_set("faults.targets.tsunami.azs", ["az-a"]), "faults.targets.tsunami", "unknown fault kind"),
+    (_set("thresholds.availability_outside_faults", 1.5), "thresholds.availability_outside_faults", "at most 1"),
+    (_set("thresholds.availability_inside_faults", -0.1), "thresholds.availability_inside_faults", "negative"),
+    (_set("thresholds.latency_p99_ms", 0), "thresholds.latency_p99_ms", "greater than 0"),
+    (_delete("thresholds.window_s"), "thresholds.window_s", "missing"),
+    (_set("thresholds.regression_tolerance", -0.5), "thresholds.regression_tolerance", "negative"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "field_path", "reason"), INVALID, ids=[case[1] + ":" + case[2] for case in INVALID])
+def test_invalid_scenario_names_file_field_and_reason(
+    mutate: Callable[[dict[str, Any]], None], field_path: str, reason: str
+) -> None:
+    data = copy.deepcopy(_smoke_data())
+    parse_scenario(data, "bad.toml")  # the unmutated scenario is valid: the mutation alone is refused
+    mutate(data)
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(data, "bad.toml")
+    assert caught.value.file == "bad.toml"
+    assert caught.value.field_path == field_path
+    assert reason in caught.value.reason
+    assert str(caught.value).startswith(f"bad.toml: {field_path}: ")
+
+
+def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text('name = "broken"\nwarmup_s = 5\n[faults\nduration_s = 3\n')
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(str(path))
+    assert str(path) in str(caught.value)
+    assert "line 3" in str(caught.value)
+
+
+def test_invalid_file_on_disk_names_its_path(tmp_path: Path) -> None:
+    source = (Path(__file__).parents[2] / "gameday" / "scenarios" / "smoke.toml").read_text()
+    path = tmp_path / "slow.toml"
+    path.write_text(source.replace("interval_s = 8", "interval_s = -8"))
+    with pytest.raises(ScenarioError, match=r"slow\.toml: faults\.interval_s: must be greater than 0"):
+        load_scenario(str(path))
+
+
+def test_unknown_scenario_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(ScenarioError, match="shipped: .*smoke"):
+        load_scenario("no-such-scenario")
+
+
+def test_missing_file_is_a_scenario_error(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read"):
+        load_scenario(str(tmp_path / "absent.toml"))
+
+
+def test_network_kinds_pass_the_schema_but_are_refused_until_an_injector_is_registered() -> None:
+    data = _smoke_data()
+    data["faults"]["mix"] = {"latency": 1, "partition-az": 2, "power-off": 1}
+    scenario = parse_scenario(data, "network.toml")
+    registry = default_registry()
+    with pytest.raises(UnsupportedFaultError, match="latency: needs Toxiproxy links: not available in this version"):
+        registry.check(scenario.faults.mix)
+    registry.register("latency", PowerOff)  # any injector class: the registry only maps kinds
+    registry.register("partition-az", PowerOff)
+    registry.check(scenario.faults.mix)
+    with pytest.raises(ValueError, match="not in the fault catalogue"):
+        registry.register("meteor-strike", PowerOff)
