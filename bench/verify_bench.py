@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -79,23 +80,31 @@ def write_set_history(path: Path, add_count: int, process_count: int) -> None:
         )
 
 
-def run_case(path: Path, model: str) -> tuple[str, float, float]:
-    """(verdict, seconds, peak resident MiB) of `gameday check` in its own process."""
-    code = "import sys, gameday.cli as c; c.COMMAND_MODULES = ('gameday.commands.check',); sys.exit(c.main(sys.argv[1:]))"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, "-c", code, "check", str(path), "--model", model, "--time-limit", "60"],
-        capture_output=True, text=True, timeout=CASE_TIMEOUT_S, cwd=REPOSITORY,
-    )  # fmt: skip
-    elapsed_s = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    verdict = (
-        json.loads(completed.stdout)["valid"] if completed.stdout else f"error: {completed.stderr[-200:]}"
-    )
-    # ru_maxrss of children is the maximum over all of them; report it only when this case raised it.
-    peak = f"{peak_kib / 1024:.0f}" if peak_kib > before else f"<= {before / 1024:.0f}"
-    return str(verdict), elapsed_s, peak  # type: ignore[return-value]
+def run_case(path: Path, model: str) -> tuple[str, float, str]:
+    """(verdict, seconds, peak resident MiB) of the installed `gameday check` in its own process.
+
+    os.wait4 gives the rusage of exactly this child, so the peak is this case's, not the largest
+    of all cases so far (which is what RUSAGE_CHILDREN reports).
+    """
+    executable = Path(sys.executable).parent / "gameday"
+    command = [str(executable), "check", str(path), "--model", model, "--time-limit", "60"]
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True, cwd=REPOSITORY)
+        # wait4 has no timeout of its own: a timer kills a case that hangs past the bound.
+        killer = threading.Timer(CASE_TIMEOUT_S, process.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        elapsed_s = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)  # already reaped: tell Popen
+        stdout.seek(0)
+        stderr.seek(0)
+        output, errors = stdout.read(), stderr.read()
+    verdict = json.loads(output)["valid"] if output else f"error: {errors[-200:]}"
+    return str(verdict), elapsed_s, f"{usage.ru_maxrss / 1024:.0f}"  # ru_maxrss is in KiB on Linux
 
 
 def main() -> int:

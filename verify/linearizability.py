@@ -11,6 +11,11 @@ after their invoke or never, so they have no return entry and the search succeed
 every required operation is placed. `info` reads tell nothing and are dropped.
 
 Pure: the budget's clock is passed in, and exhausting the budget gives "unknown", never a guess.
+
+The search is exponential in the number of concurrent operations (a single key hammered by 20
+processes exhausts any budget), so `check_register` first tries the exact polynomial decision of
+`verify.unique_value_register`, which holds whenever every written value is unique (our load
+generator's histories), and searches only when that precondition fails.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from verify.operations import OK, Operation
+from verify.unique_value_register import decide_with_unique_values
 
 UNKNOWN: Final = "unknown"
 Validity = bool | Literal["unknown"]
@@ -57,6 +63,7 @@ class SearchResult:
     state_after_partial: Any = None
     unplaceable: tuple[Operation, ...] = ()  # the operation whose completion blocked the search
     pending_at_block: tuple[Operation, ...] = field(default=())  # none of these could go next
+    method: str = "search"  # "search", or "unique-values" when decided by the polynomial check
 
 
 def relevant_register_operations(operations: Sequence[Operation]) -> list[Operation]:
@@ -81,9 +88,33 @@ def check_register(
     initial_state: Hashable = None,
     track_deepest: bool = False,
 ) -> SearchResult:
-    """Decide whether the operations of one key are linearizable as a single register."""
+    """Decide whether the operations of one key are linearizable as a single register.
+
+    When every written value is unique (what our load generator produces) the polynomial check of
+    `verify.unique_value_register` decides; otherwise, or when the caller wants the deepest partial
+    linearization to explain an invalid key (`track_deepest`), the exact search below does.
+    """
     budget = budget or SearchBudget()
     relevant = relevant_register_operations(operations)
+    if not track_deepest:
+        decided = decide_with_unique_values(relevant, initial_state)
+        if decided is not None:
+            return SearchResult(decided, 0, method="unique-values")
+    return search_register(relevant, budget, initial_state, track_deepest)
+
+
+def search_register(
+    relevant: Sequence[Operation],
+    budget: SearchBudget | None = None,
+    initial_state: Hashable = None,
+    track_deepest: bool = False,
+) -> SearchResult:
+    """The exact search, whatever the values are.
+
+    `relevant` must come from `relevant_register_operations` (no fail operations, only ok reads,
+    sorted by invoke position).
+    """
+    budget = budget or SearchBudget()
     count = len(relevant)
     if count == 0:
         return SearchResult(True, 0)

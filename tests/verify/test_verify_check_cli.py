@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,15 +13,6 @@ import gameday.cli
 from tests.verify.verify_history_builder import HistoryBuilder
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def only_available_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Other subcommands are built in parallel; dispatch through main() with those that exist."""
-    available = tuple(
-        name for name in gameday.cli.COMMAND_MODULES if importlib.util.find_spec(name) is not None
-    )
-    monkeypatch.setattr(gameday.cli, "COMMAND_MODULES", available)
 
 
 def write(tmp_path: Path, builder: HistoryBuilder) -> Path:
@@ -96,15 +86,15 @@ def test_empty_history_is_unknown(tmp_path: Path) -> None:
 
 
 def test_real_process(tmp_path: Path) -> None:
-    missing = [name for name in gameday.cli.COMMAND_MODULES if importlib.util.find_spec(name) is None]
+    """The installed console script, with every subcommand module imported as in production."""
     executable = Path(sys.executable).parent / "gameday"
+    assert executable.is_file(), (
+        f"{executable} is missing: install the project into the venv (pip install -e .)"
+    )
     h = HistoryBuilder().invoke(1, "write", 1).ok(1, "write", 1).invoke(2, "read").ok(2, "read", 2)
-    command = [str(executable), "check", str(write(tmp_path, h))]
-    if missing:
-        # Sibling subcommands not written yet: run the same entry point with only the present ones.
-        command = [sys.executable, "-c",
-                   "import sys, gameday.cli as c; c.COMMAND_MODULES = ('gameday.commands.check',); sys.exit(c.main())",
-                   *command[1:]]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPOSITORY)
+    completed = subprocess.run(
+        [str(executable), "check", str(write(tmp_path, h))],
+        capture_output=True, text=True, timeout=60, cwd=REPOSITORY,
+    )  # fmt: skip
     assert completed.returncode == 1, completed.stderr
     assert json.loads(completed.stdout)["valid"] is False
