@@ -1,0 +1,46 @@
+"""Timing and batching knobs of one Raft replica, in ticks (the runtime decides how long a tick is)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RaftConfig:
+    # A follower waits at least this long without hearing a leader before it campaigns, and refuses
+    # to vote for anyone else for this long after hearing one (leader stickiness, which leases rely on).
+    election_ticks_min: int = 10
+    # The election timeout is drawn from [election_ticks_min, election_ticks_max) with the injected rng,
+    # so that replicas rarely time out together and split the vote.
+    election_ticks_max: int = 20
+    heartbeat_ticks: int = 2
+    # Must stay below election_ticks_min: the margin covers tick-rate drift between nodes.
+    lease_ticks: int = 7
+    max_entries_per_append: int = 512
+    max_bytes_per_append: int = 1 << 20
+    # Pipelining: how many APPENDs may be outstanding to one follower before we wait for answers.
+    max_inflight_appends: int = 32
+    pre_vote: bool = True
+    check_quorum: bool = True
+
+    def __post_init__(self) -> None:
+        if self.election_ticks_min < 1:
+            raise ValueError(f"election_ticks_min must be >= 1, got {self.election_ticks_min}")
+        if self.election_ticks_max <= self.election_ticks_min:
+            raise ValueError(
+                f"election_ticks_max ({self.election_ticks_max}) must exceed "
+                f"election_ticks_min ({self.election_ticks_min}): the timeout is drawn from [min, max)"
+            )
+        if not 1 <= self.heartbeat_ticks < self.election_ticks_min:
+            raise ValueError(
+                f"heartbeat_ticks ({self.heartbeat_ticks}) must be in [1, election_ticks_min="
+                f"{self.election_ticks_min}) or followers would time out between heartbeats"
+            )
+        if not 1 <= self.lease_ticks < self.election_ticks_min:
+            raise ValueError(
+                f"lease_ticks ({self.lease_ticks}) must be in [1, election_ticks_min={self.election_ticks_min}):"
+                " a lease longer than leader stickiness would let two leaders serve reads"
+            )
+        for name in ("max_entries_per_append", "max_bytes_per_append", "max_inflight_appends"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -1,0 +1,20 @@
+"""The batch of work a replica hands to its runtime: persist, then send, then apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cluster.core.messages import Message
+from cluster.core.types import Entry, HardState
+
+
+@dataclass(frozen=True)
+class Ready:
+    # 1. Append to the WAL (an entry whose index <= the WAL's last index replaces that suffix) together
+    #    with hard_state when it is not None, then fsync. Responses in `send` promise this is durable.
+    persist: tuple[Entry, ...]
+    hard_state: HardState | None
+    # 2. Then send, in any order (Raft tolerates reordering).
+    send: tuple[Message, ...]
+    # 3. Committed entries for the state machine, in index order, each handed out once.
+    apply: tuple[Entry, ...]

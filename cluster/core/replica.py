@@ -1,0 +1,632 @@
+"""One Raft replica of one replication group, as a pure state machine (etcd-io/raft's RawNode/Ready).
+
+Inputs: tick() (logical time), step(message), propose(command), transfer_leadership(target).
+Outputs: ready() -> what to persist, send and apply; advance(ready) once the runtime has done it.
+No sockets, no clocks, no global randomness: time is the tick count and randomness the injected rng,
+so a seed plus a message schedule replays exactly.
+
+Beyond the Raft paper: Pre-Vote and CheckQuorum (thesis §9.6), leader stickiness, leadership
+transfer (thesis §3.10) and leader leases for strongly consistent reads (see lease_read_index).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from cluster.core.config import RaftConfig
+from cluster.core.follower_progress import FollowerProgress, ReplicationMode
+from cluster.core.messages import Message, MessageKind
+from cluster.core.raft_log import RaftLog
+from cluster.core.ready import Ready
+from cluster.core.types import Entry, HardState
+
+__all__ = ["NotLeaderError", "Ready", "Replica", "Role"]
+
+
+class Role(enum.Enum):
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre_candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+class NotLeaderError(Exception):
+    """Only the leader accepts proposals; leader_hint is where the caller should try next (None: unknown)."""
+
+    def __init__(self, leader_hint: str | None) -> None:
+        super().__init__(f"not the leader; try {leader_hint}" if leader_hint else "not the leader; leader unknown")
+        self.leader_hint = leader_hint
+
+
+_VOTE_RESPONSE_KIND = {
+    MessageKind.PRE_VOTE: MessageKind.PRE_VOTE_RESPONSE,
+    MessageKind.VOTE: MessageKind.VOTE_RESPONSE,
+}
+
+
+class Replica:
+    def __init__(
+        self,
+        node_id: str,
+        voters: Sequence[str],
+        *,
+        config: RaftConfig,
+        rng: random.Random,
+        entries: Sequence[Entry] = (),
+        hard_state: HardState | None = None,
+        applied_index: int = 0,
+    ) -> None:
+        voters = tuple(voters)
+        if len(set(voters)) != len(voters):
+            raise ValueError(f"duplicate voters in {voters}")
+        if node_id not in voters:
+            raise ValueError(f"{node_id!r} is not one of the voters {voters}")
+        self._node_id = node_id
+        self._voters = voters
+        self._peers = tuple(voter for voter in voters if voter != node_id)
+        self._peer_set = frozenset(self._peers)
+        self._quorum = len(voters) // 2 + 1
+        self._config = config
+        self._rng = rng
+        self._log = RaftLog(entries)
+        recovered = hard_state if hard_state is not None else HardState(term=0, voted_for=None, commit=0)
+        if self._log.last_term > recovered.term:
+            raise ValueError(
+                f"recovered log has term {self._log.last_term} above the recovered hard state's term {recovered.term}"
+            )
+        if recovered.commit > self._log.last_index or applied_index > self._log.last_index:
+            raise ValueError(
+                f"recovered commit {recovered.commit} / applied {applied_index} beyond the recovered log's "
+                f"last index {self._log.last_index}: the WAL lost entries the state machine saw"
+            )
+        if applied_index < 0:
+            raise ValueError(f"applied_index must be >= 0, got {applied_index}")
+        self._term = recovered.term
+        self._voted_for = recovered.voted_for
+        # What the state machine applied was committed, even if the WAL's commit lags behind.
+        self._commit_index = max(recovered.commit, applied_index)
+        self._applied_index = applied_index
+        self._persisted_hard_state = recovered
+
+        self._role = Role.FOLLOWER
+        self._leader_id: str | None = None
+        # Local logical clock; leases compare stamps of it, so it only ever increases.
+        self._tick_count = 0
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        # Starts at 0 on purpose: a replica that just restarted may have acknowledged a leader's lease
+        # before it crashed and forgotten it, so it refuses votes for election_ticks_min ticks.
+        self._ticks_since_leader_contact = 0
+        self._election_timeout = self._draw_election_timeout()
+
+        self._outbox: list[Message] = []
+        self._votes: dict[str, bool] = {}
+        self._progress: dict[str, FollowerProgress] = {}
+        self._replication_pending = False
+        self._transfer_target: str | None = None
+        self._transfer_elapsed = 0
+        # A leader that ever started a transfer in its term serves no lease read for the rest of the term:
+        # the target's vote requests skip stickiness and may still be in flight after an abort.
+        self._transfer_started_this_term = False
+
+    # ---- read-only view ---------------------------------------------------------------------------
+
+    @property
+    def node_id(self) -> str:
+        return self._node_id
+
+    @property
+    def voters(self) -> tuple[str, ...]:
+        return self._voters
+
+    @property
+    def role(self) -> Role:
+        return self._role
+
+    @property
+    def term(self) -> int:
+        return self._term
+
+    @property
+    def leader_id(self) -> str | None:
+        return self._leader_id
+
+    @property
+    def commit_index(self) -> int:
+        return self._commit_index
+
+    @property
+    def last_index(self) -> int:
+        return self._log.last_index
+
+    @property
+    def applied_index(self) -> int:
+        return self._applied_index
+
+    @property
+    def persisted_index(self) -> int:
+        return self._log.persisted_index
+
+    @property
+    def transfer_target(self) -> str | None:
+        return self._transfer_target
+
+    def term_at(self, index: int) -> int | None:
+        return self._log.term_at(index)
+
+    def entries_between(self, first_index: int, last_index: int) -> list[Entry]:
+        """A copy of the log's entries first_index..last_index inclusive (for checkers and debugging)."""
+        return self._log.entries_between(first_index, last_index)
+
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "node": self._node_id,
+            "role": self._role.value,
+            "term": self._term,
+            "leader": self._leader_id,
+            "commit": self._commit_index,
+            "commit_index": self._commit_index,
+            "applied": self._applied_index,
+            "applied_index": self._applied_index,
+            "last_index": self._log.last_index,
+            "persisted_index": self._log.persisted_index,
+            "lease_valid": self.lease_read_index() is not None,
+        }
+        if self._role is Role.LEADER:
+            status["transfer_target"] = self._transfer_target
+            status["followers"] = {
+                peer: {
+                    "match": progress.match_index,
+                    "next": progress.next_index,
+                    "mode": progress.mode.value,
+                    "inflight": len(progress.inflight),
+                    "recently_active": progress.recently_active,
+                }
+                for peer, progress in self._progress.items()
+            }
+        return status
+
+    # ---- inputs -----------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        self._tick_count += 1
+        if self._role is Role.LEADER:
+            self._tick_leader()
+        else:
+            self._tick_election()
+
+    def propose(self, command: bytes) -> int:
+        if self._role is not Role.LEADER:
+            raise NotLeaderError(self._leader_id)
+        if self._transfer_target is not None:
+            raise NotLeaderError(self._transfer_target)
+        entry = Entry(term=self._term, index=self._log.last_index + 1, command=bytes(command))
+        self._log.append(entry)
+        # Sending waits until ready(): many proposals between two ready() calls share one APPEND.
+        self._replication_pending = True
+        return entry.index
+
+    def transfer_leadership(self, target: str) -> None:
+        if self._role is not Role.LEADER:
+            raise NotLeaderError(self._leader_id)
+        if target == self._node_id or target == self._transfer_target:
+            return
+        if target not in self._progress:
+            raise ValueError(f"cannot transfer leadership to {target!r}: not a voter of this group {self._voters}")
+        self._transfer_target = target
+        self._transfer_elapsed = 0
+        self._transfer_started_this_term = True
+        if self._progress[target].match_index == self._log.last_index:
+            self._send_timeout_now(target)
+        else:
+            self._replicate_to(target)
+
+    def lease_read_index(self) -> int | None:
+        """The index a strongly consistent read must wait to see applied, or None if we may not serve it.
+
+        Valid while the lease stamp a quorum acknowledged (we count ourselves at the current tick) plus
+        lease_ticks is in the future. Each acknowledging follower refuses to vote for election_ticks_min
+        of its own ticks after receiving that stamp, so no other leader can commit in the meantime.
+        Requiring an entry of our term to be committed makes commit_index cover every earlier write.
+        """
+        if self._role is not Role.LEADER or not self._config.check_quorum or self._transfer_started_this_term:
+            return None
+        if self._log.term_at(self._commit_index) != self._term:
+            return None
+        stamps = sorted(
+            [self._tick_count]
+            + [
+                progress.acknowledged_lease_stamp
+                for progress in self._progress.values()
+                if progress.acknowledged_lease_stamp is not None
+            ],
+            reverse=True,
+        )
+        if len(stamps) < self._quorum:
+            return None
+        if stamps[self._quorum - 1] + self._config.lease_ticks > self._tick_count:
+            return self._commit_index
+        return None
+
+    def step(self, message: Message) -> None:
+        if message.recipient != self._node_id or message.sender not in self._peer_set:
+            return
+        entries = message.entries
+        if entries and (
+            entries[0].index != message.index + 1 or entries[-1].index != message.index + len(entries)
+        ):
+            return
+        kind = message.kind
+        if message.term > self._term:
+            is_vote_request = kind is MessageKind.PRE_VOTE or kind is MessageKind.VOTE
+            if is_vote_request and self._heard_from_leader_recently() and not message.transfer:
+                # Leader stickiness: a disruptive candidate must not depose a leader we still hear.
+                return
+            if kind is MessageKind.PRE_VOTE or (kind is MessageKind.PRE_VOTE_RESPONSE and not message.reject):
+                # Pre-votes speak of a term nobody has entered yet; they must not move ours.
+                pass
+            else:
+                self._become_follower(message.term, message.sender if kind is MessageKind.APPEND else None)
+        elif message.term < self._term:
+            if kind is MessageKind.APPEND:
+                # A deposed leader (perhaps cut off while we moved on): tell it our term so it steps down.
+                self._send(Message(MessageKind.APPEND_RESPONSE, self._node_id, message.sender, self._term))
+            elif kind is MessageKind.PRE_VOTE:
+                self._send(
+                    Message(MessageKind.PRE_VOTE_RESPONSE, self._node_id, message.sender, self._term, reject=True)
+                )
+            return
+
+        if kind is MessageKind.PRE_VOTE or kind is MessageKind.VOTE:
+            self._handle_vote_request(message)
+        elif kind is MessageKind.PRE_VOTE_RESPONSE:
+            if self._role is Role.PRE_CANDIDATE and message.term == self._term + (0 if message.reject else 1):
+                self._record_vote(message.sender, not message.reject)
+        elif kind is MessageKind.VOTE_RESPONSE:
+            if self._role is Role.CANDIDATE and message.term == self._term:
+                self._record_vote(message.sender, not message.reject)
+        elif kind is MessageKind.APPEND:
+            if self._role is Role.LEADER:
+                return  # Two leaders in one term cannot happen; a forged message must not make it so.
+            if self._role is not Role.FOLLOWER:
+                self._become_follower(self._term, message.sender)
+            self._handle_append(message)
+        elif kind is MessageKind.APPEND_RESPONSE:
+            if self._role is Role.LEADER:
+                self._handle_append_response(message)
+        elif kind is MessageKind.TIMEOUT_NOW and self._role is not Role.LEADER:
+            # The leader caught us up and asks us to take over now: skip pre-vote and stickiness.
+            self._become_candidate(transfer=True)
+
+    # ---- output -----------------------------------------------------------------------------------
+
+    def has_ready(self) -> bool:
+        return bool(
+            self._outbox
+            or self._log.has_unpersisted_entries()
+            or self._commit_index > self._applied_index
+            or self._hard_state() != self._persisted_hard_state
+            or (self._replication_pending and self._role is Role.LEADER and self._peers)
+        )
+
+    def ready(self) -> Ready:
+        if self._replication_pending:
+            self._replication_pending = False
+            if self._role is Role.LEADER:
+                for peer in self._peers:
+                    self._replicate_to(peer)
+        hard_state = self._hard_state()
+        return Ready(
+            persist=self._log.unpersisted_entries(),
+            hard_state=hard_state if hard_state != self._persisted_hard_state else None,
+            send=tuple(self._outbox),
+            apply=tuple(self._log.entries_between(self._applied_index + 1, self._commit_index)),
+        )
+
+    def advance(self, ready: Ready) -> None:
+        if ready.persist:
+            self._log.mark_persisted(ready.persist[-1].index)
+        if ready.hard_state is not None:
+            self._persisted_hard_state = ready.hard_state
+        del self._outbox[: len(ready.send)]
+        if ready.apply:
+            assert ready.apply[0].index == self._applied_index + 1, (ready.apply[0].index, self._applied_index)
+            self._applied_index = ready.apply[-1].index
+        if self._role is Role.LEADER and ready.persist:
+            # Our own log counts towards the commit quorum only once it is durable.
+            self._maybe_commit()
+
+    # ---- time -------------------------------------------------------------------------------------
+
+    def _draw_election_timeout(self) -> int:
+        return self._rng.randrange(self._config.election_ticks_min, self._config.election_ticks_max)
+
+    def _heard_from_leader_recently(self) -> bool:
+        return self._config.check_quorum and self._ticks_since_leader_contact < self._config.election_ticks_min
+
+    def _tick_election(self) -> None:
+        self._election_elapsed += 1
+        self._ticks_since_leader_contact += 1
+        if self._election_elapsed >= self._election_timeout:
+            if self._config.pre_vote:
+                self._become_pre_candidate()
+            else:
+                self._become_candidate(transfer=False)
+
+    def _tick_leader(self) -> None:
+        self._ticks_since_leader_contact = 0
+        self._heartbeat_elapsed += 1
+        self._election_elapsed += 1
+        if self._transfer_target is not None:
+            self._transfer_elapsed += 1
+            if self._transfer_elapsed >= self._config.election_ticks_min:
+                # The target did not win in time (crashed, cut off): take proposals again.
+                self._transfer_target = None
+        if self._election_elapsed >= self._config.election_ticks_min:
+            self._election_elapsed = 0
+            if self._config.check_quorum:
+                active = 1 + sum(progress.recently_active for progress in self._progress.values())
+                for progress in self._progress.values():
+                    progress.recently_active = False
+                if active < self._quorum:
+                    # Cut off from a quorum: a new leader may exist; stop accepting writes that cannot commit.
+                    self._become_follower(self._term, None)
+                    return
+        if self._heartbeat_elapsed >= self._config.heartbeat_ticks:
+            self._heartbeat_elapsed = 0
+            for peer in self._peers:
+                self._heartbeat_or_append(peer)
+
+    # ---- role changes -----------------------------------------------------------------------------
+
+    def _reset_for_role_change(self) -> None:
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        self._election_timeout = self._draw_election_timeout()
+        self._votes = {}
+        self._progress = {}
+        self._replication_pending = False
+        self._transfer_target = None
+        self._transfer_started_this_term = False
+
+    def _become_follower(self, term: int, leader_id: str | None) -> None:
+        if term != self._term:
+            assert term > self._term, (term, self._term)
+            self._term = term
+            self._voted_for = None
+        self._reset_for_role_change()
+        self._role = Role.FOLLOWER
+        self._leader_id = leader_id
+        if leader_id is not None:
+            self._ticks_since_leader_contact = 0
+
+    def _become_pre_candidate(self) -> None:
+        self._reset_for_role_change()
+        self._role = Role.PRE_CANDIDATE
+        self._leader_id = None
+        self._votes = {self._node_id: True}
+        for peer in self._peers:
+            self._send(
+                Message(
+                    MessageKind.PRE_VOTE,
+                    self._node_id,
+                    peer,
+                    self._term + 1,
+                    log_term=self._log.last_term,
+                    index=self._log.last_index,
+                )
+            )
+        self._check_election_outcome()
+
+    def _become_candidate(self, transfer: bool) -> None:
+        self._reset_for_role_change()
+        self._term += 1
+        self._voted_for = self._node_id
+        self._role = Role.CANDIDATE
+        self._leader_id = None
+        self._votes = {self._node_id: True}
+        for peer in self._peers:
+            self._send(
+                Message(
+                    MessageKind.VOTE,
+                    self._node_id,
+                    peer,
+                    self._term,
+                    log_term=self._log.last_term,
+                    index=self._log.last_index,
+                    transfer=transfer,
+                )
+            )
+        self._check_election_outcome()
+
+    def _become_leader(self) -> None:
+        self._reset_for_role_change()
+        self._role = Role.LEADER
+        self._leader_id = self._node_id
+        self._ticks_since_leader_contact = 0
+        next_index = self._log.last_index + 1
+        self._progress = {peer: FollowerProgress(next_index, self._config.max_inflight_appends) for peer in self._peers}
+        # Raft §5.4.2: we may only count replicas for an entry of our own term, so create one right away.
+        self._log.append(Entry(term=self._term, index=next_index, command=b""))
+        self._replication_pending = True
+
+    # ---- elections --------------------------------------------------------------------------------
+
+    def _handle_vote_request(self, message: Message) -> None:
+        is_pre_vote = message.kind is MessageKind.PRE_VOTE
+        can_vote = (
+            self._voted_for == message.sender
+            or (self._voted_for is None and self._leader_id is None)
+            or (is_pre_vote and message.term > self._term)
+        )
+        if can_vote and self._log.is_up_to_date(message.log_term, message.index):
+            # A granted pre-vote answers in the term asked about, so the pre-candidate can count it.
+            self._send(Message(_VOTE_RESPONSE_KIND[message.kind], self._node_id, message.sender, message.term))
+            if not is_pre_vote:
+                self._voted_for = message.sender
+                self._election_elapsed = 0
+        else:
+            self._send(
+                Message(_VOTE_RESPONSE_KIND[message.kind], self._node_id, message.sender, self._term, reject=True)
+            )
+
+    def _record_vote(self, voter: str, granted: bool) -> None:
+        self._votes.setdefault(voter, granted)
+        self._check_election_outcome()
+
+    def _check_election_outcome(self) -> None:
+        granted = sum(self._votes.values())
+        rejected = len(self._votes) - granted
+        if granted >= self._quorum:
+            if self._role is Role.PRE_CANDIDATE:
+                self._become_candidate(transfer=False)
+            else:
+                self._become_leader()
+        elif rejected > len(self._voters) - self._quorum:
+            self._become_follower(self._term, None)
+
+    # ---- replication, follower side ---------------------------------------------------------------
+
+    def _handle_append(self, message: Message) -> None:
+        self._leader_id = message.sender
+        self._election_elapsed = 0
+        self._ticks_since_leader_contact = 0
+        previous_index, previous_term, entries = message.index, message.log_term, message.entries
+        if previous_index < self._commit_index:
+            # Our prefix through commit_index is settled and equal to the leader's (Leader Completeness):
+            # skip the part of the batch it covers instead of rejecting the whole batch.
+            skip = min(self._commit_index - previous_index, len(entries))
+            entries = entries[skip:]
+            previous_index += skip
+            previous_term = message.entries[skip - 1].term if skip else previous_term
+            if previous_index < self._commit_index:
+                previous_index = self._commit_index
+                previous_term = self._log.term_at(self._commit_index) or 0
+                entries = ()
+        if self._log.term_at(previous_index) != previous_term:
+            hint = self._log.conflict_hint(message.index, message.log_term, self._commit_index)
+            self._send(
+                Message(
+                    MessageKind.APPEND_RESPONSE,
+                    self._node_id,
+                    message.sender,
+                    self._term,
+                    index=message.index,
+                    reject=True,
+                    reject_hint=hint,
+                    lease_stamp=message.lease_stamp,
+                )
+            )
+            return
+        self._log.merge(entries, self._commit_index)
+        last_new_index = previous_index + len(entries)
+        self._commit_index = max(self._commit_index, min(message.commit, last_new_index))
+        # Sent after the runtime persists this Ready, so the match we claim is durable.
+        self._send(
+            Message(
+                MessageKind.APPEND_RESPONSE,
+                self._node_id,
+                message.sender,
+                self._term,
+                index=last_new_index,
+                lease_stamp=message.lease_stamp,
+            )
+        )
+
+    # ---- replication, leader side -----------------------------------------------------------------
+
+    def _handle_append_response(self, message: Message) -> None:
+        progress = self._progress[message.sender]
+        progress.recently_active = True
+        stamp = progress.acknowledged_lease_stamp
+        if stamp is None or message.lease_stamp > stamp:
+            progress.acknowledged_lease_stamp = min(message.lease_stamp, self._tick_count)
+        if message.index > self._log.last_index:
+            return  # Speaks of entries we never sent: not an answer to us.
+        if message.reject:
+            if progress.rejected(message.index, message.reject_hint):
+                self._replicate_to(message.sender)
+            return
+        if progress.acknowledged(message.index):
+            self._maybe_commit()
+            if message.sender == self._transfer_target and progress.match_index == self._log.last_index:
+                self._send_timeout_now(message.sender)
+        self._replicate_to(message.sender)
+
+    def _maybe_commit(self) -> None:
+        matches = sorted(
+            [self._log.persisted_index] + [progress.match_index for progress in self._progress.values()],
+            reverse=True,
+        )
+        candidate = matches[self._quorum - 1]
+        # Raft §5.4.2: counting replicas only commits entries of the current term (earlier ones follow).
+        if candidate > self._commit_index and self._log.term_at(candidate) == self._term:
+            self._commit_index = candidate
+
+    def _replicate_to(self, peer: str) -> None:
+        """Send as many APPENDs as the follower's mode and inflight window allow."""
+        progress = self._progress[peer]
+        while progress.can_send_entries():
+            if progress.next_index > self._log.last_index and progress.mode is ReplicationMode.REPLICATE:
+                return
+            self._send_append(peer, progress)
+            if progress.mode is ReplicationMode.PROBE:
+                return
+
+    def _heartbeat_or_append(self, peer: str) -> None:
+        progress = self._progress[peer]
+        progress.on_heartbeat(self._log.last_index)
+        sent_before = len(self._outbox)
+        self._replicate_to(peer)
+        if len(self._outbox) == sent_before:
+            # Nothing to stream (or window full): a bare heartbeat at a prefix the follower surely holds,
+            # carrying our commit index and a fresh lease stamp.
+            self._send(
+                Message(
+                    MessageKind.APPEND,
+                    self._node_id,
+                    peer,
+                    self._term,
+                    log_term=self._log.term_at(progress.match_index) or 0,
+                    index=progress.match_index,
+                    commit=self._commit_index,
+                    lease_stamp=self._tick_count,
+                )
+            )
+
+    def _send_append(self, peer: str, progress: FollowerProgress) -> None:
+        previous_index = progress.next_index - 1
+        # With snapshots, a previous_index below the first retained entry would send a snapshot instead.
+        previous_term = self._log.term_at(previous_index)
+        assert previous_term is not None, (previous_index, self._log.last_index)
+        entries = self._log.batch_from(
+            progress.next_index, self._config.max_entries_per_append, self._config.max_bytes_per_append
+        )
+        self._send(
+            Message(
+                MessageKind.APPEND,
+                self._node_id,
+                peer,
+                self._term,
+                log_term=previous_term,
+                index=previous_index,
+                entries=entries,
+                commit=self._commit_index,
+                lease_stamp=self._tick_count,
+            )
+        )
+        progress.sent_entries(entries[-1].index if entries else previous_index)
+
+    def _send_timeout_now(self, target: str) -> None:
+        self._send(Message(MessageKind.TIMEOUT_NOW, self._node_id, target, self._term))
+
+    # ---- plumbing ---------------------------------------------------------------------------------
+
+    def _send(self, message: Message) -> None:
+        self._outbox.append(message)
+
+    def _hard_state(self) -> HardState:
+        return HardState(term=self._term, voted_for=self._voted_for, commit=self._commit_index)
