@@ -25,6 +25,9 @@ ROUTE_BUDGET_S = 3.0
 MAX_ATTEMPTS = 100
 RETRY_PAUSE_S = 0.05
 CATALOGUE_REFRESH_S = 1.0
+# A replica that timed out or refused is tried last for this long: a paused leader would otherwise
+# hold every request to its group for the whole budget until it resumes.
+SUSPECT_S = 5.0
 
 
 class ClusterClient:
@@ -40,6 +43,7 @@ class ClusterClient:
         self._node_az = {spec.process_id: spec.az for spec in topology.by_role("node")}
         self._refresh_task: asyncio.Task[None] | None = None
         self._last_refresh_s = 0.0
+        self._suspect_until: dict[str, float] = {}
 
     def client(self, process_id: str) -> RpcClient:
         client = self._clients.get(process_id)
@@ -126,9 +130,16 @@ class ClusterClient:
 
     # ---- partitions ---------------------------------------------------------------------------
 
+    def _suspect(self, process_id: str) -> None:
+        self._suspect_until[process_id] = time.monotonic() + SUSPECT_S
+
+    def _is_suspect(self, process_id: str) -> bool:
+        return self._suspect_until.get(process_id, 0.0) > time.monotonic()
+
     def _leader_order(self, partition: PartitionInfo) -> list[str]:
         hint = self.leaders.get(partition.group_id)
-        return ([hint] if hint in partition.members else []) + [m for m in partition.members if m != hint]
+        order = ([hint] if hint in partition.members else []) + [m for m in partition.members if m != hint]
+        return sorted(order, key=self._is_suspect)  # stable: the hint stays first among the healthy
 
     async def call_leader(self, partition: PartitionInfo, method: str, params: dict[str, Any], *, is_write: bool) -> Any:
         loop = asyncio.get_running_loop()
@@ -143,10 +154,16 @@ class ClusterClient:
                 break
             target = order[position % len(order)]
             try:
-                result = await self.client(target).call(method, params, timeout_s=remaining)
+                # A read may move on to another replica, so it does not wait out a paused one.
+                attempt_timeout_s = remaining if is_write else min(remaining, 1.0)
+                result = await self.client(target).call(method, params, timeout_s=attempt_timeout_s)
             except RpcUnavailable:
+                self._suspect(target)
                 last_error = f"{target} unreachable"
             except RpcTimeout as error:
+                self._suspect(target)
+                if self.leaders.get(partition.group_id) == target:
+                    del self.leaders[partition.group_id]
                 if is_write:
                     raise InternalServerError(f"outcome unknown: {target} did not answer in time") from error
                 last_error = f"{target} timed out"
@@ -166,6 +183,7 @@ class ClusterClient:
                     raise InternalServerError(f"{target}: {error.code}: {error.message}") from error
             else:
                 self.leaders[partition.group_id] = target
+                self._suspect_until.pop(target, None)
                 return result
             # The request certainly did not take effect here (or it was a read): try the next replica.
             position += 1
@@ -179,7 +197,7 @@ class ClusterClient:
         """Eventually consistent reads: the replica in our own AZ first, then the others."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ROUTE_BUDGET_S
-        order = sorted(partition.members, key=lambda m: (self._node_az.get(m) != self.az, m))
+        order = sorted(partition.members, key=lambda m: (self._is_suspect(m), self._node_az.get(m) != self.az, m))
         last_error = "no replica answered"
         for attempt in range(MAX_ATTEMPTS):
             remaining = deadline - loop.time()
@@ -188,7 +206,12 @@ class ClusterClient:
             target = order[attempt % len(order)]
             try:
                 return await self.client(target).call(method, params, timeout_s=min(remaining, 1.0))
-            except (RpcUnavailable, RpcTimeout, RpcError) as error:
+            except (RpcUnavailable, RpcTimeout) as error:
+                self._suspect(target)
+                last_error = f"{target}: {error}"
+                if attempt % len(order) == len(order) - 1:
+                    await asyncio.sleep(RETRY_PAUSE_S)
+            except RpcError as error:
                 last_error = f"{target}: {error}"
                 if attempt % len(order) == len(order) - 1:
                     await asyncio.sleep(RETRY_PAUSE_S)

@@ -14,20 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from verify.history import HistoryError, read_history
-from verify.linearizability import ModelMismatchError, SearchBudget
-from verify.operations import operations_by_key, pair_operations
-from verify.register_checker import check_register_keys
-from verify.set_checker import SetModelMismatchError, check_sets
-from verify.timeline import describe_witness, render_html_report, render_text_timeline, window_around_witness
-from verify.verdict import exit_code, key_name, register_verdict, set_verdict
+from gameday.history_check import DEFAULT_MAX_STATES, DEFAULT_TIME_LIMIT_S, check_history_file
+from verify.history import HistoryError
+from verify.linearizability import ModelMismatchError
+from verify.set_checker import SetModelMismatchError
+from verify.verdict import exit_code
 
 EXIT_UNKNOWN = 2
-DEFAULT_TIME_LIMIT_S = 60.0
-DEFAULT_MAX_STATES = 2_000_000
-# Shrinking a witness gets its own time, so a search that used the whole limit still explains itself.
-WITNESS_TIME_LIMIT_S = 10.0
-WITNESS_MAX_STATES = 200_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,7 +64,8 @@ def _positive_float(text: str) -> float:
 def run_check(args: argparse.Namespace) -> int:
     started_s = time.monotonic()
     try:
-        verdict, explanations, pages = _check(args, started_s)
+        check = check_history_file(args.history, args.model, args.time_limit_s, args.max_states)
+        verdict, explanations, pages = check.verdict, check.explanations, check.pages
     except HistoryError as error:
         return _bad_input(str(error))
     except (ModelMismatchError, SetModelMismatchError) as error:
@@ -90,32 +84,6 @@ def run_check(args: argparse.Namespace) -> int:
             return _bad_input(f"cannot write to {args.out}: {error.strerror or error}")
     print(json.dumps(verdict, indent=2))
     return exit_code(verdict["valid"])
-
-
-def _check(args: argparse.Namespace, started_s: float) -> tuple[dict[str, Any], list[str], dict[str, str]]:
-    nemesis_events: list[Any] = []
-    operations = pair_operations(read_history(args.history), nemesis_events)
-    if args.model == "set":
-        return set_verdict(check_sets(operations), len(nemesis_events)), [], {}
-
-    groups = operations_by_key(operations)  # reads the whole file: errors surface before any search
-    budget = SearchBudget(args.max_states, started_s + args.time_limit_s, time.monotonic)
-
-    def make_witness_budget() -> SearchBudget:
-        return SearchBudget(WITNESS_MAX_STATES, time.monotonic() + WITNESS_TIME_LIMIT_S, time.monotonic)
-
-    results = check_register_keys(groups, budget, make_witness_budget)
-    explanations, pages = [], {}
-    for key, result in results.items():
-        if result.witness is None:
-            continue
-        shown = window_around_witness(result.operations, result.witness)
-        explanations.append(
-            f"key {key_name(key)}: {describe_witness(result.witness)}\n"
-            f"{render_text_timeline(shown, result.witness)}\n"
-        )
-        pages[key_name(key)] = render_html_report(key_name(key), shown, result.witness)
-    return register_verdict(results, len(nemesis_events)), explanations, pages
 
 
 def _write_out(directory: Path, verdict: dict[str, Any], pages: dict[str, str]) -> None:
