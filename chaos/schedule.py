@@ -143,7 +143,9 @@ def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s:
     """Every fault of the phase, in start order; each heals within the phase (start_s + duration_s).
 
     A new fault is due every `interval_s`; it waits for a heal when `max_concurrent_faults` are active
-    or when it could not run beside them without touching a second AZ.
+    or when it could not run beside them without touching a second AZ. The first faults cover every
+    kind of the mix once (in a seeded order), so a short run still exercises each kind it names;
+    later ones are drawn by weight.
     """
     unknown = sorted(kind for kind in phase.mix if kind not in FAULT_KINDS)
     if unknown:
@@ -157,10 +159,12 @@ def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s:
     plan: list[PlannedFault] = []
     active: list[tuple[float, _Footprint]] = []  # (heal_s, footprint)
     now_s = start_s
+    uncovered = sorted(phase.mix)
+    rng.shuffle(uncovered)
     # Bounded: each iteration either plans a fault (then time moves by interval_s) or waits for a heal.
     while now_s + shortest_s <= end_s:
         active = [(heal_s, footprint) for heal_s, footprint in active if heal_s > now_s]
-        kind = _weighted_kind(rng, phase.mix)
+        kind = uncovered[0] if uncovered else _weighted_kind(rng, phase.mix)
         duration_s = min(rng.uniform(shortest_s, longest_s), end_s - now_s)
         target = None
         if len(active) < phase.max_concurrent_faults:
@@ -173,6 +177,8 @@ def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s:
             now_s = min(heal_s for heal_s, _ in active)
             continue
         fault = PlannedFault(round(now_s, 3), round(now_s + duration_s, 3), kind, target)
+        if uncovered and uncovered[0] == kind:
+            uncovered.pop(0)
         plan.append(fault)
         active.append((fault.heal_s, _footprint(kind, target)))
         now_s += phase.interval_s

@@ -105,6 +105,10 @@ class LoadRun:
     def pids(self) -> dict[str, int]:
         return {name: process.pid for name, process in self._processes.items()}
 
+    def finished_early(self) -> bool:
+        """True when a Locust process exited although no duration was set (it crashed or gave up)."""
+        return self.duration_s is None and any(process.poll() is not None for process in self._processes.values())
+
     def stop(self) -> None:
         """Ask Locust to stop gracefully: users finish the operation in flight, stats are written."""
         master = self._processes["master"]

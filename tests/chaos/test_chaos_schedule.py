@@ -168,3 +168,12 @@ def test_format_plan_is_a_readable_timeline() -> None:
     assert "every process of az-c [node, metadata]" in lines[3]
     assert "leader of the metadata group" in lines[4]
     assert "no faults" in format_plan([], seed=1)
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_a_plan_with_enough_slots_covers_every_kind_of_the_mix(seed: int) -> None:
+    # The smoke scenario's shape: a short phase with exactly room for one of each kind (and one more).
+    smoke = FaultPhase(duration_s=30, interval_s=8, fault_duration_s=(3, 5), mix={"power-off": 1, "pause": 1, "kill-leader": 1})
+    kinds = [fault.kind for fault in plan_faults(smoke, seed, NODES, 5.0)]
+    assert set(kinds) == {"power-off", "pause", "kill-leader"}
+    assert len(set(kinds[:3])) == 3, "the first faults cover the mix before any kind repeats"

@@ -1,0 +1,64 @@
+"""`gameday run [SCENARIO]`: a whole game day on a fresh local cluster, ending in a verdict.
+
+Exit 0 valid, 1 invalid (a data or alarm verifier failed), 2 unknown or infrastructure error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from gameday.game_day import new_seed, run_game_day
+from gameday.scenario import ScenarioError, load_scenario, shipped_scenarios
+
+EXIT_UNKNOWN = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a game day: cluster, load, canaries, faults, verifiers, report (exit 0/1/2)",
+        description=(
+            "Run a game day on a fresh local cluster and print the verdict. Exit 0 valid, 1 invalid, "
+            "2 unknown or infrastructure error. Writes summary.json, history.jsonl, canaries.jsonl, "
+            "junit.xml and report.html into the run directory."
+        ),
+    )
+    parser.add_argument(
+        "scenario", nargs="?", default="default",
+        help=f"a shipped scenario ({', '.join(shipped_scenarios())}) or a path to a TOML file (default: default)",
+    )
+    parser.add_argument("--seed", type=int, help="replay a run: the fault schedule follows from scenario + seed")
+    parser.add_argument("--out", type=Path, help="run directory (default: runs/SCENARIO-TIME-seedN)")
+    parser.add_argument("--backend", choices=["local"], default="local", help="where the cluster runs")
+    parser.add_argument("--workers", type=int, default=0, help="Locust workers (master/worker mode; 0 = one process)")
+    parser.set_defaults(handler=run_command)
+
+
+def _raise_interrupt(signal_number: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as error:
+        print(f"gameday run: {error}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    if args.workers < 0:
+        print("gameday run: --workers must be 0 or more", file=sys.stderr)
+        return EXIT_UNKNOWN
+    seed = args.seed if args.seed is not None else new_seed()
+    run_dir = args.out or Path("runs") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+    # A CI job cancelled with SIGTERM gets the same clean-up as Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    result = run_game_day(scenario, seed, run_dir.resolve(), say, workers=args.workers)
+    return result.exit_code

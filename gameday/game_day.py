@@ -1,0 +1,389 @@
+"""One game day, end to end: cluster up → warm-up → load, canaries and faults → heal → recovery →
+verifiers → cluster down, with the report written even when the run is cut short.
+
+Everything started here is stopped in `finally` blocks, in reverse order: faults healed first (so a
+paused process can be stopped), then load and canaries, then the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from canaries.alarms import AlarmThresholds, evaluate_alarms
+from canaries.fleet import CanaryFleet, start_canaries
+from canaries.records_file import read_records
+from chaos.controller import ChaosController, RunOutcome
+from chaos.schedule import format_plan, nodes_from_topology, plan_faults
+from cluster.deploy.local_processes import LocalCluster
+from gameday.cluster_health import check_cluster_healthy
+from gameday.history_check import check_history_file
+from gameday.progress import ProgressReporter
+from gameday.run_verdict import VerifierResult, exit_code_for, overall_validity, write_outputs
+from gameday.scenario import Scenario
+from loadgen.history_merge import merge_histories
+from loadgen.register_workload import RegisterWeights
+from loadgen.run import LoadResult, LoadRun, start_load
+from verify.history import HistoryWriter
+
+CANARY_INTERVAL_S = 0.5
+CANARY_TABLE = "canary"
+CHECK_TIME_LIMIT_S = 60.0
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class GameDayResult:
+    exit_code: int
+    run_dir: Path
+    summary: dict[str, Any]
+
+
+@dataclass
+class _RunState:
+    """What a run has started so far: the finally blocks stop exactly this."""
+
+    loads: dict[str, LoadRun] = field(default_factory=dict)
+    load_results: dict[str, LoadResult] = field(default_factory=dict)
+    fleet: CanaryFleet | None = None
+    controller: ChaosController | None = None
+    chaos_thread: threading.Thread | None = None
+    chaos_outcome: RunOutcome | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    phase: str = "starting"
+    errors: list[str] = field(default_factory=list)
+
+
+def new_seed() -> int:
+    return int.from_bytes(os.urandom(4), "big")
+
+
+def fault_windows(nemesis_path: Path) -> list[dict[str, Any]]:
+    """Start/stop pairs of the nemesis events, by fault number, in monotonic seconds."""
+    windows: dict[Any, dict[str, Any]] = {}
+    if not nemesis_path.exists():
+        return []
+    for line in nemesis_path.read_text().splitlines():
+        event = json.loads(line)
+        function, value = event.get("f", ""), event.get("value") or {}
+        number = value.get("fault") if isinstance(value, dict) else None
+        if number is None:
+            continue
+        if function.startswith("start-"):
+            windows[number] = {"kind": function[len("start-"):], "start_s": event["time"] / 1e9, "target": value}
+        elif function.startswith("stop-") and number in windows:
+            windows[number]["heal_s"] = event["time"] / 1e9
+    return sorted(windows.values(), key=lambda window: window["start_s"])
+
+
+def unplanned_faults(nemesis_path: Path) -> list[str]:
+    """What the controller's final sweep had to power on or resume: nothing planned held it down."""
+    found = []
+    if nemesis_path.exists():
+        for line in nemesis_path.read_text().splitlines():
+            event = json.loads(line)
+            if event.get("f") == "heal-all" and isinstance(event.get("value"), dict):
+                value = event["value"]
+                found += [f"{process} was down" for process in value.get("powered_on", {})]
+                found += [f"{process} was paused" for process in value.get("resumed", [])]
+    return found
+
+
+def run_game_day(
+    scenario: Scenario,
+    seed: int,
+    run_dir: Path,
+    say: Say,
+    *,
+    workers: int = 0,
+    cluster_faults: list[str] | None = None,
+) -> GameDayResult:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cluster = LocalCluster(run_dir / "cluster")
+    state = _RunState()
+    nemesis_path = run_dir / "nemesis.jsonl"
+    nemesis = HistoryWriter(nemesis_path)
+    run_start_s = time.monotonic()
+    summary: dict[str, Any] = {
+        "scenario": scenario.name,
+        "seed": seed,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "run_start_monotonic_s": run_start_s,
+        "replay": f"gameday run {scenario.source or scenario.name} --seed {seed}",
+        "partial": True,
+    }
+    results: list[VerifierResult] = []
+    interrupted = False
+    say(f"game day {scenario.name!r}, seed {seed} (replay: {summary['replay']}); run directory {run_dir}")
+
+    def record_nemesis(event: dict[str, Any]) -> None:
+        nemesis.write(event)
+        say(f"[{time.monotonic() - run_start_s:6.1f}s] fault: {event['f']} {json.dumps(event.get('value'))[:160]}")
+
+    try:
+        try:
+            state.phase = "cluster up"
+            say("starting the cluster...")
+            shape = scenario.cluster
+            cluster.up(
+                azs=shape.azs,
+                nodes_per_az=shape.nodes_per_az,
+                partitions_per_table=shape.partitions_per_table,
+                faults=cluster_faults or [],
+            )
+            endpoints = cluster.endpoints()
+            summary["endpoints"] = endpoints
+            plan = plan_faults(
+                scenario.faults, seed, nodes_from_topology(cluster.topology()), start_s=scenario.warmup_s
+            )
+            say(format_plan(plan, seed))
+            summary["plan"] = [
+                {"kind": f.kind, "start_s": f.start_s, "heal_s": f.heal_s, "target": f.target} for f in plan
+            ]
+            state.controller = ChaosController(cluster, record_nemesis)
+            state.controller.validate(fault.kind for fault in plan)
+            _start_canaries(state, endpoints, run_dir)
+            _start_loads(state, scenario, seed, endpoints, run_dir, workers)
+            run_start_s = time.monotonic()
+            summary["run_start_monotonic_s"] = run_start_s
+            state.chaos_thread = threading.Thread(
+                target=_run_chaos, args=(state, plan, run_start_s), name="chaos", daemon=True
+            )
+            state.chaos_thread.start()
+            fault_phase_end_s = scenario.warmup_s + scenario.faults.duration_s
+            total_s = fault_phase_end_s + scenario.recovery_s
+            progress = ProgressReporter(run_dir, say, run_start_s, total_s)
+            while (elapsed := time.monotonic() - run_start_s) < total_s:
+                state.phase = (
+                    "warm-up" if elapsed < scenario.warmup_s
+                    else "faults" if elapsed < fault_phase_end_s
+                    else "recovery"
+                )
+                progress.maybe_report(state.phase)
+                if elapsed >= fault_phase_end_s and state.chaos_thread.is_alive():
+                    state.stop.set()
+                _raise_if_load_died(state)
+                time.sleep(0.25)
+            state.phase = "stopping load"
+            _stop_chaos(state)
+        except KeyboardInterrupt:
+            interrupted = True
+            state.errors.append("interrupted (Ctrl-C): the run is partial")
+            say("interrupted: healing every fault, stopping load, canaries and the cluster...")
+        except Exception as error:  # an infrastructure failure: the verdict is unknown, never valid
+            state.errors.append(f"{state.phase}: {type(error).__name__}: {error}")
+            say(f"run failed during {state.phase}: {error}")
+        finally:
+            _stop_chaos(state)
+            _stop_load_and_canaries(state, say)
+        if not interrupted and not state.errors:
+            state.phase = "cluster health"
+            results.append(check_cluster_healthy(cluster, unplanned_faults(nemesis_path)))
+    except KeyboardInterrupt:
+        interrupted = True
+        state.errors.append("interrupted (Ctrl-C) while stopping: the run is partial")
+    finally:
+        _stop_chaos(state)
+        _stop_load_and_canaries(state, say)
+        nemesis.close()
+        cluster.down()
+    run_end_s = time.monotonic()
+    summary["duration_s"] = round(run_end_s - run_start_s, 3)
+    summary["faults"] = [
+        {**window, "start_s": window["start_s"] - run_start_s, "heal_s": window.get("heal_s", run_end_s) - run_start_s}
+        for window in fault_windows(nemesis_path)
+    ]
+    summary["chaos"] = vars(state.chaos_outcome) if state.chaos_outcome else None
+    summary["errors"] = state.errors
+    summary["partial"] = interrupted or bool(state.errors)
+    results = _verify(state, scenario, run_dir, nemesis_path, run_start_s, run_end_s, summary, say) + results
+    validity = overall_validity(results, summary["partial"])
+    code = exit_code_for(validity)
+    summary["verdict"] = {"valid": validity, "exit_code": code, "reason": _reason(results, state.errors)}
+    write_outputs(run_dir, summary, results)
+    _write_report(run_dir, say)
+    _print_verdict(say, results, summary)
+    return GameDayResult(code, run_dir, summary)
+
+
+# ---- pieces of the run --------------------------------------------------------------------------
+
+
+def _start_canaries(state: _RunState, endpoints: dict[str, str], run_dir: Path) -> None:
+    # Until links go through per-AZ proxies, every canary reaches every router directly.
+    endpoints_by_az = {az: dict(endpoints) for az in endpoints}
+    state.fleet = start_canaries(endpoints_by_az, CANARY_TABLE, run_dir, CANARY_INTERVAL_S)
+
+
+def _start_loads(
+    state: _RunState, scenario: Scenario, seed: int, endpoints: dict[str, str], run_dir: Path, workers: int
+) -> None:
+    workload = scenario.workload
+    models = ["register", "set"] if workload.model == "both" else [workload.model]
+    hosts = list(endpoints.values())
+    wait_ms = 1000.0 / workload.rate_per_client_s if workload.rate_per_client_s else 10.0
+    for number, model in enumerate(models):
+        users = workload.clients if len(models) == 1 or model == "register" else max(1, workload.clients // 2)
+        state.loads[model] = start_load(
+            hosts[number % len(hosts)],
+            model,
+            users,
+            None,
+            run_dir / f"load-{model}",
+            workers=workers,
+            table=f"{model}-{seed}",  # a fresh table per run: old values would make a history lie
+            keys=workload.keys,
+            weights=RegisterWeights(workload.read_weight, workload.write_weight, workload.cas_weight),
+            wait_ms=wait_ms,
+            seed=seed,
+        )
+
+
+def _run_chaos(state: _RunState, plan: list[Any], start_s: float) -> None:
+    assert state.controller is not None
+    try:
+        state.chaos_outcome = state.controller.run(plan, state.stop, start_s)
+    except Exception as error:
+        state.errors.append(f"chaos controller: {type(error).__name__}: {error}")
+
+
+def _stop_chaos(state: _RunState) -> None:
+    state.stop.set()
+    if state.chaos_thread is not None:
+        state.chaos_thread.join(timeout=60)
+    if state.controller is not None:
+        state.controller.heal_all()
+
+
+def _raise_if_load_died(state: _RunState) -> None:
+    for model, load in state.loads.items():
+        if load.finished_early():
+            raise RuntimeError(f"the {model} load generator exited early; see {load.out_dir / 'logs'}")
+
+
+def _stop_load_and_canaries(state: _RunState, say: Say) -> None:
+    for model, load in list(state.loads.items()):
+        try:
+            load.stop()
+            state.load_results[model] = load.wait(timeout_s=60)
+        except Exception as error:
+            state.errors.append(f"{model} load: {type(error).__name__}: {error}")
+            say(f"{model} load did not stop cleanly: {error}")
+        state.loads.pop(model)
+    if state.fleet is not None:
+        state.fleet.stop()
+        state.fleet = None
+
+
+def _verify(
+    state: _RunState,
+    scenario: Scenario,
+    run_dir: Path,
+    nemesis_path: Path,
+    run_start_s: float,
+    run_end_s: float,
+    summary: dict[str, Any],
+    say: Say,
+) -> list[VerifierResult]:
+    say("judging the history and the canaries...")
+    results: list[VerifierResult] = []
+    summary["load"] = {model: {"counts": result.counts} for model, result in state.load_results.items()}
+    checks = {"register": ("linearizability", "history.jsonl"), "set": ("sets", "history-set.jsonl")}
+    for model, (name, file_name) in checks.items():
+        result = state.load_results.get(model)
+        if result is None:
+            if model in (["register", "set"] if scenario.workload.model == "both" else [scenario.workload.model]):
+                results.append(VerifierResult(name, "unknown", f"the {model} load produced no history"))
+            continue
+        history_path = run_dir / file_name
+        merge_histories([result.history_path, nemesis_path], history_path)
+        results.append(_judge_history(name, model, history_path, run_dir, result))
+    records_path = run_dir / "canaries.jsonl"
+    records = list(read_records(records_path)) if records_path.exists() else []
+    windows = [(window["start_s"], window.get("heal_s", run_end_s)) for window in fault_windows(nemesis_path)]
+    thresholds = scenario.thresholds
+    alarm_report = evaluate_alarms(
+        records,
+        AlarmThresholds(
+            window_s=thresholds.window_s,
+            availability_min_outside_fault=thresholds.availability_outside_faults,
+            availability_min_inside_fault=thresholds.availability_inside_faults,
+            latency_p99_max_ms_outside_fault=thresholds.latency_p99_ms,
+            latency_p99_max_ms_inside_fault=max(thresholds.latency_p99_ms, 4 * thresholds.latency_p99_ms),
+            samples_min=max(3, int(thresholds.window_s / CANARY_INTERVAL_S) // 2),
+        ),
+        windows,
+        run_start_s,
+        run_end_s,
+    ).to_json()
+    summary["alarms"] = alarm_report
+    fired = alarm_report["alarms"]
+    if not records:
+        results.append(VerifierResult("alarms", "unknown", "the canaries recorded nothing"))
+    elif fired:
+        worst = fired[0]
+        results.append(
+            VerifierResult(
+                "alarms",
+                False,
+                f"{len(fired)} customer-facing alarm window(s) fired, e.g. {worst['kind']} canary {worst['canary_az']}"
+                f" -> {worst['endpoint_az']}: {worst['measured']:.4g} vs threshold {worst['threshold']:.4g}",
+                {"fired": len(fired)},
+            )
+        )
+    else:
+        results.append(VerifierResult("alarms", True, f"{len(records)} canary measurements, no alarm fired"))
+    return results
+
+
+def _judge_history(name: str, model: str, history_path: Path, run_dir: Path, load: LoadResult) -> VerifierResult:
+    ok_operations = sum(counts.get("ok", 0) for counts in load.counts.values())
+    if ok_operations == 0:
+        return VerifierResult(name, "unknown", f"no {model} operation succeeded: nothing was tested")
+    try:
+        check = check_history_file(history_path, model, time_limit_s=CHECK_TIME_LIMIT_S)
+    except Exception as error:  # a history the checker cannot read is a harness failure: unknown
+        return VerifierResult(name, "unknown", f"cannot check {history_path.name}: {error}")
+    verdict = check.verdict
+    if check.pages:
+        check_dir = run_dir / "check"
+        check_dir.mkdir(exist_ok=True)
+        for key, page in check.pages.items():
+            (check_dir / f"timeline-{model}-{''.join(c if c.isalnum() else '_' for c in key)}.html").write_text(page)
+    detail = f"{ok_operations} ok operations; verdict {verdict['valid']}"
+    if check.explanations:
+        detail += "\n" + "\n".join(check.explanations)
+    return VerifierResult(name, verdict["valid"], detail, {"verdict": verdict})
+
+
+def _reason(results: list[VerifierResult], errors: list[str]) -> str:
+    failing = [f"{result.name}: {result.valid}" for result in results if result.valid is not True]
+    return "; ".join(errors + failing) or "every verifier passed"
+
+
+def _write_report(run_dir: Path, say: Say) -> None:
+    try:
+        from gameday.report import render_report
+
+        path = render_report(run_dir)
+    except Exception as error:  # the verdict stands even if the page cannot be drawn
+        say(f"could not write the HTML report: {error}")
+        return
+    say(f"report: {path}")
+
+
+def _print_verdict(say: Say, results: list[VerifierResult], summary: dict[str, Any]) -> None:
+    say("")
+    say(f"{'verifier':<20} verdict")
+    for result in results:
+        say(f"{result.name:<20} {result.valid}  {result.detail.splitlines()[0][:100]}")
+    verdict = summary["verdict"]
+    word = {True: "VALID", False: "INVALID"}.get(verdict["valid"], "UNKNOWN")
+    say(f"\nverdict: {word} (exit {verdict['exit_code']}) — {verdict['reason']}")
