@@ -1,0 +1,159 @@
+"""`gameday run` end to end on real processes: a short game day, Ctrl-C in the middle, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+TINY_SCENARIO = """
+name = "tiny"
+description = "A few seconds of each process fault, for the test suite."
+warmup_s = 3
+recovery_s = 5
+final_reads = true
+
+[cluster]
+azs = 3
+nodes_per_az = 2
+partitions_per_table = 4
+
+[workload]
+model = "both"
+keys = 4
+clients = 3
+rate_per_client_s = 20
+read_weight = 2
+write_weight = 2
+cas_weight = 1
+
+[faults]
+duration_s = 10
+interval_s = 5
+fault_duration_s = [2, 3]
+
+[faults.mix]
+power-off = 1
+kill-leader = 1
+
+[thresholds]
+availability_outside_faults = 0.9
+availability_inside_faults = 0.5
+latency_p99_ms = 3000
+window_s = 5
+regression_tolerance = 0.5
+"""
+
+
+def _gameday(*arguments: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gameday.cli", *arguments],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_SCENARIO)
+    return path
+
+
+def test_a_short_game_day_is_valid_and_leaves_its_files_and_no_process(tmp_path: Path, scenario_file: Path) -> None:
+    run_dir = tmp_path / "run"
+    process = _gameday("run", str(scenario_file), "--seed", "3", "--out", str(run_dir), cwd=tmp_path)
+    try:
+        output, _ = process.communicate(timeout=240)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    assert "fault schedule" in output and "verdict: VALID (exit 0)" in output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"]["valid"] is True and summary["seed"] == 3 and not summary["partial"]
+    names = {verifier["name"]: verifier["valid"] for verifier in summary["verifiers"]}
+    assert names == {"linearizability": True, "sets": True, "alarms": True, "cluster-healthy": True}
+    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    nemesis = [event["f"] for event in history if event["process"] == "nemesis"]
+    assert {"start-power-off", "stop-power-off", "start-kill-leader", "stop-kill-leader"} <= set(nemesis)
+    assert sum(1 for event in history if event["type"] == "ok") > 50
+    assert (run_dir / "canaries.jsonl").stat().st_size > 0
+    suite = ElementTree.parse(run_dir / "junit.xml").getroot()
+    case_names = [case.get("name") for case in suite.iter("testcase")]
+    assert "linearizability" in case_names and any(name.startswith("write-availability") for name in case_names)
+    assert suite.get("failures") == "0"
+    assert _processes_mentioning(str(run_dir)) == []
+
+
+def test_the_same_seed_plans_the_same_faults(tmp_path: Path, scenario_file: Path) -> None:
+    from chaos.schedule import nodes_from_topology, plan_faults
+    from cluster.deploy.local_processes import build_topology
+    from gameday.scenario import load_scenario
+
+    scenario = load_scenario(str(scenario_file))
+    nodes = nodes_from_topology(build_topology(3, 2, 4))
+    first = plan_faults(scenario.faults, 3, nodes, scenario.warmup_s)
+    assert first == plan_faults(scenario.faults, 3, nodes, scenario.warmup_s)
+    assert first != plan_faults(scenario.faults, 4, nodes, scenario.warmup_s)
+
+
+def test_ctrl_c_heals_stops_everything_keeps_the_record_and_exits_2(tmp_path: Path, scenario_file: Path) -> None:
+    run_dir = tmp_path / "interrupted"
+    process = _gameday("run", str(scenario_file), "--seed", "5", "--out", str(run_dir), cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        # Interrupt once the fault phase has begun, i.e. with load running and a fault applied.
+        while time.monotonic() < deadline:
+            nemesis = run_dir / "nemesis.jsonl"
+            if nemesis.exists() and "start-" in nemesis.read_text():
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the fault phase never began")
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 2, output
+    assert "interrupted" in output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["partial"] is True and summary["verdict"]["valid"] == "unknown"
+    events = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    started = [e for e in events if e["process"] == "nemesis" and e["f"].startswith("start-")]
+    stopped = [e for e in events if e["process"] == "nemesis" and e["f"].startswith("stop-")]
+    assert started and len(stopped) == len(started), "every fault that started was healed and recorded"
+    assert sum(1 for event in events if event["type"] == "ok") > 0
+    assert _processes_mentioning(str(run_dir)) == []
+
+
+def test_a_broken_scenario_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text(TINY_SCENARIO.replace("power-off = 1", "power-off = -1"))
+    process = _gameday("run", str(broken), "--out", str(tmp_path / "never"), cwd=tmp_path)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "broken.toml" in output and "faults.mix.power-off" in output
+    assert not (tmp_path / "never").exists()
