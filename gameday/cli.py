@@ -9,6 +9,7 @@ import sys
 # Each module exposes register(subparsers) and sets `handler` (args -> exit code) on its parser.
 COMMAND_MODULES = (
     "gameday.commands.run",
+    "gameday.commands.baseline",
     "gameday.commands.cluster",
     "gameday.commands.check",
     "gameday.commands.toxiproxy",

@@ -22,6 +22,7 @@ from canaries.records_file import read_records
 from chaos.controller import ChaosController, RunOutcome
 from chaos.schedule import format_plan, nodes_from_topology, plan_faults
 from cluster.deploy.local_processes import LocalCluster
+from gameday.baseline import BaselineError, compare
 from gameday.cluster_health import check_cluster_healthy
 from gameday.history_check import check_history_file
 from gameday.progress import ProgressReporter
@@ -104,6 +105,7 @@ def run_game_day(
     *,
     workers: int = 0,
     cluster_faults: list[str] | None = None,
+    baseline: dict[str, Any] | None = None,
 ) -> GameDayResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     cluster = LocalCluster(run_dir / "cluster")
@@ -204,6 +206,8 @@ def run_game_day(
     summary["errors"] = state.errors
     summary["partial"] = interrupted or bool(state.errors)
     results = _verify(state, scenario, run_dir, nemesis_path, run_start_s, run_end_s, summary, say) + results
+    if baseline is not None:
+        results.append(_compare_with_baseline(baseline, summary, scenario.thresholds.regression_tolerance))
     validity = overall_validity(results, summary["partial"])
     code = exit_code_for(validity)
     summary["verdict"] = {"valid": validity, "exit_code": code, "reason": _reason(results, state.errors)}
@@ -341,6 +345,19 @@ def _verify(
     else:
         results.append(VerifierResult("alarms", True, f"{len(records)} canary measurements, no alarm fired"))
     return results
+
+
+def _compare_with_baseline(baseline: dict[str, Any], summary: dict[str, Any], tolerance: float) -> VerifierResult:
+    try:
+        regressions = compare(baseline, summary, tolerance)
+    except BaselineError as error:
+        return VerifierResult("regression", "unknown", str(error))
+    if regressions:
+        details = "; ".join(regression.describe() for regression in regressions)
+        return VerifierResult("regression", False, f"{len(regressions)} regression(s): {details}")
+    return VerifierResult(
+        "regression", True, f"no regression beyond {tolerance:.0%} against baseline seed {baseline.get('seed')}"
+    )
 
 
 def _judge_history(name: str, model: str, history_path: Path, run_dir: Path, load: LoadResult) -> VerifierResult:

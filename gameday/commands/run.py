@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from gameday.baseline import BaselineError, load_baseline
 from gameday.game_day import new_seed, run_game_day
 from gameday.scenario import ScenarioError, load_scenario, shipped_scenarios
 
@@ -35,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, help="replay a run: the fault schedule follows from scenario + seed")
     parser.add_argument("--out", type=Path, help="run directory (default: runs/SCENARIO-TIME-seedN)")
     parser.add_argument("--backend", choices=["local"], default="local", help="where the cluster runs")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="FILE",
+        help="fail (exit 1) when availability or p99 per AZ regress beyond the scenario's tolerance",
+    )
     parser.add_argument("--workers", type=int, default=0, help="Locust workers (master/worker mode; 0 = one process)")
     parser.set_defaults(handler=run_command)
 
@@ -52,6 +57,13 @@ def run_command(args: argparse.Namespace) -> int:
     if args.workers < 0:
         print("gameday run: --workers must be 0 or more", file=sys.stderr)
         return EXIT_UNKNOWN
+    baseline = None
+    if args.baseline is not None:
+        try:
+            baseline = load_baseline(args.baseline)
+        except BaselineError as error:
+            print(f"gameday run: {error}", file=sys.stderr)
+            return EXIT_UNKNOWN
     seed = args.seed if args.seed is not None else new_seed()
     run_dir = args.out or Path("runs") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     # A CI job cancelled with SIGTERM gets the same clean-up as Ctrl-C.
@@ -60,5 +72,5 @@ def run_command(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    result = run_game_day(scenario, seed, run_dir.resolve(), say, workers=args.workers)
+    result = run_game_day(scenario, seed, run_dir.resolve(), say, workers=args.workers, baseline=baseline)
     return result.exit_code
