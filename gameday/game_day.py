@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,7 @@ def run_game_day(
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "run_start_monotonic_s": run_start_s,
         "replay": f"gameday run {scenario.source or scenario.name} --seed {seed}",
+        "thresholds": asdict(scenario.thresholds),
         "partial": True,
     }
     results: list[VerifierResult] = []
