@@ -29,17 +29,22 @@ def build_request(host: str, port: int, operation: str, body: dict) -> bytes:
     return head.encode() + payload
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """(status, body, whether the server keeps the connection open for the next request)."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
     length = 0
+    keep_alive = True
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
+        name = name.strip().lower()
+        if name == "content-length":
             length = int(value)
+        elif name == "connection" and value.strip().lower() == "close":
+            keep_alive = False
     body = await reader.readexactly(length) if length else b""
-    return status, body
+    return status, body, keep_alive
 
 
 @dataclass
@@ -73,19 +78,28 @@ async def run_load(
     deadline = time.perf_counter() + duration_s
 
     async def client(number: int) -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         sequence = 0
         try:
             while time.perf_counter() < deadline:
                 request = build_request(host, port, operation, make_body(number, sequence))
                 sequence += 1
                 started = time.perf_counter()
+                # A server that closes after each response (moto's) pays its reconnects in latency,
+                # as it would with any client.
+                if connection is None:
+                    connection = await asyncio.open_connection(host, port)
+                reader, writer = connection
                 writer.write(request)
-                status, _ = await read_response(reader)
+                status, _, keep_alive = await read_response(reader)
                 latencies.append(time.perf_counter() - started)
                 counters["ok" if status == 200 else "errors"] += 1
+                if not keep_alive:
+                    writer.close()
+                    connection = None
         finally:
-            writer.close()
+            if connection is not None:
+                connection[1].close()
 
     started = time.perf_counter()
     await asyncio.gather(*(client(n) for n in range(clients)))
@@ -96,7 +110,7 @@ async def call(host: str, port: int, operation: str, body: dict, timeout_s: floa
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
     try:
         writer.write(build_request(host, port, operation, body))
-        status, raw = await asyncio.wait_for(read_response(reader), timeout_s)
+        status, raw, _ = await asyncio.wait_for(read_response(reader), timeout_s)
         return status, json.loads(raw or b"{}")
     finally:
         writer.close()
