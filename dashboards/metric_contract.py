@@ -1,0 +1,73 @@
+"""The metric names and labels the dashboards and alert rules rely on (issue 7's contract).
+
+The canaries export theirs today (canaries/metrics.py); routers, storage nodes, metadata replicas and
+the chaos controller are being instrumented against these names. Kept as data so a test can check that
+every expression we ship names only contracted metrics and labels, and that the canaries' real
+exposition matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MetricType = Literal["counter", "gauge", "histogram"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # as queried: counters with their `_total`, histograms without their suffixes
+    type: MetricType
+    labels: tuple[str, ...]
+
+    def series_names(self) -> tuple[str, ...]:
+        """The names a query may use: a histogram is three series families (le on the buckets)."""
+        if self.type == "histogram":
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        return (self.name,)
+
+
+CONTRACT: tuple[Metric, ...] = (
+    # Canaries (one process per AZ).
+    Metric("canary_requests_total", "counter", ("az", "endpoint_az", "operation", "outcome")),
+    Metric("canary_request_latency_seconds", "histogram", ("az", "endpoint_az", "operation")),
+    Metric("canary_up", "gauge", ("az",)),
+    # Request routers (one per AZ); code is the HTTP status class: 2xx, 4xx, 5xx.
+    Metric("router_requests_total", "counter", ("az", "operation", "code")),
+    Metric("router_request_latency_seconds", "histogram", ("az", "operation")),
+    Metric("router_throttles_total", "counter", ("az",)),
+    Metric("router_retries_total", "counter", ("az", "reason")),
+    # Storage nodes and metadata replicas; role is 0 follower, 1 candidate, 2 leader.
+    Metric("raft_role", "gauge", ("process", "group")),
+    Metric("raft_term", "gauge", ("process", "group")),
+    Metric("raft_commit_index", "gauge", ("process", "group")),
+    Metric("raft_applied_index", "gauge", ("process", "group")),
+    Metric("raft_replication_lag_entries", "gauge", ("process", "group", "follower")),
+    Metric("wal_size_bytes", "gauge", ("process", "group")),
+    Metric("wal_fsync_latency_seconds", "histogram", ("process",)),
+    Metric("storage_node_leaders", "gauge", ("process",)),
+    # Chaos controller: faults in force, by kind (power-off, pause, ...).
+    Metric("chaos_active_faults", "gauge", ("kind",)),
+)
+
+RAFT_ROLE_LEADER = 2
+
+# Series Prometheus makes itself: scrape health, and the state of alerting rules (the alerts panel).
+PROMETHEUS_SERIES: dict[str, tuple[str, ...]] = {
+    "up": (),
+    "ALERTS": ("alertname", "alertstate", "severity"),
+}
+# Labels every scraped series carries, whatever the contract says.
+TARGET_LABELS: tuple[str, ...] = ("job", "instance")
+
+
+def series_labels() -> dict[str, frozenset[str]]:
+    """Every queryable series name → the labels it may carry (``le`` on histogram buckets)."""
+    labels: dict[str, frozenset[str]] = {}
+    for metric in CONTRACT:
+        for series in metric.series_names():
+            extra = ("le",) if series.endswith("_bucket") else ()
+            labels[series] = frozenset(metric.labels + extra + TARGET_LABELS)
+    for name, own in PROMETHEUS_SERIES.items():
+        labels[name] = frozenset(own + TARGET_LABELS)
+    return labels
