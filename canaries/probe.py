@@ -11,10 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from canaries.outcomes import SEQUENCE_ATTRIBUTE, Operation, Outcome, classify_exception, classify_read
+from loadgen.dynamodb_client import ClientSettings, make_client
 
 Record = Callable[[dict[str, Any]], None]
 Clock = Callable[[], float]
@@ -35,23 +33,11 @@ class ProbeTarget:
 def make_dynamodb_client(endpoint_url: str, timeout_s: float, region: str = "us-east-1") -> Any:
     """A DynamoDB client that reports a customer's first attempt: no retries, short timeouts.
 
-    Each call gets its own session because boto3 sessions are not thread-safe.
+    Each call gets its own session because boto3 sessions are not thread-safe. A pooled keep-alive
+    connection is what a long-lived customer client uses too.
     """
-    session = boto3.session.Session()
-    return session.client(
-        "dynamodb",
-        endpoint_url=endpoint_url,
-        region_name=region,
-        # Credentials are required by the SDK's signer; emulators and our routers ignore them.
-        aws_access_key_id="canary",
-        aws_secret_access_key="canary",
-        config=Config(
-            retries={"total_max_attempts": 1, "mode": "standard"},
-            connect_timeout=timeout_s,
-            read_timeout=timeout_s,
-            # A pooled keep-alive connection is what a long-lived customer client uses too.
-            max_pool_connections=2,
-        ),
+    return make_client(
+        ClientSettings(endpoint_url, connect_timeout_s=timeout_s, read_timeout_s=timeout_s, max_connections=2, region=region)
     )
 
 

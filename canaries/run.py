@@ -27,7 +27,7 @@ from canaries.fleet import CanaryFleet, start_canaries
 from canaries.metrics import CanaryMetrics
 from canaries.probe import make_dynamodb_client
 from canaries.records_file import JsonLinesRecorder
-from canaries.table_setup import TableSetupError, ensure_table
+from loadgen.dynamodb_client import TableNotReadyError, ensure_table
 
 __all__ = ["CanaryFleet", "main", "start_canaries"]
 
@@ -82,7 +82,7 @@ def _ensure_tables(endpoints: dict[str, str], table: str, timeout_s: float) -> l
     def setup(url: str) -> Exception | None:
         try:
             ensure_table(make_dynamodb_client(url, timeout_s=min(timeout_s, 5.0)), table, timeout_s)
-        except TableSetupError as error:
+        except TableNotReadyError as error:
             return error
         return None
 

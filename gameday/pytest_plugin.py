@@ -32,18 +32,11 @@ def gameday_cluster(tmp_path: Path) -> Iterator[Any]:
 def gameday_dynamodb(gameday_cluster: Any) -> Callable[..., Any]:
     """Makes boto3 DynamoDB clients for a router: `gameday_dynamodb("az-b")`. Retries are off, so
     what the test sees is what the store answered."""
-    import boto3
-    from botocore.config import Config
+    from loadgen.dynamodb_client import ClientSettings, make_client
 
     def make(az: str = "az-a", timeout_s: float = 5.0) -> Any:
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=gameday_cluster.endpoints()[az],
-            region_name="us-east-1",
-            aws_access_key_id="gameday",
-            aws_secret_access_key="gameday",
-            config=Config(retries={"total_max_attempts": 1}, read_timeout=timeout_s, connect_timeout=2),
-        )
+        endpoint = gameday_cluster.endpoints()[az]
+        return make_client(ClientSettings(endpoint, connect_timeout_s=2.0, read_timeout_s=timeout_s))
 
     return make
 

@@ -8,12 +8,13 @@ bounded so an unanswered request becomes `info` quickly instead of blocking a us
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 PARTITION_KEY = "pk"
 DEFAULT_CONNECT_TIMEOUT_S = 1.0
@@ -55,32 +56,45 @@ class TableNotReadyError(RuntimeError):
     """The table did not become ACTIVE in time: the store is not ready for load."""
 
 
-def ensure_table(client: Any, table: str, timeout_s: float = TABLE_ACTIVE_TIMEOUT_S) -> None:
+def ensure_table(
+    client: Any,
+    table: str,
+    timeout_s: float = TABLE_ACTIVE_TIMEOUT_S,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
     """Create `table` (hash key `pk`, type S) unless it exists, then wait until it is ACTIVE.
 
-    Several load processes may race to create it: ResourceInUseException means another won.
+    Several processes may race to create it: ResourceInUseException means another won. Connection
+    errors and a ResourceNotFound right after creation are retried until the deadline, because an
+    endpoint may still be starting.
     """
-    try:
-        client.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
-            raise
-    deadline_s = time.monotonic() + timeout_s
-    status = "UNKNOWN"
-    while time.monotonic() < deadline_s:
+    deadline_s = clock() + timeout_s
+    last_problem = "no answer yet"
+    while clock() < deadline_s:
         try:
             status = client.describe_table(TableName=table)["Table"]["TableStatus"]
+            if status == "ACTIVE":
+                return
+            last_problem = f"status {status}"
         except ClientError as error:
-            # Right after creation some stores answer ResourceNotFound for a moment.
-            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                raise
-            status = "NOT_FOUND"
-        if status == "ACTIVE":
-            return
+            code = error.response.get("Error", {}).get("Code")
+            if code != "ResourceNotFoundException":
+                last_problem = repr(error)
+            else:
+                try:
+                    client.create_table(
+                        TableName=table,
+                        KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST",
+                    )
+                    continue
+                except ClientError as create_error:
+                    if create_error.response.get("Error", {}).get("Code") != "ResourceInUseException":
+                        last_problem = repr(create_error)
+                except BotoCoreError as create_error:
+                    last_problem = repr(create_error)
+        except BotoCoreError as error:
+            last_problem = repr(error)
         time.sleep(TABLE_POLL_INTERVAL_S)
-    raise TableNotReadyError(f"table {table!r} is {status} after {timeout_s:g} s (expected ACTIVE)")
+    raise TableNotReadyError(f"table {table!r} not ACTIVE within {timeout_s:g} s; last: {last_problem}")

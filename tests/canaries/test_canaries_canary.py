@@ -9,7 +9,7 @@ from typing import Any
 
 from canaries.canary import Canary
 from canaries.probe import make_dynamodb_client
-from canaries.table_setup import ensure_table
+from loadgen.dynamodb_client import ensure_table
 from tests.canaries.conftest import MotoEndpoints
 
 INTERVAL_S = 0.1

@@ -5,23 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from cluster.deploy.local_processes import LocalCluster
+from loadgen.dynamodb_client import ClientSettings
+from loadgen.dynamodb_client import make_client as dynamodb_client
 
 
 def make_client(endpoint: str, timeout_s: float = 10.0):  # noqa: ANN201 - boto3 clients are untyped
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        # The tests judge what the store answered, so botocore must not retry behind their back.
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=timeout_s, connect_timeout=2),
-    )
+    # The tests judge what the store answered, so botocore must not retry behind their back.
+    return dynamodb_client(ClientSettings(endpoint, connect_timeout_s=2.0, read_timeout_s=timeout_s))
 
 
 def create_table(client, name: str, range_key: bool = False) -> None:  # noqa: ANN001
