@@ -10,6 +10,7 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Well-formed but unchecked credentials: moto and dynalite want the header present, our router ignores it.
@@ -70,15 +71,17 @@ class LoadResult:
 
 
 async def run_load(
-    host: str, port: int, operation: str, make_body, clients: int, duration_s: float  # noqa: ANN001
+    host: str, ports: Sequence[int], operation: str, make_body, clients: int, duration_s: float  # noqa: ANN001
 ) -> LoadResult:
-    """`clients` connections, each sending one request at a time for `duration_s`."""
+    """`clients` connections, each sending one request at a time for `duration_s`; client n talks to
+    ports[n % len(ports)], as clients behind a load balancer spread over a fleet's endpoints."""
     latencies: list[float] = []
     counters = {"ok": 0, "errors": 0}
     deadline = time.perf_counter() + duration_s
 
     async def client(number: int) -> None:
         connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        port = ports[number % len(ports)]
         sequence = 0
         try:
             while time.perf_counter() < deadline:

@@ -1,6 +1,9 @@
 """PutItem/GetItem throughput and latency of the replicated store beside moto_server and dynalite,
 in one run on one machine, plus leader failover time. `make bench` runs it.
 
+Our cluster's clients are spread over its three routers (one per AZ, as behind a load balancer);
+the references are single endpoints.
+
     .venv/bin/python -m bench.store_bench [--seconds 8] [--trials 20] [--skip-references]
 """
 
@@ -95,12 +98,12 @@ def _get_body(client: int, sequence: int) -> dict:
     return {"TableName": TABLE, "Key": {"pk": {"S": f"k{client}-{sequence % 200}"}}, "ConsistentRead": True}
 
 
-async def measure_target(port: int, seconds: float) -> dict[tuple[str, int], LoadResult]:
-    await _create_table(port)
+async def measure_target(ports: list[int], seconds: float) -> dict[tuple[str, int], LoadResult]:
+    await _create_table(ports[0])
     results = {}
     for clients in CONCURRENCY:
-        results[("PutItem", clients)] = await run_load("127.0.0.1", port, "PutItem", _put_body, clients, seconds)
-        results[("GetItem", clients)] = await run_load("127.0.0.1", port, "GetItem", _get_body, clients, seconds)
+        results[("PutItem", clients)] = await run_load("127.0.0.1", ports, "PutItem", _put_body, clients, seconds)
+        results[("GetItem", clients)] = await run_load("127.0.0.1", ports, "GetItem", _get_body, clients, seconds)
     return results
 
 
@@ -180,10 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="store-bench-") as directory:
         cluster = LocalCluster(Path(directory) / "cluster")
         try:
-            endpoints = cluster.up()
-            port = int(endpoints["endpoints"]["az-a"].rsplit(":", 1)[1])
+            endpoints = cluster.up()["endpoints"]
+            ports = [int(url.rsplit(":", 1)[1]) for url in endpoints.values()]
+            port = ports[0]
             print("measuring the replicated cluster (3 AZs x 2 nodes, fsync on)...", file=sys.stderr)
-            table["gameday cluster (3 replicas, fsync)"] = asyncio.run(measure_target(port, args.seconds))
+            table["gameday cluster (3 replicas, fsync)"] = asyncio.run(measure_target(ports, args.seconds))
             if args.trials:
                 print(f"measuring failover over {args.trials} trials...", file=sys.stderr)
                 failovers = measure_failover(cluster, port, args.trials)
@@ -195,13 +199,13 @@ def main(argv: list[str] | None = None) -> int:
         if moto:
             print("measuring moto_server...", file=sys.stderr)
             with _process([moto, "-p", str(port)], port):
-                table["moto_server (1 node, memory)"] = asyncio.run(measure_target(port, args.seconds))
+                table["moto_server (1 node, memory)"] = asyncio.run(measure_target([port], args.seconds))
         dynalite = ensure_dynalite()
         if dynalite:
             port = _free_port()
             print("measuring dynalite...", file=sys.stderr)
             with _process(["node", str(dynalite), "--port", str(port), "--createTableMs", "0"], port):
-                table["dynalite (1 node, memory)"] = asyncio.run(measure_target(port, args.seconds))
+                table["dynalite (1 node, memory)"] = asyncio.run(measure_target([port], args.seconds))
     header = "| target | operation | " + " | ".join(f"{c} client{'s' if c > 1 else ''}" for c in CONCURRENCY) + " |"
     print(header)
     print("|" + "---|" * (2 + len(CONCURRENCY)))

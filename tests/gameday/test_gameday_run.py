@@ -130,9 +130,11 @@ def test_ctrl_c_heals_stops_everything_keeps_the_record_and_exits_2(tmp_path: Pa
             nemesis = run_dir / "nemesis.jsonl"
             if nemesis.exists() and "start-" in nemesis.read_text():
                 break
+            if process.poll() is not None:
+                pytest.fail(f"the run ended before its fault phase:\n{process.communicate()[0][-4000:]}")
             time.sleep(0.2)
         else:
-            pytest.fail("the fault phase never began")
+            pytest.fail("the fault phase never began within 120 s")
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=120)
     finally:
