@@ -86,7 +86,7 @@ class ChaosController:
 
     def validate(self, kinds: Iterable[str]) -> None:
         """Raises UnsupportedFaultError before anything starts if a kind has no injector."""
-        self.registry.check(kinds)
+        self.registry.check(kinds, self.cluster)
 
     def abort_when(
         self, is_red: Callable[[], bool], limit_s: float, name: str = "steady state", check_every_s: float = 1.0
@@ -213,6 +213,15 @@ class ChaosController:
             except (ClusterError, OSError) as error:
                 errors[process_id] = str(error)
         sweep: dict[str, Any] = {}
+        links = self.cluster.links() if hasattr(self.cluster, "links") else None
+        if links is not None:
+            try:
+                leftover = links.toxics_active()
+                if leftover:
+                    links.heal_all()
+                    sweep["toxics_removed"] = leftover
+            except Exception as error:  # an unreachable proxy server is reported, not hidden
+                errors["toxiproxy"] = repr(error)
         if resumed:
             sweep["resumed"] = resumed
         if powered_on:

@@ -78,6 +78,7 @@ class _Footprint:
 
     azs: frozenset[str] | None
     process_ids: frozenset[str] = frozenset()
+    exclusive: bool = False  # nothing else may run beside it (a whole-cluster power outage)
 
 
 def _footprint(kind: str, target: Mapping[str, Any]) -> _Footprint:
@@ -86,6 +87,8 @@ def _footprint(kind: str, target: Mapping[str, Any]) -> _Footprint:
         return _Footprint(frozenset({target["az"]}), frozenset({target["process_id"]}))
     if shape is TargetShape.AVAILABILITY_ZONE:
         return _Footprint(frozenset({target["az"]}))
+    if shape is TargetShape.EVERY_NODE:
+        return _Footprint(None, frozenset(target["process_ids"]), exclusive=True)
     return _Footprint(None)
 
 
@@ -107,6 +110,13 @@ def _choose_target(
     candidates = [node for node in nodes if not options.azs or node.az in options.azs]
     if shape in (TargetShape.PROCESS, TargetShape.AVAILABILITY_ZONE) and not candidates:
         raise ScheduleError(f"{kind}: no node in AZs {list(options.azs)} (nodes are in {sorted({n.az for n in nodes})})")
+    if shape is TargetShape.EVERY_NODE or any(footprint.exclusive for footprint in active):
+        # A whole-cluster outage overlaps nothing, even when majority loss is allowed: beside it a
+        # second fault would change nothing but the record of what caused what.
+        if active:
+            return None
+        if shape is TargetShape.EVERY_NODE:
+            return {"process_ids": sorted(node.process_id for node in nodes)}
     busy_processes = set().union(*(footprint.process_ids for footprint in active))
     allowed_azs: set[str] | None = None  # None: any AZ
     if active and not allow_majority_loss:
@@ -186,6 +196,8 @@ def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s:
 
 
 def describe_target(kind: str, target: Mapping[str, Any]) -> str:
+    if "process_ids" in target:
+        return f"every storage node at once ({len(target['process_ids'])})"
     if "process_id" in target:
         return f"{target['process_id']} ({target['az']})"
     if "az" in target:

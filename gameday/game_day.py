@@ -22,6 +22,7 @@ from canaries.records_file import read_records
 from chaos.controller import ChaosController, RunOutcome
 from chaos.schedule import format_plan, nodes_from_topology, plan_faults
 from cluster.deploy.local_processes import LocalCluster
+from cluster.runtime.planted_bugs import check_planted_bugs
 from gameday.baseline import BaselineError, compare
 from gameday.cluster_health import check_cluster_healthy
 from gameday.history_check import check_history_file
@@ -106,7 +107,10 @@ def run_game_day(
     workers: int = 0,
     cluster_faults: list[str] | None = None,
     baseline: dict[str, Any] | None = None,
+    toxiproxy: str | None = None,
 ) -> GameDayResult:
+    # Refused before anything starts: a misspelt planted bug would silently test the correct store.
+    planted_bugs = check_planted_bugs(cluster_faults or [])
     run_dir.mkdir(parents=True, exist_ok=True)
     cluster = LocalCluster(run_dir / "cluster")
     state = _RunState()
@@ -118,7 +122,9 @@ def run_game_day(
         "seed": seed,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "run_start_monotonic_s": run_start_s,
-        "replay": f"gameday run {scenario.source or scenario.name} --seed {seed}",
+        "replay": f"gameday run {scenario.source or scenario.name} --seed {seed}"
+        + "".join(f" --planted-bug {name}" for name in planted_bugs),
+        "planted_bugs": planted_bugs,
         "thresholds": asdict(scenario.thresholds),
         "partial": True,
     }
@@ -139,7 +145,7 @@ def run_game_day(
                 azs=shape.azs,
                 nodes_per_az=shape.nodes_per_az,
                 partitions_per_table=shape.partitions_per_table,
-                faults=cluster_faults or [],
+                faults=planted_bugs,
             )
             endpoints = cluster.endpoints()
             summary["endpoints"] = endpoints

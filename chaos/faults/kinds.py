@@ -18,6 +18,7 @@ class TargetShape(Enum):
     AVAILABILITY_ZONE = "availability-zone"  # one concrete AZ
     LEADER = "leader"  # a selector; only the live cluster knows which process leads
     CLUSTER = "cluster"  # cluster-wide (network layouts): touches an unknown set of AZs
+    EVERY_NODE = "every-node"  # every storage node at once; never overlaps another fault
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ FAULT_KINDS: dict[str, FaultKind] = {
         FaultKind("pause", "process", TargetShape.PROCESS, _PROCESS_OPTIONS),
         FaultKind("kill-leader", "process", TargetShape.LEADER, frozenset({"of"})),
         FaultKind("az-power-off", "process", TargetShape.AVAILABILITY_ZONE, frozenset({"azs", "roles"})),
+        # A data-centre power outage: every storage node off at once, unsynced writes lost (power_loss.py).
+        FaultKind("cluster-power-off", "process", TargetShape.EVERY_NODE, frozenset()),
         FaultKind("partition-node", "network", TargetShape.PROCESS, _PROCESS_OPTIONS),
         FaultKind("partition-az", "network", TargetShape.AVAILABILITY_ZONE, frozenset({"azs"})),
         FaultKind("partition-majority", "network", TargetShape.CLUSTER, frozenset()),

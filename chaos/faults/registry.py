@@ -1,4 +1,4 @@
-"""Which injector applies which fault kind. Later work registers network, disk and clock injectors here.
+"""Which injector applies which fault kind. Later work registers disk and clock injectors here.
 
 A scenario may name any kind of the catalogue (chaos/faults/kinds.py); a run refuses, before anything
 starts, a kind with no injector registered.
@@ -11,12 +11,18 @@ from typing import Any
 
 from chaos.faults.injector import FaultInjector
 from chaos.faults.kinds import FAULT_KINDS
+from chaos.faults.network_faults import (
+    NETWORK_INJECTORS,
+    NO_LINKS_MESSAGE,
+    NetworkLinksUnavailable,
+    proxied_links_of,
+)
+from chaos.faults.power_loss import ClusterPowerOff
 from chaos.faults.process_faults import AzPowerOff, KillLeader, Pause, PowerOff
 
 InjectorFactory = Callable[[Mapping[str, Any]], FaultInjector]
 
 _WHY_MISSING = {
-    "network": "needs Toxiproxy links: not available in this version",
     "disk": "needs a bit-rot injector: not available in this version",
     "clock": "needs a clock-skew injector (faketime): not available in this version",
 }
@@ -38,15 +44,25 @@ class InjectorRegistry:
     def supports(self, kind: str) -> bool:
         return kind in self._factories
 
-    def check(self, kinds: Iterable[str]) -> None:
-        """Raises UnsupportedFaultError naming every kind that cannot be applied, and why."""
+    def check(self, kinds: Iterable[str], cluster: object | None = None) -> None:
+        """Raises UnsupportedFaultError naming every kind that cannot be applied, and why.
+
+        Given the cluster, also refuses network kinds when it has no proxied links, before anything starts.
+        """
         problems = []
-        for kind in sorted(set(kinds)):
+        kinds = sorted(set(kinds))
+        for kind in kinds:
             if kind in self._factories:
                 continue
             spec = FAULT_KINDS.get(kind)
             reason = _WHY_MISSING.get(spec.family, "no injector registered") if spec else "unknown fault kind"
             problems.append(f"{kind}: {reason}")
+        network_kinds = [kind for kind in kinds if kind in self._factories and kind in NETWORK_INJECTORS]
+        if cluster is not None and network_kinds:
+            try:
+                proxied_links_of(cluster)
+            except NetworkLinksUnavailable:
+                problems.append(f"{', '.join(network_kinds)}: {NO_LINKS_MESSAGE}")
         if problems:
             raise UnsupportedFaultError("cannot apply fault kind(s): " + "; ".join(problems))
 
@@ -56,4 +72,13 @@ class InjectorRegistry:
 
 
 def default_registry() -> InjectorRegistry:
-    return InjectorRegistry({"power-off": PowerOff, "pause": Pause, "kill-leader": KillLeader, "az-power-off": AzPowerOff})
+    return InjectorRegistry(
+        {
+            "power-off": PowerOff,
+            "pause": Pause,
+            "kill-leader": KillLeader,
+            "az-power-off": AzPowerOff,
+            "cluster-power-off": ClusterPowerOff,
+            **NETWORK_INJECTORS,
+        }
+    )

@@ -22,6 +22,10 @@ class RaftConfig:
     max_inflight_appends: int = 32
     pre_vote: bool = True
     check_quorum: bool = True
+    # PLANTED BUG, for the harness's self-tests only (`--planted-bug forget-on-leader-change`): a new
+    # leader drops every entry past its own commit index, breaking Raft's Leader Append-Only property,
+    # so entries the old leader had committed are lost. False changes nothing.
+    unsafe_truncate_uncommitted_on_election: bool = False
 
     def __post_init__(self) -> None:
         if self.election_ticks_min < 1:

@@ -93,6 +93,12 @@ class RaftLog:
                 self.append(new_entry)
             return
 
+    def truncate_from(self, index: int) -> None:
+        """Drop the entries from index on. Only the planted forget-on-leader-change bug calls this."""
+        assert index > 0, index
+        if index <= self.last_index:
+            self._truncate_from(index)
+
     def _truncate_from(self, index: int) -> None:
         del self._entries[index - self._snapshot_index - 1 :]
         self._unpersisted_from = min(self._unpersisted_from, index)

@@ -447,6 +447,10 @@ class Replica:
         self._role = Role.LEADER
         self._leader_id = self._node_id
         self._ticks_since_leader_contact = 0
+        if self._config.unsafe_truncate_uncommitted_on_election and self._log.last_index > self._commit_index:
+            # The planted bug (see RaftConfig): forget what we do not know to be committed. Our next
+            # Ready persists the no-op at commit_index + 1, which replaces the suffix in the WAL too.
+            self._log.truncate_from(self._commit_index + 1)
         next_index = self._log.last_index + 1
         self._progress = {peer: FollowerProgress(next_index, self._config.max_inflight_appends) for peer in self._peers}
         # Raft §5.4.2: we may only count replicas for an entry of our own term, so create one right away.

@@ -20,13 +20,19 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cluster.runtime.topology import ProcessSpec, TimingConfig, Topology
 
+if TYPE_CHECKING:  # the harness's link module is only loaded when a cluster asks for proxied links
+    from chaos.network_links import ProxiedLinks
+
 DEFAULT_DATA_DIR = Path("runs/cluster")
 STATE_FILE = "processes.json"
+EXEC_VISIBLE_WAIT_S = 5.0
 TOPOLOGY_FILE = "topology.json"
+TOXIPROXY_LOG = "toxiproxy.log"
+TOXIPROXY_START_TIMEOUT_S = 15.0
 
 
 class ClusterError(Exception):
@@ -113,10 +119,36 @@ class LocalCluster:
         except (OSError, ValueError, AttributeError) as error:
             raise ClusterError(f"{self.state_path} is corrupt ({error}); stop stray processes and remove it") from error
 
-    def _save_pids(self, pids: dict[str, int]) -> None:
+    def _state(self) -> dict[str, Any]:
+        if not self.state_path.exists():
+            return {}
+        try:
+            state = json.loads(self.state_path.read_text())
+        except (OSError, ValueError) as error:
+            raise ClusterError(f"{self.state_path} is corrupt ({error}); stop stray processes and remove it") from error
+        return state if isinstance(state, dict) else {}
+
+    def _write_state(self, state: dict[str, Any]) -> None:
         temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"pids": pids}, indent=2))
+        temporary.write_text(json.dumps(state, indent=2))
         temporary.replace(self.state_path)
+
+    def _save_pids(self, pids: dict[str, int]) -> None:
+        # Everything else in the state (the Toxiproxy server's record) is kept as it was.
+        self._write_state({**self._state(), "pids": pids})
+
+    def _toxiproxy_record(self) -> dict[str, Any]:
+        """{"url": ..., and when this cluster started the server itself: "pid", "marker"}, or {}."""
+        record = self._state().get("toxiproxy")
+        return record if isinstance(record, dict) else {}
+
+    def _save_toxiproxy_record(self, record: dict[str, Any]) -> None:
+        state = self._state()
+        if record:
+            state["toxiproxy"] = record
+        else:
+            state.pop("toxiproxy", None)
+        self._write_state(state)
 
     def _marker(self, process_id: str) -> str:
         return f"--id {process_id} --data-dir {self.data_dir / 'processes' / process_id}"
@@ -139,7 +171,12 @@ class LocalCluster:
         wait_s: float = 60.0,
         faults: list[str] | None = None,
         timing: TimingConfig | None = None,
+        toxiproxy: str | None = None,
+        proxy_links: bool = False,
     ) -> dict[str, Any]:
+        """Starts whatever is not running. With `proxy_links` (implied by a `toxiproxy` URL) every link
+        chaos may cut goes through a Toxiproxy proxy: our server, started and owned by this cluster, or
+        the Toxiproxy 2.x at `toxiproxy`."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.topology_path.exists():
             topology = self.topology()
@@ -163,6 +200,17 @@ class LocalCluster:
             topology = build_topology(azs, nodes_per_az, partitions_per_table, timing)
             topology.faults_enabled = list(faults or [])
             topology.save(self.topology_path)
+        try:
+            if proxy_links or toxiproxy is not None:
+                self._create_proxy_links(topology, toxiproxy)
+            elif topology.links and not any(self.is_running(spec.process_id) for spec in topology.processes):
+                # Nothing runs through the old proxies any more: this start goes direct, as asked.
+                topology.links = {}
+                topology.save(self.topology_path)
+                self._stop_owned_toxiproxy()
+        except ClusterError:
+            self.down()
+            raise
         pids = self.pids()
         for spec in topology.processes:
             if not self.is_running(spec.process_id):
@@ -174,6 +222,93 @@ class LocalCluster:
             self.down()
             raise
         return self.describe()
+
+    # ---- Toxiproxy links ------------------------------------------------------------------------
+
+    def links(self) -> ProxiedLinks | None:
+        """The proxies in front of this cluster's links, or None when it was started without them."""
+        record = self._toxiproxy_record()
+        if not record.get("url") or not self.topology_path.exists():
+            return None
+        topology = self.topology()
+        if not topology.links:
+            return None
+        from chaos.network_links import ProxiedLinks
+
+        return ProxiedLinks(topology, record["url"])
+
+    def toxiproxy_pid(self) -> int | None:
+        """The pid of the Toxiproxy server this cluster started and still runs, else None."""
+        record = self._toxiproxy_record()
+        pid, marker = record.get("pid"), record.get("marker")
+        if isinstance(pid, int) and isinstance(marker, str) and process_alive(pid, marker):
+            return pid
+        return None
+
+    def _create_proxy_links(self, topology: Topology, toxiproxy: str | None) -> None:
+        """Proxies for every directed link, written into the topology before any process reads it."""
+        from chaos.network_links import ProxiedLinks, ToxiproxyApiError
+
+        if toxiproxy is not None:
+            self._stop_owned_toxiproxy()
+            record: dict[str, Any] = {"url": toxiproxy.rstrip("/")}
+        elif self.toxiproxy_pid() is not None:
+            record = self._toxiproxy_record()
+        else:
+            record = self._start_toxiproxy()
+        self._save_toxiproxy_record(record)
+        try:
+            # The old links are preferred: processes still running keep dialling the same ports.
+            topology.links = ProxiedLinks(topology, record["url"]).create(preferred_listen=topology.links)
+        except ToxiproxyApiError as error:
+            raise ClusterError(f"cannot create the Toxiproxy proxies: {error}") from error
+        topology.save(self.topology_path)
+
+    def _start_toxiproxy(self) -> dict[str, Any]:
+        """Our Toxiproxy-compatible server as a process of this cluster, detached like the others."""
+        port = _free_port()
+        command = [
+            sys.executable, "-m", "gameday.commands.toxiproxy", "serve", "--host", "127.0.0.1", "--port", str(port)
+        ]
+        # The pid alone could be recycled; the command line with its own port identifies our server.
+        marker = " ".join(command[1:])
+        log_dir = self.data_dir / "logs"
+        log_dir.mkdir(exist_ok=True)
+        log_path = log_dir / TOXIPROXY_LOG
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in the user's terminal must not cut the whole network
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        record = {"url": f"http://127.0.0.1:{port}", "pid": process.pid, "marker": marker}
+        from chaos.toxiproxy.subprocess_server import READY_PREFIX
+
+        deadline = time.monotonic() + TOXIPROXY_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            with open(log_path, "rb") as log_file:
+                log_file.seek(offset)
+                written = log_file.read().decode(errors="replace")
+            if READY_PREFIX in written:
+                return record
+            if process.poll() is not None:
+                raise ClusterError(f"the Toxiproxy server exited during start-up; its log ends:\n{written[-2000:]}")
+            time.sleep(0.05)
+        _stop_pid(process.pid, marker, 5.0)
+        raise ClusterError(f"the Toxiproxy server did not start within {TOXIPROXY_START_TIMEOUT_S:.0f}s; see {log_path}")
+
+    def _stop_owned_toxiproxy(self, timeout_s: float = 5.0) -> bool:
+        """Stops the Toxiproxy server this cluster started (never one given by URL); True if it ran."""
+        record = self._toxiproxy_record()
+        pid, marker = record.get("pid"), record.get("marker")
+        stopped = isinstance(pid, int) and isinstance(marker, str) and _stop_pid(pid, marker, timeout_s)
+        if record:
+            self._save_toxiproxy_record({})
+        return bool(stopped)
 
     def _spawn(self, process_id: str) -> int:
         process_dir = self.data_dir / "processes" / process_id
@@ -193,6 +328,13 @@ class LocalCluster:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in the user's terminal must not power off the cluster
             )
+        # Between fork and exec /proc shows the parent's command line, and a child that is merely
+        # young would look dead to process_alive(): wait (bounded) until the exec is visible.
+        deadline = time.monotonic() + EXEC_VISIBLE_WAIT_S
+        while not process_alive(process.pid, self._marker(process_id)) and time.monotonic() < deadline:
+            if process.poll() is not None:
+                break  # it really exited; wait_until_serving reports it with its log
+            time.sleep(0.005)
         return process.pid
 
     def start_process(self, process_id: str) -> int:
@@ -252,12 +394,19 @@ class LocalCluster:
                     os.kill(pid, signal.SIGKILL)
             _reap(pid)
         self._save_pids({})
+        # After the processes: while any of them ran, cutting its network would have been a fault.
+        if self._stop_owned_toxiproxy(timeout_s):
+            stopped.append("toxiproxy")
         return stopped
 
     # ---- status -------------------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
-        return {"data_dir": str(self.data_dir), "endpoints": self.endpoints()}
+        description: dict[str, Any] = {"data_dir": str(self.data_dir), "endpoints": self.endpoints()}
+        toxiproxy_url = self._toxiproxy_record().get("url")
+        if toxiproxy_url and self.topology().links:
+            description["toxiproxy"] = toxiproxy_url
+        return description
 
     def status(self) -> dict[str, Any]:
         from cluster.deploy.status_probe import probe_status
@@ -280,6 +429,24 @@ class LocalCluster:
                 entry.update(probe_status(spec.host, spec.port))
             processes.append(entry)
         return {"data_dir": str(self.data_dir), "endpoints": self.endpoints(), "processes": processes}
+
+
+def _stop_pid(pid: int, marker: str, timeout_s: float) -> bool:
+    """SIGTERM, then SIGKILL after `timeout_s`, a process we started; False when it was not running."""
+    if not process_alive(pid, marker):
+        _reap(pid)
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while process_alive(pid, marker) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
+    if process_alive(pid, marker):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _reap(pid)
+    return True
 
 
 def _reap(pid: int) -> None:

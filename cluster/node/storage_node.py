@@ -45,6 +45,9 @@ class StorageNode(ReplicaHost):
         self._ticks = 0
         self._leading_since_tick: dict[str, int] = {}
         self._report_task: asyncio.Task[None] | None = None
+        # PLANTED BUG stale-consistent-read (harness self-tests only): serve ConsistentRead GetItem from
+        # whatever this replica applied, leader or not, lease or not.
+        self._stale_consistent_reads = "stale-consistent-read" in topology.faults_enabled
         for method, handler in (
             ("node.propose", self.handle_propose),
             ("node.get", self.handle_get),
@@ -76,17 +79,31 @@ class StorageNode(ReplicaHost):
             temporary = directory / "group.json.tmp"
             temporary.write_text(json.dumps({"group_id": group_id, "members": members}))
             temporary.replace(description_file)
+        state_directory = directory / "state"
+
+        def discard_state() -> PartitionStateMachine:
+            state_machine.close()
+            # Rename first so a crash mid-delete never leaves a half state that looks whole.
+            trash = directory / ".discarded-state"
+            shutil.rmtree(trash, ignore_errors=True)
+            state_directory.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+            return PartitionStateMachine(state_directory)
+
+        state_machine = PartitionStateMachine(state_directory)
         runner = GroupRunner(
             group_id,
             self.process_id,
             members,
             directory,
-            PartitionStateMachine(directory / "state"),
+            state_machine,
             self.send,
             self.raft_config,
             self.new_rng(),
             wal_sync=self.wal_sync,
             on_dirty=self.mark_dirty,
+            discard_state=discard_state,
+            ack_before_quorum="ack-before-quorum" in self.topology.faults_enabled,
         )
         self.members[group_id] = list(members)
         self.add_group(runner)
@@ -189,7 +206,7 @@ class StorageNode(ReplicaHost):
             key = base64.b64decode(params["key"])
         except (KeyError, TypeError, ValueError) as error:
             raise RpcError("Invalid", f"get needs hash and key: {error!r}") from error
-        if params.get("consistent"):
+        if params.get("consistent") and not self._stale_consistent_reads:
             await as_rpc_errors(group.wait_consistent_read(READ_TIMEOUT_S))
         state_machine = group.state_machine
         assert isinstance(state_machine, PartitionStateMachine)

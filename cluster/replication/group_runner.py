@@ -58,7 +58,12 @@ class GroupRunner:
         *,
         wal_sync: bool = True,
         on_dirty: Callable[[GroupRunner], None] | None = None,
+        discard_state: Callable[[], StateMachine] | None = None,
+        ack_before_quorum: bool = False,
     ) -> None:
+        """`discard_state` closes and deletes the state machine's files and returns an empty one; it is
+        used when the state is ahead of the WAL (after a power loss). `ack_before_quorum` is the planted
+        bug of that name (harness self-tests only)."""
         self.group_id = group_id
         self.node_id = node_id
         self.voters = tuple(voters)
@@ -72,6 +77,16 @@ class GroupRunner:
                 group_id, recovered.truncated_tail_bytes, recovered.truncated_tail_path,
             )
         self.recovered_truncated_tail_bytes = recovered.truncated_tail_bytes
+        if state_machine.applied_index > len(recovered.entries) and discard_state is not None:
+            # A power loss cut the WAL below what the state machine applied. That state may hold
+            # entries no quorum ever stored (never committed), so it must not be served: rebuild it
+            # from what the WAL still holds, from index 1 (the core then re-applies up to commit).
+            log.warning(
+                "group %s: state applied index %d is ahead of the WAL's last index %d; rebuilding the state",
+                group_id, state_machine.applied_index, len(recovered.entries),
+            )
+            state_machine = discard_state()
+            self.state_machine = state_machine
         self.replica = Replica(
             node_id,
             self.voters,
@@ -96,6 +111,7 @@ class GroupRunner:
         self._pending_transfer: str | None = None
         self.needs_sync = False
         self.closed = False
+        self._ack_before_quorum = ack_before_quorum
 
     # ---- inputs -------------------------------------------------------------------------------
 
@@ -207,6 +223,8 @@ class GroupRunner:
 
     def finish(self, ready: Ready) -> None:
         """After the fsync: send, apply, advance; asks for another round if the core has more."""
+        if self._ack_before_quorum and ready.persist:
+            self._planted_ack_after_local_persist(ready)
         for message in ready.send:
             self._send(self.group_id, message.recipient, message)
         if ready.apply:
@@ -215,6 +233,16 @@ class GroupRunner:
         self._wake_waiters()
         if self.replica.has_ready() or self._inbox or self._proposals:
             self._mark_dirty()
+
+    def _planted_ack_after_local_persist(self, ready: Ready) -> None:
+        """PLANTED BUG ack-before-quorum: answer each proposal once our own WAL has it.
+
+        No quorum has it and its condition was never evaluated, so a cas "succeeds" without swapping.
+        """
+        for entry in ready.persist:
+            pending = self._pending.pop(entry.index, None)
+            if pending is not None and not pending.future.done() and pending.term == entry.term:
+                pending.future.set_result({"status": "ok", "old": None})
 
     def _must_sync(self, ready: Ready) -> bool:
         """Entries, term and vote must be durable before we send; commit need not be (etcd's MustSync).

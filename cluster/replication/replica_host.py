@@ -67,6 +67,7 @@ class ReplicaHost:
             election_ticks_max=timing.election_ticks_max,
             heartbeat_ticks=timing.heartbeat_ticks,
             lease_ticks=timing.lease_ticks,
+            unsafe_truncate_uncommitted_on_election="forget-on-leader-change" in topology.faults_enabled,
         )
         self.tick_s = timing.tick_ms / 1000.0
         self.rng = random.Random(seed)

@@ -82,6 +82,9 @@ class DynamoDbService:
     def __init__(self, cluster: ClusterClient, endpoint_name: str) -> None:
         self.cluster = cluster
         self.endpoint_name = endpoint_name
+        # PLANTED BUG stale-consistent-read (harness self-tests only): ConsistentRead GetItem goes to
+        # any replica, own AZ first, exactly like an eventually consistent read.
+        self._stale_consistent_reads = "stale-consistent-read" in cluster.topology.faults_enabled
         self.operations = {
             "CreateTable": self.create_table,
             "DescribeTable": self.describe_table,
@@ -231,7 +234,7 @@ class DynamoDbService:
             "key": base64.b64encode(encode_key(key, schema)).decode(),
             "consistent": request.consistent_read,
         }
-        if request.consistent_read:
+        if request.consistent_read and not self._stale_consistent_reads:
             result = await self.cluster.call_leader(partition, "node.get", params, is_write=False)
         else:
             result = await self.cluster.call_any_replica(partition, "node.get", params)

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from cluster.core.types import Entry, HardState
+from cluster.storage.wal_durable_mark import open_durable_mark, write_durable_mark
 from cluster.storage.wal_errors import WalCorruptionError, WalFailedError, WalLockedError
 from cluster.storage.wal_log_rules import LogRules
 from cluster.storage.wal_records import encode_entries, encode_hard_state
@@ -52,10 +53,12 @@ class WriteAheadLog:
         segment_max_bytes: int,
         sync: bool,
         directory_needs_sync: bool,
+        durable_mark_descriptor: int,
     ) -> None:
         """Use `WriteAheadLog.open`; this only wires up what recovery produced."""
         self._directory = directory
         self._lock_descriptor = lock_descriptor
+        self._durable_mark_descriptor = durable_mark_descriptor
         self._rules = rules
         self._sealed_segments = sealed_segments
         self._current_sequence = current_sequence
@@ -95,6 +98,11 @@ class WriteAheadLog:
                 directory_needs_sync = True
             current_sequence, current_path, current_size_bytes = segments[-1]
             current_descriptor = os.open(current_path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            try:
+                durable_mark_descriptor = open_durable_mark(directory)
+            except BaseException:
+                os.close(current_descriptor)
+                raise
         except BaseException:
             os.close(lock_descriptor)
             raise
@@ -109,8 +117,11 @@ class WriteAheadLog:
             segment_max_bytes=segment_max_bytes,
             sync=sync,
             directory_needs_sync=directory_needs_sync,
+            durable_mark_descriptor=durable_mark_descriptor,
         )
-        if directory_needs_sync:
+        # Always sync a recovered log: the core counts every recovered entry as durable (and may
+        # acknowledge it), but a process kill can leave appends that reached only the page cache.
+        if directory_needs_sync or sync:
             try:
                 wal.sync()
             except BaseException:
@@ -156,6 +167,8 @@ class WriteAheadLog:
             if self._directory_needs_sync:
                 fsync_directory(self._directory)
                 self._directory_needs_sync = False
+            # Only after a real sync: the simulated power loss keeps exactly this much.
+            write_durable_mark(self._durable_mark_descriptor, self._current_sequence, self._current_size_bytes)
         except OSError as error:
             self._failure = error
             raise
@@ -168,6 +181,7 @@ class WriteAheadLog:
         try:
             if self._current_descriptor >= 0:
                 os.close(self._current_descriptor)
+            os.close(self._durable_mark_descriptor)
         finally:
             os.close(self._lock_descriptor)
 
@@ -231,6 +245,8 @@ class WriteAheadLog:
                 _durable_data_sync(self._current_descriptor)
                 if self._directory_needs_sync:
                     fsync_directory(self._directory)
+                # The sealed segment is whole and durable; the next one is not, until its first sync.
+                write_durable_mark(self._durable_mark_descriptor, self._current_sequence, self._current_size_bytes)
             os.close(self._current_descriptor)
             self._current_descriptor = -1
             sealed_path = segment_path(self._directory, self._current_sequence)

@@ -27,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--azs", type=int, default=3, help="availability zones (default 3)")
     up.add_argument("--nodes-per-az", type=int, default=2, help="storage nodes per AZ (default 2)")
     up.add_argument("--partitions-per-table", type=int, default=4, help="partitions of each new table (default 4)")
+    up.add_argument(
+        "--proxy-links", action="store_true",
+        help="put a Toxiproxy proxy in front of every link chaos may cut (the project's own server)",
+    )
+    up.add_argument("--toxiproxy", metavar="URL", help="use the Toxiproxy 2.x server at URL for the links")
     up.add_argument("--wait", type=float, default=60.0, help="seconds to wait until it serves (default 60)")
     up.set_defaults(handler=_up)
 
@@ -52,6 +57,8 @@ def _up(args: argparse.Namespace) -> int:
                 nodes_per_az=args.nodes_per_az,
                 partitions_per_table=args.partitions_per_table,
                 wait_s=args.wait,
+                toxiproxy=args.toxiproxy,
+                proxy_links=args.proxy_links,
             )
         )
     except (ClusterError, TopologyError) as error:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from cluster.runtime.planted_bugs import PLANTED_BUGS, UnknownPlantedBugError, check_planted_bugs
 from gameday.baseline import BaselineError, load_baseline
 from gameday.game_day import new_seed, run_game_day
 from gameday.scenario import ScenarioError, load_scenario, shipped_scenarios
@@ -40,7 +41,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--baseline", type=Path, metavar="FILE",
         help="fail (exit 1) when availability or p99 per AZ regress beyond the scenario's tolerance",
     )
+    parser.add_argument(
+        "--toxiproxy", metavar="URL",
+        help="use the Toxiproxy 2.x server at URL for the cluster's links (default: the project's own, "
+        "started when the scenario has network faults)",
+    )
     parser.add_argument("--workers", type=int, default=0, help="Locust workers (master/worker mode; 0 = one process)")
+    parser.add_argument(
+        "--planted-bug", action="append", default=[], metavar="NAME", dest="planted_bugs",
+        help=(
+            "for testing the harness only: make the store deliberately wrong so the run must fail "
+            f"(repeatable; one of {', '.join(sorted(PLANTED_BUGS))})"
+        ),
+    )
     parser.set_defaults(handler=run_command)
 
 
@@ -53,6 +66,11 @@ def run_command(args: argparse.Namespace) -> int:
         scenario = load_scenario(args.scenario)
     except ScenarioError as error:
         print(f"gameday run: {error}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    try:
+        planted_bugs = check_planted_bugs(args.planted_bugs)
+    except UnknownPlantedBugError as error:
+        print(f"gameday run: --planted-bug: {error}", file=sys.stderr)
         return EXIT_UNKNOWN
     if args.workers < 0:
         print("gameday run: --workers must be 0 or more", file=sys.stderr)
@@ -72,5 +90,9 @@ def run_command(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    result = run_game_day(scenario, seed, run_dir.resolve(), say, workers=args.workers, baseline=baseline)
+    if planted_bugs:
+        say(f"PLANTED BUGS (testing the harness; this run must fail): {', '.join(planted_bugs)}")
+    result = run_game_day(
+        scenario, seed, run_dir.resolve(), say, workers=args.workers, baseline=baseline, cluster_faults=planted_bugs
+    )
     return result.exit_code

@@ -157,15 +157,17 @@ def test_missing_file_is_a_scenario_error(tmp_path: Path) -> None:
         load_scenario(str(tmp_path / "absent.toml"))
 
 
-def test_network_kinds_pass_the_schema_but_are_refused_until_an_injector_is_registered() -> None:
+def test_network_kinds_pass_the_schema_but_need_a_cluster_with_proxied_links(tmp_path) -> None:  # noqa: ANN001
+    from cluster.deploy.local_processes import LocalCluster
+
     data = _smoke_data()
     data["faults"]["mix"] = {"latency": 1, "partition-az": 2, "power-off": 1}
     scenario = parse_scenario(data, "network.toml")
     registry = default_registry()
-    with pytest.raises(UnsupportedFaultError, match="latency: needs Toxiproxy links: not available in this version"):
-        registry.check(scenario.faults.mix)
-    registry.register("latency", PowerOff)  # any injector class: the registry only maps kinds
-    registry.register("partition-az", PowerOff)
-    registry.check(scenario.faults.mix)
+    registry.check(scenario.faults.mix)  # every kind has an injector
+    unproxied = LocalCluster(tmp_path / "never-started")
+    with pytest.raises(UnsupportedFaultError, match="latency, partition-az: needs Toxiproxy links"):
+        registry.check(scenario.faults.mix, unproxied)
+    registry.check(["power-off"], unproxied)  # process faults need no links
     with pytest.raises(ValueError, match="not in the fault catalogue"):
         registry.register("meteor-strike", PowerOff)
