@@ -1,8 +1,8 @@
 """PutItem/GetItem throughput and latency of the replicated store beside moto_server and dynalite,
 in one run on one machine, plus leader failover time. `make bench` runs it.
 
-Our cluster's clients are spread over its three routers (one per AZ, as behind a load balancer);
-the references are single endpoints.
+Our cluster is measured with every client on one router (like the single-endpoint references), again
+with the clients spread over its three routers, and with every link through Toxiproxy.
 
     .venv/bin/python -m bench.store_bench [--seconds 8] [--trials 20] [--skip-references]
 """
@@ -29,6 +29,9 @@ from cluster.deploy.local_processes import LocalCluster
 from cluster.deploy.status_probe import probe_status
 
 CONCURRENCY = (1, 8, 32)
+OURS = "gameday cluster (3 replicas, fsync), one router"
+OURS_SPREAD = "gameday cluster, clients spread over 3 routers"
+OURS_PROXIED = "gameday cluster, every link proxied, one router"
 TABLE = "bench"
 DYNALITE_DIR = Path(__file__).resolve().parent / ".dynalite"
 VALUE = "v" * 100
@@ -98,8 +101,11 @@ def _get_body(client: int, sequence: int) -> dict:
     return {"TableName": TABLE, "Key": {"pk": {"S": f"k{client}-{sequence % 200}"}}, "ConsistentRead": True}
 
 
-async def measure_target(ports: list[int], seconds: float) -> dict[tuple[str, int], LoadResult]:
-    await _create_table(ports[0])
+async def measure_target(
+    ports: list[int], seconds: float, table_exists: bool = False
+) -> dict[tuple[str, int], LoadResult]:
+    if not table_exists:
+        await _create_table(ports[0])
     results = {}
     for clients in CONCURRENCY:
         results[("PutItem", clients)] = await run_load("127.0.0.1", ports, "PutItem", _put_body, clients, seconds)
@@ -177,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each load cell")
     parser.add_argument("--trials", type=int, default=20, help="failover trials")
     parser.add_argument("--skip-references", action="store_true", help="measure only our cluster")
+    parser.add_argument(
+        "--no-proxied", dest="proxied", action="store_false",
+        help="skip the run with every link through Toxiproxy (the proxy overhead)",
+    )
     args = parser.parse_args(argv)
     table: dict[str, dict[tuple[str, int], LoadResult]] = {}
     failovers: list[float] = []
@@ -186,13 +196,25 @@ def main(argv: list[str] | None = None) -> int:
             endpoints = cluster.up()["endpoints"]
             ports = [int(url.rsplit(":", 1)[1]) for url in endpoints.values()]
             port = ports[0]
-            print("measuring the replicated cluster (3 AZs x 2 nodes, fsync on)...", file=sys.stderr)
-            table["gameday cluster (3 replicas, fsync)"] = asyncio.run(measure_target(ports, args.seconds))
+            print("measuring the replicated cluster (3 AZs x 2 nodes, fsync on), one router...", file=sys.stderr)
+            table[OURS] = asyncio.run(measure_target([port], args.seconds))
+            print("... and with clients spread over its three routers...", file=sys.stderr)
+            table[OURS_SPREAD] = asyncio.run(measure_target(ports, args.seconds, table_exists=True))
             if args.trials:
                 print(f"measuring failover over {args.trials} trials...", file=sys.stderr)
                 failovers = measure_failover(cluster, port, args.trials)
         finally:
             cluster.down()
+        if args.proxied:
+            # The same cluster with every link chaos may cut going through our Toxiproxy server.
+            proxied = LocalCluster(Path(directory) / "proxied-cluster")
+            try:
+                endpoints = proxied.up(proxy_links=True)["endpoints"]
+                port = int(endpoints["az-a"].rsplit(":", 1)[1])
+                print("measuring the cluster with every link proxied, one router...", file=sys.stderr)
+                table[OURS_PROXIED] = asyncio.run(measure_target([port], args.seconds))
+            finally:
+                proxied.down()
     if not args.skip_references:
         port = _free_port()
         moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
@@ -215,11 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     if failovers:
         print(f"\nFailover (SIGKILL a group leader -> first acknowledged write to that group), {len(failovers)} trials: "
               f"p50 {statistics.median(failovers):.2f} s, max {max(failovers):.2f} s")
-    ours = table.get("gameday cluster (3 replicas, fsync)")
+    ours = table.get(OURS)
     moto_results = table.get("moto_server (1 node, memory)")
     if ours and moto_results:
         ratio = ours[("PutItem", 32)].throughput / moto_results[("PutItem", 32)].throughput
         print(f"PutItem at 32 clients: {ratio:.1f}x moto_server")
+    proxied_results = table.get(OURS_PROXIED)
+    if ours and proxied_results:
+        for operation in ("PutItem", "GetItem"):
+            kept = proxied_results[(operation, 32)].throughput / ours[(operation, 32)].throughput
+            print(f"{operation} at 32 clients with every link proxied: {kept:.0%} of the unproxied throughput")
     return 0
 
 
