@@ -29,6 +29,7 @@ from gameday.history_check import check_history_file
 from gameday.progress import ProgressReporter
 from gameday.run_verdict import VerifierResult, exit_code_for, overall_validity, write_outputs
 from gameday.scenario import Scenario
+from gameday.steady_state import CanaryAvailabilityProbe
 from loadgen.history_merge import merge_histories
 from loadgen.register_workload import RegisterWeights
 from loadgen.run import LoadResult, LoadRun, start_load
@@ -158,6 +159,11 @@ def run_game_day(
             ]
             state.controller = ChaosController(cluster, record_nemesis)
             state.controller.validate(fault.kind for fault in plan)
+            if scenario.abort is not None:
+                probe = CanaryAvailabilityProbe(
+                    run_dir / "canaries.jsonl", scenario.thresholds.window_s, scenario.abort.canary_availability_below
+                )
+                state.controller.abort_when(probe.is_red, scenario.abort.for_s, name="canary availability")
             _start_canaries(state, endpoints, run_dir)
             _start_loads(state, scenario, seed, endpoints, run_dir, workers)
             run_start_s = time.monotonic()
@@ -178,6 +184,12 @@ def run_game_day(
                 progress.maybe_report(state.phase)
                 if elapsed >= fault_phase_end_s and state.chaos_thread.is_alive():
                     state.stop.set()
+                outcome = state.chaos_outcome
+                if outcome is not None and outcome.reason == "aborted" and elapsed < fault_phase_end_s:
+                    # The stop condition fired (and every fault is healed): recover, then judge.
+                    say(f"[{elapsed:6.1f}s] stop condition: {outcome.detail}; going to recovery")
+                    fault_phase_end_s = elapsed
+                    total_s = progress.total_s = elapsed + scenario.recovery_s
                 _raise_if_load_died(state)
                 time.sleep(0.25)
             state.phase = "stopping load"
@@ -213,6 +225,8 @@ def run_game_day(
     summary["errors"] = state.errors
     summary["partial"] = interrupted or bool(state.errors)
     results = _verify(state, scenario, run_dir, nemesis_path, run_start_s, run_end_s, summary, say) + results
+    if scenario.abort is not None:
+        results.append(_steady_state(state.chaos_outcome, scenario))
     if baseline is not None:
         results.append(_compare_with_baseline(baseline, summary, scenario.thresholds.regression_tolerance))
     validity = overall_validity(results, summary["partial"])
@@ -352,6 +366,17 @@ def _verify(
     else:
         results.append(VerifierResult("alarms", True, f"{len(records)} canary measurements, no alarm fired"))
     return results
+
+
+def _steady_state(outcome: RunOutcome | None, scenario: Scenario) -> VerifierResult:
+    assert scenario.abort is not None
+    if outcome is not None and outcome.reason == "aborted":
+        # The stop condition fired: customers lost the service for longer than the scenario allows.
+        return VerifierResult("steady-state", False, f"the run was aborted: {outcome.detail}")
+    floor = scenario.abort.canary_availability_below
+    return VerifierResult(
+        "steady-state", True, f"canary availability never stayed below {floor:.1%} for {scenario.abort.for_s:g} s"
+    )
 
 
 def _compare_with_baseline(baseline: dict[str, Any], summary: dict[str, Any], tolerance: float) -> VerifierResult:

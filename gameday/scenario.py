@@ -73,6 +73,15 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class AbortCondition:
+    """A stop condition (as in AWS FIS or Chaos Toolkit): the run stops its faults early when the
+    canaries' availability over the last `thresholds.window_s` stays below the floor for `for_s`."""
+
+    canary_availability_below: float
+    for_s: float
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -83,6 +92,7 @@ class Scenario:
     recovery_s: float
     final_reads: bool
     thresholds: Thresholds
+    abort: AbortCondition | None = None
     source: str = field(default="", compare=False)  # the file it was read from
 
     @property
@@ -294,6 +304,18 @@ def _thresholds(top: _Table) -> Thresholds:
     return thresholds
 
 
+def _abort(top: _Table) -> AbortCondition | None:
+    if "abort" not in top.data:
+        return None
+    table = top.table("abort")
+    condition = AbortCondition(
+        canary_availability_below=table.number("canary_availability_below", maximum=1.0),
+        for_s=table.number("for_s", above_minimum=True),
+    )
+    table.finish()
+    return condition
+
+
 def parse_scenario(data: Mapping[str, Any], file: str) -> Scenario:
     """Validates already-parsed TOML; `file` only names the source in errors."""
     top = _Table(file, "", data)
@@ -310,6 +332,7 @@ def parse_scenario(data: Mapping[str, Any], file: str) -> Scenario:
         recovery_s=top.number("recovery_s"),
         final_reads=top.boolean("final_reads", True),
         thresholds=_thresholds(top),
+        abort=_abort(top),
         source=file,
     )
     top.finish()

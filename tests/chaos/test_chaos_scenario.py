@@ -171,3 +171,20 @@ def test_network_kinds_pass_the_schema_but_need_a_cluster_with_proxied_links(tmp
     registry.check(["power-off"], unproxied)  # process faults need no links
     with pytest.raises(ValueError, match="not in the fault catalogue"):
         registry.register("meteor-strike", PowerOff)
+
+
+def test_an_abort_table_is_optional_and_validated() -> None:
+    assert parse_scenario(_smoke_data(), "s.toml").abort is None
+    data = _smoke_data()
+    data["abort"] = {"canary_availability_below": 0.8, "for_s": 10}
+    abort = parse_scenario(data, "s.toml").abort
+    assert abort is not None and abort.canary_availability_below == 0.8 and abort.for_s == 10
+    data["abort"] = {"canary_availability_below": 1.5, "for_s": 10}
+    with pytest.raises(ScenarioError, match="abort.canary_availability_below"):
+        parse_scenario(data, "s.toml")
+    data["abort"] = {"canary_availability_below": 0.5, "for_s": 0}
+    with pytest.raises(ScenarioError, match="abort.for_s"):
+        parse_scenario(data, "s.toml")
+    data["abort"] = {"canary_availability_below": 0.5, "for_s": 5, "probe": "x"}
+    with pytest.raises(ScenarioError, match="abort.probe"):
+        parse_scenario(data, "s.toml")

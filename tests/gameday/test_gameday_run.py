@@ -159,3 +159,35 @@ def test_a_broken_scenario_is_refused_before_anything_starts(tmp_path: Path) -> 
     assert process.returncode == 2
     assert "broken.toml" in output and "faults.mix.power-off" in output
     assert not (tmp_path / "never").exists()
+
+
+def test_a_stop_condition_aborts_the_fault_phase_heals_and_fails_the_run(tmp_path: Path) -> None:
+    # Every storage node powered off for 20 s: the canaries go red, and the abort must cut it short.
+    scenario = tmp_path / "abort.toml"
+    scenario.write_text(
+        TINY_SCENARIO.replace("duration_s = 10", "duration_s = 40")
+        .replace("fault_duration_s = [2, 3]", "fault_duration_s = [20, 20]")
+        .replace("power-off = 1\nkill-leader = 1", "cluster-power-off = 1")
+        + "\n[abort]\ncanary_availability_below = 0.5\nfor_s = 2\n"
+    )
+    run_dir = tmp_path / "aborted"
+    started = time.monotonic()
+    process = _gameday("run", str(scenario), "--seed", "1", "--out", str(run_dir), cwd=tmp_path)
+    try:
+        output, _ = process.communicate(timeout=240)
+    finally:
+        process.kill()
+    assert process.returncode == 1, output
+    assert "stop condition" in output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["chaos"]["reason"] == "aborted"
+    verifiers = {verifier["name"]: verifier for verifier in summary["verifiers"]}
+    assert verifiers["steady-state"]["valid"] is False
+    assert verifiers["cluster-healthy"]["valid"] is True, "the aborted fault was healed"
+    events = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    nemesis = [event["f"] for event in events if event["process"] == "nemesis"]
+    assert "abort" in nemesis and "stop-cluster-power-off" in nemesis
+    # Warm-up 3 s + the abort after a few seconds of red + recovery 5 s: far less than the planned 48 s.
+    assert summary["duration_s"] < 40
+    assert time.monotonic() - started < 200
+    assert _processes_mentioning(str(run_dir)) == []
