@@ -310,7 +310,26 @@ class LocalCluster:
             self._save_toxiproxy_record({})
         return bool(stopped)
 
-    def _spawn(self, process_id: str) -> int:
+    def _environments(self) -> dict[str, dict[str, str]]:
+        """Extra environment variables each process was last started with (e.g. a skewed clock)."""
+        environments = self._state().get("environments")
+        return environments if isinstance(environments, dict) else {}
+
+    def _save_environment(self, process_id: str, environment: dict[str, str] | None) -> None:
+        # Recorded so status() shows why a process behaves differently; a plain start clears it.
+        state = self._state()
+        environments = dict(self._environments())
+        if environment:
+            environments[process_id] = dict(environment)
+        else:
+            environments.pop(process_id, None)
+        if environments:
+            state["environments"] = environments
+        else:
+            state.pop("environments", None)
+        self._write_state(state)
+
+    def _spawn(self, process_id: str, environment: dict[str, str] | None = None) -> int:
         process_dir = self.data_dir / "processes" / process_id
         process_dir.mkdir(parents=True, exist_ok=True)
         log_dir = self.data_dir / "logs"
@@ -327,7 +346,9 @@ class LocalCluster:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in the user's terminal must not power off the cluster
+                env={**os.environ, **environment} if environment else None,
             )
+        self._save_environment(process_id, environment)
         # Between fork and exec /proc shows the parent's command line, and a child that is merely
         # young would look dead to process_alive(): wait (bounded) until the exec is visible.
         deadline = time.monotonic() + EXEC_VISIBLE_WAIT_S
@@ -337,13 +358,16 @@ class LocalCluster:
             time.sleep(0.005)
         return process.pid
 
-    def start_process(self, process_id: str) -> int:
-        """Power-on: start a stopped process again on the same data directory."""
+    def start_process(self, process_id: str, environment: dict[str, str] | None = None) -> int:
+        """Power-on: start a stopped process again on the same data directory, with `environment`
+        added to this process's own (a running process is left as it is, whatever it was started with)."""
         self.topology().get(process_id)
         if self.is_running(process_id):
             return self.pids()[process_id]
         pids = self.pids()
-        pids[process_id] = self._spawn(process_id)
+        # Without an environment the call stays _spawn(process_id): subclasses that override _spawn with
+        # that signature (the controller tests' stand-ins) keep working.
+        pids[process_id] = self._spawn(process_id, environment) if environment else self._spawn(process_id)
         self._save_pids(pids)
         return pids[process_id]
 
@@ -413,6 +437,7 @@ class LocalCluster:
 
         topology = self.topology()
         pids = self.pids()
+        environments = self._environments()
         processes = []
         for spec in topology.processes:
             pid = pids.get(spec.process_id)
@@ -425,6 +450,9 @@ class LocalCluster:
                 "state": ("paused" if process_state(pid) == "T" else "up") if running and pid else "down",
                 "address": f"{spec.host}:{spec.port}",
             }
+            environment = environments.get(spec.process_id)
+            if running and environment:
+                entry["environment"] = dict(environment)
             if running and spec.role != "router" and entry["state"] == "up":
                 entry.update(probe_status(spec.host, spec.port))
             processes.append(entry)

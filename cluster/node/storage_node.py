@@ -234,5 +234,7 @@ class StorageNode(ReplicaHost):
             "role": "node",
             "az": spec.az,
             "leading": sorted(group_id for group_id, group in self.groups.items() if group.is_leader),
+            # Ticks since this host started: how fast its Raft clock runs, seen from outside (clock-skew).
+            "ticks": self._ticks,
             "groups": [group.status() for group in self.groups.values()],
         }

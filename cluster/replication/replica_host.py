@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import os
 import random
 from collections import defaultdict
 from collections.abc import Callable
@@ -26,6 +28,33 @@ log = logging.getLogger(__name__)
 RAFT_METHOD = "raft"
 # Bounded per-peer queue of frames waiting for a connection; beyond it Raft's retransmission covers.
 MAX_QUEUED_FRAMES_PER_PEER = 256
+
+# The clock-skew fault (chaos/faults/clock_skew.py) starts a host with this variable: its ticks run
+# `rate` times as fast as configured, so its Raft timers (elections, leases, heartbeats) drift against
+# the other hosts' the way a fast or slow hardware clock would. Bounded: a rate far outside this range
+# is a typo, not a drift any real clock has.
+CLOCK_RATE_ENVIRONMENT_VARIABLE = "GAMEDAY_CLOCK_RATE"
+CLOCK_RATE_MINIMUM = 0.1
+CLOCK_RATE_MAXIMUM = 10.0
+
+
+class ClockRateError(ValueError):
+    """GAMEDAY_CLOCK_RATE is not a number in [CLOCK_RATE_MINIMUM, CLOCK_RATE_MAXIMUM]."""
+
+
+def parse_clock_rate(text: str | None) -> float:
+    """The tick-rate multiplier from GAMEDAY_CLOCK_RATE's value; unset or empty means 1.0 (no skew)."""
+    if text is None or not text.strip():
+        return 1.0
+    try:
+        rate = float(text)
+    except ValueError as error:
+        raise ClockRateError(f"{CLOCK_RATE_ENVIRONMENT_VARIABLE}={text!r} is not a number") from error
+    if not math.isfinite(rate) or not CLOCK_RATE_MINIMUM <= rate <= CLOCK_RATE_MAXIMUM:
+        raise ClockRateError(
+            f"{CLOCK_RATE_ENVIRONMENT_VARIABLE}={text!r} is outside {CLOCK_RATE_MINIMUM}..{CLOCK_RATE_MAXIMUM}"
+        )
+    return rate
 
 
 class _PeerOutbox:
@@ -69,7 +98,9 @@ class ReplicaHost:
             lease_ticks=timing.lease_ticks,
             unsafe_truncate_uncommitted_on_election="forget-on-leader-change" in topology.faults_enabled,
         )
-        self.tick_s = timing.tick_ms / 1000.0
+        # Read once at start: a refused rate stops the host loudly rather than running it unskewed.
+        self.clock_rate = parse_clock_rate(os.environ.get(CLOCK_RATE_ENVIRONMENT_VARIABLE))
+        self.tick_s = timing.tick_ms / 1000.0 / self.clock_rate
         self.rng = random.Random(seed)
         self.groups: dict[str, GroupRunner] = {}
         self._dirty: set[GroupRunner] = set()
