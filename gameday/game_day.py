@@ -20,6 +20,7 @@ from canaries.alarms import AlarmThresholds, evaluate_alarms
 from canaries.fleet import CanaryFleet, start_canaries
 from canaries.records_file import read_records
 from chaos.controller import ChaosController, RunOutcome
+from chaos.faults.kinds import FAULT_KINDS
 from chaos.schedule import format_plan, nodes_from_topology, plan_faults
 from cluster.deploy.local_processes import LocalCluster
 from cluster.runtime.planted_bugs import check_planted_bugs
@@ -142,11 +143,18 @@ def run_game_day(
             state.phase = "cluster up"
             say("starting the cluster...")
             shape = scenario.cluster
+            # Network faults cut links through Toxiproxy proxies, so those links must exist first.
+            proxied = toxiproxy is not None or any(
+                FAULT_KINDS[kind].family == "network" for kind in scenario.faults.mix
+            )
+            summary["proxied_links"] = proxied
             cluster.up(
                 azs=shape.azs,
                 nodes_per_az=shape.nodes_per_az,
                 partitions_per_table=shape.partitions_per_table,
                 faults=planted_bugs,
+                toxiproxy=toxiproxy,
+                proxy_links=proxied,
             )
             endpoints = cluster.endpoints()
             summary["endpoints"] = endpoints

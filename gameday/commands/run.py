@@ -93,6 +93,13 @@ def run_command(args: argparse.Namespace) -> int:
     if planted_bugs:
         say(f"PLANTED BUGS (testing the harness; this run must fail): {', '.join(planted_bugs)}")
     result = run_game_day(
-        scenario, seed, run_dir.resolve(), say, workers=args.workers, baseline=baseline, cluster_faults=planted_bugs
+        scenario,
+        seed,
+        run_dir.resolve(),
+        say,
+        workers=args.workers,
+        baseline=baseline,
+        cluster_faults=planted_bugs,
+        toxiproxy=args.toxiproxy,
     )
     return result.exit_code

@@ -191,3 +191,26 @@ def test_a_stop_condition_aborts_the_fault_phase_heals_and_fails_the_run(tmp_pat
     assert summary["duration_s"] < 40
     assert time.monotonic() - started < 200
     assert _processes_mentioning(str(run_dir)) == []
+
+
+def test_a_game_day_with_network_faults_proxies_every_link_and_heals_every_toxic(tmp_path: Path) -> None:
+    scenario = tmp_path / "network.toml"
+    scenario.write_text(TINY_SCENARIO.replace("power-off = 1\nkill-leader = 1", "partition-node = 1\nlatency = 1"))
+    run_dir = tmp_path / "network"
+    process = _gameday("run", str(scenario), "--seed", "4", "--out", str(run_dir), cwd=tmp_path)
+    try:
+        output, _ = process.communicate(timeout=240)
+    finally:
+        process.kill()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["proxied_links"] is True, output[-3000:]
+    events = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    nemesis = [event for event in events if event["process"] == "nemesis"]
+    started = [event for event in nemesis if event["f"] in ("start-partition-node", "start-latency")]
+    stopped = [event for event in nemesis if event["f"] in ("stop-partition-node", "stop-latency")]
+    assert {event["f"] for event in started} == {"start-partition-node", "start-latency"}, output[-3000:]
+    assert len(stopped) == len(started)
+    assert all(event["value"].get("links") or event["value"].get("streams") for event in started), started
+    assert not any(event["f"] == "heal-all" for event in nemesis), "nothing was left for the final sweep"
+    assert process.returncode == 0, output[-3000:]
+    assert _processes_mentioning(str(run_dir)) == []
