@@ -6,6 +6,7 @@ so each report costs only the new lines.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,19 @@ class _Tail:
         complete = data.rfind(b"\n") + 1  # a half-written last line waits for the next report
         self.offset += complete
         return data[:complete].splitlines()
+
+
+def _parsed(lines: list[bytes]) -> list[dict]:
+    """Lines written by other processes; one that does not parse is skipped, not fatal."""
+    parsed = []
+    for line in lines:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            parsed.append(value)
+    return parsed
 
 
 class ProgressReporter:
@@ -57,15 +71,15 @@ class ProgressReporter:
         self.last_report_s = now
         ok = failed = 0
         for shard in sorted(self.run_dir.glob("load-*/shards/*.jsonl")):
-            for line in self._tail(shard):
-                if b'"type": "ok"' in line:
+            for event in _parsed(self._tail(shard)):
+                if event.get("type") == "ok":
                     ok += 1
-                elif b'"type": "fail"' in line or b'"type": "info"' in line:
+                elif event.get("type") in ("fail", "info"):
                     failed += 1
         probes = probe_errors = 0
-        for line in self._tail(self.run_dir / "canaries.jsonl"):
+        for record in _parsed(self._tail(self.run_dir / "canaries.jsonl")):
             probes += 1
-            if b'"outcome": "error"' in line or b'"outcome": "mismatch"' in line:
+            if record.get("outcome") in ("error", "mismatch"):
                 probe_errors += 1
         completed = ok + failed
         done = min(1.0, (now - self.start_s) / self.total_s)
