@@ -8,7 +8,7 @@ import random
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.verify.verify_history_builder import HistoryBuilder
+from tests.verify.verify_history_builder import HistoryBuilder, arbitrary_history
 from verify.history import parse_history_lines
 from verify.linearizability import UNKNOWN, SearchBudget, check_register
 from verify.operations import OK, Operation, pair_operations
@@ -281,38 +281,13 @@ def test_search_agrees_with_brute_force_on_arbitrary_small_histories(
     pick: random.Random, operation_count: int, process_count: int
 ) -> None:
     """Random (mostly non-linearizable) histories: the pruned search must match exhaustive search."""
-    builder = HistoryBuilder()
-    pending: dict[int, tuple[str, object]] = {}
-    next_process = process_count
-    idle = list(range(process_count))
-    invoked = 0
-    while invoked < operation_count or pending:
-        if invoked < operation_count and idle and (not pending or pick.random() < 0.5):
-            process = idle.pop(pick.randrange(len(idle)))
-            function = pick.choice(["read", "write", "cas"])
-            value = (
-                None
-                if function == "read"
-                else pick.randrange(3)
-                if function == "write"
-                else [pick.choice([None, 0, 1, 2]), pick.randrange(3)]
-            )
-            builder.invoke(process, function, value)
-            pending[process] = (function, value)
-            invoked += 1
-            continue
-        process = pick.choice(list(pending))
-        function, value = pending.pop(process)
-        outcome = pick.choice(["ok", "ok", "ok", "fail", "info", "open"])
-        if outcome in ("open", "info"):
-            if outcome == "info":
-                builder.info(process, function, value)
-            idle.append(next_process)
-            next_process += 1
-            continue
-        if function == "read" and outcome == "ok":
-            value = pick.choice([None, 0, 1, 2])
-        getattr(builder, outcome)(process, function, value)
-        idle.append(process)
+    builder = arbitrary_history(
+        pick,
+        operation_count,
+        process_count,
+        write_value=lambda: pick.randrange(3),
+        cas_value=lambda: [pick.choice([None, 0, 1, 2]), pick.randrange(3)],
+        read_value=lambda: pick.choice([None, 0, 1, 2]),
+    )
     operations = builder.operations()
     assert check_register(operations).validity is brute_force_linearizable(operations)

@@ -8,6 +8,7 @@ corrupted (a stale read, a read of a value from the future, a moved completion, 
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from typing import Any
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.verify.test_verify_linearizability import brute_force_linearizable, stale_read_candidates
-from tests.verify.verify_history_builder import HistoryBuilder
+from tests.verify.verify_history_builder import HistoryBuilder, arbitrary_history
 from verify.history import parse_history_lines
 from verify.linearizability import (
     UNKNOWN,
@@ -147,45 +148,21 @@ def arbitrary_unique_value_history(
     pick: random.Random, operation_count: int, process_count: int
 ) -> HistoryBuilder:
     """Unique written values; reads and cas expectations drawn from past, future and never-written values."""
-    builder = HistoryBuilder()
-    pending: dict[int, tuple[str, object]] = {}
-    next_process = process_count
-    idle = list(range(process_count))
-    invoked = 0
-    next_value = 1
+    written = itertools.count(1)
 
     def any_value() -> object:
         # 0 stands for null; operation_count + 1 is never written.
         drawn = pick.randrange(operation_count + 2)
         return None if drawn == 0 else drawn
 
-    while invoked < operation_count or pending:
-        if invoked < operation_count and idle and (not pending or pick.random() < 0.5):
-            process = idle.pop(pick.randrange(len(idle)))
-            function = pick.choice(["read", "write", "cas"])
-            value: object = None
-            if function == "write":
-                value, next_value = next_value, next_value + 1
-            elif function == "cas":
-                value, next_value = [any_value(), next_value], next_value + 1
-            builder.invoke(process, function, value)
-            pending[process] = (function, value)
-            invoked += 1
-            continue
-        process = pick.choice(list(pending))
-        function, value = pending.pop(process)
-        outcome = pick.choice(["ok", "ok", "ok", "fail", "info", "open"])
-        if outcome in ("open", "info"):
-            if outcome == "info":
-                builder.info(process, function, value)
-            idle.append(next_process)
-            next_process += 1
-            continue
-        if function == "read" and outcome == "ok":
-            value = any_value()
-        getattr(builder, outcome)(process, function, value)
-        idle.append(process)
-    return builder
+    return arbitrary_history(
+        pick,
+        operation_count,
+        process_count,
+        write_value=lambda: next(written),
+        cas_value=lambda: [any_value(), next(written)],
+        read_value=any_value,
+    )
 
 
 @settings(max_examples=400, deadline=None)

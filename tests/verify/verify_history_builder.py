@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+import random
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from verify.history import HistoryEvent, parse_history_lines
@@ -64,3 +65,44 @@ class HistoryBuilder:
 
     def operations(self) -> list[Operation]:
         return list(pair_operations(self.events()))
+
+
+def arbitrary_history(
+    pick: random.Random,
+    operation_count: int,
+    process_count: int,
+    write_value: Callable[[], object],
+    cas_value: Callable[[], list[object]],
+    read_value: Callable[[], object],
+) -> HistoryBuilder:
+    """Random invokes and completions (ok, fail, info, never completed) of reads, writes and cas, with
+    the values the caller draws: mostly non-linearizable histories for comparing checkers. A process
+    that saw info (or never completed) issues no more; a fresh process takes its place."""
+    builder = HistoryBuilder()
+    pending: dict[int, tuple[str, object]] = {}
+    next_process = process_count
+    idle = list(range(process_count))
+    invoked = 0
+    while invoked < operation_count or pending:
+        if invoked < operation_count and idle and (not pending or pick.random() < 0.5):
+            process = idle.pop(pick.randrange(len(idle)))
+            function = pick.choice(["read", "write", "cas"])
+            value = None if function == "read" else write_value() if function == "write" else cas_value()
+            builder.invoke(process, function, value)
+            pending[process] = (function, value)
+            invoked += 1
+            continue
+        process = pick.choice(list(pending))
+        function, value = pending.pop(process)
+        outcome = pick.choice(["ok", "ok", "ok", "fail", "info", "open"])
+        if outcome in ("open", "info"):
+            if outcome == "info":
+                builder.info(process, function, value)
+            idle.append(next_process)
+            next_process += 1
+            continue
+        if function == "read" and outcome == "ok":
+            value = read_value()
+        getattr(builder, outcome)(process, function, value)
+        idle.append(process)
+    return builder
