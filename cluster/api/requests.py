@@ -542,38 +542,31 @@ def _required_item(body: Body, field_name: str) -> Item:
     return normalize_item(body[field_name])
 
 
+def _conditional_write_options(body: Body) -> dict[str, Any]:
+    """What PutItem and DeleteItem share: the condition and what to return, validated alike."""
+    _reject_unsupported(body, ("Expected", "ConditionalOperator"), "use ConditionExpression")
+    _common_write_options(body)
+    return {
+        "condition": _condition_source(body, "ConditionExpression", "ConditionExpression"),
+        "return_values": _return_values(body),
+        "return_values_on_condition_check_failure": _optional_enum(
+            body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE"
+        ),
+    }
+
+
 def _parse_put_item(body: Body) -> PutItemRequest:
     table_name = _table_name(body)
     item = _required_item(body, "Item")
     if item_size_bytes(item) > MAX_ITEM_SIZE_BYTES:
         raise ValidationException("Item size has exceeded the maximum allowed size")
-    _reject_unsupported(body, ("Expected", "ConditionalOperator"), "use ConditionExpression")
-    _common_write_options(body)
-    return PutItemRequest(
-        table_name=table_name,
-        item=item,
-        condition=_condition_source(body, "ConditionExpression", "ConditionExpression"),
-        return_values=_return_values(body),
-        return_values_on_condition_check_failure=_optional_enum(
-            body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE"
-        ),
-    )
+    return PutItemRequest(table_name=table_name, item=item, **_conditional_write_options(body))
 
 
 def _parse_delete_item(body: Body) -> DeleteItemRequest:
     table_name = _table_name(body)
     key = _required_item(body, "Key")
-    _reject_unsupported(body, ("Expected", "ConditionalOperator"), "use ConditionExpression")
-    _common_write_options(body)
-    return DeleteItemRequest(
-        table_name=table_name,
-        key=key,
-        condition=_condition_source(body, "ConditionExpression", "ConditionExpression"),
-        return_values=_return_values(body),
-        return_values_on_condition_check_failure=_optional_enum(
-            body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE"
-        ),
-    )
+    return DeleteItemRequest(table_name=table_name, key=key, **_conditional_write_options(body))
 
 
 def _parse_get_item(body: Body) -> GetItemRequest:
