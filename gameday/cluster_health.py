@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.faults.leaders import leader_view_from_status
-from cluster.deploy.local_processes import LocalCluster
+from cluster.deploy.backends import ClusterBackend
 from gameday.run_verdict import VerifierResult
 
 
-def check_cluster_healthy(cluster: LocalCluster, unplanned: list[str]) -> VerifierResult:
+def check_cluster_healthy(cluster: ClusterBackend, unplanned: list[str]) -> VerifierResult:
     """`unplanned`: processes the final sweep found dead or paused although no fault held them."""
     status = cluster.status()
     problems: list[str] = [f"unplanned fault: {what}" for what in unplanned]

@@ -22,7 +22,7 @@ from canaries.records_file import read_records
 from chaos.controller import ChaosController, RunOutcome
 from chaos.faults.kinds import FAULT_KINDS
 from chaos.schedule import format_plan, nodes_from_topology, plan_faults
-from cluster.deploy.local_processes import LocalCluster
+from cluster.deploy.backends import DEFAULT_BACKEND, open_cluster
 from cluster.runtime.planted_bugs import check_planted_bugs
 from gameday.baseline import BaselineError, compare
 from gameday.cluster_health import check_cluster_healthy
@@ -110,11 +110,12 @@ def run_game_day(
     cluster_faults: list[str] | None = None,
     baseline: dict[str, Any] | None = None,
     toxiproxy: str | None = None,
+    backend: str = DEFAULT_BACKEND,
 ) -> GameDayResult:
     # Refused before anything starts: a misspelt planted bug would silently test the correct store.
     planted_bugs = check_planted_bugs(cluster_faults or [])
     run_dir.mkdir(parents=True, exist_ok=True)
-    cluster = LocalCluster(run_dir / "cluster")
+    cluster = open_cluster(backend, run_dir / "cluster")
     state = _RunState()
     nemesis_path = run_dir / "nemesis.jsonl"
     nemesis = HistoryWriter(nemesis_path)
@@ -125,8 +126,10 @@ def run_game_day(
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "run_start_monotonic_s": run_start_s,
         "replay": f"gameday run {scenario.source or scenario.name} --seed {seed}"
-        + "".join(f" --planted-bug {name}" for name in planted_bugs),
+        + "".join(f" --planted-bug {name}" for name in planted_bugs)
+        + (f" --backend {backend}" if backend != DEFAULT_BACKEND else ""),
         "planted_bugs": planted_bugs,
+        "backend": backend,
         "thresholds": asdict(scenario.thresholds),
         "partial": True,
     }

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from cluster.deploy.local_processes import DEFAULT_DATA_DIR, ClusterError, LocalCluster
+from cluster.deploy.backends import BACKENDS, DEFAULT_BACKEND, UnknownBackendError, open_cluster
+from cluster.deploy.local_processes import DEFAULT_DATA_DIR, ClusterError
 from cluster.runtime.topology import TopologyError
 
 
@@ -20,7 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--data-dir", type=str, default=str(DEFAULT_DATA_DIR),
             help=f"where the cluster keeps its topology, data and logs (default: {DEFAULT_DATA_DIR})",
         )
-        action_parser.add_argument("--backend", choices=["local"], default="local", help="where processes run")
+        action_parser.add_argument(
+            "--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
+            help="where the processes run: local OS processes or Docker containers (default: local)",
+        )
 
     up = actions.add_parser("up", help="start the cluster in the background; prints JSON with the endpoints")
     common(up)
@@ -49,8 +53,8 @@ def _print(payload: object) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    cluster = LocalCluster(Path(args.data_dir))
     try:
+        cluster = open_cluster(args.backend, Path(args.data_dir))
         _print(
             cluster.up(
                 azs=args.azs,
@@ -61,7 +65,7 @@ def _up(args: argparse.Namespace) -> int:
                 proxy_links=args.proxy_links,
             )
         )
-    except (ClusterError, TopologyError) as error:
+    except (ClusterError, TopologyError, UnknownBackendError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -73,8 +77,8 @@ def _up(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     try:
-        _print(LocalCluster(Path(args.data_dir)).status())
-    except (ClusterError, TopologyError) as error:
+        _print(open_cluster(args.backend, Path(args.data_dir)).status())
+    except (ClusterError, TopologyError, UnknownBackendError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
@@ -82,8 +86,8 @@ def _status(args: argparse.Namespace) -> int:
 
 def _down(args: argparse.Namespace) -> int:
     try:
-        stopped = LocalCluster(Path(args.data_dir)).down()
-    except (ClusterError, TopologyError) as error:
+        stopped = open_cluster(args.backend, Path(args.data_dir)).down()
+    except (ClusterError, TopologyError, UnknownBackendError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     _print({"stopped": stopped})

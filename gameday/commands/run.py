@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from cluster.deploy.backends import BACKENDS, DEFAULT_BACKEND
 from cluster.runtime.planted_bugs import PLANTED_BUGS, UnknownPlantedBugError, check_planted_bugs
 from gameday.baseline import BaselineError, load_baseline
 from gameday.game_day import new_seed, run_game_day
@@ -36,7 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, help="replay a run: the fault schedule follows from scenario + seed")
     parser.add_argument("--out", type=Path, help="run directory (default: runs/SCENARIO-TIME-seedN)")
-    parser.add_argument("--backend", choices=["local"], default="local", help="where the cluster runs")
+    parser.add_argument(
+        "--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
+        help="where the cluster runs: local OS processes or Docker containers (default: local)",
+    )
     parser.add_argument(
         "--baseline", type=Path, metavar="FILE",
         help="fail (exit 1) when availability or p99 per AZ regress beyond the scenario's tolerance",
@@ -101,5 +105,6 @@ def run_command(args: argparse.Namespace) -> int:
         baseline=baseline,
         cluster_faults=planted_bugs,
         toxiproxy=args.toxiproxy,
+        backend=args.backend,
     )
     return result.exit_code
