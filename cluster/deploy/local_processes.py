@@ -8,6 +8,7 @@ signalled), and a later `up` on the same directory finds all the data.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -65,10 +66,12 @@ def build_topology(azs: int, nodes_per_az: int, partitions_per_table: int, timin
     for az_index in range(azs):
         az = f"az-{letters[az_index]}"
         for node_number in range(1, nodes_per_az + 1):
-            processes.append(ProcessSpec(f"node-{letters[az_index]}{node_number}", "node", az, "127.0.0.1", _free_port()))
+            processes.append(
+                ProcessSpec(f"node-{letters[az_index]}{node_number}", "node", az, "127.0.0.1", _free_port(), _free_port())
+            )
         if az_index < 3:
-            processes.append(ProcessSpec(f"meta-{letters[az_index]}", "metadata", az, "127.0.0.1", _free_port()))
-        processes.append(ProcessSpec(f"router-{letters[az_index]}", "router", az, "127.0.0.1", _free_port()))
+            processes.append(ProcessSpec(f"meta-{letters[az_index]}", "metadata", az, "127.0.0.1", _free_port(), _free_port()))
+        processes.append(ProcessSpec(f"router-{letters[az_index]}", "router", az, "127.0.0.1", _free_port(), _free_port()))
     return Topology(processes, partitions_per_table=partitions_per_table, timing=timing or TimingConfig())
 
 
@@ -188,8 +191,14 @@ class LocalCluster:
                 )
             changed = False
             for index, spec in enumerate(topology.processes):
-                if not self.is_running(spec.process_id) and not _port_free(spec.port):
-                    topology.processes[index] = ProcessSpec(spec.process_id, spec.role, spec.az, spec.host, _free_port())
+                # A restarted cluster keeps its topology; a port taken meanwhile by someone else moves.
+                if self.is_running(spec.process_id):
+                    continue
+                if not _port_free(spec.port):
+                    spec = topology.processes[index] = dataclasses.replace(spec, port=_free_port())
+                    changed = True
+                if spec.metrics_port and not _port_free(spec.metrics_port):
+                    topology.processes[index] = dataclasses.replace(spec, metrics_port=_free_port())
                     changed = True
             if faults is not None and sorted(faults) != sorted(topology.faults_enabled):
                 topology.faults_enabled = list(faults)

@@ -22,6 +22,8 @@ class ProcessSpec:
     az: str
     host: str
     port: int
+    # Where the process serves Prometheus' /metrics over HTTP (0: it serves none).
+    metrics_port: int = 0
 
 
 @dataclass(frozen=True)
