@@ -19,6 +19,8 @@ from cluster.runtime.topology import Topology
 # A selector index is drawn from this range and taken modulo the number of groups at apply time:
 # the plan must not depend on how many partitions the live cluster happens to have.
 SELECTOR_INDEX_RANGE = 1_000_000
+# Kinds whose injector draws randomly (which items rot): each planned fault carries its own seed.
+SEEDED_KINDS = frozenset({"bit-rot"})
 
 
 class ScheduleError(Exception):
@@ -32,6 +34,8 @@ class TargetOptions:
     azs: tuple[str, ...] = ()
     leader_of: tuple[str, ...] = ("partition",)
     roles: tuple[str, ...] = ("node",)
+    # How hard the fault hits (FaultKind.parameters: latency_ms, rate, items...); copied into each target.
+    parameters: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,10 @@ def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s:
                 raise ScheduleError(f"{kind}: no target even with no fault active")
             now_s = min(heal_s for heal_s, _ in active)
             continue
+        target.update(phase.options_for(kind).parameters)
+        if kind in SEEDED_KINDS:
+            # Two faults of this kind on one node must differ, and a replay must repeat each exactly.
+            target["seed"] = rng.randrange(2**31)
         fault = PlannedFault(round(now_s, 3), round(now_s + duration_s, 3), kind, target)
         if uncovered and uncovered[0] == kind:
             uncovered.pop(0)
@@ -196,6 +204,12 @@ def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s:
 
 
 def describe_target(kind: str, target: Mapping[str, Any]) -> str:
+    where = _describe_where(target)
+    settings = [f"{name}={target[name]:g}" for name in sorted(FAULT_KINDS[kind].parameters) if name in target]
+    return " ".join([where, *settings]) if settings else where
+
+
+def _describe_where(target: Mapping[str, Any]) -> str:
     if "process_ids" in target:
         return f"every storage node at once ({len(target['process_ids'])})"
     if "process_id" in target:

@@ -286,6 +286,11 @@ def _target_options(table: _Table, kind: str) -> TargetOptions:
         azs=_string_list(table, "azs") if "azs" in table.data else defaults.azs,
         leader_of=_string_list(table, "of", LEADER_TARGETS) if "of" in table.data else defaults.leader_of,
         roles=_string_list(table, "roles", PROCESS_ROLES) if "roles" in table.data else defaults.roles,
+        parameters={
+            name: table.number(name, minimum=low, maximum=high)
+            for name, (low, high) in sorted(FAULT_KINDS[kind].parameters.items())
+            if name in table.data
+        },
     )
     table.finish()
     return options

@@ -7,7 +7,8 @@ registry's business, not the schema's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -26,10 +27,21 @@ class FaultKind:
     name: str
     family: str  # "process" | "network" | "disk" | "clock": which module under chaos/faults/ applies it
     target_shape: TargetShape
-    option_keys: frozenset[str]  # keys allowed under [faults.targets.<name>] in a scenario
+    selector_keys: frozenset[str]  # keys under [faults.targets.<name>] that narrow which target is chosen
+    # Keys under [faults.targets.<name>] that set how hard the fault hits (copied into every planned
+    # target for the injector), each with its inclusive (minimum, maximum).
+    parameters: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def option_keys(self) -> frozenset[str]:
+        """Every key allowed under [faults.targets.<name>] in a scenario."""
+        return self.selector_keys | frozenset(self.parameters)
 
 
 _PROCESS_OPTIONS = frozenset({"azs"})
+_MILLISECONDS = (0.0, 60_000.0)
+# Must stay inside cluster/replication/replica_host.py's CLOCK_RATE_MINIMUM..MAXIMUM (a test checks).
+CLOCK_RATE_RANGE = (0.1, 10.0)
 
 FAULT_KINDS: dict[str, FaultKind] = {
     kind.name: kind
@@ -45,10 +57,15 @@ FAULT_KINDS: dict[str, FaultKind] = {
         FaultKind("partition-majority", "network", TargetShape.CLUSTER, frozenset()),
         FaultKind("bridge", "network", TargetShape.CLUSTER, frozenset()),
         FaultKind("one-way", "network", TargetShape.PROCESS, _PROCESS_OPTIONS),
-        FaultKind("latency", "network", TargetShape.PROCESS, _PROCESS_OPTIONS),
-        FaultKind("bandwidth", "network", TargetShape.PROCESS, _PROCESS_OPTIONS),
-        FaultKind("bit-rot", "disk", TargetShape.PROCESS, _PROCESS_OPTIONS),
-        FaultKind("clock-skew", "clock", TargetShape.PROCESS, _PROCESS_OPTIONS),
+        FaultKind(
+            "latency", "network", TargetShape.PROCESS, _PROCESS_OPTIONS,
+            {"latency_ms": _MILLISECONDS, "jitter_ms": _MILLISECONDS},
+        ),
+        FaultKind(
+            "bandwidth", "network", TargetShape.PROCESS, _PROCESS_OPTIONS, {"rate_kilobytes_per_s": (1.0, 1e9)}
+        ),
+        FaultKind("bit-rot", "disk", TargetShape.PROCESS, _PROCESS_OPTIONS, {"items": (1.0, 1000.0)}),
+        FaultKind("clock-skew", "clock", TargetShape.PROCESS, _PROCESS_OPTIONS, {"rate": CLOCK_RATE_RANGE}),
     )
 }
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from chaos.faults.kinds import FAULT_KINDS
 from chaos.faults.process_faults import PowerOff
 from chaos.faults.registry import UnsupportedFaultError, default_registry
+from chaos.schedule import NodeRef, format_plan, plan_faults
 from gameday.scenario import ScenarioError, load_scenario, parse_scenario, shipped_scenarios
 
 SHIPPED = ("smoke", "default", "az-outage")
@@ -107,6 +109,11 @@ INVALID = [
     (_set("faults.targets.az-power-off.roles", ["toaster"]), "faults.targets.az-power-off.roles", "is not one of"),
     (_set("faults.targets.power-off.azs", []), "faults.targets.power-off.azs", "non-empty array"),
     (_set("faults.targets.tsunami.azs", ["az-a"]), "faults.targets.tsunami", "unknown fault kind"),
+    (_set("faults.targets.latency.latency_ms", -1), "faults.targets.latency.latency_ms", "negative"),
+    (_set("faults.targets.latency.latency_ms", "slow"), "faults.targets.latency.latency_ms", "must be a number"),
+    (_set("faults.targets.clock-skew.rate", 20), "faults.targets.clock-skew.rate", "at most 10"),
+    (_set("faults.targets.bit-rot.items", 0), "faults.targets.bit-rot.items", "below 1"),
+    (_set("faults.targets.pause.latency_ms", 5), "faults.targets.pause.latency_ms", "unknown key for pause"),
     (_set("thresholds.availability_outside_faults", 1.5), "thresholds.availability_outside_faults", "at most 1"),
     (_set("thresholds.availability_inside_faults", -0.1), "thresholds.availability_inside_faults", "negative"),
     (_set("thresholds.latency_p99_ms", 0), "thresholds.latency_p99_ms", "greater than 0"),
@@ -188,3 +195,25 @@ def test_an_abort_table_is_optional_and_validated() -> None:
     data["abort"] = {"canary_availability_below": 0.5, "for_s": 5, "probe": "x"}
     with pytest.raises(ScenarioError, match="abort.probe"):
         parse_scenario(data, "s.toml")
+
+
+def test_fault_parameters_reach_every_planned_target() -> None:
+    data = copy.deepcopy(_smoke_data())
+    data["faults"]["mix"] = {"latency": 1, "clock-skew": 1}
+    data["faults"]["targets"] = {"latency": {"latency_ms": 40, "jitter_ms": 4}, "clock-skew": {"rate": 1.25}}
+    scenario = parse_scenario(data, "parameters.toml")
+    nodes = [NodeRef(f"node-{az}1", f"az-{az}") for az in "abc"]
+    plan = plan_faults(scenario.faults, 3, nodes, 0.0)
+    assert {fault.kind for fault in plan} == {"latency", "clock-skew"}
+    for fault in plan:
+        if fault.kind == "latency":
+            assert (fault.target["latency_ms"], fault.target["jitter_ms"]) == (40, 4)
+        else:
+            assert fault.target["rate"] == 1.25
+    assert "latency_ms=40" in format_plan(plan) and "rate=1.25" in format_plan(plan)
+
+
+def test_clock_rate_range_matches_what_a_node_accepts() -> None:
+    from cluster.replication.replica_host import CLOCK_RATE_MAXIMUM, CLOCK_RATE_MINIMUM
+
+    assert FAULT_KINDS["clock-skew"].parameters["rate"] == (CLOCK_RATE_MINIMUM, CLOCK_RATE_MAXIMUM)

@@ -177,3 +177,11 @@ def test_a_plan_with_enough_slots_covers_every_kind_of_the_mix(seed: int) -> Non
     kinds = [fault.kind for fault in plan_faults(smoke, seed, NODES, 5.0)]
     assert set(kinds) == {"power-off", "pause", "kill-leader"}
     assert len(set(kinds[:3])) == 3, "the first faults cover the mix before any kind repeats"
+
+
+def test_each_bit_rot_fault_carries_its_own_seed_and_a_replay_repeats_it() -> None:
+    phase = FaultPhase(duration_s=60, interval_s=5, fault_duration_s=(1, 2), mix={"bit-rot": 1})
+    plan = plan_faults(phase, 9, NODES, 0.0)
+    seeds = [fault.target["seed"] for fault in plan]
+    assert len(plan) > 3 and len(set(seeds)) == len(seeds)
+    assert [fault.target["seed"] for fault in plan_faults(phase, 9, NODES, 0.0)] == seeds
