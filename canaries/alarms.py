@@ -143,10 +143,34 @@ def _at_least(available: int, total: int, threshold: float) -> bool:
     return Fraction(available, total) >= Fraction(repr(threshold))
 
 
-def _overlaps(start_s: float, end_s: float, fault_windows: list[tuple[float, float]]) -> bool:
-    return any(
-        fault_start_s < end_s and fault_end_s > start_s for fault_start_s, fault_end_s in fault_windows
-    )
+@dataclass(frozen=True)
+class FaultWindow:
+    """When a fault was in force. A scenario may expect a kind of fault to cost more than the general
+    inside-fault floor (a whole-cluster power-off costs everything): then ``availability_min`` is the
+    floor while it lasts and for ``grace_s`` after its heal (the recovery it is expected to need)."""
+
+    start_s: float
+    end_s: float
+    availability_min: float | None = None
+    grace_s: float = 0.0
+
+
+def _as_fault_window(window: FaultWindow | tuple[float, float]) -> FaultWindow:
+    return window if isinstance(window, FaultWindow) else FaultWindow(window[0], window[1])
+
+
+def _fault_floor(
+    start_s: float, end_s: float, fault_windows: list[FaultWindow], default_floor: float
+) -> float | None:
+    """The availability floor of a measurement window: None outside every fault, else the lowest
+    floor among the faults it overlaps (open intervals: touching is not overlapping)."""
+    floors = [
+        default_floor if window.availability_min is None else window.availability_min
+        for window in fault_windows
+        if window.start_s < end_s and window.end_s + (window.grace_s if window.availability_min is not None else 0.0)
+        > start_s
+    ]
+    return min(floors) if floors else None
 
 
 @dataclass
@@ -186,11 +210,11 @@ class _Judgement:
 
 
 def _judge_cell(
-    cell: _Cell, thresholds: AlarmThresholds, inside_fault: bool
+    cell: _Cell, thresholds: AlarmThresholds, fault_floor: float | None
 ) -> list[_Judgement | tuple[AlarmKind, int]]:
     """Judgements of one pair in one window; ``(kind, samples)`` for a kind with too few samples."""
-    if inside_fault:
-        availability_min = thresholds.availability_min_inside_fault
+    if fault_floor is not None:
+        availability_min = fault_floor
         latency_max_ms = thresholds.latency_p99_max_ms_inside_fault
     else:
         availability_min = thresholds.availability_min_outside_fault
@@ -247,11 +271,12 @@ def _tally(
 def evaluate_alarms(
     records: Iterable[Mapping[str, Any]],
     thresholds: AlarmThresholds,
-    fault_windows: list[tuple[float, float]],
+    fault_windows: list[FaultWindow] | list[tuple[float, float]],
     run_start_s: float,
     run_end_s: float,
 ) -> AlarmReport:
     """Judge canary records (``time_s`` on the same clock as the windows) against ``thresholds``."""
+    windows = [_as_fault_window(window) for window in fault_windows]
     if not run_end_s > run_start_s:
         raise ValueError(f"run_end_s ({run_end_s}) must be after run_start_s ({run_start_s})")
     bounds = _window_bounds(run_start_s, run_end_s, thresholds.window_s)
@@ -264,8 +289,9 @@ def evaluate_alarms(
         whole_run = _Cell.empty()
         for index, (start_s, end_s) in enumerate(bounds):
             cell = by_window.get(index, _Cell.empty())
-            inside_fault = _overlaps(start_s, end_s, fault_windows)
-            for result in _judge_cell(cell, thresholds, inside_fault):
+            fault_floor = _fault_floor(start_s, end_s, windows, thresholds.availability_min_inside_fault)
+            inside_fault = fault_floor is not None
+            for result in _judge_cell(cell, thresholds, fault_floor):
                 if isinstance(result, tuple):
                     kind, samples = result
                     unjudged.append(UnjudgedWindow(start_s, end_s, canary_az, endpoint_az, kind, samples))

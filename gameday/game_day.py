@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from canaries.alarms import AlarmThresholds, evaluate_alarms
+from canaries.alarms import AlarmThresholds, FaultWindow, evaluate_alarms
 from canaries.fleet import CanaryFleet, start_canaries
 from canaries.records_file import read_records
 from chaos.controller import ChaosController, RunOutcome
@@ -29,7 +29,7 @@ from gameday.cluster_health import check_cluster_healthy
 from gameday.history_check import check_history_file
 from gameday.progress import ProgressReporter
 from gameday.run_verdict import VerifierResult, exit_code_for, overall_validity, write_outputs
-from gameday.scenario import Scenario
+from gameday.scenario import FaultKindThreshold, Scenario
 from gameday.steady_state import CanaryAvailabilityProbe
 from loadgen.history_merge import merge_histories
 from loadgen.register_workload import RegisterWeights
@@ -85,6 +85,13 @@ def fault_windows(nemesis_path: Path) -> list[dict[str, Any]]:
         elif function.startswith("stop-") and number in windows:
             windows[number]["heal_s"] = event["time"] / 1e9
     return sorted(windows.values(), key=lambda window: window["start_s"])
+
+
+def alarm_fault_window(start_s: float, heal_s: float, expected: FaultKindThreshold | None) -> FaultWindow:
+    """A fault window as the alarms judge it: with its kind's own floor when the scenario sets one."""
+    if expected is None:
+        return FaultWindow(start_s, heal_s)
+    return FaultWindow(start_s, heal_s, expected.availability, expected.grace_s)
 
 
 def unplanned_faults(nemesis_path: Path) -> list[str]:
@@ -343,8 +350,11 @@ def _verify(
         results.append(_judge_history(name, model, history_path, run_dir, result))
     records_path = run_dir / "canaries.jsonl"
     records = list(read_records(records_path)) if records_path.exists() else []
-    windows = [(window["start_s"], window.get("heal_s", run_end_s)) for window in fault_windows(nemesis_path)]
     thresholds = scenario.thresholds
+    windows = [
+        alarm_fault_window(window["start_s"], window.get("heal_s", run_end_s), thresholds.by_fault_kind.get(window["kind"]))
+        for window in fault_windows(nemesis_path)
+    ]
     alarm_report = evaluate_alarms(
         records,
         AlarmThresholds(

@@ -62,6 +62,15 @@ class Workload:
 
 
 @dataclass(frozen=True)
+class FaultKindThreshold:
+    """What one kind of fault is expected to cost, when that differs from the inside-fault floor:
+    the availability floor while it is in force and for `grace_s` after its heal."""
+
+    availability: float
+    grace_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Thresholds:
     """Pass/fail limits judged by the canary and regression checkers; kept as data here."""
 
@@ -70,6 +79,8 @@ class Thresholds:
     latency_p99_ms: float
     window_s: float  # the window availability and latency are measured over
     regression_tolerance: float  # allowed relative worsening against the baseline (0.2 = 20 %)
+    # [thresholds.by_fault_kind.<kind>]: a kind whose expected cost differs from the general floor.
+    by_fault_kind: Mapping[str, FaultKindThreshold] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -304,9 +315,25 @@ def _thresholds(top: _Table) -> Thresholds:
         latency_p99_ms=table.number("latency_p99_ms", above_minimum=True),
         window_s=table.number("window_s", above_minimum=True),
         regression_tolerance=table.number("regression_tolerance"),
+        by_fault_kind=_by_fault_kind(table.table("by_fault_kind", {})),
     )
     table.finish()
     return thresholds
+
+
+def _by_fault_kind(table: _Table) -> dict[str, FaultKindThreshold]:
+    expected: dict[str, FaultKindThreshold] = {}
+    for kind in sorted(table.data):
+        if kind not in FAULT_KINDS:
+            raise table.fail(kind, f"unknown fault kind; known kinds: {', '.join(FAULT_KINDS)}")
+        entry = table.table(kind)
+        expected[kind] = FaultKindThreshold(
+            availability=entry.number("availability", maximum=1.0),
+            grace_s=entry.number("grace_s", 0.0),
+        )
+        entry.finish()
+    table.finish()
+    return expected
 
 
 def _abort(top: _Table) -> AbortCondition | None:

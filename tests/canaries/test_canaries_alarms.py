@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import canaries.alarms
-from canaries.alarms import AlarmThresholds, evaluate_alarms, percentile_nearest_rank
+from canaries.alarms import AlarmThresholds, FaultWindow, evaluate_alarms, percentile_nearest_rank
 
 THRESHOLDS = AlarmThresholds(
     window_s=60.0,
@@ -148,6 +148,23 @@ def test_window_overlapping_a_fault_uses_the_looser_threshold() -> None:
     worse = window_of(0, 20, 11)  # 45 % < 50 %
     [inside] = evaluate_alarms(worse, THRESHOLDS, [(10.0, 20.0)], 0.0, 60.0).alarms
     assert (inside.inside_fault, inside.threshold) == (True, 0.5)
+
+
+def test_a_fault_kind_with_its_own_floor_is_judged_by_it_and_its_grace_after_heal() -> None:
+    # 30 % available in every minute; the general inside-fault floor is 50 %.
+    records = window_of(0, 20, 14) + window_of(60, 20, 14) + window_of(120, 20, 14)
+    expected_outage = FaultWindow(10.0, 50.0, availability_min=0.25, grace_s=15.0)
+    report = evaluate_alarms(records, THRESHOLDS, [expected_outage], 0.0, 180.0)
+    # Minute 1 holds the fault and minute 2 its grace (heal at 50 s + 15 s): both judged at 25 %.
+    assert [alarm.window_start_s for alarm in report.alarms] == [120.0]
+    without_grace = FaultWindow(10.0, 50.0, availability_min=0.25)
+    report = evaluate_alarms(records, THRESHOLDS, [without_grace], 0.0, 180.0)
+    assert [alarm.window_start_s for alarm in report.alarms] == [60.0, 120.0]
+    # Two faults in one window: the lower floor holds; a plain window keeps the general floor.
+    both = evaluate_alarms(records, THRESHOLDS, [(5.0, 8.0), expected_outage], 0.0, 60.0)
+    assert both.alarms == []
+    plain = evaluate_alarms(records, THRESHOLDS, [FaultWindow(5.0, 8.0)], 0.0, 60.0)
+    assert [(alarm.threshold, alarm.inside_fault) for alarm in plain.alarms] == [(0.5, True)]
 
 
 def test_too_few_samples_are_reported_not_judged() -> None:

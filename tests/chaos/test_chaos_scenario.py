@@ -114,6 +114,10 @@ INVALID = [
     (_set("faults.targets.clock-skew.rate", 20), "faults.targets.clock-skew.rate", "at most 10"),
     (_set("faults.targets.bit-rot.items", 0), "faults.targets.bit-rot.items", "below 1"),
     (_set("faults.targets.pause.latency_ms", 5), "faults.targets.pause.latency_ms", "unknown key for pause"),
+    (_set("thresholds.by_fault_kind.meteor", {"availability": 0.1}), "thresholds.by_fault_kind.meteor", "unknown fault kind"),
+    (_set("thresholds.by_fault_kind.pause", {"availability": 2}), "thresholds.by_fault_kind.pause.availability", "at most 1"),
+    (_set("thresholds.by_fault_kind.pause", {}), "thresholds.by_fault_kind.pause.availability", "missing"),
+    (_set("thresholds.by_fault_kind.pause", {"availability": 0.5, "grace": 1}), "thresholds.by_fault_kind.pause.grace", "unknown key"),
     (_set("thresholds.availability_outside_faults", 1.5), "thresholds.availability_outside_faults", "at most 1"),
     (_set("thresholds.availability_inside_faults", -0.1), "thresholds.availability_inside_faults", "negative"),
     (_set("thresholds.latency_p99_ms", 0), "thresholds.latency_p99_ms", "greater than 0"),
@@ -217,3 +221,10 @@ def test_clock_rate_range_matches_what_a_node_accepts() -> None:
     from cluster.replication.replica_host import CLOCK_RATE_MAXIMUM, CLOCK_RATE_MINIMUM
 
     assert FAULT_KINDS["clock-skew"].parameters["rate"] == (CLOCK_RATE_MINIMUM, CLOCK_RATE_MAXIMUM)
+
+
+def test_a_fault_kind_may_set_its_own_availability_floor_and_grace() -> None:
+    data = copy.deepcopy(_smoke_data())
+    data["thresholds"]["by_fault_kind"] = {"cluster-power-off": {"availability": 0.0, "grace_s": 8}}
+    expected = parse_scenario(data, "floors.toml").thresholds.by_fault_kind["cluster-power-off"]
+    assert (expected.availability, expected.grace_s) == (0.0, 8.0)
