@@ -6,7 +6,8 @@ No sockets, no clocks, no global randomness: time is the tick count and randomne
 so a seed plus a message schedule replays exactly.
 
 Beyond the Raft paper: Pre-Vote and CheckQuorum (thesis §9.6), leader stickiness, leadership
-transfer (thesis §3.10) and leader leases for strongly consistent reads (see lease_read_index).
+transfer (thesis §3.10), leader leases for strongly consistent reads (see lease_read_index), and
+single-server membership changes with log replicas that vote but never lead (see membership.py).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from typing import Any
 
 from cluster.core.config import RaftConfig
 from cluster.core.follower_progress import FollowerProgress, ReplicationMode
+from cluster.core.membership import Membership, MembershipError
 from cluster.core.messages import Message, MessageKind
 from cluster.core.raft_log import RaftLog
 from cluster.core.ready import Ready
 from cluster.core.types import Entry, HardState
 
-__all__ = ["NotLeaderError", "Ready", "Replica", "Role"]
+__all__ = ["Membership", "MembershipError", "NotLeaderError", "Ready", "Replica", "Role"]
 
 
 class Role(enum.Enum):
@@ -58,20 +60,26 @@ class Replica:
         entries: Sequence[Entry] = (),
         hard_state: HardState | None = None,
         applied_index: int = 0,
+        log_replicas: Sequence[str] = (),
     ) -> None:
+        """`voters` are the group's initial storage replicas and `log_replicas` its initial log
+        replicas; membership entries in the log (recovered or replicated later) take precedence."""
         voters = tuple(voters)
         if len(set(voters)) != len(voters):
             raise ValueError(f"duplicate voters in {voters}")
-        if node_id not in voters:
-            raise ValueError(f"{node_id!r} is not one of the voters {voters}")
+        initial = Membership(voters, tuple(log_replicas))
+        if node_id not in initial.members:
+            raise ValueError(f"{node_id!r} is not one of the voters {initial.members}")
         self._node_id = node_id
-        self._voters = voters
-        self._peers = tuple(voter for voter in voters if voter != node_id)
-        self._peer_set = frozenset(self._peers)
-        self._quorum = len(voters) // 2 + 1
         self._config = config
         self._rng = rng
         self._log = RaftLog(entries)
+        # (index, membership) of every membership entry in the log, oldest first; index 0 is the initial one.
+        self._memberships: list[tuple[int, Membership]] = [(0, initial)]
+        for entry in entries:
+            self._note_membership_entry(entry)
+        self._progress: dict[str, FollowerProgress] = {}
+        self._use_latest_membership()
         recovered = hard_state if hard_state is not None else HardState(term=0, voted_for=None, commit=0)
         if self._log.last_term > recovered.term:
             raise ValueError(
@@ -104,7 +112,6 @@ class Replica:
 
         self._outbox: list[Message] = []
         self._votes: dict[str, bool] = {}
-        self._progress: dict[str, FollowerProgress] = {}
         self._replication_pending = False
         self._transfer_target: str | None = None
         self._transfer_elapsed = 0
@@ -120,7 +127,18 @@ class Replica:
 
     @property
     def voters(self) -> tuple[str, ...]:
+        """Every voting member now: storage replicas, then log replicas."""
         return self._voters
+
+    @property
+    def membership(self) -> Membership:
+        """The latest membership in the log (committed or not), which this replica acts on."""
+        return self._memberships[-1][1]
+
+    @property
+    def membership_index(self) -> int:
+        """The log index of the latest membership entry (0: the initial membership)."""
+        return self._memberships[-1][0]
 
     @property
     def role(self) -> Role:
@@ -174,6 +192,8 @@ class Replica:
             "last_index": self._log.last_index,
             "persisted_index": self._log.persisted_index,
             "lease_valid": self.lease_read_index() is not None,
+            "membership": {"storage": list(self.membership.storage), "log": list(self.membership.log)},
+            "membership_index": self.membership_index,
         }
         if self._role is Role.LEADER:
             status["transfer_target"] = self._transfer_target
@@ -209,13 +229,37 @@ class Replica:
         self._replication_pending = True
         return entry.index
 
+    def propose_membership(self, new: Membership) -> int:
+        """Append a single-server membership change; it takes effect here now and on each replica as it
+        appends the entry. Refused while an earlier change is uncommitted, before an entry of this term
+        is committed (the fix to single-server changes in Ongaro's 2015 raft-dev note), during a
+        transfer, and when it would remove or demote this leader (transfer leadership first)."""
+        if self._role is not Role.LEADER:
+            raise NotLeaderError(self._leader_id)
+        if self._transfer_target is not None:
+            raise NotLeaderError(self._transfer_target)
+        self.membership.check_single_change_to(new)
+        if not new.can_lead(self._node_id):
+            raise MembershipError(f"the leader {self._node_id!r} cannot remove itself; transfer leadership first")
+        if self.membership_index > self._commit_index:
+            raise MembershipError(f"the change at index {self.membership_index} is not committed yet")
+        if self._log.term_at(self._commit_index) != self._term:
+            raise MembershipError("no entry of this leader's term is committed yet")
+        index = self.propose(new.encode())
+        self._note_membership_entry(self._log.entry_at(index))
+        self._use_latest_membership()
+        return index
+
     def transfer_leadership(self, target: str) -> None:
         if self._role is not Role.LEADER:
             raise NotLeaderError(self._leader_id)
         if target == self._node_id or target == self._transfer_target:
             return
-        if target not in self._progress:
-            raise ValueError(f"cannot transfer leadership to {target!r}: not a voter of this group {self._voters}")
+        if target not in self._progress or not self.membership.can_lead(target):
+            raise ValueError(
+                f"cannot transfer leadership to {target!r}: not a storage replica of this group "
+                f"{self.membership.storage}"
+            )
         self._transfer_target = target
         self._transfer_elapsed = 0
         self._transfer_started_this_term = True
@@ -297,7 +341,7 @@ class Replica:
         elif kind is MessageKind.APPEND_RESPONSE:
             if self._role is Role.LEADER:
                 self._handle_append_response(message)
-        elif kind is MessageKind.TIMEOUT_NOW and self._role is not Role.LEADER:
+        elif kind is MessageKind.TIMEOUT_NOW and self._role is not Role.LEADER and self._can_lead():
             # The leader caught us up and asks us to take over now: skip pre-vote and stickiness.
             self._become_candidate(transfer=True)
 
@@ -350,7 +394,10 @@ class Replica:
     def _tick_election(self) -> None:
         self._election_elapsed += 1
         self._ticks_since_leader_contact += 1
-        if self._election_elapsed >= self._election_timeout:
+        if self._election_elapsed >= self._election_timeout and not self._can_lead():
+            # A log replica (or a removed member) never campaigns: it holds no state machine to lead with.
+            self._election_elapsed = 0
+        elif self._election_elapsed >= self._election_timeout:
             if self._config.pre_vote:
                 self._become_pre_candidate()
             else:
@@ -451,6 +498,7 @@ class Replica:
             # The planted bug (see RaftConfig): forget what we do not know to be committed. Our next
             # Ready persists the no-op at commit_index + 1, which replaces the suffix in the WAL too.
             self._log.truncate_from(self._commit_index + 1)
+        self._after_merge(())  # the planted bug may have truncated a membership entry
         next_index = self._log.last_index + 1
         self._progress = {peer: FollowerProgress(next_index, self._config.max_inflight_appends) for peer in self._peers}
         # Raft §5.4.2: we may only count replicas for an entry of our own term, so create one right away.
@@ -526,6 +574,7 @@ class Replica:
             )
             return
         self._log.merge(entries, self._commit_index)
+        self._after_merge(entries)
         last_new_index = previous_index + len(entries)
         self._commit_index = max(self._commit_index, min(message.commit, last_new_index))
         # Sent after the runtime persists this Ready, so the match we claim is durable.
@@ -626,6 +675,54 @@ class Replica:
 
     def _send_timeout_now(self, target: str) -> None:
         self._send(Message(MessageKind.TIMEOUT_NOW, self._node_id, target, self._term))
+
+    # ---- membership -------------------------------------------------------------------------------
+
+    def _can_lead(self) -> bool:
+        return self.membership.can_lead(self._node_id)
+
+    def _note_membership_entry(self, entry: Entry) -> None:
+        membership = Membership.decode(entry.command)
+        if membership is not None:
+            assert entry.index > self._memberships[-1][0], (entry.index, self._memberships[-1][0])
+            self._memberships.append((entry.index, membership))
+
+    def _after_merge(self, entries: Sequence[Entry]) -> None:
+        """Drop membership entries a conflicting leader truncated, note the new ones, act on the latest."""
+        before = self._memberships[-1]
+        while len(self._memberships) > 1:
+            index, membership = self._memberships[-1]
+            entry_term = self._log.term_at(index)
+            if entry_term is not None and self._log.entry_at(index).command == membership.encode():
+                break
+            self._memberships.pop()
+        for entry in entries:
+            if entry.index > self._memberships[-1][0]:
+                self._note_membership_entry(entry)
+        if self._memberships[-1] != before:
+            self._use_latest_membership()
+
+    def _use_latest_membership(self) -> None:
+        membership = self.membership
+        self._voters = membership.members
+        self._peers = tuple(member for member in membership.members if member != self._node_id)
+        self._peer_set = frozenset(self._peers)
+        self._quorum = membership.quorum
+        if self._role_is_leader():
+            next_index = self._log.last_index + 1
+            for peer in self._peers:
+                if peer not in self._progress:
+                    # Probes back from our end; a new member's empty log makes it walk back to the start.
+                    self._progress[peer] = FollowerProgress(next_index, self._config.max_inflight_appends)
+            for peer in list(self._progress):
+                if peer not in self._peer_set:
+                    del self._progress[peer]
+            if self._transfer_target is not None and self._transfer_target not in self._peer_set:
+                self._transfer_target = None
+
+    def _role_is_leader(self) -> bool:
+        # During __init__ the role is not set yet: a replica always starts as a follower.
+        return getattr(self, "_role", Role.FOLLOWER) is Role.LEADER
 
     # ---- plumbing ---------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cluster.core.config import RaftConfig
+from cluster.core.membership import Membership
 from cluster.core.messages import Message
 from cluster.core.replica import NotLeaderError, Replica, Role
 from cluster.core.simulation_invariants import SafetyMonitor
@@ -78,7 +79,10 @@ class Simulation:
         self.rng = random.Random(seed)
         self.time = 0
         self.nodes: dict[str, SimulatedNode] = {}
+        # The membership each node's replica starts from (nodes added later join a changed membership).
+        self.initial_membership: dict[str, Membership] = {}
         for node_id in self.node_ids:
+            self.initial_membership[node_id] = Membership(self.node_ids)
             self.nodes[node_id] = SimulatedNode(node_id, None)
             self.nodes[node_id].replica = self._new_replica(self.nodes[node_id])
         self._in_flight: list[tuple[int, int, Message]] = []
@@ -93,15 +97,26 @@ class Simulation:
     def _new_replica(self, node: SimulatedNode) -> Replica:
         # Each incarnation gets its own rng stream, derived from the run's seed so replays match.
         rng = random.Random(self.rng.getrandbits(64))
+        membership = self.initial_membership[node.node_id]
         return Replica(
             node.node_id,
-            self.node_ids,
+            membership.storage,
+            log_replicas=membership.log,
             config=self.config,
             rng=rng,
             entries=list(node.durable_entries),
             hard_state=node.durable_hard_state,
             applied_index=len(node.applied),
         )
+
+    def add_node(self, node_id: str, joining: Membership) -> None:
+        """A new, empty node whose replica starts in `joining` (the membership a change will make)."""
+        if node_id in self.nodes:
+            raise ValueError(f"{node_id!r} already exists")
+        self.node_ids = (*self.node_ids, node_id)
+        self.initial_membership[node_id] = joining
+        self.nodes[node_id] = SimulatedNode(node_id, None)
+        self.nodes[node_id].replica = self._new_replica(self.nodes[node_id])
 
     def crash(self, node_id: str, point: CrashPoint | None = None) -> None:
         """Crash now (losing what is not fsynced), or at the given point of the node's next Ready."""

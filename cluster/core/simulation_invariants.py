@@ -65,6 +65,8 @@ class SafetyMonitor:
                 if holder != replica.node_id:
                     self._fail(f"election safety: {holder} and {replica.node_id} both lead term {replica.term}")
                 new_leader = new_leader or holder == replica.node_id and replica.term not in self._checked_leaders
+                if not replica.membership.can_lead(replica.node_id):
+                    self._fail(f"log replicas never lead: {replica.node_id} leads term {replica.term}")
         for node_id, entry in self._applied_since_check:
             if self.committed.get(entry.index) != entry:
                 self._fail(f"{node_id} applied {entry}, which is not the committed entry at its index")
@@ -135,7 +137,12 @@ class SafetyMonitor:
                     index > len(leader_terms) or leader_terms[index - 1] != entry.term
                 ):
                     self._fail(f"leader completeness: leader {replica.node_id} of term {replica.term} lacks {entry}")
-        quorum = len(simulation.node_ids) // 2 + 1
+        # An entry reached a majority of the membership that committed it; single-server changes keep
+        # every majority overlapping, so the smallest membership seen bounds how many WALs must hold it.
+        quorum = min(
+            membership.quorum
+            for membership in [*simulation.initial_membership.values(), *(r.membership for r in replicas)]
+        )
         durable_terms = [[entry.term for entry in node.durable_entries] for node in simulation.nodes.values()]
         for index, entry in self.committed.items():
             holders = sum(1 for log in durable_terms if index <= len(log) and log[index - 1] == entry.term)
