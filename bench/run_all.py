@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.wal_bench", "bench.verify_bench", "bench.toxiproxy_bench", "bench.store_bench")
+BENCHMARKS = (
+    "bench.wal_bench", "bench.verify_bench", "bench.toxiproxy_bench", "bench.store_bench", "bench.log_replica_bench",
+)
 
 
 def main() -> int:

@@ -14,8 +14,11 @@ class ReplicationMode(enum.Enum):
 
 
 class FollowerProgress:
-    def __init__(self, next_index: int, max_inflight: int) -> None:
+    def __init__(self, next_index: int, max_inflight: int, now_tick: int = 0) -> None:
         self.match_index = 0
+        # The leader's tick when this follower last answered (or when we started tracking it): how long
+        # a member has been silent is what tells a leader it needs a log replica.
+        self.last_heard_tick = now_tick
         self.next_index = next_index
         self.mode = ReplicationMode.PROBE
         # PROBE: an APPEND is outstanding; cleared by its answer or by the next heartbeat (it may be lost).

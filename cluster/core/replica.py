@@ -61,15 +61,16 @@ class Replica:
         hard_state: HardState | None = None,
         applied_index: int = 0,
         log_replicas: Sequence[str] = (),
+        learners: Sequence[str] = (),
     ) -> None:
         """`voters` are the group's initial storage replicas and `log_replicas` its initial log
         replicas; membership entries in the log (recovered or replicated later) take precedence."""
         voters = tuple(voters)
         if len(set(voters)) != len(voters):
             raise ValueError(f"duplicate voters in {voters}")
-        initial = Membership(voters, tuple(log_replicas))
-        if node_id not in initial.members:
-            raise ValueError(f"{node_id!r} is not one of the voters {initial.members}")
+        initial = Membership(voters, tuple(log_replicas), tuple(learners))
+        if node_id not in initial.replicated:
+            raise ValueError(f"{node_id!r} is not one of the voters {initial.replicated}")
         self._node_id = node_id
         self._config = config
         self._rng = rng
@@ -175,6 +176,15 @@ class Replica:
     def term_at(self, index: int) -> int | None:
         return self._log.term_at(index)
 
+    def silent_ticks(self) -> dict[str, int]:
+        """Leader only: ticks since each member last answered (since we started leading, at most)."""
+        return {peer: self._tick_count - progress.last_heard_tick for peer, progress in self._progress.items()}
+
+    def match_index_of(self, peer: str) -> int | None:
+        """Leader only: the highest index `peer` is known to hold, or None when we do not track it."""
+        progress = self._progress.get(peer)
+        return progress.match_index if progress is not None else None
+
     def entries_between(self, first_index: int, last_index: int) -> list[Entry]:
         """A copy of the log's entries first_index..last_index inclusive (for checkers and debugging)."""
         return self._log.entries_between(first_index, last_index)
@@ -192,7 +202,11 @@ class Replica:
             "last_index": self._log.last_index,
             "persisted_index": self._log.persisted_index,
             "lease_valid": self.lease_read_index() is not None,
-            "membership": {"storage": list(self.membership.storage), "log": list(self.membership.log)},
+            "membership": {
+                "storage": list(self.membership.storage),
+                "log": list(self.membership.log),
+                "learners": list(self.membership.learners),
+            },
             "membership_index": self.membership_index,
         }
         if self._role is Role.LEADER:
@@ -284,8 +298,8 @@ class Replica:
             [self._tick_count]
             + [
                 progress.acknowledged_lease_stamp
-                for progress in self._progress.values()
-                if progress.acknowledged_lease_stamp is not None
+                for peer, progress in self._progress.items()
+                if progress.acknowledged_lease_stamp is not None and peer in self._voter_set
             ],
             reverse=True,
         )
@@ -415,7 +429,9 @@ class Replica:
         if self._election_elapsed >= self._config.election_ticks_min:
             self._election_elapsed = 0
             if self._config.check_quorum:
-                active = 1 + sum(progress.recently_active for progress in self._progress.values())
+                active = 1 + sum(
+                    progress.recently_active for peer, progress in self._progress.items() if peer in self._voter_set
+                )
                 for progress in self._progress.values():
                     progress.recently_active = False
                 if active < self._quorum:
@@ -455,7 +471,7 @@ class Replica:
         self._role = Role.PRE_CANDIDATE
         self._leader_id = None
         self._votes = {self._node_id: True}
-        for peer in self._peers:
+        for peer in self._voter_peers:
             self._send(
                 Message(
                     MessageKind.PRE_VOTE,
@@ -475,7 +491,7 @@ class Replica:
         self._role = Role.CANDIDATE
         self._leader_id = None
         self._votes = {self._node_id: True}
-        for peer in self._peers:
+        for peer in self._voter_peers:
             self._send(
                 Message(
                     MessageKind.VOTE,
@@ -500,7 +516,9 @@ class Replica:
             self._log.truncate_from(self._commit_index + 1)
         self._after_merge(())  # the planted bug may have truncated a membership entry
         next_index = self._log.last_index + 1
-        self._progress = {peer: FollowerProgress(next_index, self._config.max_inflight_appends) for peer in self._peers}
+        self._progress = {
+            peer: FollowerProgress(next_index, self._config.max_inflight_appends, self._tick_count) for peer in self._peers
+        }
         # Raft §5.4.2: we may only count replicas for an entry of our own term, so create one right away.
         self._log.append(Entry(term=self._term, index=next_index, command=b""))
         self._replication_pending = True
@@ -508,6 +526,8 @@ class Replica:
     # ---- elections --------------------------------------------------------------------------------
 
     def _handle_vote_request(self, message: Message) -> None:
+        if self._node_id not in self._voter_set:
+            return  # a learner has no vote to give
         is_pre_vote = message.kind is MessageKind.PRE_VOTE
         can_vote = (
             self._voted_for == message.sender
@@ -526,6 +546,8 @@ class Replica:
             )
 
     def _record_vote(self, voter: str, granted: bool) -> None:
+        if voter not in self._voter_set:
+            return  # a learner's answer: it has no vote
         self._votes.setdefault(voter, granted)
         self._check_election_outcome()
 
@@ -594,6 +616,7 @@ class Replica:
     def _handle_append_response(self, message: Message) -> None:
         progress = self._progress[message.sender]
         progress.recently_active = True
+        progress.last_heard_tick = self._tick_count
         stamp = progress.acknowledged_lease_stamp
         if stamp is None or message.lease_stamp > stamp:
             progress.acknowledged_lease_stamp = min(message.lease_stamp, self._tick_count)
@@ -611,7 +634,8 @@ class Replica:
 
     def _maybe_commit(self) -> None:
         matches = sorted(
-            [self._log.persisted_index] + [progress.match_index for progress in self._progress.values()],
+            [self._log.persisted_index]
+            + [progress.match_index for peer, progress in self._progress.items() if peer in self._voter_set],
             reverse=True,
         )
         candidate = matches[self._quorum - 1]
@@ -705,15 +729,20 @@ class Replica:
     def _use_latest_membership(self) -> None:
         membership = self.membership
         self._voters = membership.members
-        self._peers = tuple(member for member in membership.members if member != self._node_id)
+        # Everyone the log goes to (learners too); only voters elect and count towards commit and leases.
+        self._peers = tuple(member for member in membership.replicated if member != self._node_id)
         self._peer_set = frozenset(self._peers)
+        self._voter_set = frozenset(membership.members)
+        self._voter_peers = tuple(member for member in membership.members if member != self._node_id)
         self._quorum = membership.quorum
         if self._role_is_leader():
             next_index = self._log.last_index + 1
             for peer in self._peers:
                 if peer not in self._progress:
                     # Probes back from our end; a new member's empty log makes it walk back to the start.
-                    self._progress[peer] = FollowerProgress(next_index, self._config.max_inflight_appends)
+                    self._progress[peer] = FollowerProgress(
+                        next_index, self._config.max_inflight_appends, self._tick_count
+                    )
             for peer in list(self._progress):
                 if peer not in self._peer_set:
                     del self._progress[peer]

@@ -102,6 +102,7 @@ class Simulation:
             node.node_id,
             membership.storage,
             log_replicas=membership.log,
+            learners=membership.learners,
             config=self.config,
             rng=rng,
             entries=list(node.durable_entries),

@@ -7,6 +7,8 @@ from typing import Any
 
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 
+GROUP_STATUS_KEYS = ("group", "role", "term", "leader", "commit_index", "last_index", "membership", "membership_index")
+
 
 async def _probe(host: str, port: int, timeout_s: float) -> dict[str, Any]:
     client = RpcClient((host, port), connect_timeout_s=timeout_s)
@@ -14,13 +16,16 @@ async def _probe(host: str, port: int, timeout_s: float) -> dict[str, Any]:
         status = await client.call("status", {}, timeout_s=timeout_s)
     finally:
         await client.close()
-    return {
+    probed: dict[str, Any] = {
         "leading": status.get("leading", []),
         "groups": [
-            {key: group.get(key) for key in ("group", "role", "term", "leader", "commit_index", "last_index")}
+            {key: group.get(key) for key in GROUP_STATUS_KEYS if key in group}
             for group in status.get("groups", [])
         ],
     }
+    if "log_replicas" in status:
+        probed["log_replicas"] = status["log_replicas"]
+    return probed
 
 
 def probe_status(host: str, port: int, timeout_s: float = 1.0) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.core.config import RaftConfig
+from cluster.core.membership import Membership, MembershipError
 from cluster.core.messages import Message
 from cluster.core.ready import Ready
 from cluster.core.replica import NotLeaderError, Replica, Role
@@ -60,6 +61,8 @@ class GroupRunner:
         on_dirty: Callable[[GroupRunner], None] | None = None,
         discard_state: Callable[[], StateMachine] | None = None,
         ack_before_quorum: bool = False,
+        log_replicas: Sequence[str] = (),
+        learners: Sequence[str] = (),
     ) -> None:
         """`discard_state` closes and deletes the state machine's files and returns an empty one; it is
         used when the state is ahead of the WAL (after a power loss). `ack_before_quorum` is the planted
@@ -95,6 +98,8 @@ class GroupRunner:
             entries=recovered.entries,
             hard_state=recovered.hard_state,
             applied_index=state_machine.applied_index,
+            log_replicas=log_replicas,
+            learners=learners,
         )
         self._send = send
         self._on_dirty = on_dirty
@@ -109,6 +114,7 @@ class GroupRunner:
         self._lease_waiters: list[asyncio.Future[None]] = []
         self._pending_ticks = 0
         self._pending_transfer: str | None = None
+        self._pending_membership: tuple[Membership, asyncio.Future[int]] | None = None
         self.needs_sync = False
         self.closed = False
         self._ack_before_quorum = ack_before_quorum
@@ -201,6 +207,14 @@ class GroupRunner:
                 replica.transfer_leadership(target)
         while self._inbox:
             replica.step(self._inbox.popleft())
+        if self._pending_membership is not None:
+            membership, membership_future = self._pending_membership
+            self._pending_membership = None
+            if not membership_future.done():
+                try:
+                    membership_future.set_result(replica.propose_membership(membership))
+                except (NotLeaderError, MembershipError) as error:
+                    membership_future.set_exception(error)
         while self._proposals:
             command, future = self._proposals.popleft()
             if future.done():
@@ -300,6 +314,16 @@ class GroupRunner:
     def transfer_leadership(self, target: str) -> None:
         self._pending_transfer = target
         self._mark_dirty()
+
+    def request_membership(self, membership: Membership) -> asyncio.Future[int]:
+        """Proposes a single-server membership change at the next batch; resolves to its log index
+        (or fails with NotLeaderError / MembershipError). The core is only touched inside prepare()."""
+        if self._pending_membership is not None and not self._pending_membership[1].done():
+            self._pending_membership[1].set_exception(MembershipError("superseded by a newer request"))
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending_membership = (membership, future)
+        self._mark_dirty()
+        return future
 
     def status(self) -> dict[str, Any]:
         status = dict(self.replica.status())

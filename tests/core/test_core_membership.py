@@ -167,8 +167,9 @@ def test_membership_changes_under_a_faulty_network_keep_every_safety_property(se
     faults = NetworkFaults(drop_probability=0.05, duplicate_probability=0.05, delay_steps_min=1, delay_steps_max=4)
     simulation, _ = started_cluster(seed=seed, faults=faults)
     rng = random.Random(seed)
-    simulation.add_node("d", WITH_LOG_REPLICA)
-    target = WITH_LOG_REPLICA
+    simulation.add_node("d", THREE.with_learner("d"))
+    # THREE -> d learns -> d promoted to log replica -> d removed -> ... one single-server step at a time.
+    cycle = {THREE: THREE.with_learner("d"), THREE.with_learner("d"): WITH_LOG_REPLICA, WITH_LOG_REPLICA: THREE}
     changes = 0
     for step in range(1500):
         leader = simulation.leader()
@@ -176,7 +177,7 @@ def test_membership_changes_under_a_faulty_network_keep_every_safety_property(se
             with contextlib.suppress(NotLeaderError):
                 leader.propose(f'{{"w": {step}}}'.encode())
         if leader is not None and step % 150 == 75:
-            target = THREE if leader.membership == WITH_LOG_REPLICA else WITH_LOG_REPLICA
+            target = cycle.get(leader.membership, THREE)
             try:
                 leader.propose_membership(target)
                 changes += 1
@@ -207,3 +208,50 @@ def test_membership_changes_under_a_faulty_network_keep_every_safety_property(se
     assert changes >= 2
     assert simulation.monitor is not None
     simulation.monitor.check_final_agreement()
+
+
+def test_a_leader_sees_how_long_each_member_has_been_silent() -> None:
+    simulation, leader = started_cluster(seed=19)
+    down = next(node for node in "abc" if node != leader.node_id)
+    awake = next(node for node in "abc" if node not in (down, leader.node_id))
+    simulation.crash(down)
+    simulation.run(40)
+    silent = leader.silent_ticks()
+    assert silent[down] >= 40 and silent[awake] <= 4
+    assert leader.match_index_of(awake) == leader.last_index and leader.match_index_of("nobody") is None
+
+
+def test_a_learner_gets_the_log_but_neither_votes_nor_counts_until_promoted() -> None:
+    simulation, leader = started_cluster(seed=23)
+    learning = THREE.with_learner("d")
+    simulation.add_node("d", learning)
+    index = leader.propose_membership(learning)
+    simulation.run_until(lambda: leader.commit_index >= index, 300)
+    learner = replica_of(simulation, "d")
+    simulation.run_until(lambda: learner.last_index == leader.last_index, 300)
+    assert leader.voters == ("a", "b", "c") and learner.membership == learning
+    # Two voters down: the learner's copy must not make a quorum.
+    for node in [n for n in "abc" if n != leader.node_id]:
+        simulation.crash(node)
+    stalled = simulation.propose(b'{"w": "no quorum"}')
+    assert stalled is not None
+    simulation.run(60)
+    assert leader.commit_index < stalled[1] and learner.last_index >= stalled[1]
+    for node in "abc":
+        simulation.restart(node)
+    simulation.run_until(lambda: simulation.leader() is not None and simulation.leader().commit_index >= stalled[1], 800)
+    leader = simulation.leader()
+    assert leader is not None
+    promoted = leader.propose_membership(learning.promoted_to_log_replica("d"))
+    simulation.run_until(lambda: leader.commit_index >= promoted, 300)
+    assert leader.membership == WITH_LOG_REPLICA and replica_of(simulation, "d").role is Role.FOLLOWER
+
+
+def test_learner_steps_are_single_steps() -> None:
+    learning = THREE.with_learner("d")
+    THREE.check_single_change_to(learning)
+    learning.check_single_change_to(learning.promoted_to_log_replica("d"))
+    learning.check_single_change_to(THREE)
+    with pytest.raises(MembershipError, match="exactly one"):
+        THREE.check_single_change_to(WITH_LOG_REPLICA.with_learner("e"))
+    assert Membership.decode(learning.encode()) == learning
