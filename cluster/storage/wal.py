@@ -216,6 +216,17 @@ class WriteAheadLog:
     def size_bytes(self) -> int:
         return sum(size_bytes for _, size_bytes in self._sealed_segments) + self._current_size_bytes
 
+    def seal_current_segment(self) -> Path | None:
+        """Seal the segment being written now (the scrub does, so the archive reaches a marker's index).
+
+        Returns the sealed segment, or None when the current one is empty (nothing to seal).
+        """
+        self._check_usable()
+        if self._current_size_bytes == 0:
+            return None
+        self._rotate()
+        return self._sealed_segments[-1][0]
+
     def _check_usable(self) -> None:
         if self._closed:
             raise ValueError(f"write-ahead log in {self._directory} is closed")

@@ -72,6 +72,24 @@ def recover(directory: Path, segments: list[tuple[int, Path]], *, sync: bool) ->
     return RecoveredSegments(log, rules, sized_segments)
 
 
+class SealedSegmentReplay:
+    """Replays sealed segments (an archive's) one after another, parsing each only once.
+
+    Every segment handed in must be whole: damage anywhere is corruption, never a torn tail.
+    """
+
+    def __init__(self) -> None:
+        self.rules = LogRules()
+        self.entries: list[Entry] = []
+        self.last_sequence = 0
+
+    def add(self, sequence: int, path: Path) -> None:
+        if self.last_sequence and sequence != self.last_sequence + 1:
+            raise WalCorruptionError(path, 0, f"segment {self.last_sequence + 1} is missing before segment {sequence}")
+        _replay_segment(path, path.read_bytes(), False, self.rules, self.entries)
+        self.last_sequence = sequence
+
+
 def _replay_segment(path: Path, data: bytes, is_last: bool, rules: LogRules, entries: list[Entry]) -> int:
     """Apply every valid record of one segment; return how many leading bytes are valid."""
     offset = 0

@@ -17,6 +17,12 @@ def segment_path(directory: Path, sequence: int) -> Path:
     return directory / f"{sequence:016d}.wal"
 
 
+def segment_sequence(name: str) -> int | None:
+    """The sequence number in a segment file's name, None for any other name."""
+    match = _SEGMENT_NAME.match(name)
+    return int(match.group(1)) if match is not None else None
+
+
 def list_segments(directory: Path) -> list[tuple[int, Path]]:
     """(sequence, path) of every segment file in the directory, oldest first; other files are ignored."""
     found: list[tuple[int, Path]] = []

@@ -6,13 +6,10 @@ cluster test (marked) rots a follower of a live cluster and reads the rotten val
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import random
 import shutil
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +20,8 @@ from chaos.faults.injector import FaultContext, FaultNotApplicable
 from chaos.faults.leaders import LeaderView, leader_view_from_status
 from cluster.api.attribute_values import KeySchema, encode_key, normalize_item, partition_hash
 from cluster.deploy.local_processes import LocalCluster
-from cluster.runtime.rpc import RpcClient
 from cluster.storage.item_store import ItemStore
+from tests.cluster.cluster_rpc import rpc, wait_until
 
 SCHEMA = KeySchema("pk", "S")
 
@@ -171,29 +168,9 @@ def test_bit_rot_keeps_the_node_off_until_heal_and_heal_is_idempotent(tmp_path: 
 # ---- against a live cluster ---------------------------------------------------------------------
 
 
-def _wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout_s}s waiting for {what}"
-        time.sleep(0.2)
-
-
-def _rpc(cluster: LocalCluster, process_id: str, method: str, params: dict) -> Any:
-    spec = cluster.topology().get(process_id)
-
-    async def ask() -> Any:
-        rpc = RpcClient((spec.host, spec.port))
-        try:
-            return await rpc.call(method, params, timeout_s=3)
-        finally:
-            await rpc.close()
-
-    return asyncio.run(ask())
-
-
 def _applied_everything(cluster: LocalCluster, process_id: str, group: str, commit_index: int) -> bool:
     try:
-        status = _rpc(cluster, process_id, "status", {})
+        status = rpc(cluster, process_id, "status", {})
     except Exception:
         return False
     entry = next((entry for entry in status["groups"] if entry["group"] == group), None)
@@ -202,7 +179,7 @@ def _applied_everything(cluster: LocalCluster, process_id: str, group: str, comm
 
 def _get(cluster: LocalCluster, process_id: str, group: str, record: dict, consistent: bool) -> dict | None:
     params = {"group": group, "hash": record["hash"], "key": record["key"], "consistent": consistent}
-    return _rpc(cluster, process_id, "node.get", params)["item"]
+    return rpc(cluster, process_id, "node.get", params)["item"]
 
 
 @pytest.mark.cluster
@@ -211,7 +188,8 @@ def test_a_rotten_follower_serves_the_recorded_value_while_the_leader_serves_the
 
     cluster = LocalCluster(tmp_path / "cluster")
     try:
-        cluster.up(wait_s=60)
+        # The scrub would repair the rot within a second or so: this test watches the rot itself.
+        cluster.up(wait_s=60, settings={"scrub_enabled": False})
         client = make_client(next(iter(cluster.endpoints().values())))
         create_table(client, "rot")
         written = {f"k{number}": {"pk": {"S": f"k{number}"}, "v": {"N": str(1000 + number)}} for number in range(40)}
@@ -224,14 +202,14 @@ def test_a_rotten_follower_serves_the_recorded_value_while_the_leader_serves_the
         # Neither the leader nor the preferred member (leadership returns to it after a while): the
         # rotten replica must stay a follower, or the consistent read below would come from it.
         follower = next(member for member in members["members"][1:] if member != leader)
-        leader_commit = next(entry for entry in _rpc(cluster, leader, "status", {})["groups"]
+        leader_commit = next(entry for entry in rpc(cluster, leader, "status", {})["groups"]
                              if entry["group"] == group)["commit_index"]
         # Only the follower's replicas of this one group matter below; rot every item it holds there.
         fault = BitRot({"process_id": follower, "az": cluster.topology().get(follower).az, "items": 1000})
         context = FaultContext(cluster, leaders=lambda: leader_view_from_status(cluster.status()))
         # Every write must have reached the follower's SQLite before it is powered off, or the rot has
         # nothing in this group to find.
-        _wait_until(lambda: _applied_everything(cluster, follower, group, leader_commit), 10,
+        wait_until(lambda: _applied_everything(cluster, follower, group, leader_commit), 10,
                     "the follower to apply every write")
         started = fault.start(context)
         try:
@@ -257,7 +235,7 @@ def test_a_rotten_follower_serves_the_recorded_value_while_the_leader_serves_the
                 return False  # still opening its replicas
             return item is not None and item[record["attribute"]] == {record["type"]: record["new"]}
 
-        _wait_until(follower_serves_rot, 30, f"{follower} to serve the rotten value")
+        wait_until(follower_serves_rot, 30, f"{follower} to serve the rotten value")
         leader_now = leader_view_from_status(cluster.status()).leaders.get(group, leader)
         assert leader_now != follower
         assert _get(cluster, leader_now, group, record, consistent=True) == original

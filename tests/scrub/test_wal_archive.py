@@ -1,0 +1,176 @@
+"""WAL archive: sealed segments reach the object store, and a reference replica replayed from the archive
+equals the live replica at a marker (and tells a rotten live replica apart)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cluster.core.types import Entry, HardState
+from cluster.node.partition_state_machine import PartitionStateMachine, encode_put_command
+from cluster.scrub.commands import ReplicaScrubState, encode_marker
+from cluster.scrub.comparison import compare_ranges
+from cluster.scrub.reference import ReferenceReplica
+from cluster.storage.wal import WriteAheadLog
+from cluster.storage.wal_archive import (
+    DirectoryArchive,
+    S3Archive,
+    SegmentArchive,
+    archive_sealed_segments,
+    open_archive,
+    replay_archive,
+)
+
+
+def _put(term: int, index: int, key: str, value: int) -> Entry:
+    item = {"pk": {"S": key}, "v": {"N": str(value)}}
+    return Entry(term, index, encode_put_command(hash(key) % 1000 + 1000 * len(key), key.encode(), item, None, False))
+
+
+def _run_replica(tmp_path: Path, archive: SegmentArchive) -> tuple[PartitionStateMachine, list[int]]:
+    """A live replica: 240 committed entries with a marker every 60, one Raft truncation of an uncommitted
+    tail on the way, segments sealed at each marker and archived as they close."""
+    wal, _ = WriteAheadLog.open(tmp_path / "wal", segment_max_bytes=2048, sync=False)
+    markers: list[int] = []
+    live = PartitionStateMachine(tmp_path / "live", ReplicaScrubState("n1", lambda i, s: markers.append(i)))
+    archived: set[str] = set()
+    try:
+        for index in range(1, 241):
+            term = 2 if index >= 100 else 1
+            entry = Entry(term, index, encode_marker(True)) if index % 60 == 0 else _put(term, index, f"k{index % 17}", index)
+            if index == 100:
+                # A leader that lost its term wrote 100..101 that never committed; the new one overwrites.
+                wal.append([_put(1, 100, "lost", 1), _put(1, 101, "lost", 2)], None)
+            wal.append([entry], HardState(term, None, index))
+            live.apply([entry])
+            if markers and markers[-1] == index:
+                wal.seal_current_segment()
+                archive_sealed_segments(archive, "g1", "n1", wal.closed_segments(), archived)
+    finally:
+        wal.close()
+    return live, markers
+
+
+def test_the_reference_replayed_from_the_archive_equals_the_live_replica_at_every_marker(tmp_path: Path) -> None:
+    archive = DirectoryArchive(tmp_path / "archive")
+    live, markers = _run_replica(tmp_path, archive)
+    assert markers == [60, 120, 180, 240]
+    names = archive.names("g1", "n1")
+    assert len(names) >= 4 and all(name.endswith(".wal") for name in names)
+    assert [entry.index for entry in replay_archive(archive, "g1", "n1", tmp_path / "replay")] == list(range(1, 241))
+    reference = ReferenceReplica(tmp_path / "reference")
+    try:
+        for marker in markers:  # incrementally, as a node does
+            assert reference.digest_at(archive, "g1", "n1", marker) == live.scrub.digests[marker]  # type: ignore[union-attr]
+        # Asked for an older index, it rebuilds from scratch and still agrees.
+        assert reference.digest_at(archive, "g1", "n1", 60) == live.scrub.digests[60]  # type: ignore[union-attr]
+        assert reference.digest_at(archive, "g1", "n1", 10_000) is None  # the archive does not reach it
+    finally:
+        reference.close()
+        live.close()
+
+
+def test_a_rotten_live_replica_differs_from_the_reference_in_the_range_that_rotted(tmp_path: Path) -> None:
+    archive = DirectoryArchive(tmp_path / "archive")
+    live, markers = _run_replica(tmp_path, archive)
+    partition_hash, key, item_json = live.store.scan(None, 1)[0]
+    live.store.put(partition_hash, key, item_json.replace('"N":"', '"N":"9', 1))
+    live.apply([Entry(2, 241, encode_marker(False))])
+    reference = ReferenceReplica(tmp_path / "reference")
+    try:
+        truth = reference.digest_at(archive, "g1", "n1", 240)
+        assert truth is not None
+        rotten = live.scrub.digests[241]  # type: ignore[union-attr]
+        # 241 is only a marker: the true state at 241 is the state at 240.
+        verdicts = compare_ranges({"n1": rotten.range_checksums}, 3, reference=truth.range_checksums)
+        assert [(v.range_index, v.damaged) for v in verdicts] == [(partition_hash % 16, ("n1",))]
+    finally:
+        reference.close()
+        live.close()
+
+
+def test_archiving_twice_copies_nothing_new_and_a_copy_is_byte_identical(tmp_path: Path) -> None:
+    segment = tmp_path / "0000000000000001.wal"
+    segment.write_bytes(b"sealed bytes")
+    archive = open_archive(str(tmp_path / "archive"))
+    archived: set[str] = set()
+    assert archive_sealed_segments(archive, "g", "n", [segment], archived) == [segment.name]
+    assert archive_sealed_segments(archive, "g", "n", [segment], archived) == []
+    assert (tmp_path / "archive" / "g" / "n" / segment.name).read_bytes() == b"sealed bytes"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def moto_s3() -> Iterator[str]:
+    pytest.importorskip("moto.server", reason="moto[server] (the bench extra) is not installed")
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+            assert process.poll() is None, "moto server exited"
+            assert time.monotonic() < deadline, "moto server did not listen within 30 s"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_the_same_archive_and_reference_work_against_an_s3_endpoint(tmp_path: Path, moto_s3: str) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="x")
+    client.create_bucket(Bucket="wal")
+    archive = S3Archive("wal", "cluster-1", client=client)
+    live, markers = _run_replica(tmp_path, archive)
+    keys = [item["Key"] for item in client.list_objects_v2(Bucket="wal")["Contents"]]
+    assert keys and all(key.startswith("cluster-1/g1/n1/") for key in keys)
+    reference = ReferenceReplica(tmp_path / "reference")
+    try:
+        assert reference.digest_at(archive, "g1", "n1", markers[-1]) == live.scrub.digests[markers[-1]]  # type: ignore[union-attr]
+    finally:
+        reference.close()
+        live.close()
+
+
+def test_sealing_the_current_segment_starts_a_new_one_and_a_reopen_recovers_every_entry(tmp_path: Path) -> None:
+    wal, _ = WriteAheadLog.open(tmp_path / "wal", sync=True)
+    try:
+        assert wal.seal_current_segment() is None  # nothing written: nothing to seal
+        wal.append([_put(1, 1, "a", 1), _put(1, 2, "b", 2)], HardState(1, None, 2))
+        wal.sync()
+        sealed = wal.seal_current_segment()
+        assert sealed is not None and wal.closed_segments() == [sealed]
+        wal.append([_put(1, 3, "c", 3)], HardState(1, None, 3))
+        wal.sync()
+    finally:
+        wal.close()
+    reopened, recovered = WriteAheadLog.open(tmp_path / "wal", sync=True)
+    try:
+        assert [entry.index for entry in recovered.entries] == [1, 2, 3]
+        assert reopened.closed_segments() == [sealed]
+    finally:
+        reopened.close()
