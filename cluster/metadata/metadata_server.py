@@ -49,9 +49,13 @@ class MetadataServer(ReplicaHost):
         self.add_group(self.group)
         self.leader_reports: dict[str, tuple[str, int, float]] = {}
         self._activations_in_flight: set[str] = set()
+        # Read requests served, for the metadata-load plots: routers' per-table lookups and full catalogues.
+        self.lookups_served = 0
+        self.catalogues_served = 0
         self.register("meta.create_table", self.create_table)
         self.register("meta.delete_table", self.delete_table)
         self.register("meta.catalogue", self.get_catalogue)
+        self.register("meta.lookup_table", self.lookup_table)
         self.register("meta.node_report", self.node_report)
         self.register("status", self.status)
 
@@ -74,9 +78,32 @@ class MetadataServer(ReplicaHost):
 
     async def get_catalogue(self, params: dict[str, Any]) -> Any:
         await as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S))
+        self.catalogues_served += 1
         return {
             "tables": {name: entry.to_json() for name, entry in self.catalogue.tables.items()},
             "leaders": self._fresh_leaders(),
+        }
+
+    async def lookup_table(self, params: dict[str, Any]) -> Any:
+        """One table's partition map and its groups' leader hints: a router cache's lookup.
+
+        `consistent` (a router's cache miss) is answered by the leader only, so a table created a moment
+        ago is found; otherwise (the constant-work refresh) any replica answers from what it applied.
+        """
+        name = params.get("name")
+        if not isinstance(name, str):
+            raise RpcError("Invalid", "lookup_table needs a table name")
+        if params.get("consistent", True):
+            await as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S))
+        self.lookups_served += 1
+        entry = self.catalogue.tables.get(name)
+        if entry is None:
+            return {"status": "not_found"}
+        leaders = self._fresh_leaders()
+        return {
+            "status": "ok",
+            "table": entry.to_json(),
+            "leaders": {p.group_id: leaders[p.group_id] for p in entry.partitions if p.group_id in leaders},
         }
 
     async def node_report(self, params: dict[str, Any]) -> Any:
@@ -124,4 +151,6 @@ class MetadataServer(ReplicaHost):
             "az": spec.az,
             "groups": [self.group.status()],
             "leading": [METADATA_GROUP] if self.group.is_leader else [],
+            "lookups_served": self.lookups_served,
+            "catalogues_served": self.catalogues_served,
         }

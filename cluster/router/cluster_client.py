@@ -15,6 +15,7 @@ from typing import Any
 from cluster.api.errors import InternalServerError, ResourceNotFoundException, ServiceUnavailable
 from cluster.metadata.catalogue import PartitionInfo, TableEntry
 from cluster.replication.remote_errors import LOST, NO_SUCH_GROUP, NOT_LEADER, OUTCOME_UNKNOWN
+from cluster.router.partition_cache import PartitionCache
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.topology import Topology
 
@@ -24,10 +25,15 @@ ROUTE_BUDGET_S = 3.0
 # The time budget is what bounds a request; the attempt cap only guards against a tight loop.
 MAX_ATTEMPTS = 100
 RETRY_PAUSE_S = 0.05
-CATALOGUE_REFRESH_S = 1.0
+# Asynchronous (constant-work) lookups in flight per router at most; the cache's queue bounds the rest.
+LOOKUP_WORKERS = 8
+# An asynchronous lookup only refreshes the cache: it gives up sooner than a request would.
+ASYNC_LOOKUP_TIMEOUT_S = 1.0
 # A replica that timed out or refused is tried last for this long: a paused leader would otherwise
 # hold every request to its group for the whole budget until it resumes.
 SUSPECT_S = 5.0
+# Why an attempt failed and the request moved on to another try (router_retries_total's reason label).
+RETRY_REASONS = ("unreachable", "timeout", "not_leader", "no_such_group", "other")
 
 
 class ClusterClient:
@@ -35,15 +41,17 @@ class ClusterClient:
         self.router_id = router_id
         self.topology = topology
         self.az = topology.get(router_id).az
-        self.tables: dict[str, TableEntry] = {}
+        self.cache = PartitionCache(topology.router_cache_mode)
+        self._lookups_pending = asyncio.Event()
+        self._lookup_tasks: list[asyncio.Task[None]] = []
         self.leaders: dict[str, str] = {}
         self._clients: dict[str, RpcClient] = {}
         self._metadata_ids = [spec.process_id for spec in topology.by_role("metadata")]
         self._metadata_hint: str | None = None
         self._node_az = {spec.process_id: spec.az for spec in topology.by_role("node")}
-        self._refresh_task: asyncio.Task[None] | None = None
-        self._last_refresh_s = 0.0
         self._suspect_until: dict[str, float] = {}
+        # Plain counts, read by the /metrics collector at scrape time (cluster/runtime/metrics_router.py).
+        self.retry_counts: dict[str, int] = dict.fromkeys(RETRY_REASONS, 0)
 
     def client(self, process_id: str) -> RpcClient:
         client = self._clients.get(process_id)
@@ -53,11 +61,11 @@ class ClusterClient:
         return client
 
     async def start(self) -> None:
-        self._refresh_task = asyncio.ensure_future(self._refresh_forever())
+        self._lookup_tasks = [asyncio.ensure_future(self._lookup_forever()) for _ in range(LOOKUP_WORKERS)]
 
     async def stop(self) -> None:
-        if self._refresh_task is not None:
-            self._refresh_task.cancel()
+        for task in self._lookup_tasks:
+            task.cancel()
         for client in self._clients.values():
             await client.close()
 
@@ -79,6 +87,7 @@ class ClusterClient:
                 result = await self.client(target).call(method, params, timeout_s=max(0.05, remaining))
             except RpcError as error:
                 last_error = f"{target}: {error.message}"
+                self.retry_counts["not_leader" if error.code == NOT_LEADER else "other"] += 1
                 hint = error.data.get("leader") if error.code == NOT_LEADER else None
                 if hint in self._metadata_ids:
                     self._metadata_hint = hint
@@ -89,6 +98,7 @@ class ClusterClient:
                 continue
             except RpcUnavailable as error:
                 last_error = str(error)
+                self.retry_counts["unreachable"] += 1
                 if self._metadata_hint == target:
                     self._metadata_hint = None
                 continue
@@ -96,37 +106,67 @@ class ClusterClient:
                 if method in ("meta.create_table", "meta.delete_table"):
                     raise InternalServerError(f"metadata outcome unknown: {error}") from error
                 last_error = str(error)
+                self.retry_counts["timeout"] += 1
                 continue
             self._metadata_hint = target
             return result
         raise ServiceUnavailable(f"metadata service unavailable: {last_error}")
 
-    async def refresh_catalogue(self) -> None:
+    async def refresh_catalogue(self) -> dict[str, TableEntry]:
+        """Every table, read from the metadata leader (DescribeTable, ListTables); the cache is left alone."""
         result = await self.call_metadata("meta.catalogue", {})
-        self.tables = {name: TableEntry.from_json(entry) for name, entry in result["tables"].items()}
         # Hints from metadata are older than what nodes tell us directly; only fill gaps.
         for group_id, node_id in result["leaders"].items():
             self.leaders.setdefault(group_id, node_id)
-        self._last_refresh_s = time.monotonic()
-
-    async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(CATALOGUE_REFRESH_S)
-            if time.monotonic() - self._last_refresh_s < CATALOGUE_REFRESH_S:
-                continue
-            try:
-                await self.refresh_catalogue()
-            except Exception as error:  # metadata down: keep serving from the cache
-                log.debug("catalogue refresh failed: %s", error)
+        return {name: TableEntry.from_json(entry) for name, entry in result["tables"].items()}
 
     async def table(self, name: str) -> TableEntry:
-        entry = self.tables.get(name)
-        if entry is None:
-            await self.refresh_catalogue()
-            entry = self.tables.get(name)
+        """The table's partition map from the cache, and the lookup the cache mode asks for."""
+        decision = self.cache.on_request(name, time.monotonic())
+        if decision.lookup == "async":
+            self._lookups_pending.set()
+        if decision.entry is not None:
+            return decision.entry
+        entry = await self._lookup(name, consistent=True, timeout_s=ROUTE_BUDGET_S)
         if entry is None:
             raise ResourceNotFoundException(f"Requested resource not found: Table: {name} not found")
         return entry
+
+    async def _lookup(self, name: str, *, consistent: bool, timeout_s: float) -> TableEntry | None:
+        requested_at_s = time.monotonic()
+        result = await self.call_metadata("meta.lookup_table", {"name": name, "consistent": consistent}, timeout_s)
+        if result.get("status") != "ok":
+            self.cache.forget(name, requested_at_s)
+            return None
+        for group_id, node_id in result.get("leaders", {}).items():
+            self.leaders.setdefault(group_id, node_id)
+        entry = TableEntry.from_json(result["table"])
+        self.cache.store(entry, requested_at_s)
+        return entry
+
+    async def _lookup_forever(self) -> None:
+        """One worker of the constant-work refresh: sends the lookups hits queued, as they come."""
+        while True:
+            pending = self.cache.next_lookup()
+            if pending is None:
+                self._lookups_pending.clear()
+                await self._lookups_pending.wait()
+                continue
+            try:
+                await self._lookup(pending[0], consistent=False, timeout_s=ASYNC_LOOKUP_TIMEOUT_S)
+            except Exception as error:  # metadata down: keep serving from the cache
+                log.debug("metadata lookup of %s failed: %s", pending[0], error)
+
+    def remember_table(self, entry: TableEntry) -> None:
+        """A table this router just created: cached as if looked up now."""
+        self.cache.store(entry, time.monotonic())
+
+    def forget_table(self, name: str) -> None:
+        self.cache.forget(name)
+
+    def flush_cache(self) -> dict[str, Any]:
+        """Forgets every cached partition map (what a router restart does to its cache)."""
+        return {"mode": self.cache.mode, "entries_flushed": self.cache.flush()}
 
     # ---- partitions ---------------------------------------------------------------------------
 
@@ -160,6 +200,7 @@ class ClusterClient:
             except RpcUnavailable:
                 self._suspect(target)
                 last_error = f"{target} unreachable"
+                self.retry_counts["unreachable"] += 1
             except RpcTimeout as error:
                 self._suspect(target)
                 if self.leaders.get(partition.group_id) == target:
@@ -167,8 +208,11 @@ class ClusterClient:
                 if is_write:
                     raise InternalServerError(f"outcome unknown: {target} did not answer in time") from error
                 last_error = f"{target} timed out"
+                self.retry_counts["timeout"] += 1
             except RpcError as error:
                 last_error = f"{target}: {error.code}: {error.message}"
+                if error.code in (NOT_LEADER, NO_SUCH_GROUP, LOST) or (error.code == OUTCOME_UNKNOWN and not is_write):
+                    self.retry_counts[_retry_reason(error.code)] += 1
                 if error.code == NOT_LEADER:
                     hint = error.data.get("leader")
                     if hint in partition.members and hint != target and hint not in followed_hints:
@@ -209,10 +253,16 @@ class ClusterClient:
             except (RpcUnavailable, RpcTimeout) as error:
                 self._suspect(target)
                 last_error = f"{target}: {error}"
+                self.retry_counts["timeout" if isinstance(error, RpcTimeout) else "unreachable"] += 1
                 if attempt % len(order) == len(order) - 1:
                     await asyncio.sleep(RETRY_PAUSE_S)
             except RpcError as error:
                 last_error = f"{target}: {error}"
+                self.retry_counts[_retry_reason(error.code)] += 1
                 if attempt % len(order) == len(order) - 1:
                     await asyncio.sleep(RETRY_PAUSE_S)
         raise ServiceUnavailable(f"partition {partition.group_id} has no reachable replica: {last_error}")
+
+
+def _retry_reason(code: str) -> str:
+    return {NOT_LEADER: "not_leader", NO_SUCH_GROUP: "no_such_group"}.get(code, "other")

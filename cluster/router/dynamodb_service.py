@@ -147,19 +147,17 @@ class DynamoDbService:
             raise ResourceInUseException(f"Table already exists: {request.table_name}")
         if result["status"] != "ok":
             raise InternalServerError(f"create table failed: {result}")
-        self.cluster.tables[request.table_name] = TableEntry.from_json(result["table"])
+        self.cluster.remember_table(TableEntry.from_json(result["table"]))
         return {"TableDescription": self._describe(result["table"])}
 
     async def describe_table(self, request: DescribeTableRequest) -> dict[str, Any]:
-        await self.cluster.refresh_catalogue()
-        entry = self.cluster.tables.get(request.table_name)
+        entry = (await self.cluster.refresh_catalogue()).get(request.table_name)
         if entry is None:
             raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
         return {"Table": self._describe(entry.to_json())}
 
     async def list_tables(self, request: ListTablesRequest) -> dict[str, Any]:
-        await self.cluster.refresh_catalogue()
-        names = sorted(self.cluster.tables)
+        names = sorted(await self.cluster.refresh_catalogue())
         if request.exclusive_start_table_name:
             names = [name for name in names if name > request.exclusive_start_table_name]
         limit = request.limit or 100
@@ -173,7 +171,7 @@ class DynamoDbService:
         result = await self.cluster.call_metadata("meta.delete_table", {"name": request.table_name})
         if result["status"] == "not_found":
             raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
-        self.cluster.tables.pop(request.table_name, None)
+        self.cluster.forget_table(request.table_name)
         return {"TableDescription": self._describe(result["table"], status="DELETING")}
 
     # ---- items --------------------------------------------------------------------------------

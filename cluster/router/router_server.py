@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cluster.router.admin_routes import admin_response, is_admin_path
 from cluster.router.cluster_client import ClusterClient
 from cluster.router.dynamodb_service import DynamoDbService, protocol_error_response
-from cluster.router.http_server import HttpServer
+from cluster.router.http_server import HttpRequest, HttpResponse, HttpServer
+from cluster.runtime.metrics_router import RouterMetrics
 from cluster.runtime.topology import Topology
 
 
@@ -16,7 +18,14 @@ class RouterServer:
         self.topology = topology
         self.cluster = ClusterClient(process_id, topology)
         self.service = DynamoDbService(self.cluster, f"dynamodb.{topology.get(process_id).az}.local")
-        self.http = HttpServer(self.service.handle, protocol_error_response)
+        self.metrics = RouterMetrics(topology.get(process_id).az, self.service.operations, self.cluster.retry_counts)
+        self._serve_api = self.metrics.instrument(self.service.handle)
+        self.http = HttpServer(self._handle, protocol_error_response)
+
+    async def _handle(self, request: HttpRequest) -> HttpResponse:
+        if is_admin_path(request.path):
+            return admin_response(request, self.cluster)
+        return await self._serve_api(request)
 
     async def start(self) -> None:
         spec = self.topology.get(self.process_id)
