@@ -183,6 +183,17 @@ class ChaosController:
         self.record({"process": NEMESIS, "type": "info", "f": f"stop-{active.fault.kind}", "value": value})
         return {"kind": active.fault.kind, **value}
 
+    def active_fault_counts(self) -> dict[str, int]:
+        """Faults started and not yet healed, by kind (for chaos_active_faults).
+
+        Read without the lock: starting a fault can hold it for seconds (waiting for a leader), and a
+        metrics scrape must not wait on that. Copying the list is atomic under the GIL.
+        """
+        counts: dict[str, int] = {}
+        for active in list(self._active):
+            counts[active.fault.kind] = counts.get(active.fault.kind, 0) + 1
+        return counts
+
     # ---- healing -------------------------------------------------------------------------------------
 
     def heal_all(self) -> list[dict[str, Any]]:

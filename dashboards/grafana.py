@@ -266,12 +266,11 @@ def cluster_dashboard(window_s: float) -> dict[str, Any]:
         _PanelSpec(
             "Groups without a leader",
             (
-                Query(
-                    "count by (group) (raft_role) unless on (group) count by (group) (raft_role == 2)",
-                    "{{group}}",
-                ),
+                # 1 for a group none of whose scraped replicas is leader, 0 otherwise: a series per group
+                # at all times, so "no data" never hides a group (or a broken scrape) behind a healthy look.
+                Query("sum by (group) (raft_role == bool 2) == bool 0", "{{group}}"),
             ),
-            description="Raft groups where no replica reports the leader role: writes to them fail.",
+            description="1 while no replica of a Raft group reports the leader role (writes to it fail), else 0.",
             minimum=0,
         ),
         _PanelSpec(
@@ -351,6 +350,18 @@ def cluster_dashboard(window_s: float) -> dict[str, Any]:
             ),
             unit="s",
             description="A write is acknowledged only after a quorum fsynced it: this bounds write latency.",
+            minimum=0,
+        ),
+        _PanelSpec(
+            "Metadata requests by method and outcome",
+            (
+                Query(
+                    f"sum by (method, outcome) (rate(metadata_requests_total[{window}]))",
+                    "{{method}} {{outcome}}",
+                ),
+            ),
+            unit="reqps",
+            description="Catalogue reads (every router, every second), table changes and leader reports.",
             minimum=0,
         ),
         _PanelSpec(

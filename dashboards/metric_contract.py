@@ -1,7 +1,8 @@
 """The metric names and labels the dashboards and alert rules rely on (issue 7's contract).
 
-The canaries export theirs today (canaries/metrics.py); routers, storage nodes, metadata replicas and
-the chaos controller are being instrumented against these names. Kept as data so a test can check that
+Exported by the canaries (canaries/metrics.py), routers (cluster/runtime/metrics_router.py), storage
+nodes and metadata replicas (cluster/runtime/metrics_raft.py) and the chaos controller in the game-day
+process (chaos/metrics.py); tests scrape each and compare with this list. Kept as data so a test can check that
 every expression we ship names only contracted metrics and labels, and that the canaries' real
 exposition matches.
 """
@@ -46,6 +47,8 @@ CONTRACT: tuple[Metric, ...] = (
     Metric("wal_size_bytes", "gauge", ("process", "group")),
     Metric("wal_fsync_latency_seconds", "histogram", ("process",)),
     Metric("storage_node_leaders", "gauge", ("process",)),
+    # Metadata replicas (group "metadata" in the raft_* series): requests by method and outcome (ok, error).
+    Metric("metadata_requests_total", "counter", ("process", "method", "outcome")),
     # Chaos controller: faults in force, by kind (power-off, pause, ...).
     Metric("chaos_active_faults", "gauge", ("kind",)),
 )

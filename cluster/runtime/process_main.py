@@ -17,7 +17,8 @@ from cluster.runtime.topology import Topology, TopologyError
 
 
 async def _run(process_id: str, topology: Topology, data_dir: Path) -> None:
-    role = topology.get(process_id).role
+    spec = topology.get(process_id)
+    role = spec.role
     server: object
     if role == "node":
         from cluster.node.storage_node import StorageNode
@@ -36,8 +37,15 @@ async def _run(process_id: str, topology: Topology, data_dir: Path) -> None:
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stop.set)
     await server.start()  # type: ignore[attr-defined]
+    metrics = None
+    if spec.metrics_port:
+        from cluster.runtime.process_metrics import start_metrics_server
+
+        metrics = await start_metrics_server(role, server, spec.host, spec.metrics_port)
     logging.getLogger(__name__).info("%s (%s) serving", process_id, role)
     await stop.wait()
+    if metrics is not None:
+        await metrics.stop()
     await server.stop()  # type: ignore[attr-defined]
 
 

@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cluster.router.partition_cache import CACHE_MODES, DEFAULT_CACHE_MODE
+
 
 class TopologyError(Exception):
     pass
@@ -43,6 +45,13 @@ class Topology:
     links: dict[str, dict[str, str]] = field(default_factory=dict)
     # Test-only switches that make the store deliberately wrong (the harness must catch them).
     faults_enabled: list[str] = field(default_factory=list)
+    # How routers cache partition metadata (cluster/router/partition_cache.py): "constant-work" or "classic".
+    router_cache_mode: str = DEFAULT_CACHE_MODE
+    # Scrub and WAL archive (cluster/scrub/settings.py; GAMEDAY_SCRUB and GAMEDAY_ARCHIVE override them).
+    scrub_enabled: bool = True
+    # A group's leader adds a log replica while a storage replica is away (cluster/node/log_replica_manager.py).
+    log_replicas_enabled: bool = True
+    archive: str = ""  # a directory or s3://BUCKET/PREFIX; empty: DATA_DIR/archive
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -54,6 +63,10 @@ class Topology:
             seen.add(spec.process_id)
         if self.partitions_per_table < 1:
             raise TopologyError("partitions_per_table must be at least 1")
+        if self.router_cache_mode not in CACHE_MODES:
+            raise TopologyError(
+                f"unknown router_cache_mode {self.router_cache_mode!r}; expected one of {', '.join(CACHE_MODES)}"
+            )
 
     def by_role(self, role: str) -> list[ProcessSpec]:
         return [spec for spec in self.processes if spec.role == role]
@@ -84,6 +97,10 @@ class Topology:
             "timing": asdict(self.timing),
             "links": self.links,
             "faults_enabled": self.faults_enabled,
+            "router_cache_mode": self.router_cache_mode,
+            "scrub_enabled": self.scrub_enabled,
+            "log_replicas_enabled": self.log_replicas_enabled,
+            "archive": self.archive,
         }
 
     @classmethod
@@ -95,6 +112,10 @@ class Topology:
                 timing=TimingConfig(**data.get("timing", {})),
                 links={str(k): dict(v) for k, v in data.get("links", {}).items()},
                 faults_enabled=list(data.get("faults_enabled", [])),
+                router_cache_mode=str(data.get("router_cache_mode", DEFAULT_CACHE_MODE)),
+                scrub_enabled=bool(data.get("scrub_enabled", True)),
+                log_replicas_enabled=bool(data.get("log_replicas_enabled", True)),
+                archive=str(data.get("archive", "")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise TopologyError(f"malformed topology: {error!r}") from error
