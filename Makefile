@@ -32,3 +32,13 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+.PHONY: docker-images docker-base-image
+
+# The Docker backend's images: a Python base from Debian packages (no registry needed; reused when it
+# exists), then the project image from wheels built here (rebuilt only when the source changed).
+docker-base-image:
+	bash docker/build-base-image.sh
+
+docker-images: $(STAMP) docker-base-image
+	$(BIN)/python -m cluster.deploy.docker_images build

@@ -121,10 +121,18 @@ def _port_free(address: str) -> bool:
 class ProxiedLinks:
     """The proxies of one cluster on one Toxiproxy server, and the toxics applied to them."""
 
-    def __init__(self, topology: Topology, toxiproxy_url: str, api_timeout_s: float = API_TIMEOUT_S) -> None:
+    def __init__(
+        self, topology: Topology, toxiproxy_url: str, api_timeout_s: float = API_TIMEOUT_S,
+        listen_host: str = "127.0.0.1", dial_host: str | None = None,
+    ) -> None:
+        """`listen_host`/`dial_host`: where the proxies listen and the host name processes dial them by.
+        The defaults suit a server on this machine; a server in a container listens on 0.0.0.0 and is
+        dialled by its container name (the Docker backend)."""
         self.topology = topology
         self.url = toxiproxy_url.rstrip("/")
         self.api_timeout_s = api_timeout_s
+        self.listen_host = listen_host
+        self.dial_host = dial_host
 
     # ---- the API ---------------------------------------------------------------------------------------
 
@@ -175,7 +183,9 @@ class ProxiedLinks:
         links: dict[str, dict[str, str]] = {}
         for proxy in answer["proxies"]:
             source, _, target = proxy["name"].partition(PROXY_NAME_SEPARATOR)
-            links.setdefault(source, {})[target] = _loopback_address(proxy["listen"])
+            listen = proxy["listen"]
+            dial = f"{self.dial_host}:{listen.rpartition(':')[2]}" if self.dial_host else _loopback_address(listen)
+            links.setdefault(source, {})[target] = dial
         return links
 
     def _definitions(
@@ -197,7 +207,9 @@ class ProxiedLinks:
                 and int(previous.rpartition(":")[2]) not in avoid
                 and (existing.get(name, {}).get("listen") == previous or _port_free(previous))
             )
-            listen = previous if reusable and previous else f"127.0.0.1:{_unused_loopback_port(avoid)}"
+            # Another server's ports are its own: reuse is only checked for one on this machine.
+            reusable = reusable and self.dial_host is None
+            listen = previous if reusable and previous else f"{self.listen_host}:{_unused_loopback_port(avoid)}"
             avoid.add(int(listen.rpartition(":")[2]))
             definitions.append({"name": name, "listen": listen, "upstream": f"{spec.host}:{spec.port}", "enabled": True})
         return definitions

@@ -19,11 +19,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cluster.runtime.topology import ProcessSpec, TimingConfig, Topology
+from cluster.runtime.topology import ProcessSpec, TimingConfig, Topology, TopologyError
 
 if TYPE_CHECKING:  # the harness's link module is only loaded when a cluster asks for proxied links
     from chaos.network_links import ProxiedLinks
@@ -46,6 +47,16 @@ def _free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def _free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free ports: every probe socket stays bound until all are chosen, so the
+    kernel cannot hand the same ephemeral port out twice (one-at-a-time probing sometimes does)."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind((host, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -62,17 +73,30 @@ def build_topology(azs: int, nodes_per_az: int, partitions_per_table: int, timin
     if nodes_per_az < 1:
         raise ClusterError(f"--nodes-per-az must be at least 1, got {nodes_per_az}")
     letters = string.ascii_lowercase
-    processes: list[ProcessSpec] = []
+    shape: list[tuple[str, str, str]] = []  # (process id, role, AZ)
     for az_index in range(azs):
         az = f"az-{letters[az_index]}"
-        for node_number in range(1, nodes_per_az + 1):
-            processes.append(
-                ProcessSpec(f"node-{letters[az_index]}{node_number}", "node", az, "127.0.0.1", _free_port(), _free_port())
-            )
+        shape += [(f"node-{letters[az_index]}{number}", "node", az) for number in range(1, nodes_per_az + 1)]
         if az_index < 3:
-            processes.append(ProcessSpec(f"meta-{letters[az_index]}", "metadata", az, "127.0.0.1", _free_port(), _free_port()))
-        processes.append(ProcessSpec(f"router-{letters[az_index]}", "router", az, "127.0.0.1", _free_port(), _free_port()))
+            shape.append((f"meta-{letters[az_index]}", "metadata", az))
+        shape.append((f"router-{letters[az_index]}", "router", az))
+    ports = iter(_free_ports(2 * len(shape)))
+    processes = [
+        ProcessSpec(process_id, role, az, "127.0.0.1", next(ports), next(ports)) for process_id, role, az in shape
+    ]
     return Topology(processes, partitions_per_table=partitions_per_table, timing=timing or TimingConfig())
+
+
+def with_settings(topology: Topology, settings: Mapping[str, Any]) -> Topology:
+    """The topology with the store's mechanism switches changed; an unknown or invalid one is a ClusterError."""
+    allowed = {"router_cache_mode", "scrub_enabled", "log_replicas_enabled", "archive"}
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise ClusterError(f"unknown store settings {unknown}; known: {sorted(allowed)}")
+    try:
+        return dataclasses.replace(topology, **settings)
+    except (TopologyError, TypeError) as error:
+        raise ClusterError(f"invalid store settings {dict(settings)}: {error}") from error
 
 
 def process_alive(pid: int, marker: str) -> bool:
@@ -176,10 +200,12 @@ class LocalCluster:
         timing: TimingConfig | None = None,
         toxiproxy: str | None = None,
         proxy_links: bool = False,
+        settings: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Starts whatever is not running. With `proxy_links` (implied by a `toxiproxy` URL) every link
         chaos may cut goes through a Toxiproxy proxy: our server, started and owned by this cluster, or
-        the Toxiproxy 2.x at `toxiproxy`."""
+        the Toxiproxy 2.x at `toxiproxy`. `settings` switches the store's mechanisms (topology fields:
+        scrub_enabled, log_replicas_enabled, router_cache_mode...) for processes started from now on."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.topology_path.exists():
             topology = self.topology()
@@ -203,11 +229,16 @@ class LocalCluster:
             if faults is not None and sorted(faults) != sorted(topology.faults_enabled):
                 topology.faults_enabled = list(faults)
                 changed = True
+            if settings:
+                switched = with_settings(topology, settings)
+                changed = changed or switched != topology
+                topology = switched
             if changed:
                 topology.save(self.topology_path)
         else:
             topology = build_topology(azs, nodes_per_az, partitions_per_table, timing)
             topology.faults_enabled = list(faults or [])
+            topology = with_settings(topology, settings or {})
             topology.save(self.topology_path)
         try:
             if proxy_links or toxiproxy is not None:
