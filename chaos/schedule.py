@@ -34,6 +34,7 @@ class TargetOptions:
     azs: tuple[str, ...] = ()
     leader_of: tuple[str, ...] = ("partition",)
     roles: tuple[str, ...] = ("node",)
+    processes: tuple[str, ...] = ()  # exactly these processes (e.g. "node-a1"); empty means any
     # How hard the fault hits (FaultKind.parameters: latency_ms, rate, items...); copied into each target.
     parameters: Mapping[str, float] = field(default_factory=dict)
 
@@ -93,6 +94,8 @@ def _footprint(kind: str, target: Mapping[str, Any]) -> _Footprint:
         return _Footprint(frozenset({target["az"]}))
     if shape is TargetShape.EVERY_NODE:
         return _Footprint(None, frozenset(target["process_ids"]), exclusive=True)
+    if shape is TargetShape.EVERY_ROUTER:
+        return _Footprint(frozenset())  # no process down, no AZ cut: it narrows nothing beside it
     return _Footprint(None)
 
 
@@ -111,9 +114,15 @@ def _choose_target(
 ) -> dict[str, Any] | None:
     """A target compatible with the active faults, or None when this kind must wait for a heal."""
     shape = FAULT_KINDS[kind].target_shape
-    candidates = [node for node in nodes if not options.azs or node.az in options.azs]
+    candidates = [
+        node for node in nodes
+        if (not options.azs or node.az in options.azs)
+        and (not options.processes or node.process_id in options.processes)
+    ]
     if shape in (TargetShape.PROCESS, TargetShape.AVAILABILITY_ZONE) and not candidates:
-        raise ScheduleError(f"{kind}: no node in AZs {list(options.azs)} (nodes are in {sorted({n.az for n in nodes})})")
+        wanted = f"AZs {list(options.azs)}" if options.azs else ""
+        wanted += (" and " if wanted else "") + (f"processes {list(options.processes)}" if options.processes else "")
+        raise ScheduleError(f"{kind}: no node in {wanted} (nodes: {sorted(n.process_id for n in nodes)})")
     if shape is TargetShape.EVERY_NODE or any(footprint.exclusive for footprint in active):
         # A whole-cluster outage overlaps nothing, even when majority loss is allowed: beside it a
         # second fault would change nothing but the record of what caused what.
@@ -121,7 +130,11 @@ def _choose_target(
             return None
         if shape is TargetShape.EVERY_NODE:
             return {"process_ids": sorted(node.process_id for node in nodes)}
+    if shape is TargetShape.EVERY_ROUTER:
+        return {"routers": "all"}  # which routers the live topology has is resolved at apply time
     busy_processes = set().union(*(footprint.process_ids for footprint in active))
+    # A fault that touches no AZ (cache-flush) does not confine the next one to its AZs.
+    active = [footprint for footprint in active if footprint.azs != frozenset() or footprint.process_ids]
     allowed_azs: set[str] | None = None  # None: any AZ
     if active and not allow_majority_loss:
         if any(footprint.azs is None for footprint in active) or shape in (TargetShape.LEADER, TargetShape.CLUSTER):
@@ -210,6 +223,8 @@ def describe_target(kind: str, target: Mapping[str, Any]) -> str:
 
 
 def _describe_where(target: Mapping[str, Any]) -> str:
+    if target.get("routers") == "all":
+        return "every router's partition-metadata cache"
     if "process_ids" in target:
         return f"every storage node at once ({len(target['process_ids'])})"
     if "process_id" in target:

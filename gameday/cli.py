@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "gameday.commands.cluster",
     "gameday.commands.check",
     "gameday.commands.toxiproxy",
+    "gameday.commands.scrub",
     "gameday.commands.dashboards",
 )
 

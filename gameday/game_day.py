@@ -27,9 +27,15 @@ from cluster.runtime.planted_bugs import check_planted_bugs
 from gameday.baseline import BaselineError, compare
 from gameday.cluster_health import check_cluster_healthy
 from gameday.history_check import check_history_file
+from gameday.log_replica_report import log_replica_result
+from gameday.metadata_load import SAMPLES_FILE as METADATA_SAMPLES_FILE
+from gameday.metadata_load import MetadataLoadSampler, metadata_addresses
+from gameday.metadata_load import judge_run as judge_metadata_run
 from gameday.progress import ProgressReporter
+from gameday.prometheus_run import RunPrometheus, prometheus_verdict, start_run_prometheus
 from gameday.run_verdict import VerifierResult, exit_code_for, overall_validity, write_outputs
 from gameday.scenario import FaultKindThreshold, Scenario
+from gameday.scrub_verdict import scrub_result
 from gameday.steady_state import CanaryAvailabilityProbe
 from loadgen.history_merge import merge_histories
 from loadgen.register_workload import RegisterWeights
@@ -37,6 +43,8 @@ from loadgen.run import LoadResult, LoadRun, start_load
 from verify.history import HistoryWriter
 
 CANARY_INTERVAL_S = 0.5
+CANARY_TIMEOUT_S = 1.0  # connect and read, each
+CANARY_IN_FLIGHT_S = 2 * CANARY_TIMEOUT_S
 CANARY_TABLE = "canary"
 CHECK_TIME_LIMIT_S = 60.0
 
@@ -63,6 +71,10 @@ class _RunState:
     stop: threading.Event = field(default_factory=threading.Event)
     phase: str = "starting"
     errors: list[str] = field(default_factory=list)
+    prometheus: RunPrometheus | None = None
+    metadata_sampler: MetadataLoadSampler | None = None
+    canaries_started_wall_s: float = 0.0
+    canaries_stopped_wall_s: float | None = None
 
 
 def new_seed() -> int:
@@ -88,7 +100,12 @@ def fault_windows(nemesis_path: Path) -> list[dict[str, Any]]:
 
 
 def alarm_fault_window(start_s: float, heal_s: float, expected: FaultKindThreshold | None) -> FaultWindow:
-    """A fault window as the alarms judge it: with its kind's own floor when the scenario sets one."""
+    """A fault window as the alarms judge it: with its kind's own floor when the scenario sets one.
+
+    Canary records carry the time a request started, so a request already in flight when the fault
+    began (up to its connect + read timeouts earlier) belongs to the fault, not to the calm before it.
+    """
+    start_s -= CANARY_IN_FLIGHT_S
     if expected is None:
         return FaultWindow(start_s, heal_s)
     return FaultWindow(start_s, heal_s, expected.availability, expected.grace_s)
@@ -118,12 +135,39 @@ def run_game_day(
     baseline: dict[str, Any] | None = None,
     toxiproxy: str | None = None,
     backend: str = DEFAULT_BACKEND,
+    prometheus: bool = False,
+) -> GameDayResult:
+    """With ``prometheus``, a real Prometheus scrapes every process for the whole run (data kept in
+    RUN_DIR/prometheus) and the alarm verdict is cross-checked against it (gameday/prometheus_run.py)."""
+    state = _RunState()
+    try:
+        return _run_game_day(
+            state, scenario, seed, run_dir, say, workers, cluster_faults, baseline, toxiproxy, backend, prometheus
+        )
+    finally:
+        # Last, after the verdict: the cross-check queries Prometheus once everything else has stopped.
+        if state.prometheus is not None:
+            state.prometheus.stop()
+            say(f"prometheus stopped; to browse this run again: {state.prometheus.summary()['browse_after_run']}")
+
+
+def _run_game_day(
+    state: _RunState,
+    scenario: Scenario,
+    seed: int,
+    run_dir: Path,
+    say: Say,
+    workers: int,
+    cluster_faults: list[str] | None,
+    baseline: dict[str, Any] | None,
+    toxiproxy: str | None,
+    backend: str,
+    prometheus: bool,
 ) -> GameDayResult:
     # Refused before anything starts: a misspelt planted bug would silently test the correct store.
     planted_bugs = check_planted_bugs(cluster_faults or [])
     run_dir.mkdir(parents=True, exist_ok=True)
     cluster = open_cluster(backend, run_dir / "cluster")
-    state = _RunState()
     nemesis_path = run_dir / "nemesis.jsonl"
     nemesis = HistoryWriter(nemesis_path)
     run_start_s = time.monotonic()
@@ -132,6 +176,7 @@ def run_game_day(
         "seed": seed,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "run_start_monotonic_s": run_start_s,
+        "run_start_wall_s": time.time(),  # read beside the monotonic one: Grafana annotations need epoch time
         "replay": f"gameday run {scenario.source or scenario.name} --seed {seed}"
         + "".join(f" --planted-bug {name}" for name in planted_bugs)
         + (f" --backend {backend}" if backend != DEFAULT_BACKEND else ""),
@@ -165,9 +210,17 @@ def run_game_day(
                 faults=planted_bugs,
                 toxiproxy=toxiproxy,
                 proxy_links=proxied,
+                settings=shape.store_settings(),
             )
             endpoints = cluster.endpoints()
             summary["endpoints"] = endpoints
+            summary["router_cache"] = scenario.cluster.router_cache
+            if "cache-flush" in scenario.faults.mix:
+                # The metadata service's load around each flush is what the cache-flush scenario judges.
+                state.metadata_sampler = MetadataLoadSampler(
+                    metadata_addresses(cluster), run_dir / METADATA_SAMPLES_FILE, endpoints
+                )
+                state.metadata_sampler.start()
             plan = plan_faults(
                 scenario.faults, seed, nodes_from_topology(cluster.topology()), start_s=scenario.warmup_s
             )
@@ -182,10 +235,16 @@ def run_game_day(
                     run_dir / "canaries.jsonl", scenario.thresholds.window_s, scenario.abort.canary_availability_below
                 )
                 state.controller.abort_when(probe.is_red, scenario.abort.for_s, name="canary availability")
+            state.canaries_started_wall_s = time.time()
             _start_canaries(state, endpoints, run_dir)
+            if prometheus:
+                state.phase = "prometheus"
+                _start_prometheus(state, cluster, scenario, run_dir, say)
+                summary["prometheus"] = state.prometheus.summary() if state.prometheus else None
             _start_loads(state, scenario, seed, endpoints, run_dir, workers)
             run_start_s = time.monotonic()
             summary["run_start_monotonic_s"] = run_start_s
+            summary["run_start_wall_s"] = time.time()
             state.chaos_thread = threading.Thread(
                 target=_run_chaos, args=(state, plan, run_start_s), name="chaos", daemon=True
             )
@@ -225,6 +284,9 @@ def run_game_day(
         if not interrupted and not state.errors:
             state.phase = "cluster health"
             results.append(check_cluster_healthy(cluster, unplanned_faults(nemesis_path)))
+            log_replicas = log_replica_result(cluster.status(), scenario.cluster.log_replicas)
+            summary["log_replicas"] = log_replicas.data
+            results.append(log_replicas)
     except KeyboardInterrupt:
         interrupted = True
         state.errors.append("interrupted (Ctrl-C) while stopping: the run is partial")
@@ -243,6 +305,21 @@ def run_game_day(
     summary["errors"] = state.errors
     summary["partial"] = interrupted or bool(state.errors)
     results = _verify(state, scenario, run_dir, nemesis_path, run_start_s, run_end_s, summary, say) + results
+    if not summary["partial"]:
+        scrub = scrub_result(cluster, nemesis_path, run_start_s, events_path=run_dir / "scrub.jsonl")
+        summary["scrub"] = scrub.data
+        results.append(scrub)
+    if "cache-flush" in scenario.faults.mix and not summary["partial"]:
+        results.append(judge_metadata_run(run_dir, scenario.cluster.router_cache))
+    if state.prometheus is not None:
+        say("cross-checking the canaries' records against prometheus...")
+        records_path = run_dir / "canaries.jsonl"
+        records = list(read_records(records_path)) if records_path.exists() else []
+        results.append(
+            prometheus_verdict(
+                state.prometheus, records, state.canaries_started_wall_s, state.canaries_stopped_wall_s or time.time()
+            )
+        )
     if scenario.abort is not None:
         results.append(_steady_state(state.chaos_outcome, scenario))
     if baseline is not None:
@@ -262,7 +339,18 @@ def run_game_day(
 def _start_canaries(state: _RunState, endpoints: dict[str, str], run_dir: Path) -> None:
     # Until links go through per-AZ proxies, every canary reaches every router directly.
     endpoints_by_az = {az: dict(endpoints) for az in endpoints}
-    state.fleet = start_canaries(endpoints_by_az, CANARY_TABLE, run_dir, CANARY_INTERVAL_S)
+    state.fleet = start_canaries(endpoints_by_az, CANARY_TABLE, run_dir, CANARY_INTERVAL_S, timeout_s=CANARY_TIMEOUT_S)
+
+
+def _start_prometheus(state: _RunState, cluster: Any, scenario: Scenario, run_dir: Path, say: Say) -> None:
+    assert state.fleet is not None and state.controller is not None
+    controller = state.controller
+    # The Docker backend publishes each /metrics on 127.0.0.1; the local one serves them where they are.
+    metrics_targets = getattr(cluster, "metrics_targets", None)
+    state.prometheus = start_run_prometheus(
+        run_dir, cluster.topology(), state.fleet.metrics_ports, controller.active_fault_counts, scenario.thresholds,
+        say, metrics_targets() if callable(metrics_targets) else None,
+    )
 
 
 def _start_loads(
@@ -323,6 +411,10 @@ def _stop_load_and_canaries(state: _RunState, say: Say) -> None:
     if state.fleet is not None:
         state.fleet.stop()
         state.fleet = None
+        state.canaries_stopped_wall_s = time.time()
+    if state.metadata_sampler is not None:
+        state.metadata_sampler.stop()
+        state.metadata_sampler = None
 
 
 def _verify(

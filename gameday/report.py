@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from gameday import report_html
+from gameday.metadata_load import SAMPLES_FILE as METADATA_SAMPLES_FILE
+from gameday.metadata_load import metadata_load_figure
 from gameday.report_inputs import (
     CanaryDigest,
     FileRead,
@@ -79,6 +81,7 @@ def build_report_html(run_dir: Path) -> str:
         report_html.notices(messages),
         "<h2>Timeline</h2>",
         _plots(history, canaries, windows, axis),
+        _metadata_load_plot(run_dir, summary, windows, axis),
         "<h2>Client operations</h2>",
         report_html.operations_table(history),
         report_html.load_counts_table(summary.get("load")),
@@ -153,6 +156,13 @@ def _plots(history: HistoryDigest, canaries: CanaryDigest, windows: list[FaultWi
     else:
         parts.append("<p>No canary measurement: no latency plot.</p>")
     return "\n".join(parts)
+
+
+def _metadata_load_plot(run_dir: Path, summary: dict[str, Any], windows: list[FaultWindow], axis: Axis) -> str:
+    """Metadata-service requests per second, for runs that sampled them (the cache-flush scenarios)."""
+    if not (run_dir / METADATA_SAMPLES_FILE).exists():
+        return ""
+    return metadata_load_figure(run_dir, axis.origin_s, windows, str(summary.get("router_cache", "constant-work")))
 
 
 def _availability(summary: dict[str, Any], canaries: CanaryDigest) -> str:

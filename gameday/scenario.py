@@ -48,6 +48,18 @@ class ClusterShape:
     azs: int = 3
     nodes_per_az: int = 2
     partitions_per_table: int = 4
+    # The paper's mechanisms, each with its off switch, so a scenario can show what goes wrong without it.
+    log_replicas: bool = True
+    scrub: bool = True
+    router_cache: str = "constant-work"  # or "classic": lookups only on a cache miss
+
+    def store_settings(self) -> dict[str, Any]:
+        """The switches as the deploy backends take them (topology fields)."""
+        return {
+            "log_replicas_enabled": self.log_replicas,
+            "scrub_enabled": self.scrub,
+            "router_cache_mode": self.router_cache,
+        }
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,8 @@ class Scenario:
 
 
 _MISSING = object()
+# cluster/router/partition_cache.py's modes; a test keeps the two lists equal.
+ROUTER_CACHE_MODES = ("constant-work", "classic")
 
 
 class _Table:
@@ -217,6 +231,9 @@ def _cluster(top: _Table) -> ClusterShape:
         azs=table.integer("azs", 3, minimum=3),  # a group places one replica in each of 3 AZs
         nodes_per_az=table.integer("nodes_per_az", 2, minimum=1),
         partitions_per_table=table.integer("partitions_per_table", 4, minimum=1),
+        log_replicas=table.boolean("log_replicas", True),
+        scrub=table.boolean("scrub", True),
+        router_cache=table.string("router_cache", "constant-work", choices=ROUTER_CACHE_MODES),
     )
     table.finish()
     return shape
@@ -297,6 +314,7 @@ def _target_options(table: _Table, kind: str) -> TargetOptions:
         azs=_string_list(table, "azs") if "azs" in table.data else defaults.azs,
         leader_of=_string_list(table, "of", LEADER_TARGETS) if "of" in table.data else defaults.leader_of,
         roles=_string_list(table, "roles", PROCESS_ROLES) if "roles" in table.data else defaults.roles,
+        processes=_string_list(table, "processes") if "processes" in table.data else defaults.processes,
         parameters={
             name: table.number(name, minimum=low, maximum=high)
             for name, (low, high) in sorted(FAULT_KINDS[kind].parameters.items())

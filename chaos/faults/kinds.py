@@ -20,12 +20,13 @@ class TargetShape(Enum):
     LEADER = "leader"  # a selector; only the live cluster knows which process leads
     CLUSTER = "cluster"  # cluster-wide (network layouts): touches an unknown set of AZs
     EVERY_NODE = "every-node"  # every storage node at once; never overlaps another fault
+    EVERY_ROUTER = "every-router"  # every router at once; takes no process or AZ down, so overlaps others
 
 
 @dataclass(frozen=True)
 class FaultKind:
     name: str
-    family: str  # "process" | "network" | "disk" | "clock": which module under chaos/faults/ applies it
+    family: str  # "process" | "network" | "disk" | "clock" | "router": which module under chaos/faults/ applies it
     target_shape: TargetShape
     selector_keys: frozenset[str]  # keys under [faults.targets.<name>] that narrow which target is chosen
     # Keys under [faults.targets.<name>] that set how hard the fault hits (copied into every planned
@@ -38,7 +39,7 @@ class FaultKind:
         return self.selector_keys | frozenset(self.parameters)
 
 
-_PROCESS_OPTIONS = frozenset({"azs"})
+_PROCESS_OPTIONS = frozenset({"azs", "processes"})
 _MILLISECONDS = (0.0, 60_000.0)
 # Must stay inside cluster/replication/replica_host.py's CLOCK_RATE_MINIMUM..MAXIMUM (a test checks).
 CLOCK_RATE_RANGE = (0.1, 10.0)
@@ -66,6 +67,8 @@ FAULT_KINDS: dict[str, FaultKind] = {
         ),
         FaultKind("bit-rot", "disk", TargetShape.PROCESS, _PROCESS_OPTIONS, {"items": (1.0, 1000.0)}),
         FaultKind("clock-skew", "clock", TargetShape.PROCESS, _PROCESS_OPTIONS, {"rate": CLOCK_RATE_RANGE}),
+        # Every router's partition-metadata cache emptied at once, as a fleet-wide router restart would.
+        FaultKind("cache-flush", "router", TargetShape.EVERY_ROUTER, frozenset()),
     )
 }
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from chaos.faults.bit_rot import BitRot
+from chaos.faults.cache_flush import CacheFlush
 from chaos.faults.clock_skew import ClockSkew
 from chaos.faults.injector import FaultInjector
 from chaos.faults.kinds import FAULT_KINDS
@@ -60,6 +61,10 @@ class InjectorRegistry:
             spec = FAULT_KINDS.get(kind)
             reason = _WHY_MISSING.get(spec.family, "no injector registered") if spec else "unknown fault kind"
             problems.append(f"{kind}: {reason}")
+        # A backend may be unable to apply a kind (Docker keeps node data on volumes: no bit-rot).
+        unsupported = getattr(cluster, "unsupported_fault_kinds", None)
+        if callable(unsupported):
+            problems += [f"{kind}: {why}" for kind, why in sorted(unsupported().items()) if kind in kinds]
         network_kinds = [kind for kind in kinds if kind in self._factories and kind in NETWORK_INJECTORS]
         if cluster is not None and network_kinds:
             try:
@@ -84,6 +89,7 @@ def default_registry() -> InjectorRegistry:
             "cluster-power-off": ClusterPowerOff,
             "bit-rot": BitRot,
             "clock-skew": ClockSkew,
+            "cache-flush": CacheFlush,
             **NETWORK_INJECTORS,
         }
     )

@@ -16,6 +16,7 @@ from cluster.api.errors import ApiError
 from cluster.api.item_writes import apply_delete, apply_put
 from cluster.api.requests import ConditionSource
 from cluster.core.types import Entry
+from cluster.scrub.commands import ReplicaScrubState
 from cluster.storage.item_store import ItemStore
 
 
@@ -51,9 +52,11 @@ def encode_delete_command(
 
 
 class PartitionStateMachine:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, scrub: ReplicaScrubState | None = None) -> None:
+        """`scrub` applies scrub markers and repairs; without it they change nothing (a reference replay)."""
         directory.mkdir(parents=True, exist_ok=True)
         self.store = ItemStore(directory / "items.sqlite")
+        self.scrub = scrub
 
     @property
     def applied_index(self) -> int:
@@ -67,7 +70,8 @@ class PartitionStateMachine:
         with self.store.transaction(todo[-1].index):
             for entry in todo:
                 if entry.command:
-                    results[entry.index] = self._apply_one(entry.command)
+                    scrubbed = self.scrub.apply(entry.index, entry.command, self.store) if self.scrub else None
+                    results[entry.index] = scrubbed if scrubbed is not None else self._apply_one(entry.command)
         return results
 
     def _apply_one(self, command_bytes: bytes) -> dict[str, Any]:

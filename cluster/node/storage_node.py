@@ -10,16 +10,21 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from cluster.node.log_replica_manager import LogReplicaManager
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.replication.group_runner import GroupRunner
 from cluster.replication.remote_errors import NO_SUCH_GROUP, as_rpc_errors, leader_hint_of, not_leader
 from cluster.replication.replica_host import ReplicaHost
+from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.topology import Topology
+from cluster.scrub.coordinator import ScrubCoordinator
+from cluster.scrub.settings import scrub_settings
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +53,15 @@ class StorageNode(ReplicaHost):
         # PLANTED BUG stale-consistent-read (harness self-tests only): serve ConsistentRead GetItem from
         # whatever this replica applied, leader or not, lease or not.
         self._stale_consistent_reads = "stale-consistent-read" in topology.faults_enabled
+        self.scrub = ScrubCoordinator(self, data_dir, scrub_settings(
+            os.environ, data_dir, enabled=topology.scrub_enabled, archive=topology.archive
+        ))
+        # Groups this node hosts only as a log replica (WAL only: never leads, serves no reads).
+        self.log_replica_groups: set[str] = set()
+        self.log_replicas = LogReplicaManager(self, enabled=topology.log_replicas_enabled)
         for method, handler in (
+            ("node.open_log_replica", self.log_replicas.handle_open),
+            ("node.drop_log_replica", self.log_replicas.handle_drop),
             ("node.propose", self.handle_propose),
             ("node.get", self.handle_get),
             ("node.scan", self.handle_scan),
@@ -59,26 +72,48 @@ class StorageNode(ReplicaHost):
     async def start(self) -> None:
         for group_file in sorted(self.groups_dir.glob("*/group.json")):
             description = json.loads(group_file.read_text())
-            self.open_group(description["group_id"], description["members"])
+            self.open_group(
+                description["group_id"], description["members"], description.get("log_replicas"),
+                description.get("learners"),
+            )
         await super().start()
+        self.scrub.start()
 
     async def stop(self) -> None:
         if self._report_task is not None:
             self._report_task.cancel()
         for client in self._metadata_clients.values():
             await client.close()
+        await self.scrub.stop()
+        await self.log_replicas.stop()
         await super().stop()
 
     # ---- groups -------------------------------------------------------------------------------
 
-    def open_group(self, group_id: str, members: list[str]) -> GroupRunner:
+    def open_group(
+        self,
+        group_id: str,
+        members: list[str],
+        log_replicas: list[str] | None = None,
+        learners: list[str] | None = None,
+    ) -> GroupRunner:
+        """`members` are the group's storage replicas as placed; `log_replicas` and `learners` what the
+        group had when this node joined as one (membership entries in the WAL take precedence later)."""
+        log_replicas = list(log_replicas or [])
+        learners = list(learners or [])
         directory = self.groups_dir / group_id
         directory.mkdir(parents=True, exist_ok=True)
         description_file = directory / "group.json"
         if not description_file.exists():
             temporary = directory / "group.json.tmp"
-            temporary.write_text(json.dumps({"group_id": group_id, "members": members}))
+            description = {"group_id": group_id, "members": members}
+            if log_replicas or learners:
+                description["log_replicas"] = log_replicas
+                description["learners"] = learners
+            temporary.write_text(json.dumps(description))
             temporary.replace(description_file)
+        if self.process_id in log_replicas + learners:
+            return self._open_log_replica(group_id, members, log_replicas, learners, directory)
         state_directory = directory / "state"
 
         def discard_state() -> PartitionStateMachine:
@@ -88,9 +123,9 @@ class StorageNode(ReplicaHost):
             shutil.rmtree(trash, ignore_errors=True)
             state_directory.rename(trash)
             shutil.rmtree(trash, ignore_errors=True)
-            return PartitionStateMachine(state_directory)
+            return PartitionStateMachine(state_directory, self.scrub.replica_state(group_id))
 
-        state_machine = PartitionStateMachine(state_directory)
+        state_machine = PartitionStateMachine(state_directory, self.scrub.replica_state(group_id))
         runner = GroupRunner(
             group_id,
             self.process_id,
@@ -109,7 +144,32 @@ class StorageNode(ReplicaHost):
         self.add_group(runner)
         return runner
 
+    def _open_log_replica(
+        self, group_id: str, members: list[str], log_replicas: list[str], learners: list[str], directory: Path
+    ) -> GroupRunner:
+        runner = GroupRunner(
+            group_id,
+            self.process_id,
+            members,
+            directory,
+            WalOnlyStateMachine(),
+            self.send,
+            self.raft_config,
+            self.new_rng(),
+            wal_sync=self.wal_sync,
+            on_dirty=self.mark_dirty,
+            log_replicas=log_replicas,
+            learners=learners,
+        )
+        self.log_replica_groups.add(group_id)
+        self.add_group(runner)
+        return runner
+
+    def is_log_replica(self, group_id: str) -> bool:
+        return group_id in self.log_replica_groups
+
     def drop_group(self, group_id: str) -> None:
+        self.log_replica_groups.discard(group_id)
         self.remove_group(group_id)
         self.members.pop(group_id, None)
         directory = self.groups_dir / group_id
@@ -127,6 +187,7 @@ class StorageNode(ReplicaHost):
             self._report_task = asyncio.ensure_future(self._report_to_metadata())
         if self._ticks % REBALANCE_INTERVAL_TICKS == 0:
             self._return_leadership_to_preferred_members()
+        self.log_replicas.on_tick()
 
     def _return_leadership_to_preferred_members(self) -> None:
         for group_id, group in self.groups.items():
@@ -138,6 +199,8 @@ class StorageNode(ReplicaHost):
             if preferred == self.process_id or self._ticks - since < REBALANCE_AFTER_LEADING_TICKS:
                 continue
             if group.follower_caught_up(preferred):
+                if not self.scrub.cleared_for_leadership(group_id, preferred):
+                    continue  # a scrub round must first show its data equals ours (it may hold bit rot)
                 log.info("handing leadership of %s back to its preferred member %s", group_id, preferred)
                 group.transfer_leadership(preferred)
 
@@ -178,7 +241,8 @@ class StorageNode(ReplicaHost):
                 log.info("opening replica of %s (members %s)", group_id, members)
                 self.open_group(group_id, members)
         if response.get("authoritative"):
-            for group_id in [g for g in self.groups if g not in assigned]:
+            # Log replicas are the groups' own business, not the catalogue's: their leaders remove them.
+            for group_id in [g for g in self.groups if g not in assigned and not self.is_log_replica(g)]:
                 log.info("dropping replica of %s: its table is gone", group_id)
                 self.drop_group(group_id)
 
@@ -186,7 +250,7 @@ class StorageNode(ReplicaHost):
 
     def _group(self, params: dict[str, Any]) -> GroupRunner:
         group = self.groups.get(params.get("group"))  # type: ignore[arg-type]
-        if group is None or group.closed:
+        if group is None or group.closed or self.is_log_replica(group.group_id):
             raise RpcError(NO_SUCH_GROUP, f"{self.process_id} hosts no replica of {params.get('group')!r}")
         return group
 
@@ -237,4 +301,6 @@ class StorageNode(ReplicaHost):
             # Ticks since this host started: how fast its Raft clock runs, seen from outside (clock-skew).
             "ticks": self._ticks,
             "groups": [group.status() for group in self.groups.values()],
+            "scrub": self.scrub.status(),
+            "log_replicas": self.log_replicas.status(),
         }

@@ -12,7 +12,8 @@ import logging
 import math
 import os
 import random
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -113,6 +114,10 @@ class ReplicaHost:
         self._request_handlers: dict[str, Callable[[dict[str, Any]], Any]] = {}
         self._tick_task: asyncio.Task[None] | None = None
         self.wal_sync = "skip-fsync" not in topology.faults_enabled
+        # Read by the /metrics collector at scrape time (cluster/runtime/metrics_raft.py): plain counts
+        # and an optional fsync observer cost next to nothing on the hot path.
+        self.request_counts: Counter[tuple[str, str]] = Counter()
+        self.on_fsync_s: Callable[[float], None] | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -182,7 +187,7 @@ class ReplicaHost:
             failed: set[GroupRunner] = set()
             if syncing:
                 outcomes = await asyncio.gather(
-                    *(loop.run_in_executor(self._sync_pool, group.wal.sync) for group in syncing),
+                    *(loop.run_in_executor(self._sync_pool, self._timed_sync, group) for group in syncing),
                     return_exceptions=True,
                 )
                 for group, outcome in zip(syncing, outcomes, strict=True):
@@ -200,6 +205,12 @@ class ReplicaHost:
                     log.exception("group %s failed to finish a batch; closing it", group.group_id)
                     self.remove_group(group.group_id)
             self._flush_outgoing()
+
+    def _timed_sync(self, group: GroupRunner) -> None:
+        started_s = time.perf_counter()
+        group.wal.sync()
+        if self.on_fsync_s is not None:
+            self.on_fsync_s(time.perf_counter() - started_s)
 
     def _flush_outgoing(self) -> None:
         for recipient, messages in self._outgoing.items():
@@ -243,10 +254,16 @@ class ReplicaHost:
 
         handler = self._request_handlers.get(method)
         if handler is None:
+            self.request_counts["unknown", "error"] += 1
             raise RpcError("UnknownMethod", f"{self.process_id} does not answer {method!r}")
-        result = handler(params)
-        if asyncio.iscoroutine(result):
-            result = await result
+        try:
+            result = handler(params)
+            if asyncio.iscoroutine(result):
+                result = await result
+        except Exception:
+            self.request_counts[method, "error"] += 1
+            raise
+        self.request_counts[method, "ok"] += 1
         return result
 
     def _on_notification(self, method: str, params: dict[str, Any]) -> None:

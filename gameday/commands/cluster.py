@@ -16,15 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("cluster", help="start, inspect and stop a local cluster")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def common(action_parser: argparse.ArgumentParser) -> None:
-        action_parser.add_argument(
-            "--data-dir", type=str, default=str(DEFAULT_DATA_DIR),
-            help=f"where the cluster keeps its topology, data and logs (default: {DEFAULT_DATA_DIR})",
-        )
-        action_parser.add_argument(
-            "--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
-            help="where the processes run: local OS processes or Docker containers (default: local)",
-        )
+    common = add_cluster_arguments
 
     up = actions.add_parser("up", help="start the cluster in the background; prints JSON with the endpoints")
     common(up)
@@ -46,6 +38,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     down = actions.add_parser("down", help="stop every process that `up` started (data stays)")
     common(down)
     down.set_defaults(handler=_down)
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data-dir and --backend: which cluster a command talks to (shared by every command that needs one)."""
+    parser.add_argument(
+        "--data-dir", type=str, default=str(DEFAULT_DATA_DIR),
+        help=f"where the cluster keeps its topology, data and logs (default: {DEFAULT_DATA_DIR})",
+    )
+    parser.add_argument(
+        "--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
+        help="where the processes run: local OS processes or Docker containers (default: local)",
+    )
 
 
 def _print(payload: object) -> None:

@@ -16,6 +16,7 @@ from cluster.deploy.backends import BACKENDS, DEFAULT_BACKEND
 from cluster.runtime.planted_bugs import PLANTED_BUGS, UnknownPlantedBugError, check_planted_bugs
 from gameday.baseline import BaselineError, load_baseline
 from gameday.game_day import new_seed, run_game_day
+from gameday.prometheus_server import PrometheusError, find_prometheus
 from gameday.scenario import ScenarioError, load_scenario, shipped_scenarios
 
 EXIT_UNKNOWN = 2
@@ -49,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--toxiproxy", metavar="URL",
         help="use the Toxiproxy 2.x server at URL for the cluster's links (default: the project's own, "
         "started when the scenario has network faults)",
+    )
+    parser.add_argument(
+        "--prometheus", action="store_true",
+        help="run a real Prometheus (Debian package) scraping every process for the whole run, its data "
+        "kept in RUN_DIR/prometheus; the alarm verdict is cross-checked against it",
     )
     parser.add_argument("--workers", type=int, default=0, help="Locust workers (master/worker mode; 0 = one process)")
     parser.add_argument(
@@ -86,6 +92,12 @@ def run_command(args: argparse.Namespace) -> int:
         except BaselineError as error:
             print(f"gameday run: {error}", file=sys.stderr)
             return EXIT_UNKNOWN
+    if args.prometheus:
+        try:
+            find_prometheus()
+        except PrometheusError as error:
+            print(f"gameday run: {error}", file=sys.stderr)
+            return EXIT_UNKNOWN
     seed = args.seed if args.seed is not None else new_seed()
     run_dir = args.out or Path("runs") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     # A CI job cancelled with SIGTERM gets the same clean-up as Ctrl-C.
@@ -106,5 +118,6 @@ def run_command(args: argparse.Namespace) -> int:
         cluster_faults=planted_bugs,
         toxiproxy=args.toxiproxy,
         backend=args.backend,
+        prometheus=args.prometheus,
     )
     return result.exit_code

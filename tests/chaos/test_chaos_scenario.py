@@ -13,10 +13,13 @@ import pytest
 from chaos.faults.kinds import FAULT_KINDS
 from chaos.faults.process_faults import PowerOff
 from chaos.faults.registry import UnsupportedFaultError, default_registry
-from chaos.schedule import NodeRef, format_plan, plan_faults
+from chaos.schedule import NodeRef, ScheduleError, format_plan, plan_faults
 from gameday.scenario import ScenarioError, load_scenario, parse_scenario, shipped_scenarios
 
-SHIPPED = ("smoke", "default", "az-outage")
+SHIPPED = (
+    "smoke", "default", "az-outage", "log-replica", "log-replica-off", "cache-flush", "cache-flush-classic", "bit-rot",
+    "bit-rot-off",
+)
 
 
 def _smoke_data() -> dict[str, Any]:
@@ -34,7 +37,11 @@ def test_shipped_scenarios_load_by_name_and_by_path(name: str) -> None:
 
 
 def test_shipped_scenarios_are_listed() -> None:
-    assert set(SHIPPED) <= set(shipped_scenarios())
+    assert set(SHIPPED) == set(shipped_scenarios())
+
+
+def test_default_covers_every_fault_kind() -> None:
+    assert set(load_scenario("default").faults.mix) == set(FAULT_KINDS)
 
 
 def test_smoke_scenario_values() -> None:
@@ -88,6 +95,9 @@ INVALID = [
     (_set("workload.cas_weight", -1), "workload.cas_weight", "negative"),
     (_delete("workload"), "workload", "missing"),
     (_set("cluster.azs", 2), "cluster.azs", "at least 3"),
+    (_set("cluster.log_replicas", "yes"), "cluster.log_replicas", "true or false"),
+    (_set("cluster.scrub", 1), "cluster.scrub", "true or false"),
+    (_set("cluster.router_cache", "lru"), "cluster.router_cache", "must be one of"),
     (_set("warmup_s", -1), "warmup_s", "negative"),
     (_set("recovery_s", "10s"), "recovery_s", "must be a number"),
     (_set("final_reads", "yes"), "final_reads", "true or false"),
@@ -228,3 +238,30 @@ def test_a_fault_kind_may_set_its_own_availability_floor_and_grace() -> None:
     data["thresholds"]["by_fault_kind"] = {"cluster-power-off": {"availability": 0.0, "grace_s": 8}}
     expected = parse_scenario(data, "floors.toml").thresholds.by_fault_kind["cluster-power-off"]
     assert (expected.availability, expected.grace_s) == (0.0, 8.0)
+
+
+def test_store_switches_default_on_and_reach_the_deploy_settings() -> None:
+    from cluster.router.partition_cache import CACHE_MODES
+    from gameday.scenario import ROUTER_CACHE_MODES
+
+    assert tuple(CACHE_MODES) == ROUTER_CACHE_MODES
+    data = copy.deepcopy(_smoke_data())
+    assert parse_scenario(data, "on.toml").cluster.store_settings() == {
+        "log_replicas_enabled": True, "scrub_enabled": True, "router_cache_mode": "constant-work",
+    }
+    data["cluster"].update({"log_replicas": False, "scrub": False, "router_cache": "classic"})
+    assert parse_scenario(data, "off.toml").cluster.store_settings() == {
+        "log_replicas_enabled": False, "scrub_enabled": False, "router_cache_mode": "classic",
+    }
+
+
+def test_a_target_may_name_the_exact_processes() -> None:
+    data = copy.deepcopy(_smoke_data())
+    data["faults"]["mix"] = {"power-off": 1}
+    data["faults"]["targets"] = {"power-off": {"processes": ["node-b2"]}}
+    scenario = parse_scenario(data, "exact.toml")
+    nodes = [NodeRef(f"node-{az}{number}", f"az-{az}") for az in "abc" for number in (1, 2)]
+    assert {fault.target["process_id"] for fault in plan_faults(scenario.faults, 5, nodes, 0.0)} == {"node-b2"}
+    data["faults"]["targets"] = {"power-off": {"processes": ["node-z9"]}}
+    with pytest.raises(ScheduleError, match="node-z9"):
+        plan_faults(parse_scenario(data, "exact.toml").faults, 5, nodes, 0.0)

@@ -95,7 +95,9 @@ def test_a_short_game_day_is_valid_and_leaves_its_files_and_no_process(tmp_path:
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["verdict"]["valid"] is True and summary["seed"] == 3 and not summary["partial"]
     names = {verifier["name"]: verifier["valid"] for verifier in summary["verifiers"]}
-    assert names == {"linearizability": True, "sets": True, "alarms": True, "cluster-healthy": True}
+    assert names == {
+        "linearizability": True, "sets": True, "alarms": True, "cluster-healthy": True, "log-replicas": True,
+    }
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     nemesis = [event["f"] for event in history if event["process"] == "nemesis"]
     assert {"start-power-off", "stop-power-off", "start-kill-leader", "stop-kill-leader"} <= set(nemesis)
