@@ -49,6 +49,16 @@ CONTRACT: tuple[Metric, ...] = (
     Metric("storage_node_leaders", "gauge", ("process",)),
     # Metadata replicas (group "metadata" in the raft_* series): requests by method and outcome (ok, error).
     Metric("metadata_requests_total", "counter", ("process", "method", "outcome")),
+    # Scrub and WAL archive, per storage node (cluster/scrub/metrics.py).
+    *(
+        Metric(name, "counter", ("process",))
+        for name in (
+            "scrub_rounds_total", "scrub_undecided_rounds_total", "scrub_mismatches_total", "scrub_repairs_total",
+            "scrub_repaired_items_total", "scrub_reference_checks_total", "scrub_reference_mismatches_total",
+            "scrub_unverifiable_total", "archive_segments_total", "archive_errors_total",
+        )
+    ),
+    Metric("scrub_enabled", "gauge", ("process",)),
     # Chaos controller: faults in force, by kind (power-off, pause, ...).
     Metric("chaos_active_faults", "gauge", ("kind",)),
 )
