@@ -13,7 +13,7 @@ from cluster.runtime.topology import TopologyError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("cluster", help="start, inspect and stop a local cluster")
+    parser = subparsers.add_parser("cluster", help="start, inspect and stop a cluster (local processes or Docker)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     common = add_cluster_arguments

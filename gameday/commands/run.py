@@ -1,4 +1,4 @@
-"""`gameday run [SCENARIO]`: a whole game day on a fresh local cluster, ending in a verdict.
+"""`gameday run [SCENARIO]`: a whole game day on a fresh cluster (local processes or Docker), ending in a verdict.
 
 Exit 0 valid, 1 invalid (a data or alarm verifier failed), 2 unknown or infrastructure error.
 """
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="run a game day: cluster, load, canaries, faults, verifiers, report (exit 0/1/2)",
         description=(
-            "Run a game day on a fresh local cluster and print the verdict. Exit 0 valid, 1 invalid, "
+            "Run a game day on a fresh cluster (local processes, or Docker with --backend docker) and print the verdict. Exit 0 valid, 1 invalid, "
             "2 unknown or infrastructure error. Writes summary.json, history.jsonl, canaries.jsonl, "
             "junit.xml and report.html into the run directory."
         ),
