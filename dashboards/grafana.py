@@ -333,6 +333,40 @@ def cluster_dashboard(window_s: float) -> dict[str, Any]:
             minimum=0,
         ),
         _PanelSpec(
+            "Log replicas: membership changes",
+            (Query(f"sum by (action) (increase(log_replica_changes_total[{window}]))", "{{action}}"),),
+            description=(
+                "Changes group leaders committed around a silent storage replica: a learner joins, is promoted to "
+                "a log replica, the silent replica leaves and comes back, the log replica leaves."
+            ),
+            minimum=0,
+        ),
+        _PanelSpec(
+            "Log replicas hosted per node",
+            (Query("log_replicas_hosted", "{{process}}"),),
+            description="Groups a node holds only the WAL of, standing in for an unhealthy storage replica.",
+            minimum=0,
+        ),
+        _PanelSpec(
+            "Scrub: mismatches and repaired items",
+            (
+                Query(f"sum(increase(scrub_mismatches_total[{window}]))", "mismatching ranges"),
+                Query(f"sum(increase(scrub_repaired_items_total[{window}]))", "items repaired"),
+            ),
+            description="Replica key ranges that differed from the majority or the archive reference, and repairs.",
+            minimum=0,
+        ),
+        _PanelSpec(
+            "Metadata service requests by method",
+            (Query(f"sum by (method) (rate(metadata_requests_total[{window}]))", "{{method}}"),),
+            unit="reqps",
+            description=(
+                "With the constant-work router cache, lookups follow client traffic whatever the caches hold; "
+                "with the classic cache they burst after a flush."
+            ),
+            minimum=0,
+        ),
+        _PanelSpec(
             "Router retries by reason",
             (Query(f"sum by (az, reason) (rate(router_retries_total[{window}]))", "{{az}} {{reason}}"),),
             unit="reqps",

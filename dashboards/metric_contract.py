@@ -59,6 +59,10 @@ CONTRACT: tuple[Metric, ...] = (
         )
     ),
     Metric("scrub_enabled", "gauge", ("process",)),
+    # Log replicas, per storage node (cluster/node/log_replica_metrics.py); action is one of six kinds.
+    Metric("log_replica_changes_total", "counter", ("process", "action")),
+    Metric("log_replica_change_failures_total", "counter", ("process",)),
+    Metric("log_replicas_hosted", "gauge", ("process",)),
     # Chaos controller: faults in force, by kind (power-off, pause, ...).
     Metric("chaos_active_faults", "gauge", ("kind",)),
 )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cluster.core.membership import Membership, MembershipError
 from cluster.core.replica import NotLeaderError
-from cluster.node.log_replica_policy import LeaderView, MembershipAction, decide
+from cluster.node.log_replica_policy import ACTION_KINDS, LeaderView, MembershipAction, decide
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 
 if TYPE_CHECKING:
@@ -57,6 +57,9 @@ class LogReplicaManager:
         self._retry_at: dict[str, float] = {}  # group -> monotonic time before which no new change starts
         # group -> changes that failed since its last log replica was added (e.g. no reachable spare node).
         self._failed_attempts: dict[str, int] = {}
+        # Committed changes by kind and failed attempts, for /metrics (cluster/node/log_replica_metrics.py).
+        self.changes: dict[str, int] = {kind: 0 for kind in ACTION_KINDS}
+        self.failures = 0
 
     # ---- the leader's side ------------------------------------------------------------------------
 
@@ -131,6 +134,7 @@ class LogReplicaManager:
             index = await group.request_membership(action.new_membership)
             await self._wait_committed(group, index)
             event["committed_at"] = round(time.time(), 3)
+            self.changes[action.kind] += 1
             if action.kind == "add-log-replica":
                 # Healing that had to wait for a reachable spare says so: its time is not the mechanism's.
                 event["failed_attempts_before"] = self._failed_attempts.pop(action.group_id, 0)
@@ -150,6 +154,7 @@ class LogReplicaManager:
         except (RpcError, RpcTimeout, RpcUnavailable, NotLeaderError, MembershipError, TimeoutError) as error:
             event["failed"] = f"{type(error).__name__}: {error}"
             self._failed_attempts[action.group_id] = self._failed_attempts.get(action.group_id, 0) + 1
+            self.failures += 1
             self._retry_at[action.group_id] = time.monotonic() + RETRY_AFTER_S
             log.warning("group %s: %s %s failed: %s", action.group_id, action.kind, action.member, error)
         self.events.append(event)

@@ -29,6 +29,10 @@ ActionKind = Literal[
     "add-learner", "remove-learner", "add-log-replica", "remove-storage-replica", "restore-storage-replica",
     "remove-log-replica",
 ]
+ACTION_KINDS: tuple[ActionKind, ...] = (
+    "add-learner", "remove-learner", "add-log-replica", "remove-storage-replica", "restore-storage-replica",
+    "remove-log-replica",
+)
 
 
 @dataclass(frozen=True)

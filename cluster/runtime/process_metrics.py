@@ -6,6 +6,7 @@ import logging
 
 from prometheus_client import CollectorRegistry
 
+from cluster.node.log_replica_metrics import LogReplicaCollector
 from cluster.runtime.metrics_http import MetricsServer
 from cluster.runtime.metrics_raft import raft_registry
 from cluster.scrub.metrics import ScrubCollector
@@ -20,6 +21,7 @@ def registry_for(role: str, server: object) -> CollectorRegistry:
     server.on_fsync_s = observe  # type: ignore[attr-defined]
     if role == "node":
         registry.register(ScrubCollector(server))  # type: ignore[arg-type]
+        registry.register(LogReplicaCollector(server))  # type: ignore[arg-type]
     return registry
 
 

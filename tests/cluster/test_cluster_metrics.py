@@ -21,7 +21,7 @@ PUTS_PER_ROUTER = 3
 # export the rest, tested in their own packages).
 ROLE_PREFIXES = {
     "router": ("router_",),
-    "node": ("raft_", "wal_", "storage_node_", "scrub_", "archive_"),
+    "node": ("raft_", "wal_", "storage_node_", "scrub_", "archive_", "log_replica"),
     "metadata": ("raft_", "wal_", "metadata_"),
 }
 
