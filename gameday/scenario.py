@@ -17,6 +17,7 @@ from typing import Any
 
 from chaos.faults.kinds import FAULT_KINDS, LEADER_TARGETS, PROCESS_ROLES
 from chaos.schedule import FaultPhase, TargetOptions
+from cluster.router.partition_cache import CACHE_MODES, DEFAULT_CACHE_MODE
 
 __all__ = [
     "ClusterShape",
@@ -51,7 +52,7 @@ class ClusterShape:
     # The paper's mechanisms, each with its off switch, so a scenario can show what goes wrong without it.
     log_replicas: bool = True
     scrub: bool = True
-    router_cache: str = "constant-work"  # or "classic": lookups only on a cache miss
+    router_cache: str = DEFAULT_CACHE_MODE  # or "classic": lookups only on a cache miss
 
     def store_settings(self) -> dict[str, Any]:
         """The switches as the deploy backends take them (topology fields)."""
@@ -124,8 +125,6 @@ class Scenario:
 
 
 _MISSING = object()
-# cluster/router/partition_cache.py's modes; a test keeps the two lists equal.
-ROUTER_CACHE_MODES = ("constant-work", "classic")
 
 
 class _Table:
@@ -233,7 +232,7 @@ def _cluster(top: _Table) -> ClusterShape:
         partitions_per_table=table.integer("partitions_per_table", 4, minimum=1),
         log_replicas=table.boolean("log_replicas", True),
         scrub=table.boolean("scrub", True),
-        router_cache=table.string("router_cache", "constant-work", choices=ROUTER_CACHE_MODES),
+        router_cache=table.string("router_cache", DEFAULT_CACHE_MODE, choices=CACHE_MODES),
     )
     table.finish()
     return shape
