@@ -95,9 +95,11 @@ def test_corrupt_wal_tail_is_truncated_on_restart(fresh_cluster: LocalCluster) -
         client.put_item(TableName="kvs", Item={"pk": {"S": f"k{number}"}, "v": {"S": "x"}})
     fresh_cluster.down()
     node_dir = fresh_cluster.data_dir / "processes" / "node-b1" / "groups"
-    segments = sorted(node_dir.glob("*/wal/*.wal"))
-    assert segments, "node-b1 hosts no replica"
-    torn = segments[0]
+    wal_dirs = sorted(path for path in node_dir.glob("*/wal") if any(path.glob("*.wal")))
+    assert wal_dirs, "node-b1 hosts no replica"
+    # A torn write can only cut the segment being written: the last one (the scrub seals earlier ones, and
+    # garbage in a sealed segment is corruption in the middle of the log, which must stop the replica).
+    torn = sorted(wal_dirs[0].glob("*.wal"))[-1]
     with open(torn, "ab") as wal:
         wal.write(b"\xa1\x01\x00\x00\x10\x00garbage-of-a-torn-write")
     fresh_cluster.up(wait_s=60)
