@@ -6,10 +6,11 @@ so each report costs only the new lines.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from cluster.storage.json_lines import parse_json_objects
 
 REPORT_EVERY_S = 5.0
 
@@ -29,19 +30,6 @@ class _Tail:
         complete = data.rfind(b"\n") + 1  # a half-written last line waits for the next report
         self.offset += complete
         return data[:complete].splitlines()
-
-
-def _parsed(lines: list[bytes]) -> list[dict]:
-    """Lines written by other processes; one that does not parse is skipped, not fatal."""
-    parsed = []
-    for line in lines:
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            parsed.append(value)
-    return parsed
 
 
 class ProgressReporter:
@@ -71,13 +59,13 @@ class ProgressReporter:
         self.last_report_s = now
         ok = failed = 0
         for shard in sorted(self.run_dir.glob("load-*/shards/*.jsonl")):
-            for event in _parsed(self._tail(shard)):
+            for event in parse_json_objects(self._tail(shard)):
                 if event.get("type") == "ok":
                     ok += 1
                 elif event.get("type") in ("fail", "info"):
                     failed += 1
         probes = probe_errors = 0
-        for record in _parsed(self._tail(self.run_dir / "canaries.jsonl")):
+        for record in parse_json_objects(self._tail(self.run_dir / "canaries.jsonl")):
             probes += 1
             if record.get("outcome") in ("error", "mismatch"):
                 probe_errors += 1

@@ -52,7 +52,7 @@ from cluster.deploy.docker_layout import (
     process_command,
     toxiproxy_command,
 )
-from cluster.deploy.local_processes import ClusterError, _list_tables_works, process_state, with_settings
+from cluster.deploy.local_processes import ClusterError, process_state, wait_for_routers, with_settings
 from cluster.runtime.topology import TimingConfig, Topology
 
 if TYPE_CHECKING:
@@ -574,22 +574,13 @@ class DockerCluster:
     # ---- waiting, down, status ------------------------------------------------------------------------
 
     def wait_until_serving(self, wait_s: float) -> None:
-        deadline = time.monotonic() + wait_s
-        pending = dict(self.endpoints())
-        last_problem = "routers not answering yet"
-        while time.monotonic() < deadline:
-            for process_id, container in self._containers().items():
-                if container.status in ("exited", "dead"):
-                    logs = container.logs(tail=40).decode(errors="replace")
-                    raise ClusterError(f"{process_id} exited during start-up; its log ends:\n{logs}")
-            for az, url in list(pending.items()):
-                ok, last_problem = _list_tables_works(url)
-                if ok:
-                    pending.pop(az)
-            if not pending:
-                return
-            time.sleep(0.2)
-        raise ClusterError(f"cluster did not serve within {wait_s:.0f}s: {last_problem}")
+        wait_for_routers(self.endpoints(), wait_s, self._raise_if_one_exited)
+
+    def _raise_if_one_exited(self) -> None:
+        for process_id, container in self._containers().items():
+            if container.status in ("exited", "dead"):
+                logs = container.logs(tail=40).decode(errors="replace")
+                raise ClusterError(f"{process_id} exited during start-up; its log ends:\n{logs}")
 
     def down(self) -> list[str]:
         """Removes every container, the network and every volume of this cluster (found by label, so a

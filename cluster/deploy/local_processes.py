@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -420,24 +420,14 @@ class LocalCluster:
             _reap(pid)
 
     def wait_until_serving(self, wait_s: float) -> None:
-        deadline = time.monotonic() + wait_s
-        endpoints = self.endpoints()
-        pending = dict(endpoints)
-        last_problem = "routers not answering yet"
-        while time.monotonic() < deadline:
-            for process_id, pid in self.pids().items():
-                if not process_alive(pid, self._marker(process_id)):
-                    log_path = self.data_dir / "logs" / f"{process_id}.log"
-                    tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
-                    raise ClusterError(f"{process_id} exited during start-up; its log ends:\n{tail}")
-            for az, url in list(pending.items()):
-                ok, last_problem = _list_tables_works(url)
-                if ok:
-                    pending.pop(az)
-            if not pending:
-                return
-            time.sleep(0.2)
-        raise ClusterError(f"cluster did not serve within {wait_s:.0f}s: {last_problem}")
+        wait_for_routers(self.endpoints(), wait_s, self._raise_if_one_exited)
+
+    def _raise_if_one_exited(self) -> None:
+        for process_id, pid in self.pids().items():
+            if not process_alive(pid, self._marker(process_id)):
+                log_path = self.data_dir / "logs" / f"{process_id}.log"
+                tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+                raise ClusterError(f"{process_id} exited during start-up; its log ends:\n{tail}")
 
     def down(self, timeout_s: float = 10.0) -> list[str]:
         pids = self.pids()
@@ -521,6 +511,23 @@ def _reap(pid: int) -> None:
     """Collects our own child's exit status so it does not linger as a zombie."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def wait_for_routers(endpoints: Mapping[str, str], wait_s: float, raise_if_one_exited: Callable[[], None]) -> None:
+    """Until every router answers ListTables (any backend); `raise_if_one_exited` names a process that died."""
+    deadline = time.monotonic() + wait_s
+    pending = dict(endpoints)
+    last_problem = "routers not answering yet"
+    while time.monotonic() < deadline:
+        raise_if_one_exited()
+        for az, url in list(pending.items()):
+            ok, last_problem = _list_tables_works(url)
+            if ok:
+                pending.pop(az)
+        if not pending:
+            return
+        time.sleep(0.2)
+    raise ClusterError(f"cluster did not serve within {wait_s:.0f}s: {last_problem}")
 
 
 def _list_tables_works(url: str) -> tuple[bool, str]:
