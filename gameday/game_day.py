@@ -37,6 +37,7 @@ from gameday.run_verdict import VerifierResult, exit_code_for, overall_validity,
 from gameday.scenario import FaultKindThreshold, Scenario
 from gameday.scrub_verdict import scrub_result
 from gameday.steady_state import CanaryAvailabilityProbe
+from gameday.store_events import add_store_events
 from loadgen.history_merge import merge_histories
 from loadgen.register_workload import RegisterWeights
 from loadgen.run import LoadResult, LoadRun, start_load
@@ -324,6 +325,10 @@ def _run_game_day(
         results.append(_steady_state(state.chaos_outcome, scenario))
     if baseline is not None:
         results.append(_compare_with_baseline(baseline, summary, scenario.thresholds.regression_tolerance))
+    if not summary["partial"]:
+        # After every verifier has read the histories: the store's own events join them for the record.
+        histories = [run_dir / name for name in ("history.jsonl", "history-set.jsonl")]
+        summary["store_events"] = add_store_events(run_dir, summary, histories)
     validity = overall_validity(results, summary["partial"])
     code = exit_code_for(validity)
     summary["verdict"] = {"valid": validity, "exit_code": code, "reason": _reason(results, state.errors)}

@@ -40,8 +40,14 @@ def check_history_file(
     started_s = time.monotonic()
     nemesis_events: list[Any] = []
     operations = pair_operations(read_history(path), nemesis_events)
+
+    def counted(verdict: dict[str, Any]) -> dict[str, Any]:
+        # pair_operations hands over every system event: faults (nemesis) and the store's own events.
+        store_events = sum(1 for event in nemesis_events if not event.is_nemesis)
+        return verdict | {"nemesis_event_count": len(nemesis_events) - store_events, "store_event_count": store_events}
+
     if model == "set":
-        return HistoryCheck(set_verdict(check_sets(operations), len(nemesis_events)))
+        return HistoryCheck(counted(set_verdict(check_sets(operations), len(nemesis_events))))
     groups = operations_by_key(operations)  # reads the whole file: errors surface before any search
     budget = SearchBudget(max_states, started_s + time_limit_s, time.monotonic)
 
@@ -49,7 +55,7 @@ def check_history_file(
         return SearchBudget(WITNESS_MAX_STATES, time.monotonic() + WITNESS_TIME_LIMIT_S, time.monotonic)
 
     results = check_register_keys(groups, budget, make_witness_budget)
-    check = HistoryCheck(register_verdict(results, len(nemesis_events)))
+    check = HistoryCheck(counted(register_verdict(results, len(nemesis_events))))
     for key, result in results.items():
         if result.witness is None:
             continue

@@ -19,6 +19,12 @@ EVENT_TYPES = frozenset({"invoke", "ok", "fail", "info"})
 COMPLETION_TYPES = frozenset({"ok", "fail", "info"})
 CLIENT_FUNCTIONS = frozenset({"read", "write", "cas", "add", "read-set"})
 NEMESIS_PROCESS = "nemesis"
+# The store's own mechanisms (log replicas, scrub, splits) report what they did as events of this process.
+STORE_PROCESS = "store"
+# The load generator marks its own phases (e.g. the hot-key workload's hot phase) as events of this process.
+WORKLOAD_PROCESS = "workload"
+# Processes whose events are `info` records of what happened, not client operations: any `f`, no pairing.
+SYSTEM_PROCESSES = frozenset({NEMESIS_PROCESS, STORE_PROCESS, WORKLOAD_PROCESS})
 
 
 class HistoryError(ValueError):
@@ -55,6 +61,10 @@ class HistoryEvent(NamedTuple):
     def is_nemesis(self) -> bool:
         return self.process == NEMESIS_PROCESS
 
+    @property
+    def is_system(self) -> bool:
+        return self.process in SYSTEM_PROCESSES
+
 
 def freeze(value: Any) -> Hashable:
     """JSON value → hashable value (lists → tuples, objects → sorted item tuples)."""
@@ -85,9 +95,11 @@ def event_from_object(document: Any, line_number: int, position: int) -> History
             f"unknown type {event_type!r} (expected one of {sorted(EVENT_TYPES)})", line_number
         )
     function = document.get("f")
-    if process == NEMESIS_PROCESS:
+    if process in SYSTEM_PROCESSES:
         if not isinstance(function, str):
-            raise HistoryError(f"nemesis 'f' must be a string, got {function!r}", line_number)
+            raise HistoryError(f"{process} 'f' must be a string, got {function!r}", line_number)
+        if event_type != "info":
+            raise HistoryError(f"{process} events are of type info, got {event_type!r}", line_number)
     elif function not in CLIENT_FUNCTIONS:
         raise HistoryError(
             f"unknown f {function!r} (expected one of {sorted(CLIENT_FUNCTIONS)})", line_number
@@ -134,7 +146,7 @@ class HistoryValidator:
             )
         self._last_time_ns = event.time_ns
         process = event.process
-        if process == NEMESIS_PROCESS:
+        if process in SYSTEM_PROCESSES:
             return
         if event.type == "invoke":
             if process in self._info_line_by_process:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, NamedTuple
 
-from verify.history import HistoryEvent
+from verify.history import SYSTEM_PROCESSES, HistoryEvent
 
 # Outcomes of an operation. "open" is an invoke the history never completed: unknown, like "info".
 OK = "ok"
@@ -72,12 +72,13 @@ def pair_operations(
     """Yield operations in completion order, then the never-completed ones in invoke order.
 
     The events must already have passed `HistoryValidator` (as `read_history` does): this only
-    pairs. Nemesis events are appended to `nemesis_events` when a list is given, else dropped.
+    pairs. System events (nemesis faults, the store's own events) are appended to `nemesis_events`
+    when a list is given, else dropped.
     """
     open_invokes: dict[int | str, HistoryEvent] = {}
     for event in events:
         process = event.process
-        if process == "nemesis":
+        if process in SYSTEM_PROCESSES:
             if nemesis_events is not None:
                 nemesis_events.append(event)
             continue

@@ -102,6 +102,11 @@ def test_a_short_game_day_is_valid_and_leaves_its_files_and_no_process(tmp_path:
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     nemesis = [event["f"] for event in history if event["process"] == "nemesis"]
     assert {"start-power-off", "stop-power-off", "start-kill-leader", "stop-kill-leader"} <= set(nemesis)
+    # What the store did about the faults (log replicas, scrub findings) is in the history too.
+    store_events = [event for event in history if event["process"] == "store"]
+    assert len(store_events) == summary["store_events"] == len((run_dir / "store-events.jsonl").read_text().splitlines())
+    added = [event for event in summary["log_replicas"]["events"] if event["action"] == "add-log-replica"]
+    assert sum(1 for event in store_events if event["f"] == "add-log-replica") == len(added)
     assert sum(1 for event in history if event["type"] == "ok") > 50
     assert (run_dir / "canaries.jsonl").stat().st_size > 0
     suite = ElementTree.parse(run_dir / "junit.xml").getroot()
