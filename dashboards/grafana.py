@@ -333,6 +333,31 @@ def cluster_dashboard(window_s: float) -> dict[str, Any]:
             minimum=0,
         ),
         _PanelSpec(
+            "Admission control: throttles by level",
+            (
+                Query(f"sum by (level) (rate(router_admission_throttles_total[{window}]))", "router: {{level}}"),
+                Query(f"sum by (group) (rate(partition_throttles_total[{window}]))", "partition {{group}}"),
+            ),
+            unit="reqps",
+            description=(
+                "Requests refused with ProvisionedThroughputExceededException: by a router's table bucket (tokens "
+                "from global admission control) or by a partition's bucket on its node."
+            ),
+            minimum=0,
+        ),
+        _PanelSpec(
+            "Partition consumption (capacity units/s)",
+            (
+                Query(
+                    f"topk(8, sum by (group, kind) (rate(partition_consumed_units_total[{window}])))",
+                    "{{group}} {{kind}}",
+                ),
+                Query(f"sum(increase(partition_splits_total[{window}]))", "splits for consumption"),
+            ),
+            description="The busiest partitions' admitted read and write units; a hot one is split for consumption.",
+            minimum=0,
+        ),
+        _PanelSpec(
             "Log replicas: membership changes",
             (Query(f"sum by (action) (increase(log_replica_changes_total[{window}]))", "{{action}}"),),
             description=(

@@ -38,6 +38,11 @@ CONTRACT: tuple[Metric, ...] = (
     Metric("router_request_latency_seconds", "histogram", ("az", "operation")),
     Metric("router_throttles_total", "counter", ("az",)),
     Metric("router_retries_total", "counter", ("az", "reason")),
+    # Admission control (cluster/admission/): throttles at the router, by level (table, partition) ...
+    Metric("router_admission_throttles_total", "counter", ("az", "level")),
+    # ... and at storage nodes, per partition replica; kind is read or write (cluster/node/admission_metrics.py).
+    Metric("partition_throttles_total", "counter", ("process", "group")),
+    Metric("partition_consumed_units_total", "counter", ("process", "group", "kind")),
     # Storage nodes and metadata replicas; role is 0 follower, 1 candidate, 2 leader.
     Metric("raft_role", "gauge", ("process", "group")),
     Metric("raft_term", "gauge", ("process", "group")),
@@ -49,6 +54,8 @@ CONTRACT: tuple[Metric, ...] = (
     Metric("storage_node_leaders", "gauge", ("process",)),
     # Metadata replicas (group "metadata" in the raft_* series): requests by method and outcome (ok, error).
     Metric("metadata_requests_total", "counter", ("process", "method", "outcome")),
+    # Metadata replicas: splits for consumption finished, per table (cluster/metadata/split_metrics.py).
+    Metric("partition_splits_total", "counter", ("process", "table")),
     # Scrub and WAL archive, per storage node (cluster/scrub/metrics.py).
     *(
         Metric(name, "counter", ("process",))

@@ -89,7 +89,7 @@ def build_topology(azs: int, nodes_per_az: int, partitions_per_table: int, timin
 
 def with_settings(topology: Topology, settings: Mapping[str, Any]) -> Topology:
     """The topology with the store's mechanism switches changed; an unknown or invalid one is a ClusterError."""
-    allowed = {"router_cache_mode", "scrub_enabled", "log_replicas_enabled", "archive"}
+    allowed = {"router_cache_mode", "scrub_enabled", "log_replicas_enabled", "archive", "admission"}
     unknown = sorted(set(settings) - allowed)
     if unknown:
         raise ClusterError(f"unknown store settings {unknown}; known: {sorted(allowed)}")

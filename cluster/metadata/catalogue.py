@@ -48,17 +48,29 @@ class PartitionInfo:
 class TableEntry:
     table: dict[str, Any]  # cluster.api.tables.TableInfo.to_json()
     partitions: list[PartitionInfo] = field(default_factory=list)
+    # Splits for consumption (cluster/metadata/catalogue_splits.py): at most one "pending", then "finished".
+    splits: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         return str(self.table["name"])
 
     def to_json(self) -> dict[str, Any]:
-        return {"table": self.table, "partitions": [p.to_json() for p in self.partitions]}
+        data: dict[str, Any] = {"table": self.table, "partitions": [p.to_json() for p in self.partitions]}
+        if self.splits:  # absent = none, so entries of tables never split read as before
+            data["splits"] = [dict(split) for split in self.splits]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TableEntry:
-        return cls(dict(data["table"]), [PartitionInfo.from_json(p) for p in data["partitions"]])
+        return cls(
+            dict(data["table"]),
+            [PartitionInfo.from_json(p) for p in data["partitions"]],
+            [dict(split) for split in data.get("splits") or []],
+        )
+
+    def pending_split(self) -> dict[str, Any] | None:
+        return next((split for split in self.splits if split.get("state") == "pending"), None)
 
     def partition_for_hash(self, partition_hash: int) -> PartitionInfo:
         for partition in self.partitions:

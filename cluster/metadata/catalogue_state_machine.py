@@ -13,6 +13,7 @@ from cluster.api.errors import ApiError
 from cluster.api.tables import TableInfo
 from cluster.core.types import Entry
 from cluster.metadata.catalogue import NodePlacement, TableEntry, place_partitions, table_id_for
+from cluster.metadata.catalogue_splits import begin_split, finish_split
 
 
 class CatalogueStateMachine:
@@ -118,6 +119,16 @@ class CatalogueStateMachine:
             self._db.execute("DELETE FROM tables WHERE name = ?", (command["name"],))
             existing.table["status"] = "DELETING"
             return {"status": "ok", "table": existing.to_json()}
+        if op in ("begin_split", "finish_split"):
+            existing = self.tables.get(command["name"])
+            if existing is None:
+                return {"status": "not_found", "message": f"no table {command['name']!r}"}
+            if op == "begin_split":
+                result = begin_split(existing, command, self.nodes, list(self.tables.values()))
+            else:
+                result = finish_split(existing, command)
+            self._save(existing)
+            return result
         return {"status": "invalid", "message": f"unknown command {op!r}"}
 
     def close(self) -> None:

@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cluster.admission.gac_service import GacService
 from cluster.metadata.catalogue import NodePlacement
 from cluster.metadata.catalogue_state_machine import CatalogueStateMachine
+from cluster.metadata.split_service import SplitService
 from cluster.replication.group_runner import GroupRunner
 from cluster.replication.remote_errors import as_rpc_errors, not_leader
 from cluster.replication.replica_host import ReplicaHost
@@ -57,6 +59,17 @@ class MetadataServer(ReplicaHost):
         self.register("meta.catalogue", self.get_catalogue)
         self.register("meta.lookup_table", self.lookup_table)
         self.register("meta.node_report", self.node_report)
+        # Global admission control: routers' per-table tokens, from the leader only (soft state).
+        self.gac = GacService(topology.admission, self.group, lambda: self.catalogue.tables)
+        self.register("gac.acquire", self.gac.acquire)
+        self.splits = SplitService(
+            lambda: self.catalogue.tables,
+            self._propose,
+            lambda: as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S)),
+            getattr(topology, "admission", None),
+        )
+        self.register("meta.split_partition", self.splits.split_partition)
+        self.register("meta.finish_split", self.splits.finish_split)
         self.register("status", self.status)
 
     async def _propose(self, command: dict[str, Any]) -> Any:
@@ -118,14 +131,15 @@ class MetadataServer(ReplicaHost):
             if previous is None or int(term) >= previous[1] or now - previous[2] > LEADER_REPORT_TTL_S:
                 self.leader_reports[group_id] = (node_id, int(term), now)
         self._activate_ready_tables()
-        assignments = []
+        self.splits.on_node_report(params.get("consumption"), self.group.is_leader)
+        assignments, splits = self.splits.report_answer(node_id)
         for entry in self.catalogue.tables.values():
             for partition in entry.partitions:
                 if node_id in partition.members:
                     assignments.append(
                         {"group_id": partition.group_id, "members": partition.members, "table": entry.name}
                     )
-        return {"assignments": assignments, "authoritative": True}
+        return {"assignments": assignments, "authoritative": True, "splits": splits}
 
     def _activate_ready_tables(self) -> None:
         leaders = self._fresh_leaders()
@@ -153,4 +167,6 @@ class MetadataServer(ReplicaHost):
             "leading": [METADATA_GROUP] if self.group.is_leader else [],
             "lookups_served": self.lookups_served,
             "catalogues_served": self.catalogues_served,
+            "admission": self.gac.status(),
+            "splits": self.splits.summaries(),
         }

@@ -16,6 +16,7 @@ from cluster.api.errors import ApiError
 from cluster.api.item_writes import apply_delete, apply_put
 from cluster.api.requests import ConditionSource
 from cluster.core.types import Entry
+from cluster.node.partition_splits import SplitState
 from cluster.scrub.commands import ReplicaScrubState
 from cluster.storage.item_store import ItemStore
 
@@ -57,6 +58,7 @@ class PartitionStateMachine:
         directory.mkdir(parents=True, exist_ok=True)
         self.store = ItemStore(directory / "items.sqlite")
         self.scrub = scrub
+        self.splits = SplitState(self.store)
 
     @property
     def applied_index(self) -> int:
@@ -67,17 +69,29 @@ class PartitionStateMachine:
         todo = [entry for entry in entries if entry.index > self.store.applied_index]
         if not todo:
             return results
-        with self.store.transaction(todo[-1].index):
-            for entry in todo:
-                if entry.command:
-                    scrubbed = self.scrub.apply(entry.index, entry.command, self.store) if self.scrub else None
-                    results[entry.index] = scrubbed if scrubbed is not None else self._apply_one(entry.command)
+        try:
+            with self.store.transaction(todo[-1].index):
+                for entry in todo:
+                    if entry.command:
+                        scrubbed = self.scrub.apply(entry.index, entry.command, self.store) if self.scrub else None
+                        results[entry.index] = (
+                            scrubbed if scrubbed is not None else self._apply_one(entry.command, entry.index)
+                        )
+        except BaseException:
+            self.splits.reload()  # memory may be ahead of the rolled-back transaction
+            raise
         return results
 
-    def _apply_one(self, command_bytes: bytes) -> dict[str, Any]:
+    def _apply_one(self, command_bytes: bytes, index: int = 0) -> dict[str, Any]:
         try:
             command = json.loads(command_bytes)
+            if str(command["op"]).startswith("split_"):
+                return self.splits.apply(index, command)
             partition_hash = int(command["hash"])
+            moved_to = self.splits.moved_child(partition_hash)
+            if moved_to is not None:
+                # Certainly not applied: the router looks the table up again and sends it to the child.
+                return {"status": "moved", "child": moved_to}
             key = base64.b64decode(command["key"])
             condition = ConditionSource.from_json(command["condition"]) if command.get("condition") else None
             current_json = self.store.get(partition_hash, key)
@@ -107,7 +121,9 @@ class PartitionStateMachine:
         return json.loads(item_json) if item_json is not None else None
 
     def scan(self, after: tuple[int, bytes] | None, limit: int) -> list[tuple[int, bytes, dict]]:
-        return [(h, k, json.loads(item)) for h, k, item in self.store.scan(after, limit)]
+        """The partition's own items: a range it moved to a child is skipped (the child answers for it)."""
+        rows = self.store.scan_excluding(after, limit, self.splits.excluded_ranges())
+        return [(h, k, json.loads(item)) for h, k, item in rows]
 
     def close(self) -> None:
         self.store.close()

@@ -12,13 +12,25 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
+from cluster.admission.capacity_units import read_units, read_units_up_front, write_units
+from cluster.admission.partition_admission import Kind, PartitionAdmission
+from cluster.api.attribute_values import item_size_bytes
 from cluster.node.log_replica_manager import LogReplicaManager
 from cluster.node.partition_state_machine import PartitionStateMachine
+from cluster.node.split_driver import SplitDriver
 from cluster.replication.group_runner import GroupRunner
-from cluster.replication.remote_errors import NO_SUCH_GROUP, as_rpc_errors, leader_hint_of, not_leader
+from cluster.replication.remote_errors import (
+    MOVED,
+    NO_SUCH_GROUP,
+    THROTTLED,
+    as_rpc_errors,
+    leader_hint_of,
+    not_leader,
+)
 from cluster.replication.replica_host import ReplicaHost
 from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
@@ -59,6 +71,10 @@ class StorageNode(ReplicaHost):
         # Groups this node hosts only as a log replica (WAL only: never leads, serves no reads).
         self.log_replica_groups: set[str] = set()
         self.log_replicas = LogReplicaManager(self, enabled=topology.log_replicas_enabled)
+        # Token buckets per partition replica and for the node; eventually consistent reads are charged
+        # at the replica that serves them, everything else at the leader (cluster/admission/).
+        self.admission = PartitionAdmission(topology.admission, time.monotonic())
+        self.split_driver = SplitDriver(self)
         for method, handler in (
             ("node.open_log_replica", self.log_replicas.handle_open),
             ("node.drop_log_replica", self.log_replicas.handle_drop),
@@ -86,6 +102,7 @@ class StorageNode(ReplicaHost):
             await client.close()
         await self.scrub.stop()
         await self.log_replicas.stop()
+        await self.split_driver.stop()
         await super().stop()
 
     # ---- groups -------------------------------------------------------------------------------
@@ -170,6 +187,7 @@ class StorageNode(ReplicaHost):
 
     def drop_group(self, group_id: str) -> None:
         self.log_replica_groups.discard(group_id)
+        self.admission.forget(group_id)
         self.remove_group(group_id)
         self.members.pop(group_id, None)
         directory = self.groups_dir / group_id
@@ -219,7 +237,10 @@ class StorageNode(ReplicaHost):
         for metadata_id in order:
             try:
                 response = await self._metadata_client(metadata_id).call(
-                    "meta.node_report", {"node": self.process_id, "leading": leading}, timeout_s=1.0
+                    "meta.node_report",
+                    {"node": self.process_id, "leading": leading,
+                     "consumption": self.admission.consumption(set(leading), time.monotonic())},
+                    timeout_s=1.0,
                 )
             except RpcError as error:
                 hint = leader_hint_of(error)
@@ -245,6 +266,7 @@ class StorageNode(ReplicaHost):
             for group_id in [g for g in self.groups if g not in assigned and not self.is_log_replica(g)]:
                 log.info("dropping replica of %s: its table is gone", group_id)
                 self.drop_group(group_id)
+        self.split_driver.on_report(response)
 
     # ---- requests -----------------------------------------------------------------------------
 
@@ -254,6 +276,12 @@ class StorageNode(ReplicaHost):
             raise RpcError(NO_SUCH_GROUP, f"{self.process_id} hosts no replica of {params.get('group')!r}")
         return group
 
+    def _admit(self, group_id: str, kind: Kind, units: float, key_hash: Any) -> None:
+        """Charges the group's and the node's buckets, or refuses before any work (no propose, no read)."""
+        sampled_hash = key_hash if isinstance(key_hash, int) else None
+        if not self.admission.admit(group_id, kind, units, sampled_hash, time.monotonic()):
+            raise RpcError(THROTTLED, f"partition {group_id} on {self.process_id} is over its {kind} capacity")
+
     async def handle_propose(self, params: dict[str, Any]) -> Any:
         group = self._group(params)
         command = params.get("command")
@@ -261,6 +289,9 @@ class StorageNode(ReplicaHost):
             raise RpcError("Invalid", "propose needs a command string")
         if not group.is_leader:
             raise not_leader(group.leader_hint)
+        units = params.get("units")
+        self._admit(group.group_id, "write", float(units) if isinstance(units, int | float) and units > 0
+                    else write_units(len(command)), params.get("hash"))
         return await as_rpc_errors(group.propose(command.encode(), PROPOSE_TIMEOUT_S))
 
     async def handle_get(self, params: dict[str, Any]) -> Any:
@@ -270,11 +301,23 @@ class StorageNode(ReplicaHost):
             key = base64.b64decode(params["key"])
         except (KeyError, TypeError, ValueError) as error:
             raise RpcError("Invalid", f"get needs hash and key: {error!r}") from error
+        consistent = bool(params.get("consistent"))
+        if not consistent or group.is_leader:  # a consistent read at a follower is refused below anyway
+            self._admit(group.group_id, "read", read_units_up_front(consistent), partition_hash)
         if params.get("consistent") and not self._stale_consistent_reads:
             await as_rpc_errors(group.wait_consistent_read(READ_TIMEOUT_S))
         state_machine = group.state_machine
         assert isinstance(state_machine, PartitionStateMachine)
-        return {"item": state_machine.get(partition_hash, key)}
+        moved_to = state_machine.splits.moved_child(partition_hash)
+        if moved_to is not None:
+            raise RpcError(MOVED, f"hash {partition_hash} moved to {moved_to}", {"child": moved_to})
+        item = state_machine.get(partition_hash, key)
+        if item is not None:
+            self.admission.settle(
+                group.group_id, "read",
+                read_units(item_size_bytes(item), consistent) - read_units_up_front(consistent), time.monotonic(),
+            )
+        return {"item": item}
 
     async def handle_scan(self, params: dict[str, Any]) -> Any:
         group = self._group(params)
@@ -284,11 +327,24 @@ class StorageNode(ReplicaHost):
             limit = max(1, min(int(params.get("limit") or MAX_SCAN_LIMIT), MAX_SCAN_LIMIT))
         except (TypeError, ValueError, IndexError) as error:
             raise RpcError("Invalid", f"bad scan position: {error!r}") from error
+        consistent = bool(params.get("consistent"))
+        if not consistent or group.is_leader:
+            self._admit(group.group_id, "read", read_units_up_front(consistent), None)
         if params.get("consistent"):
             await as_rpc_errors(group.wait_consistent_read(READ_TIMEOUT_S))
         state_machine = group.state_machine
         assert isinstance(state_machine, PartitionStateMachine)
+        owned = params.get("range")  # the partition's range as the router knows it
+        if isinstance(owned, list) and len(owned) == 2:
+            moved = state_machine.splits.moved_overlapping(max(int(owned[0]), after[0] if after else 0), int(owned[1]))
+            if moved is not None:
+                raise RpcError(MOVED, f"hashes from {moved.hash_from} moved to {moved.child}", {"child": moved.child})
         rows = state_machine.scan(after, limit)
+        scanned_bytes = sum(item_size_bytes(item) for _, _, item in rows)
+        self.admission.settle(
+            group.group_id, "read", read_units(scanned_bytes, consistent) - read_units_up_front(consistent),
+            time.monotonic(),
+        )
         return {"items": [[h, base64.b64encode(k).decode(), item] for h, k, item in rows]}
 
     def status(self, params: dict[str, Any]) -> Any:
@@ -303,4 +359,6 @@ class StorageNode(ReplicaHost):
             "groups": [group.status() for group in self.groups.values()],
             "scrub": self.scrub.status(),
             "log_replicas": self.log_replicas.status(),
+            "admission": self.admission.status(),
+            "splits": self.split_driver.status(),
         }

@@ -17,6 +17,11 @@ NOT_LEADER = "NotLeader"
 NO_SUCH_GROUP = "NoSuchGroup"
 OUTCOME_UNKNOWN = "OutcomeUnknown"
 LOST = "Lost"
+# The group no longer owns the request's hash (a split moved it): look the table up again and retry.
+MOVED = "Moved"
+# Admission control refused the request before any work (cluster/admission/partition_admission.py):
+# it certainly did not execute; the router answers ProvisionedThroughputExceeded and does not retry.
+THROTTLED = "Throttled"
 
 T = TypeVar("T")
 

@@ -16,6 +16,7 @@ from cluster.router.http_server import HttpRequest, HttpResponse
 ADMIN_PREFIX = "/admin/"
 CACHE_PATH = "/admin/cache"
 CACHE_FLUSH_PATH = "/admin/cache/flush"
+ADMISSION_PATH = "/admin/admission"  # the router's admission buckets and throttle counts (contract §6)
 
 
 def is_admin_path(path: str) -> bool:
@@ -30,7 +31,7 @@ def admin_response(request: HttpRequest, cluster: ClusterClient) -> HttpResponse
     path = request.path.split("?", 1)[0]
     if "x-amz-target" in request.headers:
         return _json(400, {"error": f"{path} is an admin path: DynamoDB operations are served on /"})
-    routes = {CACHE_PATH: "GET", CACHE_FLUSH_PATH: "POST"}
+    routes = {CACHE_PATH: "GET", CACHE_FLUSH_PATH: "POST", ADMISSION_PATH: "GET"}
     method = routes.get(path)
     if method is None:
         return _json(404, {"error": f"unknown admin path {path}; known: {', '.join(sorted(routes))}"})
@@ -38,4 +39,6 @@ def admin_response(request: HttpRequest, cluster: ClusterClient) -> HttpResponse
         return _json(405, {"error": f"{path} takes {method}, not {request.method}"})
     if path == CACHE_FLUSH_PATH:
         return _json(200, {"router": cluster.router_id, **cluster.flush_cache()})
+    if path == ADMISSION_PATH:
+        return _json(200, cluster.admission.snapshot())
     return _json(200, {"router": cluster.router_id, **cluster.cache.snapshot()})

@@ -12,9 +12,17 @@ import logging
 import time
 from typing import Any
 
+from cluster.admission.router_gate import RouterGate
 from cluster.api.errors import InternalServerError, ResourceNotFoundException, ServiceUnavailable
 from cluster.metadata.catalogue import PartitionInfo, TableEntry
-from cluster.replication.remote_errors import LOST, NO_SUCH_GROUP, NOT_LEADER, OUTCOME_UNKNOWN
+from cluster.replication.remote_errors import (
+    LOST,
+    MOVED,
+    NO_SUCH_GROUP,
+    NOT_LEADER,
+    OUTCOME_UNKNOWN,
+    THROTTLED,
+)
 from cluster.router.partition_cache import PartitionCache
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.topology import Topology
@@ -36,6 +44,10 @@ SUSPECT_S = 5.0
 RETRY_REASONS = ("unreachable", "timeout", "not_leader", "no_such_group", "other")
 
 
+class PartitionMoved(Exception):
+    """The group no longer owns the hash (a split moved it); the request certainly did not take effect."""
+
+
 class ClusterClient:
     def __init__(self, router_id: str, topology: Topology) -> None:
         self.router_id = router_id
@@ -52,6 +64,8 @@ class ClusterClient:
         self._suspect_until: dict[str, float] = {}
         # Plain counts, read by the /metrics collector at scrape time (cluster/runtime/metrics_router.py).
         self.retry_counts: dict[str, int] = dict.fromkeys(RETRY_REASONS, 0)
+        # Per-table token buckets refilled from GAC on the metadata leader (cluster/admission/router_gate.py).
+        self.admission = RouterGate(router_id, topology.admission, len(topology.by_role("router")))
 
     def client(self, process_id: str) -> RpcClient:
         client = self._clients.get(process_id)
@@ -62,6 +76,7 @@ class ClusterClient:
 
     async def start(self) -> None:
         self._lookup_tasks = [asyncio.ensure_future(self._lookup_forever()) for _ in range(LOOKUP_WORKERS)]
+        self._lookup_tasks.append(asyncio.ensure_future(self.admission.refill_forever(self.call_metadata)))
 
     async def stop(self) -> None:
         for task in self._lookup_tasks:
@@ -157,6 +172,13 @@ class ClusterClient:
             except Exception as error:  # metadata down: keep serving from the cache
                 log.debug("metadata lookup of %s failed: %s", pending[0], error)
 
+    async def refresh_table(self, name: str) -> TableEntry:
+        """The table's partition map from the metadata leader, bypassing the cache (after a MOVED)."""
+        entry = await self._lookup(name, consistent=True, timeout_s=ROUTE_BUDGET_S)
+        if entry is None:
+            raise ResourceNotFoundException(f"Requested resource not found: Table: {name} not found")
+        return entry
+
     def remember_table(self, entry: TableEntry) -> None:
         """A table this router just created: cached as if looked up now."""
         self.cache.store(entry, time.monotonic())
@@ -210,6 +232,10 @@ class ClusterClient:
                 last_error = f"{target} timed out"
                 self.retry_counts["timeout"] += 1
             except RpcError as error:
+                if error.code == MOVED:
+                    raise PartitionMoved(f"{partition.group_id}: {error.message}") from error
+                if error.code == THROTTLED:  # refused before any work: answer at once, never retry
+                    raise self.admission.partition_throttled(f"{target}: {error.message}") from error
                 last_error = f"{target}: {error.code}: {error.message}"
                 if error.code in (NOT_LEADER, NO_SUCH_GROUP, LOST) or (error.code == OUTCOME_UNKNOWN and not is_write):
                     self.retry_counts[_retry_reason(error.code)] += 1
@@ -257,6 +283,10 @@ class ClusterClient:
                 if attempt % len(order) == len(order) - 1:
                     await asyncio.sleep(RETRY_PAUSE_S)
             except RpcError as error:
+                if error.code == MOVED:
+                    raise PartitionMoved(f"{partition.group_id}: {error.message}") from error
+                if error.code == THROTTLED:
+                    raise self.admission.partition_throttled(f"{target}: {error.message}") from error
                 last_error = f"{target}: {error}"
                 self.retry_counts[_retry_reason(error.code)] += 1
                 if attempt % len(order) == len(order) - 1:

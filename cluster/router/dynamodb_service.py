@@ -10,6 +10,7 @@ import uuid
 import zlib
 from typing import Any
 
+from cluster.admission.capacity_units import read_units, read_units_up_front, write_units
 from cluster.api.attribute_values import (
     MAX_ITEM_SIZE_BYTES,
     encode_key,
@@ -41,10 +42,11 @@ from cluster.api.requests import (
     parse_request,
 )
 from cluster.api.tables import TableInfo, describe_table_json
-from cluster.metadata.catalogue import TableEntry
+from cluster.metadata.catalogue import HASH_SPACE, TableEntry
 from cluster.node.partition_state_machine import encode_delete_command, encode_put_command
-from cluster.router.cluster_client import ClusterClient
+from cluster.router.cluster_client import ClusterClient, PartitionMoved
 from cluster.router.http_server import HttpRequest, HttpResponse
+from cluster.router.moved_retry import MovedRetry
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +181,22 @@ class DynamoDbService:
     async def _write(
         self, entry: TableEntry, command_hash: int, command: bytes, return_old: bool, old_on_condition_failure: bool
     ) -> dict[str, Any]:
-        partition = entry.partition_for_hash(command_hash)
-        result = await self.cluster.call_leader(
-            partition, "node.propose", {"group": partition.group_id, "command": command.decode()}, is_write=True
-        )
+        moved = MovedRetry(self.cluster, entry.name)
+        while True:
+            partition = entry.partition_for_hash(command_hash)
+            try:
+                result = await self.cluster.call_leader(
+                    partition,
+                    "node.propose",
+                    # The hash lets the node sample hot keys for admission and splits (cluster/admission/).
+                    {"group": partition.group_id, "command": command.decode(), "hash": command_hash},
+                    is_write=True,
+                )
+                if isinstance(result, dict) and result.get("status") == "moved":
+                    raise PartitionMoved(f"{partition.group_id}: moved to {result.get('child')}")
+                break
+            except PartitionMoved as error:  # certainly not applied: safe to send again
+                entry = await moved.refreshed(error)
         if not isinstance(result, dict):
             raise InternalServerError("replica returned no result")
         if result.get("status") == "condition_failed":
@@ -205,6 +219,7 @@ class DynamoDbService:
         item_hash = partition_hash(key, schema)
         return_old = request.return_values == "ALL_OLD"
         command = encode_put_command(item_hash, encode_key(key, schema), request.item, request.condition, return_old)
+        self.cluster.admission.charge(entry, "write", write_units(size))  # PTEE before any work
         return await self._write(
             entry, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
         )
@@ -216,6 +231,7 @@ class DynamoDbService:
         item_hash = partition_hash(key, schema)
         return_old = request.return_values == "ALL_OLD"
         command = encode_delete_command(item_hash, encode_key(key, schema), request.condition, return_old)
+        self.cluster.admission.charge(entry, "write", write_units(0))  # the deleted item's size is unknown here
         return await self._write(
             entry, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
         )
@@ -225,40 +241,52 @@ class DynamoDbService:
         schema = TableInfo.from_json(entry.table).key_schema
         key = validate_key(request.key, schema)
         item_hash = partition_hash(key, schema)
-        partition = entry.partition_for_hash(item_hash)
-        params = {
-            "group": partition.group_id,
-            "hash": item_hash,
-            "key": base64.b64encode(encode_key(key, schema)).decode(),
-            "consistent": request.consistent_read,
-        }
-        if request.consistent_read and not self._stale_consistent_reads:
-            result = await self.cluster.call_leader(partition, "node.get", params, is_write=False)
-        else:
-            result = await self.cluster.call_any_replica(partition, "node.get", params)
+        self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
+        moved = MovedRetry(self.cluster, entry.name)
+        while True:
+            partition = entry.partition_for_hash(item_hash)
+            params = {
+                "group": partition.group_id,
+                "hash": item_hash,
+                "key": base64.b64encode(encode_key(key, schema)).decode(),
+                "consistent": request.consistent_read,
+            }
+            try:
+                if request.consistent_read and not self._stale_consistent_reads:
+                    result = await self.cluster.call_leader(partition, "node.get", params, is_write=False)
+                else:
+                    result = await self.cluster.call_any_replica(partition, "node.get", params)
+                break
+            except PartitionMoved as error:
+                entry = await moved.refreshed(error)
         item = result.get("item") if isinstance(result, dict) else None
         if item is None:
             return {}
+        self.cluster.admission.settle(entry, "read", read_units(item_size_bytes(item), request.consistent_read)
+                                      - read_units_up_front(request.consistent_read))
         return {"Item": project(item, request.projection)}
 
     async def scan(self, request: ScanRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
+        # Only the up-front unit here: the nodes charge each batch by its size.
+        self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
         schema = TableInfo.from_json(entry.table).key_schema
-        partitions = sorted(entry.partitions, key=lambda p: p.index)
         position: tuple[int, bytes] | None = None
-        first_partition = 0
+        cursor_hash = 0  # partitions are visited in hash order from here (a split appends its child last)
         if request.exclusive_start_key is not None:
             start_key = validate_key(request.exclusive_start_key, schema)
             start_hash = partition_hash(start_key, schema)
             position = (start_hash, encode_key(start_key, schema))
-            first_partition = next(i for i, p in enumerate(partitions) if p.hash_start <= start_hash < p.hash_end)
+            cursor_hash = start_hash
+        moved = MovedRetry(self.cluster, entry.name)
         condition = request.filter.parse() if request.filter is not None else None
         limit = request.limit
         items: list[dict[str, Any]] = []
         scanned = 0
         page_bytes = 0
         last_key: dict[str, Any] | None = None
-        for partition in partitions[first_partition:]:
+        while cursor_hash < HASH_SPACE:
+            partition = entry.partition_for_hash(position[0] if position else cursor_hash)
             exhausted = False
             while not exhausted:
                 batch = SCAN_BATCH_ITEMS if limit is None else min(SCAN_BATCH_ITEMS, limit - scanned)
@@ -267,14 +295,22 @@ class DynamoDbService:
                     "after": [position[0], base64.b64encode(position[1]).decode()] if position else None,
                     "limit": batch,
                     "consistent": request.consistent_read,
+                    "range": [partition.hash_start, partition.hash_end],
                 }
-                if request.consistent_read:
-                    result = await self.cluster.call_leader(partition, "node.scan", params, is_write=False)
-                else:
-                    result = await self.cluster.call_any_replica(partition, "node.scan", params)
+                try:
+                    if request.consistent_read:
+                        result = await self.cluster.call_leader(partition, "node.scan", params, is_write=False)
+                    else:
+                        result = await self.cluster.call_any_replica(partition, "node.scan", params)
+                except PartitionMoved as error:  # resume from `position` in the table's new map
+                    entry = await moved.refreshed(error)
+                    break
                 rows = result.get("items", []) if isinstance(result, dict) else []
                 exhausted = len(rows) < batch
                 for row_hash, row_key, item in rows:
+                    if int(row_hash) >= partition.hash_end:
+                        exhausted = True  # a replica yet to apply its split's fence: the rest is the child's
+                        break
                     position = (int(row_hash), base64.b64decode(row_key))
                     scanned += 1
                     page_bytes += item_size_bytes(item)
@@ -283,7 +319,8 @@ class DynamoDbService:
                         items.append(project(item, request.projection))
                     if (limit is not None and scanned >= limit) or page_bytes >= SCAN_PAGE_BYTES:
                         return self._scan_response(items, scanned, request.select_count, last_key)
-            position = None
+            if exhausted:
+                cursor_hash, position = partition.hash_end, None
         return self._scan_response(items, scanned, request.select_count, None)
 
     @staticmethod

@@ -44,6 +44,25 @@ class _RetriesCollector(Collector):
         yield family
 
 
+class AdmissionThrottlesCollector(Collector):
+    """router_admission_throttles_total{az,level}: admission refusals at the router's table bucket
+    (level="table") and at a node's partition or node bucket (level="partition"), from 0."""
+
+    def __init__(self, az: str, throttled: Mapping[str, int]) -> None:
+        self.az = az
+        self.throttled = throttled
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "router_admission_throttles",
+            "Requests answered ProvisionedThroughputExceededException by admission control, by level.",
+            labels=["az", "level"],
+        )
+        for level in ("table", "partition"):
+            family.add_metric([self.az, level], self.throttled.get(level, 0))
+        yield family
+
+
 class RouterMetrics:
     def __init__(self, az: str, operations: Iterable[str], retry_counts: Mapping[str, int]) -> None:
         self.az = az

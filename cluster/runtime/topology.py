@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cluster.admission.settings import AdmissionSettings
 from cluster.router.partition_cache import CACHE_MODES, DEFAULT_CACHE_MODE
 
 
@@ -52,6 +53,8 @@ class Topology:
     # A group's leader adds a log replica while a storage replica is away (cluster/node/log_replica_manager.py).
     log_replicas_enabled: bool = True
     archive: str = ""  # a directory or s3://BUCKET/PREFIX; empty: DATA_DIR/archive
+    # Token buckets, GAC and splits for consumption (cluster/admission/settings.py).
+    admission: AdmissionSettings = field(default_factory=AdmissionSettings)
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -63,6 +66,13 @@ class Topology:
             seen.add(spec.process_id)
         if self.partitions_per_table < 1:
             raise TopologyError("partitions_per_table must be at least 1")
+        if isinstance(self.admission, dict):  # e.g. a scenario's [cluster.admission] table, as parsed
+            try:
+                self.admission = AdmissionSettings.from_json(self.admission)
+            except ValueError as error:
+                raise TopologyError(str(error)) from error
+        if not isinstance(self.admission, AdmissionSettings):
+            raise TopologyError(f"admission must be admission settings, got {type(self.admission).__name__}")
         if self.router_cache_mode not in CACHE_MODES:
             raise TopologyError(
                 f"unknown router_cache_mode {self.router_cache_mode!r}; expected one of {', '.join(CACHE_MODES)}"
@@ -101,6 +111,7 @@ class Topology:
             "scrub_enabled": self.scrub_enabled,
             "log_replicas_enabled": self.log_replicas_enabled,
             "archive": self.archive,
+            "admission": self.admission.to_json(),
         }
 
     @classmethod
@@ -116,6 +127,7 @@ class Topology:
                 scrub_enabled=bool(data.get("scrub_enabled", True)),
                 log_replicas_enabled=bool(data.get("log_replicas_enabled", True)),
                 archive=str(data.get("archive", "")),
+                admission=AdmissionSettings.from_json(data.get("admission", {})),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise TopologyError(f"malformed topology: {error!r}") from error

@@ -35,6 +35,8 @@ class ItemStore:
             " PRIMARY KEY (hash, key)) WITHOUT ROWID"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        # Small replicated facts beside the items (a partition's split fences), written in apply transactions.
+        self._db.execute("CREATE TABLE IF NOT EXISTS notes (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
         row = self._db.execute("SELECT value FROM meta WHERE name = 'applied_index'").fetchone()
         self._applied_index = int(row[0]) if row else 0
 
@@ -88,8 +90,69 @@ class ItemStore:
             )
         return [(_to_unsigned(h), bytes(k), item) for h, k, item in rows]
 
+    def get_note(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM notes WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_note(self, name: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO notes (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    def scan_excluding(
+        self, after: tuple[int, bytes] | None, limit: int, excluded: list[tuple[int, int]]
+    ) -> list[tuple[int, bytes, str]]:
+        """Like scan, without items whose hash lies in one of the [start, end) ranges (moved by a split)."""
+        where, parameters = _outside(excluded)
+        if after is not None:
+            where.append("(hash, key) > (?, ?)")
+            parameters.extend([_to_signed(after[0]), after[1]])
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._db.execute(
+            f"SELECT hash, key, item FROM items {clause}ORDER BY hash, key LIMIT ?", (*parameters, limit)
+        )
+        return [(_to_unsigned(h), bytes(k), item) for h, k, item in rows]
+
+    def scan_range(
+        self, hash_start: int, hash_end: int, after: tuple[int, bytes] | None, limit: int
+    ) -> list[tuple[int, bytes, str]]:
+        """Items with hash_start <= hash < hash_end, in (hash, key) order strictly after `after`."""
+        where, parameters = _inside(hash_start, hash_end)
+        if after is not None:
+            where.append("(hash, key) > (?, ?)")
+            parameters.extend([_to_signed(after[0]), after[1]])
+        rows = self._db.execute(
+            f"SELECT hash, key, item FROM items WHERE {' AND '.join(where)} ORDER BY hash, key LIMIT ?",
+            (*parameters, limit),
+        )
+        return [(_to_unsigned(h), bytes(k), item) for h, k, item in rows]
+
+    def delete_range(self, hash_start: int, hash_end: int) -> int:
+        where, parameters = _inside(hash_start, hash_end)
+        return self._db.execute(f"DELETE FROM items WHERE {' AND '.join(where)}", parameters).rowcount
+
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
+
+
+def _inside(hash_start: int, hash_end: int) -> tuple[list[str], list[int]]:
+    # hash_end may be 2**64 (the end of the hash space), which no SQLite integer holds: leave it open.
+    where, parameters = ["hash >= ?"], [_to_signed(hash_start)]
+    if hash_end <= _HASH_OFFSET * 2 - 1:
+        where.append("hash < ?")
+        parameters.append(_to_signed(hash_end))
+    return where, parameters
+
+
+def _outside(ranges: list[tuple[int, int]]) -> tuple[list[str], list[int]]:
+    where: list[str] = []
+    parameters: list[int] = []
+    for hash_start, hash_end in ranges:
+        inside, inside_parameters = _inside(hash_start, hash_end)
+        where.append(f"NOT ({' AND '.join(inside)})")
+        parameters.extend(inside_parameters)
+    return where, parameters

@@ -21,8 +21,9 @@ PUTS_PER_ROUTER = 3
 # export the rest, tested in their own packages).
 ROLE_PREFIXES = {
     "router": ("router_",),
-    "node": ("raft_", "wal_", "storage_node_", "scrub_", "archive_", "log_replica"),
-    "metadata": ("raft_", "wal_", "metadata_"),
+    "node": ("raft_", "wal_", "storage_node_", "scrub_", "archive_", "log_replica", "partition_throttles",
+             "partition_consumed"),
+    "metadata": ("raft_", "wal_", "metadata_", "partition_splits"),
 }
 
 Samples = list[tuple[str, dict[str, str], float]]
