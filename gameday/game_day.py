@@ -24,9 +24,12 @@ from chaos.faults.kinds import FAULT_KINDS
 from chaos.schedule import format_plan, nodes_from_topology, plan_faults
 from cluster.deploy.backends import DEFAULT_BACKEND, open_cluster
 from cluster.runtime.planted_bugs import check_planted_bugs
+from gameday.admission_probe import read_admission_observations
+from gameday.admission_verdict import judge_admission_run
 from gameday.baseline import BaselineError, compare
 from gameday.cluster_health import check_cluster_healthy
 from gameday.history_check import check_history_file
+from gameday.hot_key_loads import HOT_LOAD, start_hot_key_loads
 from gameday.log_replica_report import log_replica_result
 from gameday.metadata_load import SAMPLES_FILE as METADATA_SAMPLES_FILE
 from gameday.metadata_load import MetadataLoadSampler, metadata_addresses
@@ -74,6 +77,7 @@ class _RunState:
     errors: list[str] = field(default_factory=list)
     prometheus: RunPrometheus | None = None
     metadata_sampler: MetadataLoadSampler | None = None
+    admission_observations: dict[str, Any] | None = None  # the hot-key lesson: read before the cluster stops
     canaries_started_wall_s: float = 0.0
     canaries_stopped_wall_s: float | None = None
 
@@ -222,8 +226,10 @@ def _run_game_day(
                     metadata_addresses(cluster), run_dir / METADATA_SAMPLES_FILE, endpoints
                 )
                 state.metadata_sampler.start()
-            plan = plan_faults(
-                scenario.faults, seed, nodes_from_topology(cluster.topology()), start_s=scenario.warmup_s
+            plan = (
+                plan_faults(scenario.faults, seed, nodes_from_topology(cluster.topology()), start_s=scenario.warmup_s)
+                if scenario.faults.mix
+                else []  # a scenario without [faults]
             )
             say(format_plan(plan, seed))
             summary["plan"] = [
@@ -288,6 +294,8 @@ def _run_game_day(
             log_replicas = log_replica_result(cluster.status(), scenario.cluster.log_replicas)
             summary["log_replicas"] = log_replicas.data
             results.append(log_replicas)
+            if scenario.workload.model == "hot-key":
+                state.admission_observations = read_admission_observations(cluster)
     except KeyboardInterrupt:
         interrupted = True
         state.errors.append("interrupted (Ctrl-C) while stopping: the run is partial")
@@ -312,6 +320,12 @@ def _run_game_day(
         results.append(scrub)
     if "cache-flush" in scenario.faults.mix and not summary["partial"]:
         results.append(judge_metadata_run(run_dir, scenario.cluster.router_cache))
+    if scenario.workload.model == "hot-key" and not summary["partial"]:
+        admission = judge_admission_run(
+            run_dir / "history.jsonl", scenario.cluster.admission_enabled, state.admission_observations, run_start_s
+        )
+        summary["admission"] = admission.data
+        results.append(admission)
     if state.prometheus is not None:
         say("cross-checking the canaries' records against prometheus...")
         records_path = run_dir / "canaries.jsonl"
@@ -362,9 +376,15 @@ def _start_loads(
     state: _RunState, scenario: Scenario, seed: int, endpoints: dict[str, str], run_dir: Path, workers: int
 ) -> None:
     workload = scenario.workload
-    models = ["register", "set"] if workload.model == "both" else [workload.model]
     hosts = list(endpoints.values())
     wait_ms = 1000.0 / workload.rate_per_client_s if workload.rate_per_client_s else 10.0
+    if workload.hot_key is not None:
+        # Cold and hot users in two load processes; both record into the register history.
+        state.loads.update(
+            start_hot_key_loads(workload, scenario.cluster.partitions_per_table, hosts, run_dir, workers, wait_ms, seed)
+        )
+        return
+    models = ["register", "set"] if workload.model == "both" else [workload.model]
     for number, model in enumerate(models):
         users = workload.clients if len(models) == 1 or model == "register" else max(1, workload.clients // 2)
         state.loads[model] = start_load(
@@ -439,11 +459,13 @@ def _verify(
     for model, (name, file_name) in checks.items():
         result = state.load_results.get(model)
         if result is None:
-            if model in (["register", "set"] if scenario.workload.model == "both" else [scenario.workload.model]):
+            if model in (["register", "set"] if scenario.workload.model == "both" else [scenario.workload.history_model]):
                 results.append(VerifierResult(name, "unknown", f"the {model} load produced no history"))
             continue
         history_path = run_dir / file_name
-        merge_histories([result.history_path, nemesis_path], history_path)
+        hot_load = state.load_results.get(HOT_LOAD) if model == "register" else None  # the hot-key workload's hot users
+        extra = [hot_load.history_path] if hot_load is not None else []
+        merge_histories([result.history_path, *extra, nemesis_path], history_path)
         results.append(_judge_history(name, model, history_path, run_dir, result))
     records_path = run_dir / "canaries.jsonl"
     records = list(read_records(records_path)) if records_path.exists() else []

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verify.history import read_history
+from verify.history import STORE_PROCESS, read_history
 from verify.linearizability import SearchBudget
 from verify.operations import operations_by_key, pair_operations
 from verify.register_checker import check_register_keys
@@ -42,9 +42,11 @@ def check_history_file(
     operations = pair_operations(read_history(path), nemesis_events)
 
     def counted(verdict: dict[str, Any]) -> dict[str, Any]:
-        # pair_operations hands over every system event: faults (nemesis) and the store's own events.
-        store_events = sum(1 for event in nemesis_events if not event.is_nemesis)
-        return verdict | {"nemesis_event_count": len(nemesis_events) - store_events, "store_event_count": store_events}
+        # pair_operations hands over every system event: faults (nemesis), the store's and the workload's own.
+        return verdict | {
+            "nemesis_event_count": sum(1 for event in nemesis_events if event.is_nemesis),
+            "store_event_count": sum(1 for event in nemesis_events if event.process == STORE_PROCESS),
+        }
 
     if model == "set":
         return HistoryCheck(counted(set_verdict(check_sets(operations), len(nemesis_events))))

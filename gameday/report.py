@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday import report_html
+from gameday.hot_key_report import hot_key_section
 from gameday.metadata_load import SAMPLES_FILE as METADATA_SAMPLES_FILE
 from gameday.metadata_load import metadata_load_figure
 from gameday.report_inputs import (
@@ -82,6 +83,7 @@ def build_report_html(run_dir: Path) -> str:
         "<h2>Timeline</h2>",
         _plots(history, canaries, windows, axis),
         _metadata_load_plot(run_dir, summary, windows, axis),
+        hot_key_section(summary.get("admission")),
         "<h2>Client operations</h2>",
         report_html.operations_table(history),
         report_html.load_counts_table(summary.get("load")),

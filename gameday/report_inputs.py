@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verify.history import SYSTEM_PROCESSES
+
 # History events are counted in 100 ms buckets from ``bucket_origin_s``: the run's t=0 when the
 # summary gives it (then buckets fall exactly within seconds), else 0, when t=0 is only known at
 # the end and re-binning into seconds is off by at most one bucket. Small on long runs either way.
@@ -180,6 +182,8 @@ def _accept_history_event(
     if process == "nemesis":
         if keep_nemesis:
             digest.nemesis.append(NemesisEvent(time_s, function, event.get("value")))
+        return
+    if process in SYSTEM_PROCESSES:  # the store's and the load generator's own events: not client operations
         return
     if isinstance(process, bool) or not isinstance(process, int):
         read.corrupt_lines += 1

@@ -18,6 +18,8 @@ from typing import Any
 from chaos.faults.kinds import FAULT_KINDS, LEADER_TARGETS, PROCESS_ROLES
 from chaos.schedule import FaultPhase, TargetOptions
 from cluster.router.partition_cache import CACHE_MODES, DEFAULT_CACHE_MODE
+from gameday.admission_scenario import admission_enabled, admission_settings, check_admission
+from loadgen.hot_key_workload import HotKeySettings
 
 __all__ = [
     "ClusterShape",
@@ -32,7 +34,7 @@ __all__ = [
     "shipped_scenarios",
 ]
 
-WORKLOAD_MODELS = ("register", "set", "both")
+WORKLOAD_MODELS = ("register", "set", "both", "hot-key")
 
 
 class ScenarioError(Exception):
@@ -53,14 +55,23 @@ class ClusterShape:
     log_replicas: bool = True
     scrub: bool = True
     router_cache: str = DEFAULT_CACHE_MODE  # or "classic": lookups only on a cache miss
+    # [cluster.admission]: AdmissionSettings fields (cluster/admission/settings.py); empty = the store's defaults.
+    admission: Mapping[str, Any] = field(default_factory=dict)
 
     def store_settings(self) -> dict[str, Any]:
         """The switches as the deploy backends take them (topology fields)."""
-        return {
+        settings: dict[str, Any] = {
             "log_replicas_enabled": self.log_replicas,
             "scrub_enabled": self.scrub,
             "router_cache_mode": self.router_cache,
         }
+        if self.admission:
+            settings["admission"] = admission_settings(self.admission)
+        return settings
+
+    @property
+    def admission_enabled(self) -> bool:
+        return admission_enabled(self.admission)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,12 @@ class Workload:
     read_weight: float
     write_weight: float
     cas_weight: float
+    hot_key: HotKeySettings | None = None  # model "hot-key": the hot users (`clients` are the cold ones)
+
+    @property
+    def history_model(self) -> str:
+        """What the history is judged as: the hot-key workload is registers on cold and hot keys."""
+        return "register" if self.model == "hot-key" else self.model
 
 
 @dataclass(frozen=True)
@@ -233,22 +250,34 @@ def _cluster(top: _Table) -> ClusterShape:
         log_replicas=table.boolean("log_replicas", True),
         scrub=table.boolean("scrub", True),
         router_cache=table.string("router_cache", DEFAULT_CACHE_MODE, choices=CACHE_MODES),
+        admission=_admission(table),
     )
     table.finish()
     return shape
 
 
+def _admission(cluster: _Table) -> dict[str, Any]:
+    if "admission" not in cluster.data:
+        return {}
+    try:
+        return check_admission(cluster.take("admission"))
+    except ValueError as error:  # the store's own check names the field and the allowed values
+        raise cluster.fail("admission", str(error)) from None
+
+
 def _workload(top: _Table) -> Workload:
     table = top.table("workload")
     rate = table.take("rate_per_client_s", None)
+    model = table.string("model", choices=WORKLOAD_MODELS)
     workload = Workload(
-        model=table.string("model", choices=WORKLOAD_MODELS),
+        model=model,
         keys=table.integer("keys", minimum=1),
         clients=table.integer("clients", minimum=1),
         rate_per_client_s=None if rate is None else _check_number(table, "rate_per_client_s", rate, 0, True, math.inf),
         read_weight=table.number("read_weight", 1.0),
         write_weight=table.number("write_weight", 1.0),
         cas_weight=table.number("cas_weight", 1.0),
+        hot_key=_hot_key(table) if model == "hot-key" else None,  # elsewhere its keys are unknown keys
     )
     if workload.read_weight + workload.write_weight + workload.cas_weight <= 0:
         raise table.fail("read_weight", "read, write and cas weights are all zero: the workload would do nothing")
@@ -256,7 +285,22 @@ def _workload(top: _Table) -> Workload:
     return workload
 
 
+def _hot_key(table: _Table) -> HotKeySettings:
+    return HotKeySettings(
+        hot_keys=table.integer("hot_keys", 4, minimum=1),
+        hot_clients=table.integer("hot_clients", minimum=1),
+        hot_start_s=table.number("hot_start_s", above_minimum=True),  # the cold keys' baseline comes first
+        hot_duration_s=table.number("hot_duration_s", above_minimum=True),
+    )
+
+
+# A scenario without [faults]: a day with load only (the hot-key lesson is about load, not failures).
+NO_FAULTS = FaultPhase(duration_s=0.0, interval_s=1.0, fault_duration_s=(0.0, 0.0), mix={})
+
+
 def _fault_phase(top: _Table) -> FaultPhase:
+    if "faults" not in top.data:
+        return NO_FAULTS
     table = top.table("faults")
     duration_s = table.number("duration_s")
     interval_s = table.number("interval_s", above_minimum=True)
@@ -385,6 +429,13 @@ def parse_scenario(data: Mapping[str, Any], file: str) -> Scenario:
         source=file,
     )
     top.finish()
+    hot_key = scenario.workload.hot_key
+    if hot_key is not None and hot_key.hot_end_s >= scenario.total_s:
+        raise ScenarioError(
+            file, "workload.hot_duration_s",
+            f"the hot phase ends at {hot_key.hot_end_s:g} s, after the run (warmup_s + faults.duration_s +"
+            f" recovery_s = {scenario.total_s:g} s); the load stops with the run, so the hot phase must end first",
+        )  # fmt: skip
     return scenario
 
 

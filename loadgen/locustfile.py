@@ -32,6 +32,7 @@ from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 from loadgen.dynamodb_client import ClientSettings, ensure_table, make_client  # noqa: E402
 from loadgen.dynamodb_operations import execute  # noqa: E402
 from loadgen.final_read import record_final_read_set  # noqa: E402
+from loadgen.hot_key_session import HotKeyLoad, HotKeyOptions, HotUserRole, add_hot_key_options  # noqa: E402
 from loadgen.operations import UniqueValues  # noqa: E402
 from loadgen.recording import CompletedOperation, ProcessNumbers, run_recorded  # noqa: E402
 from loadgen.register_workload import RegisterWeights, RegisterWorkload  # noqa: E402
@@ -44,8 +45,10 @@ REQUEST_TYPE = "dynamodb"
 
 @events.init_command_line_parser.add_listener
 def add_options(parser: Any) -> None:
-    parser.add_argument("--workload", choices=["register", "set"], default="register",
-                        env_var="LOADGEN_WORKLOAD", help="register (read/write/cas) or set (add + final read-set)")
+    parser.add_argument("--workload", choices=["register", "set", "hot-key"], default="register",
+                        env_var="LOADGEN_WORKLOAD",
+                        help="register (read/write/cas), set (add + final read-set) or hot-key (register users on "
+                             "cold keys + hot users on one partition's keys, loadgen/hot_key_workload.py)")
     parser.add_argument("--table", default="loadgen", env_var="LOADGEN_TABLE",
                         help="table to use; created (hash key pk, S) when missing")
     parser.add_argument("--keys", type=int, default=8, env_var="LOADGEN_KEYS", help="register keys r0..rN-1")
@@ -60,6 +63,7 @@ def add_options(parser: Any) -> None:
     parser.add_argument("--read-timeout-ms", type=float, default=3000.0, env_var="LOADGEN_READ_TIMEOUT_MS")
     parser.add_argument("--seed", type=int, default=None, env_var="LOADGEN_SEED",
                         help="seed of the operation mix (default: random, logged)")  # fmt: skip
+    add_hot_key_options(parser)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class LoadOptions:
     wait_s: float
     client_settings: ClientSettings
     seed: int
+    hot_key: HotKeyOptions | None = None
 
     @staticmethod
     def from_environment(environment: Environment) -> LoadOptions:
@@ -91,6 +96,7 @@ class LoadOptions:
                 read_timeout_s=options.read_timeout_ms / 1000.0,
             ),
             seed=options.seed if options.seed is not None else random.SystemRandom().randrange(2**32),
+            hot_key=HotKeyOptions.from_parsed(options) if options.workload == "hot-key" else None,
         )
 
 
@@ -106,11 +112,17 @@ class LoadSession:
         self.client = make_client(options.client_settings)
         history_path.parent.mkdir(parents=True, exist_ok=True)
         self.history = HistoryWriter(history_path)
-        self.processes = ProcessNumbers(worker_index)
-        values = UniqueValues(worker_index)
+        # Another load on the same store (the hot-key workload's hot users) takes another block.
+        block = options.hot_key.process_block + worker_index if options.hot_key else worker_index
+        self.processes = ProcessNumbers(block)
+        values = UniqueValues(block)
         rng = random.Random(options.seed + worker_index)
         self.workload: RegisterWorkload | SetWorkload
-        if options.workload == "register":
+        self.hot_key: HotKeyLoad | None = None
+        if options.hot_key is not None:
+            self.hot_key = options.hot_key.start(options.keys, options.weights, values, rng, self.history)
+            self.workload = self.hot_key.cold
+        elif options.workload == "register":
             self.workload = RegisterWorkload(options.keys, options.weights, values, rng)
         else:
             self.workload = SetWorkload(values)
@@ -160,6 +172,8 @@ def on_test_stop(environment: Environment, **_: Any) -> None:
 @events.quit.add_listener
 def on_quit(**_: Any) -> None:
     if _session is not None:
+        if _session.hot_key is not None:
+            _session.hot_key.close()
         _session.history.close()
 
 
@@ -186,15 +200,23 @@ class OperationNotOk(Exception):
 class DynamoDbUser(User):
     """One history process at a time: a single-threaded client issuing one operation per task."""
 
+    hot: HotUserRole | None = None  # the hot-key workload's hot users (set in on_start)
+
     def wait_time(self) -> float:
-        return _require_session().options.wait_s
+        return 0.0 if self.hot is not None else _require_session().options.wait_s  # hot users: no think time
 
     def on_start(self) -> None:
-        self.process = _require_session().processes.next()
+        session = _require_session()
+        self.process = session.processes.next()
+        self.hot = HotUserRole(session.hot_key) if session.hot_key and session.hot_key.next_user_is_hot() else None
 
     @task
     def operate(self) -> None:
         session = _require_session()
+        if self.hot is not None:
+            self.process = self.hot.operate(session.history, session.client, session.options.table, self.process,
+                                            session.processes.next, lambda done: fire_request_event(self.environment, done))
+            return
         operation = session.workload.plan()
         completed = run_recorded(
             session.history,

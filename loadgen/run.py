@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,10 +207,14 @@ def start_load(
     weights: RegisterWeights | None = None,
     wait_ms: float = 10.0,
     seed: int | None = None,
+    workload_arguments: Sequence[str] = (),
 ) -> LoadRun:
-    """Start Locust headless (`workers` > 0: one master and that many workers). duration None: until stop()."""
-    if workload not in ("register", "set"):
-        raise ValueError(f"workload must be register or set, got {workload!r}")
+    """Start Locust headless (`workers` > 0: one master and that many workers). duration None: until stop().
+
+    `workload_arguments`: more locustfile options, e.g. the hot-key workload's (hot_key_workload.locust_arguments).
+    """
+    if workload not in ("register", "set", "hot-key"):
+        raise ValueError(f"workload must be register, set or hot-key, got {workload!r}")
     if users < 1 or workers < 0:
         raise ValueError(f"need users >= 1 and workers >= 0, got users={users}, workers={workers}")
     out_dir = Path(out_dir).resolve()
@@ -227,6 +232,7 @@ def start_load(
     ]  # fmt: skip
     if seed is not None:
         workload_options += ["--seed", str(seed)]
+    workload_options += list(workload_arguments)
     locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
     run_options = [
         "--headless", "--host", host, "-u", str(users), "-r", f"{spawn_rate or users:g}",
@@ -265,11 +271,12 @@ def run_load(
     weights: RegisterWeights | None = None,
     wait_ms: float = 10.0,
     seed: int | None = None,
+    workload_arguments: Sequence[str] = (),
 ) -> LoadResult:
     """Run load for `duration_s` and return the merged history's counts and Locust's stats paths."""
     with start_load(
         host, workload, users, duration_s, out_dir, workers=workers, table=table, keys=keys,
-        spawn_rate=spawn_rate, weights=weights, wait_ms=wait_ms, seed=seed,
+        spawn_rate=spawn_rate, weights=weights, wait_ms=wait_ms, seed=seed, workload_arguments=workload_arguments,
     ) as run:  # fmt: skip
         return run.wait()
 

@@ -18,8 +18,10 @@ from gameday.scenario import ScenarioError, load_scenario, parse_scenario, shipp
 
 SHIPPED = (
     "smoke", "default", "az-outage", "log-replica", "log-replica-off", "cache-flush", "cache-flush-classic", "bit-rot",
-    "bit-rot-off",
+    "bit-rot-off", "hot-key", "hot-key-off",
 )
+# Scenarios whose lesson is about load, not failures: no [faults] table, so no fault is planned.
+FAULT_FREE = ("hot-key", "hot-key-off")
 
 
 def _smoke_data() -> dict[str, Any]:
@@ -30,7 +32,10 @@ def _smoke_data() -> dict[str, Any]:
 def test_shipped_scenarios_load_by_name_and_by_path(name: str) -> None:
     scenario = load_scenario(name)
     assert scenario.name == name
-    assert scenario.faults.mix and scenario.faults.fault_duration_s[1] <= scenario.faults.duration_s
+    if name in FAULT_FREE:
+        assert not scenario.faults.mix and scenario.faults.duration_s == 0
+    else:
+        assert scenario.faults.mix and scenario.faults.fault_duration_s[1] <= scenario.faults.duration_s
     assert load_scenario(scenario.source) == scenario
     # `make gameday` must not be refused: every kind a shipped scenario names has an injector today.
     default_registry().check(scenario.faults.mix)

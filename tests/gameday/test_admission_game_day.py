@@ -1,0 +1,89 @@
+"""`gameday run hot-key` end to end on real processes: throttles, a split, cold keys within their baseline.
+
+The shipped scenario's load and limits, with shorter phases so the suite stays under two minutes for it.
+The off scenario (the failure mode, expected INVALID) is a soak test: it proves the lesson, not the code.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.gameday.test_gameday_run import _processes_mentioning
+
+pytestmark = pytest.mark.cluster
+
+SCENARIOS = Path(__file__).parents[2] / "gameday" / "scenarios"
+RUN_TIMEOUT_S = 300
+
+
+def _short_copy(name: str, directory: Path) -> Path:
+    """The shipped scenario with a 15 s baseline and a 20 s hot phase (enough for a split: sustain 3 s)."""
+    data = tomllib.loads((SCENARIOS / f"{name}.toml").read_text())
+    data.update(warmup_s=15, recovery_s=30)
+    data["workload"].update(hot_start_s=15, hot_duration_s=20)
+    lines = [f"{key} = {json.dumps(value)}" for key, value in data.items() if not isinstance(value, dict)]
+    for table, values in data.items():
+        if isinstance(values, dict):
+            nested = {key: value for key, value in values.items() if isinstance(value, dict)}
+            lines.append(f"[{table}]")
+            lines += [f"{key} = {json.dumps(value)}" for key, value in values.items() if key not in nested]
+            for sub_table, sub_values in nested.items():
+                lines.append(f"[{table}.{sub_table}]")
+                lines += [f"{key} = {json.dumps(value)}" for key, value in sub_values.items()]
+    path = directory / f"{name}-short.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run(scenario: Path, run_dir: Path, cwd: Path) -> tuple[int, str, dict[str, Any]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameday.cli", "run", str(scenario), "--seed", "11", "--out", str(run_dir)],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        output, _ = process.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        if process.poll() is None:  # Ctrl-C first: the game day heals, stops its load and cluster
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=90)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return process.returncode, output, summary
+
+
+def test_hot_key_game_day_throttles_splits_and_keeps_the_cold_keys_latency(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    code, output, summary = _run(_short_copy("hot-key", tmp_path), run_dir, tmp_path)
+    verifiers = {verifier["name"]: verifier for verifier in summary["verifiers"]}
+    admission = summary["admission"]
+    assert admission["throttles_in_history"] > 0, output[-3000:]
+    assert admission["splits_in_hot_phase"] >= 1, admission["splits"]
+    assert verifiers["linearizability"]["valid"] is True  # hot and cold users in one history, still linearizable
+    assert verifiers["admission"]["valid"] is True, verifiers["admission"]["detail"]
+    assert code == 0 and "verdict: VALID (exit 0)" in output, output[-3000:]
+    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    assert {event["f"] for event in history if event["process"] == "workload"} == {"hot-phase-start", "hot-phase-end"}
+    assert "Hot keys: admission control" in (run_dir / "report.html").read_text()
+    assert _processes_mentioning(str(run_dir)) == []
+
+
+@pytest.mark.soak
+def test_hot_key_off_game_day_fails_because_cold_latency_leaves_its_baseline(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    code, output, summary = _run(_short_copy("hot-key-off", tmp_path), run_dir, tmp_path)
+    admission = summary["admission"]
+    assert admission["throttles_in_history"] == 0 and admission["splits"] == []
+    assert admission["latency_within_bound"] is False, admission
+    assert code == 1 and "admission: False" in output
+    assert _processes_mentioning(str(run_dir)) == []
