@@ -12,12 +12,14 @@ import contextlib
 import logging
 import time
 from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cluster.core.membership import Membership, MembershipError
 from cluster.core.replica import NotLeaderError
 from cluster.node.log_replica_policy import ACTION_KINDS, LeaderView, MembershipAction, decide
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
+from cluster.storage.json_lines import append_json_object, read_json_objects
 
 if TYPE_CHECKING:
     from cluster.node.storage_node import StorageNode
@@ -37,15 +39,19 @@ RETRY_AFTER_S = 2.0
 COMMIT_TIMEOUT_S = 10.0
 RPC_TIMEOUT_S = 2.0
 MAX_EVENTS = 500
+EVENTS_FILE = "events.jsonl"
 
 
 class LogReplicaManager:
-    def __init__(self, node: StorageNode, enabled: bool) -> None:
+    def __init__(self, node: StorageNode, enabled: bool, directory: Path) -> None:
         self.node = node
         self.enabled = enabled
         self.detect_ticks = max(1, round(DETECTION_TIMEOUT_S / (node.topology.timing.tick_ms / 1000.0)))
         self.node_azs = {spec.process_id: spec.az for spec in node.topology.by_role("node")}
-        self.events: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS)
+        # Kept on disk too: a node powered off (a whole-cluster power-off) still tells what it did before.
+        directory.mkdir(parents=True, exist_ok=True)
+        self.events_path = directory / EVENTS_FILE
+        self.events: deque[dict[str, Any]] = deque(read_json_objects(self.events_path), maxlen=MAX_EVENTS)
         self._busy: dict[str, asyncio.Task[None]] = {}
         self._clients: dict[str, RpcClient] = {}
         self._ticks = 0
@@ -158,6 +164,7 @@ class LogReplicaManager:
             self._retry_at[action.group_id] = time.monotonic() + RETRY_AFTER_S
             log.warning("group %s: %s %s failed: %s", action.group_id, action.kind, action.member, error)
         self.events.append(event)
+        append_json_object(self.events_path, event)
 
     async def _wait_committed(self, group: GroupRunner, index: int) -> None:
         deadline = time.monotonic() + COMMIT_TIMEOUT_S

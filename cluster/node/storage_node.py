@@ -70,7 +70,9 @@ class StorageNode(ReplicaHost):
         ))
         # Groups this node hosts only as a log replica (WAL only: never leads, serves no reads).
         self.log_replica_groups: set[str] = set()
-        self.log_replicas = LogReplicaManager(self, enabled=topology.log_replicas_enabled)
+        self.log_replicas = LogReplicaManager(
+            self, enabled=topology.log_replicas_enabled, directory=data_dir / "log_replicas"
+        )
         # Token buckets per partition replica and for the node; eventually consistent reads are charged
         # at the replica that serves them, everything else at the leader (cluster/admission/).
         self.admission = PartitionAdmission(topology.admission, time.monotonic())

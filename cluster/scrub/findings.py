@@ -14,7 +14,7 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
-from cluster.storage.json_lines import read_json_objects
+from cluster.storage.json_lines import append_json_object, read_json_objects
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,7 @@ class FindingsLog:
     def record(self, kind: str, **details: Any) -> dict[str, Any]:
         finding = {"kind": kind, "time_unix_s": time.time(), "time_monotonic_s": time.monotonic(), **details}
         self.recent.append(finding)
-        try:
-            with open(self.path, "a") as output:
-                output.write(json.dumps(finding, sort_keys=True) + "\n")
-        except OSError as error:
-            log.error("cannot append scrub finding to %s: %s", self.path, error)
+        append_json_object(self.path, finding)
         level = logging.INFO if kind == "repaired" else logging.WARNING
         log.log(level, "SCRUB %s: %s", kind.upper(), json.dumps(details, sort_keys=True)[:600])
         return finding

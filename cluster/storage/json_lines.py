@@ -1,11 +1,23 @@
-"""Reading append-only JSON Lines files that a crash may have cut short."""
+"""Append-only JSON Lines records (findings, events) and reading them back after a crash cut one short."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def append_json_object(path: Path, document: Mapping[str, Any]) -> None:
+    """Appends one line; a record that cannot be written is logged, never raised (it is a record, not state)."""
+    try:
+        with open(path, "a") as output:
+            output.write(json.dumps(document, sort_keys=True) + "\n")
+    except OSError as error:
+        log.error("cannot append to %s: %s", path, error)
 
 
 def read_json_objects(path: Path) -> list[dict[str, Any]]:

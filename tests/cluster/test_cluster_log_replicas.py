@@ -29,10 +29,11 @@ def _groups(cluster: LocalCluster) -> dict[str, dict[str, Any]]:
 
 
 def _log_replica_events(cluster: LocalCluster) -> list[dict[str, Any]]:
+    """Every node's recorded changes in time order (leadership may have moved: two nodes recorded some)."""
     events = []
     for process in cluster.status()["processes"]:
         events += process.get("log_replicas", {}).get("events", [])
-    return events
+    return sorted(events, key=lambda event: event.get("committed_at") or event.get("detected_at") or 0.0)
 
 
 def test_a_powered_off_node_gets_a_log_replica_that_leaves_when_it_is_back(fresh_cluster: LocalCluster) -> None:
@@ -50,18 +51,23 @@ def test_a_powered_off_node_gets_a_log_replica_that_leaves_when_it_is_back(fresh
         fresh_cluster.signal_process(victim, signal.SIGKILL)
         killed_at = time.time()
 
+        led: dict[str, Any] = {}
+
         def stood_in() -> bool:
-            led = _groups(fresh_cluster).get(group_id)
-            return bool(led and led["membership"]["log"] and led["membership_index"] <= led["commit_index"])
+            now_led = _groups(fresh_cluster).get(group_id)
+            if now_led and now_led["membership"]["log"] and now_led["membership_index"] <= now_led["commit_index"]:
+                led.update(now_led)
+                return True
+            return False
 
         _wait_until(stood_in, 20, f"a log replica in {group_id}")
-        led = _groups(fresh_cluster)[group_id]
         [log_replica] = led["membership"]["log"]
         topology = fresh_cluster.topology()
         assert topology.get(log_replica).az == topology.get(victim).az
         assert log_replica not in led["membership"]["storage"]
         # Then the silent replica leaves: three healthy members, so a second failure would be survived.
-        _wait_until(lambda: victim not in _groups(fresh_cluster)[group_id]["membership"]["storage"], 10,
+        # .get: for a moment no member may report itself the group's leader (a leadership change).
+        _wait_until(lambda: victim not in _groups(fresh_cluster).get(group_id, group)["membership"]["storage"], 10,
                     f"{victim} removed from {group_id}")
         count_during = writes.count()
         _wait_until(lambda: writes.count() >= count_during + 50, 30, "writes while the log replica stands in")
@@ -96,9 +102,22 @@ def test_a_powered_off_node_gets_a_log_replica_that_leaves_when_it_is_back(fresh
                         action = sample.labels["action"]
                         changes[action] = changes.get(action, 0.0) + sample.value
         assert changes["add-log-replica"] >= 1 and changes["remove-log-replica"] >= 1
+        # The leader's record of what it did outlives it (a whole-cluster power-off must not erase it).
+        recorder = added["leader"]
+        fresh_cluster.signal_process(recorder, signal.SIGKILL)
+        _wait_until(lambda: not fresh_cluster.is_running(recorder), 10, f"{recorder} gone")
+        fresh_cluster.start_process(recorder)
+        _wait_until(lambda: added in _events_of(fresh_cluster, recorder), 20, f"{recorder}'s events after a restart")
     finally:
         writes.stop()
     assert missing_acknowledged(endpoints[1], "kvs", writes.acknowledged) == []
+
+
+def _events_of(cluster: LocalCluster, process_id: str) -> list[dict[str, Any]]:
+    for process in cluster.status()["processes"]:
+        if process["id"] == process_id:
+            return list(process.get("log_replicas", {}).get("events", []))
+    return []
 
 
 def _hosted_log_replicas(cluster: LocalCluster, process_id: str) -> list[str]:
