@@ -547,6 +547,10 @@ def _judge_history(name: str, model: str, history_path: Path, run_dir: Path, loa
         for key, page in check.pages.items():
             (check_dir / f"timeline-{model}-{''.join(c if c.isalnum() else '_' for c in key)}.html").write_text(page)
     detail = f"{ok_operations} ok operations; verdict {verdict['valid']}"
+    # The history may hold more than this load (the hot-key users' operations): say what was checked.
+    checked = sum(entry.get("operation_count", 0) for entry in verdict.get("keys", {}).values())
+    if checked:
+        detail += f" ({checked} operations over {verdict['key_count']} keys checked)"
     if check.explanations:
         detail += "\n" + "\n".join(check.explanations)
     return VerifierResult(name, verdict["valid"], detail, {"verdict": verdict})
