@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cluster.storage.json_lines import read_json_objects
 from loadgen.history_merge import merge_histories
 from verify.history import STORE_PROCESS
 
@@ -62,24 +63,11 @@ def split_store_events(splits: Iterable[Mapping[str, Any]], wall_minus_monotonic
     return converted
 
 
-def _read_json_lines(path: Path) -> list[dict[str, Any]]:
-    records = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-    return records
-
-
 def collect_store_events(run_dir: Path, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every store event of a finished run, from summary.json's sections and the scrub's record."""
     offset_s = float(summary.get("run_start_wall_s", 0.0)) - float(summary.get("run_start_monotonic_s", 0.0))
     events = log_replica_store_events((summary.get("log_replicas") or {}).get("events", []), offset_s)
-    events += scrub_store_events(_read_json_lines(run_dir / "scrub.jsonl"))
+    events += scrub_store_events(read_json_objects(run_dir / "scrub.jsonl"))
     events += split_store_events((summary.get("admission") or {}).get("splits", []), offset_s)
     return sorted(events, key=lambda event: event["time"])
 

@@ -29,9 +29,8 @@ from loadgen.hot_key_workload import (
     hot_keys,
     is_hot_user,
 )
-from loadgen.operations import PlannedOperation, UniqueValues
-from loadgen.outcomes import READ_FUNCTIONS, classify, failure_from_exception
-from loadgen.recording import CompletedOperation
+from loadgen.operations import UniqueValues
+from loadgen.recording import CompletedOperation, run_recorded
 from loadgen.register_workload import RegisterWeights
 from verify.history import WORKLOAD_PROCESS, HistoryWriter
 
@@ -183,7 +182,9 @@ class HotUserRole:
             return process
         workload = self.load.hot
         operation = workload.plan()
-        completed = record_with_error(history, process, operation, lambda: execute(client, table, operation))
+        completed = run_recorded(
+            history, process, operation, lambda: execute(client, table, operation), record_error=True
+        )
         workload.observe(operation, completed.outcome, completed.value)
         report(completed)
         if completed.failure is not None and completed.failure.error_code in THROTTLE_CODES:
@@ -193,34 +194,3 @@ class HotUserRole:
             self.backoff.after_success()
         return new_process() if completed.outcome == "info" else process
 
-
-def record_with_error(
-    history: HistoryWriter,
-    process: int,
-    operation: PlannedOperation,
-    action: Callable[[], Any],
-    timer: Callable[[], float] = time.perf_counter,
-) -> CompletedOperation:
-    """`loadgen.recording.run_recorded`, plus the DynamoDB error code of a failed request in an extra
-    `error` field of the completion (readers of the history ignore it; the admission verdict counts the
-    throttles by it)."""
-    function, key = operation.function, operation.key
-    history.invoke(process, function, key, operation.value)
-    started_s = timer()
-    try:
-        value = action()
-    except BaseException as error:
-        duration_s = timer() - started_s
-        failure = failure_from_exception(error)
-        outcome = classify(function, failure)
-        recorded_value = None if function in READ_FUNCTIONS else operation.value
-        completion = {"process": process, "type": outcome, "f": function, "key": key, "value": recorded_value}
-        if failure.error_code:
-            completion["error"] = failure.error_code
-        history.write(completion)
-        if not isinstance(error, Exception):
-            raise
-        return CompletedOperation(operation, process, outcome, recorded_value, duration_s, failure, error)
-    duration_s = timer() - started_s
-    history.complete(process, "ok", function, key, value)
-    return CompletedOperation(operation, process, "ok", value, duration_s)

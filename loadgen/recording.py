@@ -50,11 +50,14 @@ def run_recorded(
     operation: PlannedOperation,
     action: Callable[[], Any],
     timer: Callable[[], float] = time.perf_counter,
+    record_error: bool = False,
 ) -> CompletedOperation:
     """Invoke, run `action` (the requests; returns the ok value), complete with an honest outcome.
 
     An interruption (the user being stopped mid-request) is recorded too, then re-raised, so no
-    operation is left without its completion.
+    operation is left without its completion. With `record_error`, a failed request's DynamoDB error code
+    goes into an extra `error` field of its completion (history readers ignore it; the admission verdict
+    counts throttles by it).
     """
     function, key = operation.function, operation.key
     history.invoke(process, function, key, operation.value)
@@ -66,7 +69,10 @@ def run_recorded(
         failure = failure_from_exception(error)
         outcome = classify(function, failure)
         recorded_value = None if function in READ_FUNCTIONS else operation.value
-        history.complete(process, outcome, function, key, recorded_value)
+        completion = {"process": process, "type": outcome, "f": function, "key": key, "value": recorded_value}
+        if record_error and failure.error_code:
+            completion["error"] = failure.error_code
+        history.write(completion)
         if not isinstance(error, Exception):
             raise
         return CompletedOperation(operation, process, outcome, recorded_value, duration_s, failure, error)

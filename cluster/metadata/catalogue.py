@@ -84,38 +84,55 @@ def table_id_for(name: str, log_index: int) -> str:
     return str(uuid.uuid5(_TABLE_ID_NAMESPACE, f"{name}:{log_index}"))
 
 
-def place_partitions(
-    table_id: str,
-    partition_count: int,
-    nodes: list[NodePlacement],
-    existing: list[TableEntry],
-) -> list[PartitionInfo]:
-    azs = sorted({node.az for node in nodes})
-    if len(azs) < 3:
-        raise ValueError(f"placement needs 3 AZs, the cluster has {azs}")
+def placement_load(existing: list[TableEntry]) -> tuple[Counter[str], Counter[str]]:
+    """Groups each node leads (as preferred leader) and holds a replica of, over the existing tables."""
     leader_load: Counter[str] = Counter()
     replica_load: Counter[str] = Counter()
     for entry in existing:
         for partition in entry.partitions:
             leader_load[partition.members[0]] += 1
             replica_load.update(partition.members)
+    return leader_load, replica_load
+
+
+def place_members(
+    nodes: list[NodePlacement],
+    leader_candidates: list[NodePlacement],
+    leader_load: Counter[str],
+    replica_load: Counter[str],
+) -> list[str]:
+    """One group's members, preferred leader first: the least loaded candidate leads, then one replica in each
+    of two more AZs (the least loaded ones, when there are more than three). Updates the loads."""
+    azs = sorted({node.az for node in nodes})
+    if len(azs) < 3:
+        raise ValueError(f"placement needs 3 AZs, the cluster has {azs}")
+    leader = min(leader_candidates, key=lambda n: (leader_load[n.node_id], replica_load[n.node_id], n.node_id))
+    members = [leader.node_id]
+    other_azs = sorted(
+        (az for az in azs if az != leader.az),
+        key=lambda az: (sum(replica_load[n.node_id] for n in nodes if n.az == az), az),
+    )[:2]
+    for az in other_azs:
+        candidates = [n for n in nodes if n.az == az]
+        chosen = min(candidates, key=lambda n: (replica_load[n.node_id], n.node_id))
+        members.append(chosen.node_id)
     by_id = {node.node_id: node for node in nodes}
+    assert len({by_id[m].az for m in members}) == len(members), "two replicas of a group in one AZ"
+    leader_load[leader.node_id] += 1
+    replica_load.update(members)
+    return members
+
+
+def place_partitions(
+    table_id: str,
+    partition_count: int,
+    nodes: list[NodePlacement],
+    existing: list[TableEntry],
+) -> list[PartitionInfo]:
+    leader_load, replica_load = placement_load(existing)
     partitions: list[PartitionInfo] = []
     for index in range(partition_count):
-        leader = min(nodes, key=lambda n: (leader_load[n.node_id], replica_load[n.node_id], n.node_id))
-        members = [leader.node_id]
-        # Two more AZs (the least loaded, when there are more than three), one replica in each.
-        other_azs = sorted(
-            (az for az in azs if az != leader.az),
-            key=lambda az: (sum(replica_load[n.node_id] for n in nodes if n.az == az), az),
-        )[:2]
-        for az in other_azs:
-            candidates = [n for n in nodes if n.az == az]
-            chosen = min(candidates, key=lambda n: (replica_load[n.node_id], n.node_id))
-            members.append(chosen.node_id)
-        leader_load[leader.node_id] += 1
-        replica_load.update(members)
-        assert len({by_id[m].az for m in members}) == len(members), "two replicas of a group in one AZ"
+        members = place_members(nodes, nodes, leader_load, replica_load)
         start = index * HASH_SPACE // partition_count
         end = (index + 1) * HASH_SPACE // partition_count
         partitions.append(PartitionInfo(f"{table_id[:8]}-p{index}", index, start, end, members))

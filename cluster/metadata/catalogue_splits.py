@@ -8,10 +8,9 @@ are idempotent: a split driver that crashed and was replaced by another may repe
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
-from cluster.metadata.catalogue import NodePlacement, PartitionInfo, TableEntry
+from cluster.metadata.catalogue import NodePlacement, PartitionInfo, TableEntry, place_members, placement_load
 
 DEFAULT_MAX_PARTITIONS_PER_TABLE = 16
 
@@ -27,27 +26,9 @@ def place_child(
 ) -> PartitionInfo:
     """One partition placed like place_partitions places each, but led by another node than `avoid_leader`:
     the point of splitting is to move half of the load off the hot partition's leader."""
-    azs = sorted({node.az for node in nodes})
-    if len(azs) < 3:
-        raise ValueError(f"placement needs 3 AZs, the cluster has {azs}")
-    leader_load: Counter[str] = Counter()
-    replica_load: Counter[str] = Counter()
-    for entry in existing:
-        for partition in entry.partitions:
-            leader_load[partition.members[0]] += 1
-            replica_load.update(partition.members)
+    leader_load, replica_load = placement_load(existing)
     candidates = [n for n in nodes if n.node_id != avoid_leader] or list(nodes)
-    leader = min(candidates, key=lambda n: (leader_load[n.node_id], replica_load[n.node_id], n.node_id))
-    members = [leader.node_id]
-    other_azs = sorted(
-        (az for az in azs if az != leader.az),
-        key=lambda az: (sum(replica_load[n.node_id] for n in nodes if n.az == az), az),
-    )[:2]
-    for az in other_azs:
-        chosen = min((n for n in nodes if n.az == az), key=lambda n: (replica_load[n.node_id], n.node_id))
-        members.append(chosen.node_id)
-    by_id = {node.node_id: node for node in nodes}
-    assert len({by_id[m].az for m in members}) == len(members), "two replicas of a group in one AZ"
+    members = place_members(nodes, candidates, leader_load, replica_load)
     return PartitionInfo(f"{table_id[:8]}-p{index}", index, hash_start, hash_end, members)
 
 

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from cluster.api.attribute_values import KeySchema, partition_hash
 from cluster.metadata.catalogue import NodePlacement, place_partitions
 from loadgen.history_merge import merge_histories
-from loadgen.hot_key_session import AFTER, BEFORE, HOT, HotKeyLoad, record_with_error
+from loadgen.hot_key_session import AFTER, BEFORE, HOT, HotKeyLoad
 from loadgen.hot_key_workload import (
     BACKOFF_CAP_S,
     Backoff,
@@ -27,6 +27,7 @@ from loadgen.hot_key_workload import (
     locust_arguments,
 )
 from loadgen.operations import PlannedOperation, UniqueValues
+from loadgen.recording import run_recorded
 from loadgen.register_workload import RegisterWeights
 from loadgen.run import run_load, start_load
 from tests.loadgen.conftest import gameday_check
@@ -156,8 +157,8 @@ def _throttle() -> Any:
 def test_a_throttled_write_is_a_fail_that_names_its_error(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
     with HistoryWriter(path) as history:
-        completed = record_with_error(history, 7, PlannedOperation("write", "hot-0", 5), _throttle)
-        record_with_error(history, 7, PlannedOperation("read", "hot-0", None), lambda: 5)
+        completed = run_recorded(history, 7, PlannedOperation("write", "hot-0", 5), _throttle, record_error=True)
+        run_recorded(history, 7, PlannedOperation("read", "hot-0", None), lambda: 5, record_error=True)
     assert completed.outcome == "fail" and completed.failure is not None
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert lines[1]["type"] == "fail" and lines[1]["error"] == "ProvisionedThroughputExceededException"
