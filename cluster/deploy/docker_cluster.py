@@ -52,7 +52,13 @@ from cluster.deploy.docker_layout import (
     process_command,
     toxiproxy_command,
 )
-from cluster.deploy.local_processes import ClusterError, process_state, wait_for_routers, with_settings
+from cluster.deploy.local_processes import (
+    ClusterError,
+    port_free,
+    process_state,
+    wait_for_routers,
+    with_settings,
+)
 from cluster.runtime.topology import TimingConfig, Topology
 
 if TYPE_CHECKING:
@@ -69,26 +75,26 @@ TOXIPROXY_START_TIMEOUT_S = 30.0
 START_VISIBLE_WAIT_S = 10.0
 
 
-def _free_port() -> int:
-    """A loopback port free now, below the kernel's ephemeral range: the daemon binds it a moment later,
-    and a port the kernel hands out to outgoing connections meanwhile would make that bind fail."""
+def _free_port(taken: set[int]) -> int:
+    """A loopback port free now and not in `taken` (ports this cluster chose already: the daemon binds
+    them only when their container starts), below the kernel's ephemeral range: the daemon binds it a
+    moment later, and a port the kernel hands out to outgoing connections meanwhile would make that fail."""
     for _ in range(200):
         port = _PORT_CHOICE.randrange(*PUBLISHED_PORT_RANGE)
-        if _port_free(port):
+        if port not in taken and port_free(port):
+            taken.add(port)
             return port
-    with socket.socket() as probe:  # a crowded range: any free port, the start retries on a clash
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    while True:  # a crowded range: any free port, the start retries on a clash
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in taken:
+            taken.add(port)
+            return port
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def _chosen_ports(ports: Mapping[str, Mapping[str, Any]]) -> set[int]:
+    return {port for entry in ports.values() for port in entry.values() if isinstance(port, int)}
 
 
 def _process_start_ticks(pid: int) -> int | None:
@@ -417,14 +423,20 @@ class DockerCluster:
         # Host ports: kept across restarts (a powered-on router must answer where the load expects it).
         ports = self._ports()
         containers = self._containers()
+        # Distinct ports: two processes given one port would clash when the second container starts.
+        taken = _chosen_ports({process_id: ports[process_id] for process_id in containers if process_id in ports})
         for process_id in [spec.process_id for spec in topology.processes] + [TOXIPROXY_ID]:
             if process_id in containers:
                 continue  # its container holds its ports already
-            entry = ports.get(process_id, {})
-            ports[process_id] = {
-                name: port if isinstance(port, int) and _port_free(port) else _free_port()
-                for name, port in (("port", entry.get("port")), ("metrics", entry.get("metrics")))
-            }
+            entry, chosen = ports.get(process_id, {}), {}
+            for name in ("port", "metrics"):
+                kept = entry.get(name)
+                if isinstance(kept, int) and kept not in taken and port_free(kept):
+                    taken.add(kept)
+                    chosen[name] = kept
+                else:
+                    chosen[name] = _free_port(taken)
+            ports[process_id] = chosen
         self._update_state(ports=ports)
         return topology
 
@@ -510,7 +522,9 @@ class DockerCluster:
                 break
             except docker.errors.APIError as error:
                 explanation = str(error.explanation or error)
-                if "address already in use" not in explanation or attempt == START_ATTEMPTS - 1:
+                # "in use": something else bound the port since; "allocated": another container holds it.
+                clash = "address already in use" in explanation or "port is already allocated" in explanation
+                if not clash or attempt == START_ATTEMPTS - 1:
                     raise ClusterError(f"docker could not start {process_id}: {explanation}") from error
                 container.remove(force=True)
                 container = None
@@ -521,7 +535,8 @@ class DockerCluster:
     def _choose_ports(self, process_id: str) -> None:
         with self._state_lock:
             ports = self._ports()
-            ports[process_id] = {"port": _free_port(), "metrics": _free_port()}
+            taken = _chosen_ports(ports)
+            ports[process_id] = {"port": _free_port(taken), "metrics": _free_port(taken)}
             self._update_state(ports=ports)
 
     def _remove_container(self, process_id: str) -> None:

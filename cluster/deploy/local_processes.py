@@ -57,7 +57,7 @@ def _free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
         return [int(probe.getsockname()[1]) for probe in probes]
 
 
-def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -220,10 +220,10 @@ class LocalCluster:
                 # A restarted cluster keeps its topology; a port taken meanwhile by someone else moves.
                 if self.is_running(spec.process_id):
                     continue
-                if not _port_free(spec.port):
+                if not port_free(spec.port):
                     spec = topology.processes[index] = dataclasses.replace(spec, port=_free_port())
                     changed = True
-                if spec.metrics_port and not _port_free(spec.metrics_port):
+                if spec.metrics_port and not port_free(spec.metrics_port):
                     topology.processes[index] = dataclasses.replace(spec, metrics_port=_free_port())
                     changed = True
             if faults is not None and sorted(faults) != sorted(topology.faults_enabled):
