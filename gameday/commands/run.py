@@ -100,8 +100,11 @@ def run_command(args: argparse.Namespace) -> int:
             return EXIT_UNKNOWN
     seed = args.seed if args.seed is not None else new_seed()
     run_dir = args.out or Path("runs") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
-    # A CI job cancelled with SIGTERM gets the same clean-up as Ctrl-C.
+    # A CI job cancelled with SIGTERM gets the same clean-up as Ctrl-C. SIGINT too, even when the run was
+    # started with it ignored (a shell's background job): Python then installs no Ctrl-C handler, and a
+    # runner that cancels with SIGINT first would find the game day going on as if nothing was asked.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
 
     def say(line: str) -> None:
         print(line, flush=True)

@@ -54,10 +54,16 @@ regression_tolerance = 0.5
 """
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _gameday(*arguments: str, cwd: Path) -> subprocess.Popen[str]:
+    """The CLI started with SIGINT ignored, as a shell starts a background job (and as CI may start the
+    suite): `gameday run` must stop cleanly on SIGINT all the same (a run once went on to a VALID end)."""
     return subprocess.Popen(
         [sys.executable, "-m", "gameday.cli", *arguments],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_ignore_sigint,
     )  # fmt: skip
 
 
