@@ -20,6 +20,9 @@ from chaos.schedule import FaultPhase, NodeRef, plan_faults
 from cluster.runtime.planted_bugs import PLANTED_BUGS
 
 # Many short leader kills under a read-heavy register load over few keys: a lost write is soon read.
+# One node per AZ: the killed leader of most groups then leads about a third of them, so it usually
+# leads a register key's group (with two per AZ, forget-on-leader-change escaped seed 1 in 3 of 9 runs;
+# with one, 0 of 6 seeds).
 KILL_LEADER_SCENARIO = """
 name = "planted-kill-leader"
 description = "Harness self-test: leader kills under a read-heavy register load."
@@ -29,7 +32,7 @@ final_reads = true
 
 [cluster]
 azs = 3
-nodes_per_az = 2
+nodes_per_az = 1
 partitions_per_table = 4
 
 [workload]
@@ -107,6 +110,7 @@ PLANTED = {
     "skip-fsync": ("power-off", "sets", 1),
 }
 RUN_TIMEOUT_S = 180
+ATTEMPTS_PER_BUG = 3
 
 
 def _run(tmp_path: Path, scenario: str, seed: int, *planted: str) -> tuple[int, dict[str, Any], str]:
@@ -153,12 +157,14 @@ def test_the_correct_store_passes_the_self_test_scenario(tmp_path: Path, scenari
 @pytest.mark.parametrize("bug", sorted(PLANTED))
 def test_a_planted_bug_fails_the_game_day_on_the_right_verifier(tmp_path: Path, bug: str) -> None:
     scenario, verifier, seed = PLANTED[bug]
-    code, summary, output = _run(tmp_path, scenario, seed, bug)
-    if code == 0:
-        # The bugs are probabilistic and a game day's timing is not replayed exactly: a bug may escape one
-        # run (CI saw forget-on-leader-change escape once in many). A second game day, on the next seed,
-        # must catch it; a harness that cannot catch the bug fails both.
-        code, summary, output = _run(tmp_path / "second", scenario, seed + 1, bug)
+    # The bugs are probabilistic and a game day's timing is not replayed exactly, so a bug may escape one
+    # run: forget-on-leader-change loses a write only when a killed leader acknowledged it within the last
+    # heartbeat. The next seeds get their chance; a harness that cannot catch the bug fails every one.
+    # Only an escape costs time.
+    for attempt in range(ATTEMPTS_PER_BUG):
+        code, summary, output = _run(tmp_path / f"attempt-{attempt}", scenario, seed + attempt, bug)
+        if code != 0:
+            break
     assert code == 1, output
     assert _verifiers(summary).get(verifier) is False, (_verifiers(summary), output[-3000:])
     assert summary["planted_bugs"] == [bug]
