@@ -18,7 +18,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sys
 import tarfile
 import threading
@@ -54,6 +53,7 @@ from cluster.deploy.docker_layout import (
 )
 from cluster.deploy.local_processes import (
     ClusterError,
+    free_port,
     port_free,
     process_state,
     wait_for_routers,
@@ -85,9 +85,7 @@ def _free_port(taken: set[int]) -> int:
             taken.add(port)
             return port
     while True:  # a crowded range: any free port, the start retries on a clash
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
+        port = free_port()
         if port not in taken:
             taken.add(port)
             return port

@@ -41,7 +41,7 @@ class ClusterError(Exception):
     """Something a user must act on: the message says what went wrong and what to do."""
 
 
-def _free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
@@ -221,10 +221,10 @@ class LocalCluster:
                 if self.is_running(spec.process_id):
                     continue
                 if not port_free(spec.port):
-                    spec = topology.processes[index] = dataclasses.replace(spec, port=_free_port())
+                    spec = topology.processes[index] = dataclasses.replace(spec, port=free_port())
                     changed = True
                 if spec.metrics_port and not port_free(spec.metrics_port):
-                    topology.processes[index] = dataclasses.replace(spec, metrics_port=_free_port())
+                    topology.processes[index] = dataclasses.replace(spec, metrics_port=free_port())
                     changed = True
             if faults is not None and sorted(faults) != sorted(topology.faults_enabled):
                 topology.faults_enabled = list(faults)
@@ -306,7 +306,7 @@ class LocalCluster:
 
     def _start_toxiproxy(self) -> dict[str, Any]:
         """Our Toxiproxy-compatible server as a process of this cluster, detached like the others."""
-        port = _free_port()
+        port = free_port()
         command = [
             sys.executable, "-m", "gameday.commands.toxiproxy", "serve", "--host", "127.0.0.1", "--port", str(port)
         ]
