@@ -69,10 +69,8 @@ def run_recorded(
         failure = failure_from_exception(error)
         outcome = classify(function, failure)
         recorded_value = None if function in READ_FUNCTIONS else operation.value
-        completion = {"process": process, "type": outcome, "f": function, "key": key, "value": recorded_value}
-        if record_error and failure.error_code:
-            completion["error"] = failure.error_code
-        history.write(completion)
+        extra = {"error": failure.error_code} if record_error and failure.error_code else None
+        history.complete(process, outcome, function, key, recorded_value, extra=extra)
         if not isinstance(error, Exception):
             raise
         return CompletedOperation(operation, process, outcome, recorded_value, duration_s, failure, error)

@@ -244,11 +244,14 @@ class HistoryWriter:
         function: str,
         key: Hashable | None = None,
         value: Any = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> int:
-        """Record `ok`, `fail` or `info` for the process's open operation."""
+        """Record `ok`, `fail` or `info` for the process's open operation; `extra` fields (readers ignore
+        them) ride along, e.g. a failed request's error code."""
         if event_type not in COMPLETION_TYPES:
             raise ValueError(f"completion type must be one of {sorted(COMPLETION_TYPES)}, got {event_type!r}")
-        return self.write({"process": process, "type": event_type, "f": function, "key": key, "value": value})
+        event = {**(extra or {}), "process": process, "type": event_type, "f": function, "key": key, "value": value}
+        return self.write(event)
 
     def nemesis(self, function: str, value: Any = None) -> int:
         return self.write({"process": NEMESIS_PROCESS, "type": "info", "f": function, "value": value})
