@@ -113,18 +113,20 @@ def test_a_powered_off_node_gets_a_log_replica_that_leaves_when_it_is_back(fresh
     assert missing_acknowledged(endpoints[1], "kvs", writes.acknowledged) == []
 
 
-def _events_of(cluster: LocalCluster, process_id: str) -> list[dict[str, Any]]:
+def _log_replica_status(cluster: LocalCluster, process_id: str, field: str) -> list[Any]:
+    """One field ("events", "hosting") of a process's log-replica status; empty while it does not answer."""
     for process in cluster.status()["processes"]:
         if process["id"] == process_id:
-            return list(process.get("log_replicas", {}).get("events", []))
+            return list(process.get("log_replicas", {}).get(field, []))
     return []
+
+
+def _events_of(cluster: LocalCluster, process_id: str) -> list[dict[str, Any]]:
+    return _log_replica_status(cluster, process_id, "events")
 
 
 def _hosted_log_replicas(cluster: LocalCluster, process_id: str) -> list[str]:
-    for process in cluster.status()["processes"]:
-        if process["id"] == process_id:
-            return list(process.get("log_replicas", {}).get("hosting", []))
-    return []
+    return _log_replica_status(cluster, process_id, "hosting")
 
 
 def test_switched_off_a_group_keeps_its_dead_replica_and_adds_no_log_replica(tmp_path) -> None:  # noqa: ANN001
