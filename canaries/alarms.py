@@ -27,7 +27,7 @@ from typing import Any, Literal
 AlarmKind = Literal["write-availability", "read-availability", "latency-p99"]
 ALARM_KINDS: tuple[AlarmKind, ...] = ("write-availability", "read-availability", "latency-p99")
 
-READ_OPERATIONS = frozenset({"consistent_read", "eventual_read"})
+READ_OPERATIONS = frozenset({"consistent_read", "eventual_read", "cross_read"})
 _AVAILABLE_OUTCOMES = {"write": frozenset({"ok"}), "read": frozenset({"ok", "stale"})}
 
 

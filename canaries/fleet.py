@@ -110,8 +110,12 @@ def start_canaries(
     timeout_s: float = 1.0,
     startup_timeout_s: float = 60.0,
     python: str = sys.executable,
+    cross_reads: bool = False,
 ) -> CanaryFleet:
     """Start one canary per AZ (canary AZ → {endpoint AZ → URL as reachable from that AZ}).
+
+    ``cross_reads``: each canary also reads what it wrote through its own AZ's endpoint back through
+    every other endpoint (canaries/cross_read.py); for endpoints of one store only.
 
     Returns once every canary is probing. On any start failure, the ones already started
     are stopped before the error propagates.
@@ -147,6 +151,8 @@ def start_canaries(
             ]
             for endpoint_az, url in sorted(endpoints.items()):
                 command += ["--endpoint", f"{endpoint_az}={url}"]
+            if cross_reads:
+                command.append("--cross-reads")
             log = (out_dir / f"canary-{az}.log").open("ab")
             try:
                 # stdin is a pipe that this process never writes: if we die, it closes and the canary stops.

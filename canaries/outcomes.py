@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-Operation = Literal["write", "consistent_read", "eventual_read"]
+# cross_read: a consistent read, through another endpoint, of the key a canary just wrote through its own
+# AZ's endpoint (canaries/cross_read.py): a router that still routes to a deposed leader answers stale.
+Operation = Literal["write", "consistent_read", "eventual_read", "cross_read"]
 Outcome = Literal["ok", "error", "stale", "mismatch"]
 
-OPERATIONS: tuple[Operation, ...] = ("write", "consistent_read", "eventual_read")
+OPERATIONS: tuple[Operation, ...] = ("write", "consistent_read", "eventual_read", "cross_read")
+# Reads that must see every acknowledged write: an older answer is a data violation, not a lag.
+CONSISTENT_READ_OPERATIONS: frozenset[Operation] = frozenset({"consistent_read", "cross_read"})
 OUTCOMES: tuple[Outcome, ...] = ("ok", "error", "stale", "mismatch")
 
 # Bounds the walk down an exception's cause chain (a cycle would otherwise loop forever).
@@ -92,7 +96,7 @@ def classify_read(
 
     - the sequence just written: ``ok``;
     - absent or an older sequence: ``stale`` for an eventually consistent read (allowed),
-      ``mismatch`` for a consistent read (a customer saw a lost write);
+      ``mismatch`` for a consistent read, own endpoint or cross (a customer saw a lost write);
     - a newer sequence or a malformed item: ``mismatch`` (nobody wrote that).
     """
     try:

@@ -2,7 +2,11 @@
 
 Each step is recorded as it completes, one dict per step (the ``canaries.jsonl`` line):
 ``time_s`` (monotonic, when the step started), ``wall_time_s``, ``canary_az``,
-``endpoint_az``, ``endpoint``, ``operation``, ``outcome``, ``error_class``, ``latency_ms``.
+``endpoint_az``, ``endpoint``, ``operation``, ``outcome``, ``error_class``, ``latency_ms``,
+``key`` and ``sequence`` (the key probed and the sequence number written to it), and for reads
+``read_sequence`` (the sequence the answer held; null when absent, malformed or failed): the
+evidence a data alarm shows. A cross read (``canaries.cross_read``) adds ``written_endpoint_az``,
+``written_endpoint`` and ``write_acknowledged_s``.
 """
 
 from __future__ import annotations
@@ -11,11 +15,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from canaries.outcomes import SEQUENCE_ATTRIBUTE, Operation, Outcome, classify_exception, classify_read
+from canaries.outcomes import (
+    SEQUENCE_ATTRIBUTE,
+    Operation,
+    Outcome,
+    classify_exception,
+    classify_read,
+    item_sequence,
+)
 from loadgen.dynamodb_client import ClientSettings, make_client
 
 Record = Callable[[dict[str, Any]], None]
 Clock = Callable[[], float]
+Item = Mapping[str, Any] | None
 
 HASH_KEY_ATTRIBUTE = "pk"
 
@@ -28,6 +40,69 @@ class ProbeTarget:
     endpoint_az: str
     endpoint_url: str
     table: str
+
+
+@dataclass(frozen=True)
+class WrittenProbe:
+    """An acknowledged canary write: a consistent read of ``key`` through any endpoint must now see
+    ``sequence`` (the key is written again only a whole ring of probes later)."""
+
+    key: str
+    sequence: int
+    endpoint_az: str
+    endpoint_url: str
+    acknowledged_s: float  # monotonic, when the write's answer arrived
+
+
+def read_sequence_or_none(item: Item) -> int | None:
+    """The sequence an answer held, for the record; None when absent or malformed (the outcome tells which)."""
+    try:
+        return item_sequence(item)
+    except ValueError:
+        return None
+
+
+def run_step(
+    target: ProbeTarget,
+    operation: Operation,
+    request: Callable[[], Item],
+    judge: Callable[[Item], Outcome],
+    record: Record,
+    clock: Clock,
+    wall_clock: Clock,
+    fields: Mapping[str, Any],
+) -> Outcome:
+    """Time one request, classify what it answered, record the step (with ``fields``). Never raises for a
+    failed request: any failure, even an unexpected one, is what the customer saw."""
+    wall_time_s = wall_clock()
+    started_s = clock()
+    error_class: str | None = None
+    answer: Item = None
+    try:
+        answer = request()
+    except Exception as error:  # noqa: BLE001
+        latency_s = clock() - started_s
+        outcome: Outcome = "error"
+        error_class = classify_exception(error)
+    else:
+        latency_s = clock() - started_s
+        outcome = judge(answer)
+    step = {
+        **fields,
+        "time_s": started_s,
+        "wall_time_s": wall_time_s,
+        "canary_az": target.canary_az,
+        "endpoint_az": target.endpoint_az,
+        "endpoint": target.endpoint_url,
+        "operation": operation,
+        "outcome": outcome,
+        "error_class": error_class,
+        "latency_ms": latency_s * 1000.0,
+    }
+    if operation != "write":
+        step["read_sequence"] = read_sequence_or_none(answer)
+    record(step)
+    return outcome
 
 
 def make_dynamodb_client(endpoint_url: str, timeout_s: float, region: str = "us-east-1") -> Any:
@@ -58,7 +133,10 @@ class EndpointProber:
         wall_clock: Clock,
         run_id: str,
         key_count: int = 1024,
+        on_write_acknowledged: Callable[[WrittenProbe], None] | None = None,
     ) -> None:
+        """``on_write_acknowledged`` hears of every acknowledged write (the cross reads of the canary's own
+        AZ's endpoint); it must not block: this thread's probe rate depends on it."""
         assert key_count > 0, key_count
         self._target = target
         self._client = client
@@ -67,6 +145,7 @@ class EndpointProber:
         self._wall_clock = wall_clock
         self._run_id = run_id
         self._key_count = key_count
+        self._on_write_acknowledged = on_write_acknowledged
         self._sequence = 0
 
     @property
@@ -81,14 +160,21 @@ class EndpointProber:
         """Write, then read back twice; record each step. Never raises for a failed request."""
         self._sequence += 1
         sequence = self._sequence
-        key = {HASH_KEY_ATTRIBUTE: {"S": self.key_for(sequence)}}
+        key_name = self.key_for(sequence)
+        key = {HASH_KEY_ATTRIBUTE: {"S": key_name}}
         table = self._target.table
+        fields = {"key": key_name, "sequence": sequence}
 
-        def write() -> Mapping[str, Any] | None:
+        def write() -> Item:
             self._client.put_item(TableName=table, Item={**key, SEQUENCE_ATTRIBUTE: {"N": str(sequence)}})
             return None
 
-        write_ok = self._step("write", write, lambda _: "ok")
+        write_ok = self._step("write", write, lambda _: "ok", fields) == "ok"
+        if write_ok and self._on_write_acknowledged is not None:
+            target = self._target
+            self._on_write_acknowledged(
+                WrittenProbe(key_name, sequence, target.endpoint_az, target.endpoint_url, self._clock())
+            )
         # A failed write may or may not have happened: the reads then only measure availability.
         written_sequence = sequence if write_ok else None
         for operation, consistent in (("consistent_read", True), ("eventual_read", False)):
@@ -98,39 +184,14 @@ class EndpointProber:
                     TableName=table, Key=key, ConsistentRead=consistent
                 ).get("Item"),
                 lambda item, operation=operation: classify_read(operation, written_sequence, item),
+                fields,
             )
 
     def _step(
         self,
         operation: Operation,
-        request: Callable[[], Mapping[str, Any] | None],
-        judge: Callable[[Mapping[str, Any] | None], Outcome],
-    ) -> bool:
-        wall_time_s = self._wall_clock()
-        started_s = self._clock()
-        error_class: str | None = None
-        try:
-            answer = request()
-        # Any failure, even an unexpected one, is what the customer saw; the canary must keep probing.
-        except Exception as error:  # noqa: BLE001
-            latency_s = self._clock() - started_s
-            outcome: Outcome = "error"
-            error_class = classify_exception(error)
-        else:
-            latency_s = self._clock() - started_s
-            outcome = judge(answer)
-        target = self._target
-        self._record(
-            {
-                "time_s": started_s,
-                "wall_time_s": wall_time_s,
-                "canary_az": target.canary_az,
-                "endpoint_az": target.endpoint_az,
-                "endpoint": target.endpoint_url,
-                "operation": operation,
-                "outcome": outcome,
-                "error_class": error_class,
-                "latency_ms": latency_s * 1000.0,
-            }
-        )
-        return outcome == "ok"
+        request: Callable[[], Item],
+        judge: Callable[[Item], Outcome],
+        fields: Mapping[str, Any],
+    ) -> Outcome:
+        return run_step(self._target, operation, request, judge, self._record, self._clock, self._wall_clock, fields)

@@ -1,7 +1,7 @@
 """Process entry point of one AZ's canary.
 
     python -m canaries.run --az az-a --endpoint az-a=http://127.0.0.1:8000 --endpoint az-b=http://... \\
-        --table canary --interval 0.5 --metrics-port 0 --out canaries.jsonl [--duration 60]
+        --table canary --interval 0.5 --metrics-port 0 --out canaries.jsonl [--duration 60] [--cross-reads]
 
 Creates the table at every endpoint if missing, serves Prometheus metrics, prints
 ``{"metrics_port": ..., "az": ..., "pid": ...}`` as the first line of stdout once probing
@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("canaries.jsonl"))
     parser.add_argument(
         "--duration", type=float, default=None, help="seconds to run; default until signalled"
+    )
+    parser.add_argument(
+        "--cross-reads",
+        action="store_true",
+        help="read each write acknowledged by this AZ's endpoint back through every other endpoint "
+        "(only for endpoints of one store: emulators that share nothing would all answer absent)",
     )
     parser.add_argument("--setup-timeout", type=float, default=30.0, help="seconds to get the table ACTIVE")
     parser.add_argument(
@@ -127,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             recorder(probe_record)
             metrics.observe(probe_record)
 
-        canary = Canary(args.az, endpoints, args.table, args.interval, record, timeout_s=args.timeout)
+        canary = Canary(
+            args.az, endpoints, args.table, args.interval, record, timeout_s=args.timeout, cross_reads=args.cross_reads
+        )
         canary.start()
         metrics.set_up(True)
         print(json.dumps({"metrics_port": port, "az": args.az, "pid": os.getpid()}), flush=True)

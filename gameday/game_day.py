@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from canaries.alarms import AlarmThresholds, FaultWindow, evaluate_alarms
+from canaries.data_alarms import evaluate_data_alarms
 from canaries.fleet import CanaryFleet, start_canaries
 from canaries.records_file import read_records
 from chaos.controller import ChaosController, RunOutcome
@@ -41,6 +42,7 @@ from gameday.scenario import FaultKindThreshold, Scenario
 from gameday.scrub_verdict import scrub_result
 from gameday.steady_state import CanaryAvailabilityProbe
 from gameday.store_events import add_store_events
+from loadgen.endpoints import rotated
 from loadgen.history_merge import merge_histories
 from loadgen.register_workload import RegisterWeights
 from loadgen.run import LoadResult, LoadRun, start_load
@@ -314,6 +316,7 @@ def _run_game_day(
     summary["errors"] = state.errors
     summary["partial"] = interrupted or bool(state.errors)
     results = _verify(state, scenario, run_dir, nemesis_path, run_start_s, run_end_s, summary, say) + results
+    results.append(_canary_data(run_dir))
     if not summary["partial"]:
         scrub = scrub_result(cluster, nemesis_path, run_start_s, events_path=run_dir / "scrub.jsonl")
         summary["scrub"] = scrub.data
@@ -358,7 +361,10 @@ def _run_game_day(
 def _start_canaries(state: _RunState, endpoints: dict[str, str], run_dir: Path) -> None:
     # Until links go through per-AZ proxies, every canary reaches every router directly.
     endpoints_by_az = {az: dict(endpoints) for az in endpoints}
-    state.fleet = start_canaries(endpoints_by_az, CANARY_TABLE, run_dir, CANARY_INTERVAL_S, timeout_s=CANARY_TIMEOUT_S)
+    # Cross reads: what a canary wrote through its own AZ's router, read through every other router.
+    state.fleet = start_canaries(
+        endpoints_by_az, CANARY_TABLE, run_dir, CANARY_INTERVAL_S, timeout_s=CANARY_TIMEOUT_S, cross_reads=True
+    )
 
 
 def _start_prometheus(state: _RunState, cluster: Any, scenario: Scenario, run_dir: Path, say: Say) -> None:
@@ -376,19 +382,20 @@ def _start_loads(
     state: _RunState, scenario: Scenario, seed: int, endpoints: dict[str, str], run_dir: Path, workers: int
 ) -> None:
     workload = scenario.workload
-    hosts = list(endpoints.values())
     wait_ms = 1000.0 / workload.rate_per_client_s if workload.rate_per_client_s else 10.0
     if workload.hot_key is not None:
         # Cold and hot users in two load processes; both record into the register history.
         state.loads.update(
-            start_hot_key_loads(workload, scenario.cluster.partitions_per_table, hosts, run_dir, workers, wait_ms, seed)
+            start_hot_key_loads(workload, scenario.cluster.partitions_per_table, endpoints, run_dir, workers, wait_ms, seed)
         )
         return
     models = ["register", "set"] if workload.model == "both" else [workload.model]
     for number, model in enumerate(models):
         users = workload.clients if len(models) == 1 or model == "register" else max(1, workload.clients // 2)
+        # Every load gets every router: each user is bound to one, round robin, and all users share the keys,
+        # so a write through one router and a read through another can show a stale read (DESIGN §5b).
         state.loads[model] = start_load(
-            hosts[number % len(hosts)],
+            rotated(endpoints, number),
             model,
             users,
             None,
@@ -506,6 +513,15 @@ def _verify(
     else:
         results.append(VerifierResult("alarms", True, f"{len(records)} canary measurements, no alarm fired"))
     return results
+
+
+def _canary_data(run_dir: Path) -> VerifierResult:
+    """Data alarms: a consistent canary read (same endpoint or cross-endpoint) that missed an acknowledged write."""
+    records_path = run_dir / "canaries.jsonl"
+    if not records_path.exists():
+        return VerifierResult("canary-data", "unknown", "the canaries recorded nothing")
+    report = evaluate_data_alarms(read_records(records_path))
+    return VerifierResult("canary-data", report.validity(), report.describe(), report.to_json())
 
 
 def _steady_state(outcome: RunOutcome | None, scenario: Scenario) -> VerifierResult:

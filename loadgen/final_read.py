@@ -10,8 +10,14 @@ from loadgen.set_workload import SetWorkload
 from verify.history import HistoryWriter
 
 
-def record_final_read_set(client: Any, table: str, history: HistoryWriter) -> CompletedOperation:
-    """Run after every adding user has stopped, so each ok add must appear in what it reads."""
+def record_final_read_set(
+    client: Any, table: str, history: HistoryWriter, endpoint_name: str | None = None
+) -> CompletedOperation:
+    """Run after every adding user has stopped, so each ok add must appear in what it reads.
+
+    A consistent read may go through any endpoint; `endpoint_name` (recorded) says which one it took.
+    """
     return run_recorded(
-        history, FINAL_READER_PROCESS, SetWorkload.final_read(), lambda: read_set(client, table)
-    )
+        history, FINAL_READER_PROCESS, SetWorkload.final_read(), lambda: read_set(client, table),
+        extra={"endpoint": endpoint_name} if endpoint_name is not None else None,
+    )  # fmt: skip

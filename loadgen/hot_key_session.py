@@ -174,6 +174,7 @@ class HotUserRole:
         process: int,
         new_process: Callable[[], int],
         report: Callable[[CompletedOperation], None],
+        extra: dict[str, Any] | None = None,
     ) -> int:
         """One step of a hot user; returns its process number (a fresh one after an `info`, DESIGN §4)."""
         phase = self.load.phase()
@@ -183,7 +184,7 @@ class HotUserRole:
         workload = self.load.hot
         operation = workload.plan()
         completed = run_recorded(
-            history, process, operation, lambda: execute(client, table, operation), record_error=True
+            history, process, operation, lambda: execute(client, table, operation), record_error=True, extra=extra
         )
         workload.observe(operation, completed.outcome, completed.value)
         report(completed)

@@ -3,7 +3,12 @@
     locust -f loadgen/locustfile.py --headless -u 8 -r 8 -t 10s --host http://127.0.0.1:8000 \\
         --workload register --table loadgen --keys 4 --history history.jsonl
 
-Each user is one history process; after an `info` it takes a fresh process number. Options
+    ... --endpoints az-a=http://127.0.0.1:8000,az-b=http://127.0.0.1:8001   # instead of --host
+
+Each user is one history process; after an `info` it takes a fresh process number (and keeps its
+endpoint). Each user is bound to one endpoint, round robin over `--endpoints` in the order users start
+(a worker's round starts at its index), and every user draws from all keys, so every key is reached
+through every endpoint; each history event records its endpoint's name in an extra `endpoint` field. Options
 fall back to LOADGEN_* environment variables. In master/worker mode every worker writes its
 own shard `<history stem>.worker<index><suffix>` (Locust copies the master's options to all
 workers, so the path is derived from the worker index); `loadgen.run` merges the shards.
@@ -16,7 +21,7 @@ from __future__ import annotations
 import logging
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,7 @@ from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from loadgen.dynamodb_client import ClientSettings, ensure_table, make_client  # noqa: E402
 from loadgen.dynamodb_operations import execute  # noqa: E402
+from loadgen.endpoints import Endpoint, EndpointAssigner, parse_endpoints  # noqa: E402
 from loadgen.final_read import record_final_read_set  # noqa: E402
 from loadgen.hot_key_session import HotKeyLoad, HotKeyOptions, HotUserRole, add_hot_key_options  # noqa: E402
 from loadgen.operations import UniqueValues  # noqa: E402
@@ -49,6 +55,9 @@ def add_options(parser: Any) -> None:
                         env_var="LOADGEN_WORKLOAD",
                         help="register (read/write/cas), set (add + final read-set) or hot-key (register users on "
                              "cold keys + hot users on one partition's keys, loadgen/hot_key_workload.py)")
+    parser.add_argument("--endpoints", default=None, env_var="LOADGEN_ENDPOINTS",
+                        help="NAME=URL,NAME=URL (or URL,URL): each user is bound to one, round robin; "
+                             "default: --host alone")
     parser.add_argument("--table", default="loadgen", env_var="LOADGEN_TABLE",
                         help="table to use; created (hash key pk, S) when missing")
     parser.add_argument("--keys", type=int, default=8, env_var="LOADGEN_KEYS", help="register keys r0..rN-1")
@@ -74,15 +83,20 @@ class LoadOptions:
     history_path: Path
     weights: RegisterWeights
     wait_s: float
-    client_settings: ClientSettings
+    client_settings: ClientSettings  # its endpoint_url is the first endpoint's
     seed: int
     hot_key: HotKeyOptions | None = None
+    endpoints: tuple[Endpoint, ...] = ()
 
     @staticmethod
     def from_environment(environment: Environment) -> LoadOptions:
         options = environment.parsed_options
-        if environment.host is None:
-            raise ValueError("--host is required: the DynamoDB endpoint, e.g. http://127.0.0.1:8000")
+        if options.endpoints:
+            endpoints = parse_endpoints(options.endpoints)
+        elif environment.host is not None:
+            endpoints = (Endpoint(environment.host, environment.host),)
+        else:
+            raise ValueError("--host or --endpoints is required: the DynamoDB endpoint(s), e.g. http://127.0.0.1:8000")
         return LoadOptions(
             workload=options.workload,
             table=options.table,
@@ -91,12 +105,13 @@ class LoadOptions:
             weights=RegisterWeights(options.read_weight, options.write_weight, options.cas_weight),
             wait_s=options.wait_ms / 1000.0,
             client_settings=ClientSettings(
-                endpoint_url=environment.host,
+                endpoint_url=endpoints[0].url,
                 connect_timeout_s=options.connect_timeout_ms / 1000.0,
                 read_timeout_s=options.read_timeout_ms / 1000.0,
             ),
             seed=options.seed if options.seed is not None else random.SystemRandom().randrange(2**32),
             hot_key=HotKeyOptions.from_parsed(options) if options.workload == "hot-key" else None,
+            endpoints=endpoints,
         )
 
 
@@ -109,7 +124,14 @@ class LoadSession:
 
     def __init__(self, options: LoadOptions, worker_index: int, history_path: Path) -> None:
         self.options = options
-        self.client = make_client(options.client_settings)
+        # One client per endpoint, shared by the users bound to it (a boto3 client is thread-safe and
+        # these are greenlets); each user sends every request through its own endpoint's client.
+        self.endpoints = options.endpoints
+        self.clients = [
+            make_client(replace(options.client_settings, endpoint_url=endpoint.url)) for endpoint in self.endpoints
+        ]
+        self.client = self.clients[0]  # table set-up and the standalone final read: any endpoint will do
+        self.endpoint_assigner = EndpointAssigner(len(self.endpoints), worker_index)
         history_path.parent.mkdir(parents=True, exist_ok=True)
         self.history = HistoryWriter(history_path)
         # Another load on the same store (the hot-key workload's hot users) takes another block.
@@ -163,7 +185,9 @@ def on_test_stop(environment: Environment, **_: Any) -> None:
     if session.options.workload != "set" or session.final_read_done:
         return
     session.final_read_done = True
-    completed = record_final_read_set(session.client, session.options.table, session.history)
+    completed = record_final_read_set(
+        session.client, session.options.table, session.history, session.endpoints[0].name
+    )
     fire_request_event(environment, completed)
     size = len(completed.value) if completed.outcome == "ok" else None
     logger.info("loadgen: final read-set %s, %s elements", completed.outcome, size)
@@ -201,6 +225,7 @@ class DynamoDbUser(User):
     """One history process at a time: a single-threaded client issuing one operation per task."""
 
     hot: HotUserRole | None = None  # the hot-key workload's hot users (set in on_start)
+    endpoint_index = 0  # which of the session's endpoints this user talks to (set in on_start)
 
     def wait_time(self) -> float:
         return 0.0 if self.hot is not None else _require_session().options.wait_s  # hot users: no think time
@@ -208,21 +233,27 @@ class DynamoDbUser(User):
     def on_start(self) -> None:
         session = _require_session()
         self.process = session.processes.next()
+        # Bound for life: a new history process after an `info` keeps the endpoint (a client bound to a node).
+        self.endpoint_index = session.endpoint_assigner.next()
         self.hot = HotUserRole(session.hot_key) if session.hot_key and session.hot_key.next_user_is_hot() else None
 
     @task
     def operate(self) -> None:
         session = _require_session()
+        client = session.clients[self.endpoint_index]
+        endpoint = {"endpoint": session.endpoints[self.endpoint_index].name}
         if self.hot is not None:
-            self.process = self.hot.operate(session.history, session.client, session.options.table, self.process,
-                                            session.processes.next, lambda done: fire_request_event(self.environment, done))
+            self.process = self.hot.operate(session.history, client, session.options.table, self.process,
+                                            session.processes.next, lambda done: fire_request_event(self.environment, done),
+                                            extra=endpoint)  # fmt: skip
             return
         operation = session.workload.plan()
         completed = run_recorded(
             session.history,
             self.process,
             operation,
-            lambda: execute(session.client, session.options.table, operation),
+            lambda: execute(client, session.options.table, operation),
+            extra=endpoint,
         )
         if isinstance(session.workload, RegisterWorkload):
             session.workload.observe(operation, completed.outcome, completed.value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,16 +51,19 @@ def run_recorded(
     action: Callable[[], Any],
     timer: Callable[[], float] = time.perf_counter,
     record_error: bool = False,
+    extra: Mapping[str, Any] | None = None,
 ) -> CompletedOperation:
     """Invoke, run `action` (the requests; returns the ok value), complete with an honest outcome.
 
     An interruption (the user being stopped mid-request) is recorded too, then re-raised, so no
     operation is left without its completion. With `record_error`, a failed request's DynamoDB error code
     goes into an extra `error` field of its completion (history readers ignore it; the admission verdict
-    counts throttles by it).
+    counts throttles by it). `extra` fields go into the invoke and the completion alike, e.g. the endpoint
+    the request went through (DESIGN §4 allows extra fields; history readers ignore them).
     """
     function, key = operation.function, operation.key
-    history.invoke(process, function, key, operation.value)
+    extra = dict(extra or {})
+    history.write({**extra, "process": process, "type": "invoke", "f": function, "key": key, "value": operation.value})
     started_s = timer()
     try:
         value = action()
@@ -69,11 +72,11 @@ def run_recorded(
         failure = failure_from_exception(error)
         outcome = classify(function, failure)
         recorded_value = None if function in READ_FUNCTIONS else operation.value
-        extra = {"error": failure.error_code} if record_error and failure.error_code else None
-        history.complete(process, outcome, function, key, recorded_value, extra=extra)
+        error_extra = {"error": failure.error_code} if record_error and failure.error_code else {}
+        history.complete(process, outcome, function, key, recorded_value, extra={**extra, **error_extra})
         if not isinstance(error, Exception):
             raise
         return CompletedOperation(operation, process, outcome, recorded_value, duration_s, failure, error)
     duration_s = timer() - started_s
-    history.complete(process, "ok", function, key, value)
+    history.complete(process, "ok", function, key, value, extra=extra)
     return CompletedOperation(operation, process, "ok", value, duration_s)

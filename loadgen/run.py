@@ -2,6 +2,10 @@
 
     result = run_load("http://127.0.0.1:8000", "register", users=8, duration_s=30, out_dir=Path("run"),
                       workers=2, table="gameday", keys=8)
+    result = run_load({"az-a": "http://127.0.0.1:8000", "az-b": "http://127.0.0.1:8001"}, "register", ...)
+
+The first argument is one endpoint URL, or several by name: then each Locust user is bound to one of
+them, round robin (loadgen/endpoints.py), and the history records each operation's endpoint name.
 
 `start_load` is the non-blocking form: the orchestrator applies faults while load runs, then
 calls `.stop()` (SIGTERM to the Locust master: a graceful shutdown) and `.wait()`. Whatever
@@ -20,11 +24,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadgen.dynamodb_client import ClientSettings, make_client
+from loadgen.endpoints import format_endpoints
 from loadgen.final_read import record_final_read_set
 from loadgen.history_merge import merge_histories
 from loadgen.register_workload import RegisterWeights
@@ -68,14 +73,16 @@ class LoadRun:
 
     def __init__(
         self,
-        host: str,
+        endpoints: Mapping[str, str],
         workload: str,
         out_dir: Path,
         table: str,
         commands: dict[str, list[str]],
         duration_s: float | None,
     ) -> None:
-        self.host = host
+        self.endpoints = dict(endpoints)
+        # The set's final read is a consistent read: any endpoint will do, the first one takes it.
+        self.host = next(iter(self.endpoints.values()))
         self.workload = workload
         self.out_dir = out_dir
         self.table = table
@@ -163,7 +170,7 @@ class LoadRun:
             # Master/worker mode: every worker has exited, so the read sees every ok add.
             client = make_client(ClientSettings(self.host, read_timeout_s=READ_TIMEOUT_S))
             with HistoryWriter(shard_directory / f"{SHARD_STEM}.final.jsonl") as history:
-                record_final_read_set(client, self.table, history)
+                record_final_read_set(client, self.table, history, next(iter(self.endpoints)))
         shard_paths = sorted(shard_directory.glob(f"{SHARD_STEM}*.jsonl"))
         history_path = self.out_dir / "history.jsonl"
         merge_histories(shard_paths, history_path)
@@ -193,8 +200,16 @@ def count_outcomes(history_path: Path) -> dict[str, dict[str, int]]:
     return counts
 
 
+def endpoints_by_name(host: str | Mapping[str, str]) -> dict[str, str]:
+    """One URL (named by itself) or name → URL, checked: at least one endpoint."""
+    endpoints = {host: host} if isinstance(host, str) else dict(host)
+    if not endpoints:
+        raise ValueError("need at least one endpoint")
+    return endpoints
+
+
 def start_load(
-    host: str,
+    host: str | Mapping[str, str],
     workload: str,
     users: int,
     duration_s: float | None,
@@ -211,6 +226,8 @@ def start_load(
 ) -> LoadRun:
     """Start Locust headless (`workers` > 0: one master and that many workers). duration None: until stop().
 
+    `host`: one endpoint URL, or endpoint name → URL to bind each user to one of them, round robin.
+
     `workload_arguments`: more locustfile options, e.g. the hot-key workload's (hot_key_workload.locust_arguments).
     """
     if workload not in ("register", "set", "hot-key"):
@@ -223,8 +240,9 @@ def start_load(
     for stale in shard_directory.glob(f"{SHARD_STEM}*.jsonl"):
         stale.unlink()  # a shard from an earlier run in the same directory must not be merged
     weights = weights or RegisterWeights()
+    endpoints = endpoints_by_name(host)
     workload_options = [
-        "--workload", workload, "--table", table, "--keys", str(keys),
+        "--endpoints", format_endpoints(endpoints), "--workload", workload, "--table", table, "--keys", str(keys),
         "--history", str(shard_directory / f"{SHARD_STEM}.jsonl"),
         "--read-weight", str(weights.read), "--write-weight", str(weights.write),
         "--cas-weight", str(weights.cas), "--wait-ms", str(wait_ms),
@@ -235,7 +253,7 @@ def start_load(
     workload_options += list(workload_arguments)
     locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
     run_options = [
-        "--headless", "--host", host, "-u", str(users), "-r", f"{spawn_rate or users:g}",
+        "--headless", "--host", next(iter(endpoints.values())), "-u", str(users), "-r", f"{spawn_rate or users:g}",
         "--stop-timeout", f"{STOP_TIMEOUT_S:g}", "--csv", str(out_dir / CSV_PREFIX),
         "--exit-code-on-error", "0", "--only-summary",
     ]  # fmt: skip
@@ -254,11 +272,11 @@ def start_load(
             commands[f"worker{number}"] = locust + workload_options + [
                 "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
             ]  # fmt: skip
-    return LoadRun(host, workload, out_dir, table, commands, duration_s)
+    return LoadRun(endpoints, workload, out_dir, table, commands, duration_s)
 
 
 def run_load(
-    host: str,
+    host: str | Mapping[str, str],
     workload: str,
     users: int,
     duration_s: float,

@@ -53,12 +53,17 @@ def test_healthy_endpoints_give_ok_probes_with_every_field(moto_endpoints: MotoE
             assert by_step[(endpoint_az, operation, "ok")] >= 5, by_step
     assert {outcome for _, _, outcome in by_step} == {"ok"}
     first = collected.records[0]
-    assert set(first) == {
+    common = {
         "time_s", "wall_time_s", "canary_az", "endpoint_az", "endpoint",
-        "operation", "outcome", "error_class", "latency_ms",
+        "operation", "outcome", "error_class", "latency_ms", "key", "sequence",
     }  # fmt: skip
+    assert set(first) == common | ({"read_sequence"} if first["operation"] != "write" else set())
     assert first["canary_az"] == "az-a" and first["endpoint"] == urls[first["endpoint_az"]]
     assert first["error_class"] is None and 0 < first["latency_ms"] < 1000
+    # Evidence for a data alarm: each read names the key and the sequence written, and what it read back.
+    reads = [r for r in collected.records if r["operation"] == "consistent_read"]
+    assert all(r["read_sequence"] == r["sequence"] and r["key"].startswith("canary#az-a#") for r in reads)
+    assert not any(r["operation"] == "cross_read" for r in collected.records)  # off unless asked for
 
 
 def test_hung_endpoint_times_out_without_slowing_the_other(moto_endpoints: MotoEndpoints) -> None:
