@@ -131,7 +131,11 @@ class LoadSession:
             make_client(replace(options.client_settings, endpoint_url=endpoint.url)) for endpoint in self.endpoints
         ]
         self.client = self.clients[0]  # table set-up and the standalone final read: any endpoint will do
-        self.endpoint_assigner = EndpointAssigner(len(self.endpoints), worker_index)
+        # Hot and cold users (the hot-key workload) each get their own round, so neither kind can end up
+        # on one endpoint because of how the two kinds interleave in start order.
+        self.endpoint_assigners = {
+            hot: EndpointAssigner(len(self.endpoints), worker_index) for hot in (False, True)
+        }
         history_path.parent.mkdir(parents=True, exist_ok=True)
         self.history = HistoryWriter(history_path)
         # Another load on the same store (the hot-key workload's hot users) takes another block.
@@ -233,9 +237,9 @@ class DynamoDbUser(User):
     def on_start(self) -> None:
         session = _require_session()
         self.process = session.processes.next()
-        # Bound for life: a new history process after an `info` keeps the endpoint (a client bound to a node).
-        self.endpoint_index = session.endpoint_assigner.next()
         self.hot = HotUserRole(session.hot_key) if session.hot_key and session.hot_key.next_user_is_hot() else None
+        # Bound for life: a new history process after an `info` keeps the endpoint (a client bound to a node).
+        self.endpoint_index = session.endpoint_assigners[self.hot is not None].next()
 
     @task
     def operate(self) -> None:

@@ -114,12 +114,15 @@ def test_a_deposed_leader_behind_its_router_shows_as_a_cross_read_mismatch(buggy
     stale = [r for r in records if r["operation"] == "cross_read" and r["outcome"] == "mismatch"]
     # Each stale answer is about a write the store acknowledged through the canary's own router ...
     assert all((r["key"], r["sequence"]) in acknowledged and r["written_endpoint_az"] == canary_az for r in stale)
-    # ... and came through the deposed leader's router, holding no item or an older sequence.
-    assert {r["endpoint_az"] for r in stale} == {deposed_az}
+    # ... holding no item or an older sequence. (The bug also lets a lagging follower answer through
+    # another router now and then; the deposed leader's router answers stale every time.)
     assert all(r["read_sequence"] is None or r["read_sequence"] < r["sequence"] for r in stale)
+    stale_through_deposed = [r for r in stale if r["endpoint_az"] == deposed_az]
+    assert stale_through_deposed
     report = evaluate_data_alarms(records)
     assert report.validity() is False
-    assert report.to_json()["cross_reads_by_route"][f"{canary_az} -> {deposed_az}"]["mismatch"] == len(stale)
+    route = report.to_json()["cross_reads_by_route"][f"{canary_az} -> {deposed_az}"]
+    assert route["mismatch"] == len(stale_through_deposed) and route.get("ok", 0) == 0
     # Through the cut-off router alone nothing looked wrong: no write acknowledged, so no read judged stale.
     through_deposed = [r for r in records if r["endpoint_az"] == deposed_az and r["operation"] != "cross_read"]
     assert through_deposed and not [r for r in through_deposed if r["operation"] == "write" and r["outcome"] == "ok"]
