@@ -8,6 +8,8 @@ Modules, each with one job:
 - ``records_file``: the ``canaries.jsonl`` writer; ``metrics``: the Prometheus registry of a canary.
 - ``run``: the process entry point (``python -m canaries.run``); ``fleet``: one such process per AZ.
 - ``alarms``: pure customer-facing alarm evaluation over recorded probe steps.
+- ``cross_read``: what a canary wrote through its own AZ's endpoint, read consistently through each other one.
+- ``data_alarms``: pure; every consistent read that missed an acknowledged write, with its evidence.
 
 This package imports nothing heavy on purpose: ``canaries.alarms`` must stay importable by
 the verifiers without boto3 or prometheus-client.
