@@ -32,8 +32,13 @@ class ClientSettings:
     region: str = "us-east-1"
 
 
-def make_client(settings: ClientSettings) -> Any:
-    """Low-level client: attribute values stay in DynamoDB's wire form (`{"N": "4"}`)."""
+def make_client(settings: ClientSettings, session: Any | None = None) -> Any:
+    """Low-level client: attribute values stay in DynamoDB's wire form (`{"N": "4"}`).
+
+    `session`: a boto3 Session to build it from. Clients of one session share its loaded service model, so
+    a second client costs milliseconds instead of tens (seconds on a busy machine, where a Locust worker
+    blocked that long misses its heartbeats). A Session is not thread-safe: share it within one thread.
+    """
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=settings.connect_timeout_s,
@@ -42,7 +47,7 @@ def make_client(settings: ClientSettings) -> Any:
     )
     # Our routers and emulators do not check signatures; fixed credentials keep a fresh machine
     # from searching for real ones (instance metadata lookups would add seconds of timeouts).
-    return boto3.session.Session().client(
+    return (session or boto3.session.Session()).client(
         "dynamodb",
         endpoint_url=settings.endpoint_url,
         region_name=settings.region,

@@ -30,6 +30,7 @@ try:
 except ImportError:  # `locust -f loadgen/locustfile.py` from anywhere: find the package by path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import boto3  # noqa: E402
 from locust import User, events, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
@@ -127,8 +128,10 @@ class LoadSession:
         # One client per endpoint, shared by the users bound to it (a boto3 client is thread-safe and
         # these are greenlets); each user sends every request through its own endpoint's client.
         self.endpoints = options.endpoints
+        boto_session = boto3.session.Session()  # one loaded service model for every endpoint's client
         self.clients = [
-            make_client(replace(options.client_settings, endpoint_url=endpoint.url)) for endpoint in self.endpoints
+            make_client(replace(options.client_settings, endpoint_url=endpoint.url), boto_session)
+            for endpoint in self.endpoints
         ]
         self.client = self.clients[0]  # table set-up and the standalone final read: any endpoint will do
         # Hot and cold users (the hot-key workload) each get their own round, so neither kind can end up
