@@ -10,8 +10,9 @@ import time
 from collections import Counter
 
 from canaries.canary import Canary
+from canaries.cross_read import CrossReader
 from canaries.data_alarms import evaluate_data_alarms
-from canaries.probe import make_dynamodb_client
+from canaries.probe import ProbeTarget, WrittenProbe, make_dynamodb_client
 from loadgen.dynamodb_client import ensure_table
 from tests.canaries.conftest import MotoEndpoints
 from tests.canaries.test_canaries_canary import INTERVAL_S, TABLE, Collected, start_endpoints
@@ -83,3 +84,12 @@ def test_a_hung_endpoint_delays_neither_the_probes_nor_is_it_a_data_alarm(moto_e
     assert len(own_writes) > 2 * len(crossed)
     report = evaluate_data_alarms(collected.records)
     assert report.violations == [] and report.validity() == "unknown"
+
+
+def test_a_busy_cross_reader_skips_to_the_newest_acknowledged_write() -> None:
+    reader = CrossReader(ProbeTarget("az-a", "az-b", "http://127.0.0.1:9", TABLE), None, Collected(), time.monotonic, time.time)
+    for sequence in (1, 2, 3):
+        reader.offer(WrittenProbe(f"k{sequence}", sequence, "az-a", "http://127.0.0.1:8", float(sequence)))
+    newest = reader.take(timeout_s=0.0)
+    assert newest is not None and (newest.key, newest.sequence) == ("k3", 3) and reader.offers_skipped == 2
+    assert reader.take(timeout_s=0.0) is None  # each write is read at most once
