@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from cluster.replication.remote_errors import (
 )
 from cluster.replication.replica_host import ReplicaHost
 from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
+from cluster.runtime.planted_bugs import planted_raft_settings, planted_sync_bugs
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.topology import Topology
 from cluster.scrub.coordinator import ScrubCoordinator
@@ -53,6 +55,12 @@ MAX_SCAN_LIMIT = 1000
 class StorageNode(ReplicaHost):
     def __init__(self, process_id: str, topology: Topology, data_dir: Path) -> None:
         super().__init__(process_id, topology)
+        # PLANTED BUGS of the partition groups' core and WAL (harness self-tests only; with none switched
+        # on, the config and the sync setting stay exactly as the host made them).
+        self.raft_config = dataclasses.replace(self.raft_config, **planted_raft_settings(topology.faults_enabled))
+        sync_bugs = planted_sync_bugs(topology.faults_enabled)
+        if sync_bugs is not None and self.wal_sync is True:
+            self.wal_sync = sync_bugs
         self.groups_dir = data_dir / "groups"
         self.groups_dir.mkdir(parents=True, exist_ok=True)
         self.members: dict[str, list[str]] = {}

@@ -23,7 +23,7 @@ from cluster.core.messages import Message
 from cluster.core.ready import Ready
 from cluster.core.replica import NotLeaderError, Replica, Role
 from cluster.replication.state_machine import StateMachine
-from cluster.storage.wal import WriteAheadLog
+from cluster.storage.wal import WalSync, WriteAheadLog
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class GroupRunner:
         config: RaftConfig,
         rng: random.Random,
         *,
-        wal_sync: bool = True,
+        wal_sync: WalSync = True,
         on_dirty: Callable[[GroupRunner], None] | None = None,
         discard_state: Callable[[], StateMachine] | None = None,
         ack_before_quorum: bool = False,
