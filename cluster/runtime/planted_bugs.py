@@ -50,6 +50,11 @@ PLANTED_BUGS: dict[str, str] = {
         "not only when it lost its quorum: data stays correct, availability drops during single-node "
         "faults (availability regression against a baseline)"
     ),
+    "hidden-group-crash": (
+        "a partition replica raises while applying every 100th entry; its node closes the group and "
+        "reopens it from the next metadata report: no data harmed, every group led again soon "
+        "(store-errors: the logged exception and the closed group)"
+    ),
 }
 
 # The planted bugs that live in the consensus core: RaftConfig field each switch sets.

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from cluster.core.config import RaftConfig
+from cluster.core.types import Entry
+from cluster.node.partition_state_machine import PartitionStateMachine, encode_put_command
+from cluster.node.planted_apply_crash import PlantedApplyCrash, PlantedGroupCrash
 from cluster.node.storage_node import StorageNode
 from cluster.runtime.topology import ProcessSpec, Topology
 from cluster.storage.wal import PlantedSyncBugs
@@ -48,3 +51,29 @@ def test_wal_switches_reach_the_wal_setting_and_skip_fsync_still_wins(tmp_path: 
     assert wal_sync == PlantedSyncBugs(fsync_wrong_file=True, no_directory_fsync=True)
     _, wal_sync = _settings(_node(tmp_path / "two", ["no-dir-fsync", "skip-fsync"]))
     assert wal_sync is False
+
+
+def test_hidden_group_crash_fails_an_apply_once_per_index_and_harms_no_data(tmp_path: Path) -> None:
+    crash = PlantedApplyCrash(every_entries=3)
+    machine = PartitionStateMachine(tmp_path / "state", before_apply=crash.hook("g1"))
+    batch = [Entry(1, index, encode_put_command(7, f"k{index}".encode(), {"pk": {"S": f"k{index}"}}, None, False))
+             for index in range(1, 5)]  # fmt: skip
+    with pytest.raises(PlantedGroupCrash, match="hidden-group-crash: group g1 fails applying index 3"):
+        machine.apply(batch)
+    assert machine.applied_index == 0 and machine.get(7, b"k1") is None  # nothing of the batch landed
+    machine.apply(batch)  # what a reopened group does: replay the same entries, past the index this time
+    assert machine.applied_index == 4 and machine.get(7, b"k3") == {"pk": {"S": "k3"}}
+    machine.close()
+    # Another group crashes at its own index 3; a machine without the hook never does.
+    with pytest.raises(PlantedGroupCrash):
+        crash.hook("g2")(batch)
+    clean = PartitionStateMachine(tmp_path / "clean")
+    clean.apply(batch)
+    clean.close()
+
+
+def test_the_node_plants_the_crash_only_when_switched_on(tmp_path: Path) -> None:
+    on, off = _node(tmp_path / "on", ["hidden-group-crash"]), _node(tmp_path / "off", [])
+    assert on._planted_apply_crash is not None and off._planted_apply_crash is None
+    for node in (on, off):
+        _settings(node)
