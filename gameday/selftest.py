@@ -169,3 +169,25 @@ def _one_game_day(run: PlannedRun, run_dir: Path) -> int:
             say(f"selftest: the game day failed to run: {type(error).__name__}: {error}")
             return 2
     return result.exit_code
+
+
+def records_from_report(report: dict[str, Any]) -> list[RunRecord]:
+    """The runs of an earlier self-test (its selftest.json), re-read from their summaries, so that they
+    can be judged again (say, after a change to which verifiers catch a bug) without running again."""
+    records: list[RunRecord] = []
+    for bug in report.get("bugs", []):
+        if bug.get("skipped"):
+            records.append(RunRecord(bug["bug"], bug["scenario"], 0, None, skip_reason=bug["skipped"]))
+        for run in bug.get("runs", []):
+            planned = PlannedRun(bug["bug"], bug["scenario"], run["seed"])
+            records.append(_reread(planned, run))
+    for run in report.get("controls", []):
+        records.append(_reread(PlannedRun(None, run["scenario"], run["seed"]), run))
+    return records
+
+
+def _reread(planned: PlannedRun, run: dict[str, Any]) -> RunRecord:
+    exit_code = run.get("exit_code")
+    if exit_code is None:
+        return RunRecord(planned.bug, planned.scenario, planned.seed, None, skip_reason="not run")
+    return record_from_summary(planned, int(exit_code), Path(run["run_dir"]), float(run.get("duration_s", 0.0)))

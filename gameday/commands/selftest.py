@@ -9,6 +9,7 @@ the arguments are wrong.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import time
@@ -16,9 +17,9 @@ from pathlib import Path
 from types import FrameType
 
 from cluster.runtime.planted_bugs import PLANTED_BUGS
-from gameday.selftest import build_lacks, plan_runs, run_planned
-from gameday.selftest_cases import SelfTestCasesError, load_cases, select_cases
-from gameday.selftest_report import render_table, write_reports
+from gameday.selftest import build_lacks, plan_runs, records_from_report, run_planned
+from gameday.selftest_cases import SelfTestCase, SelfTestCasesError, load_cases, select_cases
+from gameday.selftest_report import JSON_FILE_NAME, render_table, write_reports
 from gameday.selftest_verdict import EXIT_UNDECIDED, judge
 
 DEFAULT_SEEDS = 3
@@ -60,6 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, help="output directory (default: runs/selftest-TIME)")
     parser.add_argument("--list", action="store_true", help="print the plan (and what is skipped) without running")
+    parser.add_argument(
+        "--rejudge", type=Path, metavar="DIR",
+        help="judge an earlier self-test's runs again (DIR/selftest.json) with today's cases, without running",
+    )
     parser.set_defaults(handler=selftest_command)
 
 
@@ -81,6 +86,8 @@ def selftest_command(args: argparse.Namespace) -> int:
         return _fail("--controls must be 0 or more")
     if not 0.0 <= args.min_detection <= 1.0:
         return _fail("--min-detection must be within 0..1")
+    if args.rejudge is not None:
+        return _rejudge(args.rejudge, cases, args.min_detection)
     seeds = args.seed or list(range(1, (args.seeds or DEFAULT_SEEDS) + 1))
     planned = plan_runs(chosen, seeds, args.controls, build_lacks(args.scenario), args.scenario)
     if args.list:
@@ -115,6 +122,28 @@ def selftest_command(args: argparse.Namespace) -> int:
     )
     say("")
     say(render_table(verdict))
-    json_path, junit_path = write_reports(out_dir, verdict, {"seeds": seeds, "controls_per_scenario": args.controls})
+    extra = {"seeds": seeds, "controls_per_scenario": args.controls, "interrupted": interrupted}
+    json_path, junit_path = write_reports(out_dir, verdict, extra)
     say(f"\nwrote {json_path} and {junit_path}")
+    return verdict.exit_code
+
+
+def _rejudge(out_dir: Path, cases: dict[str, SelfTestCase], min_detection: float) -> int:
+    try:
+        report = json.loads((out_dir / JSON_FILE_NAME).read_text())
+    except (OSError, ValueError) as error:
+        return _fail(f"--rejudge: cannot read {out_dir / JSON_FILE_NAME}: {error}")
+    records = records_from_report(report)
+    bugs = {record.bug for record in records if record.bug is not None}
+    verdict = judge(
+        records,
+        {bug: cases[bug].caught_by for bug in bugs if bug in cases},
+        min_detection,
+        notes={bug: cases[bug].note for bug in bugs if bug in cases},
+        interrupted=bool(report.get("interrupted")),
+    )
+    print(render_table(verdict))
+    kept = {key: report[key] for key in ("seeds", "controls_per_scenario", "interrupted") if key in report}
+    json_path, junit_path = write_reports(out_dir, verdict, kept)
+    print(f"\nwrote {json_path} and {junit_path}")
     return verdict.exit_code

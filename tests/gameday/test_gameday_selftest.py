@@ -5,6 +5,7 @@ runs the real ones)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -13,7 +14,7 @@ from chaos.faults.kinds import FAULT_KINDS
 from cluster.runtime.planted_bugs import PLANTED_BUGS
 from gameday.cli import build_parser
 from gameday.scenario import load_scenario
-from gameday.selftest import PlannedRun, build_lacks, control_seeds, plan_runs
+from gameday.selftest import PlannedRun, build_lacks, control_seeds, plan_runs, records_from_report
 from gameday.selftest_cases import (
     SelfTestCase,
     SelfTestCasesError,
@@ -270,3 +271,25 @@ def test_the_cli_knows_selftest_and_its_options() -> None:
     )  # fmt: skip
     with pytest.raises(SystemExit):
         build_parser().parse_args(["selftest", "--seeds", "3", "--seed", "1"])
+
+
+def test_an_earlier_self_test_is_judged_again_from_its_run_summaries(tmp_path: Path) -> None:
+    # Two real run directories as game days leave them (summary.json), and the self-test's own report.
+    for name, verifiers in (("bug", [("linearizability", True), ("scrub", False)]), ("control", [("scrub", True)])):
+        (tmp_path / name).mkdir()
+        summary = {"verifiers": [{"name": v, "valid": ok} for v, ok in verifiers], "errors": []}
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    first = judge(
+        [
+            RunRecord("skip-fsync", "planted-power-off", 1, 1, ("scrub",), ("linearizability", "scrub"), str(tmp_path / "bug")),
+            RunRecord(None, "planted-power-off", 1, 0, (), ("scrub",), str(tmp_path / "control")),
+            RunRecord("no-dir-fsync", "planted-power-off", 1, None, skip_reason="needs module chaos.lazyfs"),
+        ],
+        {"skip-fsync": ("sets",)},  # an older mapping: scrub did not count yet
+        1.0,
+    )
+    assert first.bugs[0].runs[0].outcome == OTHER
+    again = judge(records_from_report(verdict_json(first)), {"skip-fsync": ("sets", "scrub")}, 1.0)
+    assert again.bugs[0].runs[0].outcome == CAUGHT and again.bugs[0].runs[0].caught_by == ("scrub",)
+    assert again.bugs[1].skip_reason == "needs module chaos.lazyfs"
+    assert [run.outcome for run in again.controls] == [PASSED]
