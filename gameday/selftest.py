@@ -131,17 +131,19 @@ def run_planned(
 ) -> tuple[list[RunRecord], bool]:
     """Makes the planned game days one at a time; returns their records and whether it was interrupted."""
     records: list[RunRecord] = []
-    to_run = [run for run in planned if not run.skip_reason]
-    for run in planned:
-        if run.skip_reason:
-            records.append(RunRecord(run.bug, run.scenario, run.seed, None, skip_reason=run.skip_reason))
-            say(f"skip {run.bug}: {run.skip_reason}")
+    total = sum(1 for run in planned if not run.skip_reason)
+    number = 0
     try:
-        for number, run in enumerate(to_run, start=1):
+        for run in planned:
+            if run.skip_reason:
+                records.append(RunRecord(run.bug, run.scenario, run.seed, None, skip_reason=run.skip_reason))
+                say(f"skip {run.bug}: {run.skip_reason}")
+                continue
             if stop_requested():
                 return records, True
+            number += 1
             what = f"planted bug {run.bug}" if run.bug else "control (unmodified store)"
-            say(f"[{number}/{len(to_run)}] {what}, scenario {run.scenario}, seed {run.seed} ...")
+            say(f"[{number}/{total}] {what}, scenario {run.scenario}, seed {run.seed} ...")
             run_dir = (out_dir / run.name).resolve()
             started_s = time.monotonic()
             exit_code = _one_game_day(run, run_dir)  # heals and reports even when interrupted
