@@ -2,7 +2,15 @@
 
 A harness that cannot catch a planted bug proves nothing when it says "valid". Each name here is a
 switch in `Topology.faults_enabled`, read by every process at start; `gameday run --planted-bug NAME`
-sets it. The correct code path is untouched while a switch is off.
+sets it, and `gameday selftest` runs each with the game day that must catch it
+(gameday/selftest_cases.toml). The correct code path is untouched while a switch is off.
+
+Where each lives: the core's (RaftConfig fields, cluster/core/replica.py) are set for storage nodes by
+`planted_raft_settings` in cluster/node/storage_node.py (forget-on-leader-change, older, for every
+replica host in cluster/replication/replica_host.py); the WAL's (`PlantedSyncBugs`,
+cluster/storage/wal.py) by `planted_sync_bugs`, also in the storage node; skip-fsync in replica_host.py;
+ack-before-quorum in group_runner.py; stale-consistent-read in the storage node and the router;
+hidden-group-crash in cluster/node/planted_apply_crash.py.
 """
 
 from __future__ import annotations

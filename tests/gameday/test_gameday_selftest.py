@@ -293,3 +293,18 @@ def test_an_earlier_self_test_is_judged_again_from_its_run_summaries(tmp_path: P
     assert again.bugs[0].runs[0].outcome == CAUGHT and again.bugs[0].runs[0].caught_by == ("scrub",)
     assert again.bugs[1].skip_reason == "needs module chaos.lazyfs"
     assert [run.outcome for run in again.controls] == [PASSED]
+
+
+def test_the_cli_lists_the_plan_and_refuses_unknown_bugs(capsys: pytest.CaptureFixture[str]) -> None:
+    from gameday.cli import main
+
+    assert main(["selftest", "--list", "--bugs", "ack-before-quorum,churn-commit-bug", "--seeds", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:4] for line in lines[:2]] == [
+        ["ack-before-quorum", "planted-kill-leader", "seed", seed] for seed in ("1", "2")
+    ]
+    if "leader-churn" not in FAULT_KINDS:  # until the leader-churn fault lands, the bug is skipped, saying why
+        assert "SKIP: needs fault kind leader-churn" in lines[2]
+    assert lines[-1].split()[:2] == ["control", "planted-kill-leader"]
+    assert main(["selftest", "--list", "--bugs", "nope"]) == 2
+    assert "unknown planted bug(s) nope" in capsys.readouterr().err
