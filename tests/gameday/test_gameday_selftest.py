@@ -187,7 +187,8 @@ def test_one_escape_fails_the_self_test_unless_the_minimum_detection_allows_it()
     runs.append(_bug_run("ack-before-quorum", 4, 0))
     strict = judge(runs, EXPECTED, 1.0)
     assert strict.exit_code == 1 and "caught in 3 of 4 runs" in strict.reasons[0]
-    assert judge(runs, EXPECTED, 0.75).exit_code == 0
+    lenient = judge(runs, EXPECTED, 0.75)
+    assert lenient.exit_code == 0 and lenient.reasons == ("every bug caught in at least 75% of its runs, no false alarm",)
     assert judge(runs, EXPECTED, 0.8).exit_code == 1
 
 
