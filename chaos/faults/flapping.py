@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaos.faults.injector import FaultContext
-from chaos.faults.network_faults import Latency, OneWay, PartitionNode, _LinkFault
+from chaos.faults.network_faults import Latency, OneWay, PartitionNode, _LinkFault, isolate_process_streams
+from chaos.network_links import LinkStream
+from cluster.runtime.topology import Topology
 
 DEFAULT_FLAP_MIN_S = 0.2
 DEFAULT_FLAP_MAX_S = 1.0
@@ -92,6 +94,16 @@ class _FlappingLinkFault:
         return {**result, "toggles": self.toggles}
 
 
+class _ProcessLatency(Latency):
+    """Latency on every link of one process (not its whole AZ's boundary, as `latency` does): a third of
+    the toxics, so a toggle stays well inside a 0.2 s phase even on a busy machine."""
+
+    def layout(self, topology: Topology) -> tuple[list[LinkStream], dict[str, Any]]:
+        process_id = self.target["process_id"]
+        description = {"process_ids": [process_id], "az": topology.get(process_id).az}
+        return isolate_process_streams(topology, process_id), description
+
+
 class FlappingPartition(_FlappingLinkFault):
     """partition-node, on and off: every link to and from one process."""
 
@@ -107,10 +119,10 @@ class FlappingOneWay(_FlappingLinkFault):
 
 
 class FlappingLatency(_FlappingLinkFault):
-    """latency, on and off: latency ± jitter across the target's AZ boundary."""
+    """latency, on and off: latency ± jitter on every link of one process."""
 
     kind = "flapping-latency"
-    inner_type = Latency
+    inner_type = _ProcessLatency
 
 
 FLAPPING_INJECTORS: dict[str, type[_FlappingLinkFault]] = {

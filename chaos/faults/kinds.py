@@ -72,7 +72,8 @@ FAULT_KINDS: dict[str, FaultKind] = {
         FaultKind("clock-skew", "clock", TargetShape.PROCESS, _PROCESS_OPTIONS, {"rate": CLOCK_RATE_RANGE}),
         # Every router's partition-metadata cache emptied at once, as a fleet-wide router restart would.
         FaultKind("cache-flush", "router", TargetShape.EVERY_ROUTER, frozenset()),
-        # partition-node, one-way and latency switched on and off every flap_min_s..flap_max_s (flapping.py).
+        # partition-node, one-way and latency (on one process's links) switched on and off every
+        # flap_min_s..flap_max_s (flapping.py).
         FaultKind("flapping-partition", "network", TargetShape.PROCESS, _PROCESS_OPTIONS, _FLAP_PARAMETERS),
         FaultKind("flapping-one-way", "network", TargetShape.PROCESS, _PROCESS_OPTIONS, _FLAP_PARAMETERS),
         FaultKind(

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from chaos.controller import ChaosController
-from chaos.faults.flapping import FlappingPartition, flap_phases
+from chaos.faults.flapping import FlappingLatency, FlappingPartition, flap_phases
 from chaos.faults.injector import FaultContext
 from chaos.faults.leader_churn import ISOLATE_LIMIT_S, LeaderChurn
 from chaos.faults.leaders import LeaderView
+from chaos.faults.network_faults import isolate_process_streams
 from chaos.faults.random_subset_kill import KillRandomSubset
 from chaos.faults.registry import InjectorRegistry
 from chaos.network_links import ProxiedLinks
@@ -231,4 +232,17 @@ def test_leader_churn_by_isolation_moves_on_only_once_another_leads(links: Proxi
     assert [event["f"] for event in churn.tick(context)] == ["churn-reconnect", "churn-isolate"]
     healed = churn.heal(context)
     assert healed["leaders_taken"] == ["node-a1", "node-b1", "node-b1"] and healed["by"] == "isolate"
+    assert links.toxics_active() == []
+
+
+def test_flapping_latency_slows_every_link_of_one_process_only(links: ProxiedLinks) -> None:
+    context = FaultContext(LinkedCluster(links), lambda: LeaderView({}))  # type: ignore[arg-type]
+    flapping = FlappingLatency({"process_id": "node-b1", "az": "az-b", "seed": 1, "latency_ms": 150, "jitter_ms": 0})
+    started = flapping.start(context)
+    every_link = isolate_process_streams(links.topology, "node-b1")  # what partition-node would cut
+    assert sorted(started["links"]) == sorted(link.describe() for link in every_link)
+    toxics = links.toxics_active()
+    assert {toxic["type"] for toxic in toxics} == {"latency"} and all("node-b1" in toxic["proxy"] for toxic in toxics)
+    assert started["attributes"] == {"latency": 150, "jitter": 0}
+    flapping.heal(context)
     assert links.toxics_active() == []
