@@ -154,7 +154,7 @@ def _choose_target(
         node = rng.choice(sorted(free, key=lambda ref: ref.process_id))
         return {"process_id": node.process_id, "az": node.az}
     if shape is TargetShape.PROCESS_SUBSET:
-        return _choose_subset(candidates, busy_processes, allowed_azs, allow_majority_loss, rng)
+        return _choose_subset(candidates, len(nodes), busy_processes, allowed_azs, allow_majority_loss, rng)
     if shape is TargetShape.AVAILABILITY_ZONE:
         azs = sorted({node.az for node in candidates if allowed_azs is None or node.az in allowed_azs})
         if not azs:
@@ -176,6 +176,7 @@ def _choose_target(
 
 def _choose_subset(
     candidates: Sequence[NodeRef],
+    node_count: int,
     busy_processes: set[str],
     allowed_azs: set[str] | None,
     allow_majority_loss: bool,
@@ -195,7 +196,7 @@ def _choose_subset(
         free = [node for node in free if node.az == az]
         largest = len(free)
     else:
-        largest = min(len(free), len(candidates) - 1) if len(candidates) > 1 else len(free)
+        largest = min(len(free), node_count - 1)
     if largest < 1:
         return None
     chosen = sorted(rng.sample(free, rng.randint(1, largest)), key=lambda ref: ref.process_id)
