@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from chaos.faults.kinds import FAULT_KINDS, LEADER_TARGETS, PROCESS_ROLES
+from chaos.faults.kinds import CHURN_METHODS, FAULT_KINDS, LEADER_TARGETS, PROCESS_ROLES
 from chaos.schedule import FaultPhase, TargetOptions
 from cluster.router.partition_cache import CACHE_MODES, DEFAULT_CACHE_MODE
 from gameday.admission_scenario import admission_enabled, admission_settings, check_admission
@@ -342,6 +342,7 @@ def _fault_phase(top: _Table) -> FaultPhase:
         max_concurrent_faults=table.integer("max_concurrent_faults", 1, minimum=1),
         allow_majority_loss=table.boolean("allow_majority_loss", False),
     )
+    _check_composed_faults(table, phase)
     table.finish()
     return phase
 
@@ -358,14 +359,31 @@ def _target_options(table: _Table, kind: str) -> TargetOptions:
         leader_of=_string_list(table, "of", LEADER_TARGETS) if "of" in table.data else defaults.leader_of,
         roles=_string_list(table, "roles", PROCESS_ROLES) if "roles" in table.data else defaults.roles,
         processes=_string_list(table, "processes") if "processes" in table.data else defaults.processes,
+        by=_string_list(table, "by", CHURN_METHODS) if "by" in table.data else defaults.by,
         parameters={
             name: table.number(name, minimum=low, maximum=high)
             for name, (low, high) in sorted(FAULT_KINDS[kind].parameters.items())
             if name in table.data
         },
     )
+    flap = [options.parameters.get(name) for name in ("flap_min_s", "flap_max_s")]
+    if None not in flap and flap[0] > flap[1]:
+        raise table.fail("flap_min_s", f"{flap[0]:g} is greater than flap_max_s = {flap[1]:g}")
     table.finish()
     return options
+
+
+def _check_composed_faults(table: _Table, phase: FaultPhase) -> None:
+    """What only the whole [faults] table can tell: options that need something elsewhere in it."""
+    churn = phase.targets.get("leader-churn")
+    has_network_kind = any(FAULT_KINDS[kind].family == "network" for kind in phase.mix)
+    if "leader-churn" in phase.mix and churn is not None and "isolate" in churn.by and not has_network_kind:
+        # Network faults need Toxiproxy links, and the cluster gets them only when the mix names a network kind.
+        raise table.fail(
+            "targets.leader-churn.by",
+            '"isolate" cuts the leader\'s links through Toxiproxy, which a cluster has only when the mix names a'
+            " network fault kind (e.g. partition-node); add one, or use by = [\"kill\"]",
+        )
 
 
 def _thresholds(top: _Table) -> Thresholds:
