@@ -340,11 +340,13 @@ def judge_availability(available: int, total: int, threshold: float, samples_min
 
 def judge_latency_p99(latencies_ms: list[float], threshold_ms: float, samples_min: int) -> Verdict:
     """As ``judge_availability``: the missing samples could be instant (best) or endless (worst)."""
-    missing = max(0, samples_min - len(latencies_ms))
-    best = percentile_nearest_rank([0.0] * missing + latencies_ms, 99.0)
+    ordered = sorted(latencies_ms)
+    missing = max(0, samples_min - len(ordered))
+    rank = max(1, math.ceil(0.99 * (len(ordered) + missing)))  # nearest rank of the p99, as below
+    best = 0.0 if rank <= missing else ordered[rank - missing - 1]  # the missing ones first, at 0 ms
     if best > threshold_ms:
         return "breach"
-    worst = percentile_nearest_rank(latencies_ms + [math.inf] * missing, 99.0)
+    worst = ordered[rank - 1] if rank <= len(ordered) else math.inf  # the missing ones last, endless
     return "pass" if worst <= threshold_ms else "unjudged"
 
 
