@@ -17,6 +17,7 @@ from canaries.alarms import (
     fire_alarms,
     judge_availability,
     judge_latency_p99,
+    percentile_nearest_rank,
 )
 
 WINDOW_S = 10.0
@@ -217,3 +218,39 @@ def test_m_of_n_matches_a_brute_force_oracle(verdicts: list[str], windows: int, 
     for alarm in alarms:
         assert alarm.evidence[0].verdict == alarm.evidence[-1].verdict == "breach"
         assert len(alarm.breaches) >= breaches_to_fire
+
+
+@given(
+    outcomes=st.lists(st.booleans(), max_size=30),
+    samples_min=st.integers(1, 30),
+    threshold=st.sampled_from([0.0, 0.5, 0.75, 0.9, 0.995, 1.0]),
+)
+def test_a_short_window_is_judged_exactly_when_every_completion_agrees(
+    outcomes: list[bool], samples_min: int, threshold: float
+) -> None:
+    verdict = judge_availability(sum(outcomes), len(outcomes), threshold, samples_min)
+    missing = max(0, samples_min - len(outcomes))
+    # Every way the missing samples could have gone (only how many succeed matters).
+    breaches = {
+        (sum(outcomes) + extra) * 1000 < round(threshold * 1000) * (len(outcomes) + missing)
+        for extra in range(missing + 1)
+    }
+    expected = {frozenset({True}): "breach", frozenset({False}): "pass"}.get(frozenset(breaches), "unjudged")
+    assert verdict == expected
+
+
+@given(
+    latencies=st.lists(st.sampled_from([1.0, 50.0, 99.0, 100.0, 101.0, 5000.0]), max_size=40),
+    samples_min=st.integers(1, 60),
+)
+def test_a_short_p99_is_judged_exactly_when_every_completion_agrees(latencies: list[float], samples_min: int) -> None:
+    verdict = judge_latency_p99(latencies, 100.0, samples_min)
+    missing = max(0, samples_min - len(latencies))
+    # The p99 only depends on how many of the missing answers are fast (0 ms) or slow (endless).
+    breaches = set()
+    for fast in range(missing + 1):
+        completed = latencies + [0.0] * fast + [float("inf")] * (missing - fast)
+        if completed:
+            breaches.add(percentile_nearest_rank(completed, 99.0) > 100.0)
+    expected = {frozenset({True}): "breach", frozenset({False}): "pass"}.get(frozenset(breaches), "unjudged")
+    assert verdict == expected
