@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from canaries.alarms import AlarmThresholds, FaultWindow, evaluate_alarms
+from canaries.alarms import FaultWindow
 from canaries.fleet import CanaryFleet, start_canaries
 from canaries.records_file import read_records
 from chaos.controller import ChaosController, RunOutcome
@@ -26,6 +26,7 @@ from cluster.deploy.backends import DEFAULT_BACKEND, open_cluster
 from cluster.runtime.planted_bugs import check_planted_bugs
 from gameday.admission_probe import read_admission_observations
 from gameday.admission_verdict import judge_admission_run
+from gameday.alarm_verdict import judge_alarms
 from gameday.baseline import BaselineError, compare
 from gameday.cluster_health import check_cluster_healthy
 from gameday.history_check import check_history_file
@@ -46,7 +47,7 @@ from loadgen.register_workload import RegisterWeights
 from loadgen.run import LoadResult, LoadRun, start_load
 from verify.history import HistoryWriter
 
-CANARY_INTERVAL_S = 0.5
+CANARY_INTERVAL_S = 0.25
 CANARY_TIMEOUT_S = 1.0  # connect and read, each
 CANARY_IN_FLIGHT_S = 2 * CANARY_TIMEOUT_S
 CANARY_TABLE = "canary"
@@ -474,37 +475,8 @@ def _verify(
         alarm_fault_window(window["start_s"], window.get("heal_s", run_end_s), thresholds.by_fault_kind.get(window["kind"]))
         for window in fault_windows(nemesis_path)
     ]
-    alarm_report = evaluate_alarms(
-        records,
-        AlarmThresholds(
-            window_s=thresholds.window_s,
-            availability_min_outside_fault=thresholds.availability_outside_faults,
-            availability_min_inside_fault=thresholds.availability_inside_faults,
-            latency_p99_max_ms_outside_fault=thresholds.latency_p99_ms,
-            latency_p99_max_ms_inside_fault=max(thresholds.latency_p99_ms, 4 * thresholds.latency_p99_ms),
-            samples_min=max(3, int(thresholds.window_s / CANARY_INTERVAL_S) // 2),
-        ),
-        windows,
-        run_start_s,
-        run_end_s,
-    ).to_json()
-    summary["alarms"] = alarm_report
-    fired = alarm_report["alarms"]
-    if not records:
-        results.append(VerifierResult("alarms", "unknown", "the canaries recorded nothing"))
-    elif fired:
-        worst = fired[0]
-        results.append(
-            VerifierResult(
-                "alarms",
-                False,
-                f"{len(fired)} customer-facing alarm window(s) fired, e.g. {worst['kind']} canary {worst['canary_az']}"
-                f" -> {worst['endpoint_az']}: {worst['measured']:.4g} vs threshold {worst['threshold']:.4g}",
-                {"fired": len(fired)},
-            )
-        )
-    else:
-        results.append(VerifierResult("alarms", True, f"{len(records)} canary measurements, no alarm fired"))
+    alarms, summary["alarms"] = judge_alarms(records, thresholds, windows, run_start_s, run_end_s)
+    results.append(alarms)
     return results
 
 
