@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from canaries.alarms import percentile_nearest_rank
+from cluster.deploy.backends import DEFAULT_BACKEND
 from gameday.run_verdict import VerifierResult
 
 Side = Literal["write", "read"]
@@ -231,7 +232,9 @@ def _spread(values: list[float]) -> dict[str, Any]:
     }
 
 
-def baseline_from_runs(scenario: str, runs: Sequence[tuple[str, RunMeasure]]) -> dict[str, Any]:
+def baseline_from_runs(
+    scenario: str, runs: Sequence[tuple[str, RunMeasure]], backend: str = DEFAULT_BACKEND
+) -> dict[str, Any]:
     """Aggregates control runs (name, measure) into the baseline file's content: per fault kind and
     side the excess loss of every run (a kind absent from a run simply has fewer values)."""
     if not runs:
@@ -261,6 +264,7 @@ def baseline_from_runs(scenario: str, runs: Sequence[tuple[str, RunMeasure]]) ->
     )
     return {
         "scenario": scenario,
+        "backend": backend,
         "runs": [name for name, _ in runs],
         "rule": {
             "grace_after_heal_s": GRACE_AFTER_HEAL_S,
@@ -417,10 +421,12 @@ def availability_regression_result(
     windows: Iterable[Mapping[str, Any]],
     run_start_s: float,
     run_end_s: float,
+    backend: str = DEFAULT_BACKEND,
     baseline_path: Path | None = None,
 ) -> VerifierResult | None:
-    """The verifier; None when the scenario has no baseline (nothing to compare with: the verifier does
-    not apply, as `--baseline` does not without a file). A baseline that cannot be read is unknown."""
+    """The verifier; None when the scenario has no baseline for this backend (nothing to compare with:
+    the verifier does not apply, as `--baseline` does not without a file; containers answer at another
+    pace than local processes). A baseline that cannot be read is unknown."""
     path = baseline_path or shipped_baseline_path(scenario)
     if not path.exists():
         return None
@@ -428,6 +434,8 @@ def availability_regression_result(
         baseline = load_availability_baseline(path)
     except AvailabilityBaselineError as error:
         return VerifierResult(NAME, "unknown", str(error))
+    if baseline.get("backend", DEFAULT_BACKEND) != backend:
+        return None
     run = measure_run(records, fault_spans(windows, run_end_s), run_start_s, run_end_s)
     judgements = judge_run(run, baseline)
     verdict = overall(judgements)

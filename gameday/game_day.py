@@ -316,9 +316,10 @@ def _run_game_day(
     summary["partial"] = interrupted or bool(state.errors)
     results = _verify(state, scenario, run_dir, nemesis_path, run_start_s, run_end_s, summary, say) + results
     availability = None if summary["partial"] else availability_regression_result(
-        scenario.name, read_jsonl(run_dir / "canaries.jsonl"), fault_windows(nemesis_path), run_start_s, run_end_s
+        scenario.name, read_jsonl(run_dir / "canaries.jsonl"), fault_windows(nemesis_path), run_start_s, run_end_s,
+        backend,
     )  # fmt: skip
-    if availability is not None:  # None: no availability baseline is shipped for this scenario
+    if availability is not None:  # None: no availability baseline is shipped for this scenario and backend
         summary["availability_regression"] = availability.data
         results.append(availability)
     if not summary["partial"]:

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from cluster.deploy.backends import DEFAULT_BACKEND
 from gameday.availability_regression import (
     AvailabilityBaselineError,
     RunMeasure,
@@ -62,8 +63,8 @@ def baseline_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure_run_dir(run_dir: Path) -> tuple[str, RunMeasure]:
-    """A finished control run's scenario and its measure per fault kind, read from its files."""
+def measure_run_dir(run_dir: Path) -> tuple[str, str, RunMeasure]:
+    """A finished control run's scenario, backend and measure per fault kind, read from its files."""
     # Imported here: the game day module imports the verifier, and this command only reads its files.
     from gameday.game_day import fault_windows
 
@@ -83,20 +84,25 @@ def measure_run_dir(run_dir: Path) -> tuple[str, RunMeasure]:
     records = read_jsonl(run_dir / "canaries.jsonl")
     if not records:
         raise AvailabilityBaselineError(f"{run_dir} has no canary records")
-    return str(summary["scenario"]), measure_run(records, spans, run_start_s, run_end_s)
+    backend = str(summary.get("backend") or DEFAULT_BACKEND)
+    return str(summary["scenario"]), backend, measure_run(records, spans, run_start_s, run_end_s)
 
 
 def _per_fault_kind(run_dirs: list[Path], out: Path | None) -> int:
     try:
         measured = [(run_dir, *measure_run_dir(run_dir)) for run_dir in run_dirs]
-        scenarios = sorted({scenario for _, scenario, _ in measured})
-        if len(scenarios) != 1:
-            raise AvailabilityBaselineError(f"the runs are of several scenarios: {', '.join(scenarios)}")
-        baseline = baseline_from_runs(scenarios[0], [(run_dir.name, run) for run_dir, _, run in measured])
+        kinds_of_run = sorted({(scenario, backend) for _, scenario, backend, _ in measured})
+        if len(kinds_of_run) != 1:
+            listed = ", ".join(f"{scenario} ({backend})" for scenario, backend in kinds_of_run)
+            raise AvailabilityBaselineError(f"the runs are of several scenarios or backends: {listed}")
+        scenario, backend = kinds_of_run[0]
+        baseline = baseline_from_runs(
+            scenario, [(run_dir.name, run) for run_dir, _, _, run in measured], backend
+        )
     except AvailabilityBaselineError as error:
         print(f"gameday baseline: {error}", file=sys.stderr)
         return 2
-    out = out or shipped_baseline_path(scenarios[0])
+    out = out or shipped_baseline_path(scenario)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(baseline, indent=2) + "\n")
     print(

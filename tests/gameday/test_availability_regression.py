@@ -206,6 +206,10 @@ def test_the_command_aggregates_control_runs_and_the_verifier_compares_with_them
         records = _probes(0, 20) + _probes(20, 30, lost=lost) + _probes(30, 60)
         return availability_regression_result("tiny", records, windows, 0.0, 60.0, baseline_path=out)
 
+    assert verify(0.0).valid is True
+    # Recorded with local processes: a run in containers is not compared with it.
+    assert availability_regression_result("tiny", [], windows, 0.0, 60.0, "docker", baseline_path=out) is None
+
     assert verify(0.10).valid is True  # limit 0.06 + 0.08
     failed = verify(0.30)
     assert failed.valid is False and "pause write-availability: 0.3 excess loss" in failed.detail
@@ -228,7 +232,7 @@ def test_the_command_refuses_runs_that_are_not_controls(tmp_path: Path, capsys) 
     assert (
         main(["baseline", "--per-fault-kind", str(good), str(other), "--out", str(tmp_path / "b.json")]) == 2
     )
-    assert "several scenarios" in capsys.readouterr().err
+    assert "several scenarios or backends" in capsys.readouterr().err
     with pytest.raises(AvailabilityBaselineError):
         baseline_from_runs("s", [])
 
