@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from gameday.availability_regression import (
+    GRACE_AFTER_HEAL_S,
     LOSS_SLACK,
     SAMPLES_MIN,
+    SETTLE_AFTER_HEAL_S,
     AvailabilityBaselineError,
     RunMeasure,
     Span,
@@ -246,6 +248,11 @@ def test_each_shipped_baseline_parses_and_covers_every_fault_kind_of_its_scenari
     assert set(scenario.faults.mix) <= set(baseline["fault_kinds"]), (
         "re-record: gameday baseline --per-fault-kind"
     )
+    # Measured with the spans the verifier uses today: after changing them, record the baselines again.
+    assert baseline["rule"] == {
+        "grace_after_heal_s": GRACE_AFTER_HEAL_S,
+        "settle_after_heal_s": SETTLE_AFTER_HEAL_S,
+    }
     for kind, entry in baseline["fault_kinds"].items():
         assert entry["runs"] >= 3, kind
         assert entry["write_samples_min"] >= SAMPLES_MIN and entry["read_samples_min"] >= SAMPLES_MIN, kind
