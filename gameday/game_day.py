@@ -27,6 +27,7 @@ from cluster.runtime.planted_bugs import check_planted_bugs
 from gameday.admission_probe import read_admission_observations
 from gameday.admission_verdict import judge_admission_run
 from gameday.alarm_verdict import judge_alarms
+from gameday.availability_regression import availability_regression_result, read_jsonl
 from gameday.baseline import BaselineError, compare
 from gameday.cluster_health import check_cluster_healthy
 from gameday.history_check import check_history_file
@@ -315,6 +316,13 @@ def _run_game_day(
     summary["errors"] = state.errors
     summary["partial"] = interrupted or bool(state.errors)
     results = _verify(state, scenario, run_dir, nemesis_path, run_start_s, run_end_s, summary, say) + results
+    availability = None if summary["partial"] else availability_regression_result(
+        scenario.name, read_jsonl(run_dir / "canaries.jsonl"), fault_windows(nemesis_path), run_start_s, run_end_s,
+        backend,
+    )  # fmt: skip
+    if availability is not None:  # None: no availability baseline is shipped for this scenario and backend
+        summary["availability_regression"] = availability.data
+        results.append(availability)
     if not summary["partial"]:
         scrub = scrub_result(cluster, nemesis_path, run_start_s, events_path=run_dir / "scrub.jsonl")
         summary["scrub"] = scrub.data
