@@ -406,12 +406,6 @@ def load_availability_baseline(path: Path) -> dict[str, Any]:
     return check_baseline(baseline, str(path))
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 NAME = "availability-regression"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from canaries.alarms import FaultWindow
 from canaries.fleet import CanaryFleet, start_canaries
-from canaries.records_file import read_records
+from canaries.records_file import read_all_records
 from chaos.controller import ChaosController, RunOutcome
 from chaos.faults.kinds import FAULT_KINDS
 from chaos.schedule import format_plan, nodes_from_topology, plan_faults
@@ -27,7 +27,7 @@ from cluster.runtime.planted_bugs import check_planted_bugs
 from gameday.admission_probe import read_admission_observations
 from gameday.admission_verdict import judge_admission_run
 from gameday.alarm_verdict import judge_alarms
-from gameday.availability_regression import availability_regression_result, read_jsonl
+from gameday.availability_regression import availability_regression_result
 from gameday.baseline import BaselineError, compare
 from gameday.cluster_health import check_cluster_healthy
 from gameday.history_check import check_history_file
@@ -317,7 +317,7 @@ def _run_game_day(
     summary["partial"] = interrupted or bool(state.errors)
     results = _verify(state, scenario, run_dir, nemesis_path, run_start_s, run_end_s, summary, say) + results
     availability = None if summary["partial"] else availability_regression_result(
-        scenario.name, read_jsonl(run_dir / "canaries.jsonl"), fault_windows(nemesis_path), run_start_s, run_end_s,
+        scenario.name, read_all_records(run_dir / "canaries.jsonl"), fault_windows(nemesis_path), run_start_s, run_end_s,
         backend,
     )  # fmt: skip
     if availability is not None:  # None: no availability baseline is shipped for this scenario and backend
@@ -338,7 +338,7 @@ def _run_game_day(
     if state.prometheus is not None:
         say("cross-checking the canaries' records against prometheus...")
         records_path = run_dir / "canaries.jsonl"
-        records = list(read_records(records_path)) if records_path.exists() else []
+        records = read_all_records(records_path)
         results.append(
             prometheus_verdict(
                 state.prometheus, records, state.canaries_started_wall_s, state.canaries_stopped_wall_s or time.time()
@@ -477,7 +477,7 @@ def _verify(
         merge_histories([result.history_path, *extra, nemesis_path], history_path)
         results.append(_judge_history(name, model, history_path, run_dir, result))
     records_path = run_dir / "canaries.jsonl"
-    records = list(read_records(records_path)) if records_path.exists() else []
+    records = read_all_records(records_path)
     thresholds = scenario.thresholds
     windows = [
         alarm_fault_window(window["start_s"], window.get("heal_s", run_end_s), thresholds.by_fault_kind.get(window["kind"]))

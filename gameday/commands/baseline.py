@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from canaries.records_file import read_all_records
 from cluster.deploy.backends import DEFAULT_BACKEND
 from gameday.availability_regression import (
     AvailabilityBaselineError,
@@ -19,7 +20,6 @@ from gameday.availability_regression import (
     baseline_from_runs,
     fault_spans,
     measure_run,
-    read_jsonl,
     shipped_baseline_path,
 )
 from gameday.baseline import BaselineError, save_baseline
@@ -81,7 +81,7 @@ def measure_run_dir(run_dir: Path) -> tuple[str, str, RunMeasure]:
     run_start_s = float(summary["run_start_monotonic_s"])
     run_end_s = run_start_s + float(summary["duration_s"])
     spans = fault_spans(fault_windows(run_dir / "nemesis.jsonl"), run_end_s)
-    records = read_jsonl(run_dir / "canaries.jsonl")
+    records = read_all_records(run_dir / "canaries.jsonl")
     if not records:
         raise AvailabilityBaselineError(f"{run_dir} has no canary records")
     backend = str(summary.get("backend") or DEFAULT_BACKEND)
