@@ -26,6 +26,10 @@ PLANTED_BUGS: dict[str, str] = {
         "a new leader truncates its log to its own commit index, dropping entries the old leader "
         "committed (linearizability, with kill-leader)"
     ),
+    "crash-group-loop": (
+        "a storage replica's group raises in its I/O loop every 150 applied entries; the node closes the "
+        "group and the next metadata report reopens it, so only the logs show it (store-errors)"
+    ),
 }
 
 

@@ -108,6 +108,7 @@ PLANTED = {
     "stale-consistent-read": ("kill-leader", "linearizability", 1),
     "forget-on-leader-change": ("kill-leader", "linearizability", 1),
     "skip-fsync": ("power-off", "sets", 1),
+    "crash-group-loop": ("kill-leader", "store-errors", 1),
 }
 RUN_TIMEOUT_S = 180
 ATTEMPTS_PER_BUG = 3
