@@ -218,19 +218,32 @@ def log_findings(process: str, incarnation: Incarnation) -> list[Finding]:
         exception = _last_exception_line(following)
         group_error = _GROUP_ERROR.match(message)
         if group_error:
-            findings.append(Finding("group-closed", process, message[:300], group_error["group"], evidence))
+            summary = message[:300] + _reopened(incarnation.lines, record, group_error["group"])
+            findings.append(Finding("group-closed", process, summary, group_error["group"], evidence))
         elif _HOST_LOOP_ERROR.match(message):
             findings.append(Finding("host-loop-died", process, message[:300], None, evidence))
         elif shutting_down and _SHUTDOWN_NOISE.search(message):
             continue
-        elif following:
-            what = f"{message[:200]} -> {exception}" if match else f"uncaught exception: {exception}"
+        elif following and level in ("WARNING", "ERROR", "CRITICAL"):  # logged with its traceback
+            what = f"{message[:200]} -> {exception}"
             findings.append(Finding("traceback", process, what, _group_named(message), evidence))
+        elif following:  # printed by the interpreter after the last record: an uncaught exception
+            evidence = tuple(line[:400] for line in following[:EVIDENCE_LINES_MAX])
+            findings.append(Finding("traceback", process, f"uncaught exception: {exception}", None, evidence))
         elif level in ("ERROR", "CRITICAL"):
             findings.append(Finding("error-record", process, message[:300], _group_named(message), evidence))
         elif level == "WARNING" and _PROGRAMMING_ERROR.search(message):
             findings.append(Finding("suspicious-warning", process, message[:300], _group_named(message), evidence))
     return findings
+
+
+def _reopened(lines: Sequence[str], closed_record: str | None, group: str) -> str:
+    """The store hides the crash by opening the group again (at the next metadata report): say when."""
+    after = lines[lines.index(closed_record) + 1:] if closed_record in lines else []
+    for line in after:
+        if f"opening replica of {group} " in line:
+            return f" (reopened at {line[11:23]})"
+    return ""
 
 
 def _output_findings(process: str, lines: Sequence[str]) -> list[Finding]:
@@ -352,7 +365,7 @@ def _describe(findings: Sequence[Finding]) -> str:
     first = findings[0]
     lines = [f"{len(findings)} unexplained: {head}; first: {first.process}"
              + (f" group {first.group}" if first.group else "") + f": {first.summary}"]
-    for finding in findings[:5]:
+    for finding in findings[:3]:
         lines.append(f"- {finding.kind} {finding.process}" + (f" group={finding.group}" if finding.group else ""))
         lines += [f"    {line}" for line in finding.lines[:EVIDENCE_LINES_MAX]]
     return "\n".join(lines)

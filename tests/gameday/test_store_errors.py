@@ -201,3 +201,12 @@ def test_the_result_reads_a_stopped_local_cluster_and_its_run_directory(tmp_path
     (logs / "node-a1.log").write_text("\n".join(start("node-a1", 100) + TRACEBACK + start("node-a1", 200)))
     assert store_errors_result(cluster, tmp_path).valid is False
     (logs / "router-a.log").unlink()
+
+
+def test_an_uncaught_exception_after_an_info_record_is_reported_as_uncaught() -> None:
+    lines = start("node-a1", 100) + TRACEBACK
+    result = judge({"node-a1": lines}, [])
+    traceback = next(finding for finding in result.data["findings"] if finding["kind"] == "traceback")
+    assert traceback["summary"] == "uncaught exception: KeyError: 'c7114e9c-p0'"
+    assert traceback["lines"][0].startswith("Traceback")
+    assert any("crashed" in finding["summary"] for finding in result.data["findings"])
