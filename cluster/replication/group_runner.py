@@ -166,10 +166,10 @@ class GroupRunner:
         except TimeoutError as error:
             raise ProposalOutcomeUnknown(f"group {self.group_id}: no commit within {timeout_s}s") from error
         finally:
-            if not future.done():
-                # The caller heard "unknown" (or left): the command's later fate (say, ProposalLost) has no
-                # reader, and asyncio would log it as an error nobody retrieved, hiding real ones in noise.
-                future.add_done_callback(_settled_without_reader)
+            # After a timeout or a cancellation the command's fate (say, ProposalLost) has no reader: the
+            # shield stops reading it once cancelled, even when the fate lands in the few loop turns before
+            # this line. asyncio would log it as an error nobody retrieved, hiding real ones in noise.
+            future.add_done_callback(_settled_without_reader)
 
     async def wait_consistent_read(self, timeout_s: float) -> None:
         """Returns once this leader may serve a strongly consistent read (lease held, caught up)."""

@@ -210,3 +210,34 @@ def test_an_uncaught_exception_after_an_info_record_is_reported_as_uncaught() ->
     assert traceback["summary"] == "uncaught exception: KeyError: 'c7114e9c-p0'"
     assert traceback["lines"][0].startswith("Traceback")
     assert any("crashed" in finding["summary"] for finding in result.data["findings"])
+
+
+ARCHIVE_GAP = (
+    "scrub of 94757ee0-p1: reference replay failed: corrupt write-ahead log record in /d/0009.wal at byte "
+    "offset 0: checksummed record breaks the log: batch starts at index 235, leaving a gap after last index 227"
+)
+
+
+def test_a_known_issue_is_set_apart_only_after_its_fault_kind() -> None:
+    lines = start("node-a2", 100) + [record("node-a2", "ERROR", "cluster.scrub.coordinator", ARCHIVE_GAP)]
+    lines += stop("node-a2", 100)
+    assert judge({"node-a2": lines}, []).valid is False
+    power_loss = [{"process": "nemesis", "type": "info", "f": "start-cluster-power-off", "value": {"fault": 1}}]
+    result = judge({"node-a2": lines}, power_loss)
+    assert result.valid is True
+    assert result.data["known_issues"]["archive-gap-after-cluster-power-off"]["count"] == 1
+    assert "known issue archive-gap-after-cluster-power-off: 1" in result.detail
+
+
+def test_cancelled_connection_tasks_are_shutdown_noise_only_after_a_requested_stop() -> None:
+    noise = [
+        record("node-b1", "ERROR", "asyncio", "Exception in callback StreamReaderProtocol.connection_made.<locals>.callback"),
+        "Traceback (most recent call last):",
+        '  File "/usr/lib/python3.11/asyncio/streams.py", line 249, in callback',
+        "    exc = task.exception()",
+        "asyncio.exceptions.CancelledError",
+    ]
+    stopped = start("node-b1", 100) + stop("node-b1", 100) + noise
+    assert judge({"node-b1": stopped}, []).valid is True
+    running = start("node-b1", 100) + noise + stop("node-b1", 100)
+    assert judge({"node-b1": running}, []).valid is False
