@@ -204,7 +204,10 @@ class ReplicaHost:
                 )
                 for group, outcome in zip(syncing, outcomes, strict=True):
                     if isinstance(outcome, BaseException):
-                        self._log_group_error(group, "fsync", outcome)
+                        if group.closed:  # dropped on purpose (say, a log replica) while its fsync waited
+                            log.info("group %s was closed during its WAL fsync (%r)", group.group_id, outcome)
+                        else:
+                            self._log_group_error(group, "fsync", outcome)
                         failed.add(group)
             for group, ready in prepared:
                 if group in failed or group.closed:
@@ -241,6 +244,8 @@ class ReplicaHost:
         )
 
     def _timed_sync(self, group: GroupRunner) -> None:
+        if group.closed:  # dropped while this sync waited for a thread: its WAL is closed, nothing to sync
+            return
         started_s = time.perf_counter()
         group.wal.sync()
         if self.on_fsync_s is not None:

@@ -241,3 +241,10 @@ def test_cancelled_connection_tasks_are_shutdown_noise_only_after_a_requested_st
     assert judge({"node-b1": stopped}, []).valid is True
     running = start("node-b1", 100) + noise + stop("node-b1", 100)
     assert judge({"node-b1": running}, []).valid is False
+
+
+def test_a_metrics_port_taken_by_another_program_is_the_machine_not_the_store() -> None:
+    taken = "cannot serve /metrics on 127.0.0.1:48777: [Errno 98] error while attempting to bind: address already in use"
+    lines = start("meta-a", 100) + [record("meta-a", "ERROR", "cluster.runtime.process_metrics", taken)]
+    result = judge({"meta-a": lines + stop("meta-a", 100)}, [])
+    assert result.valid is True and result.data["known_issues"]["metrics-port-taken"]["count"] == 1
