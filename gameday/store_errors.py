@@ -39,7 +39,11 @@ NAME = "store-errors"
 EVIDENCE_LINES_MAX = 12  # per finding: the record, then the first lines of its traceback
 FINDINGS_DETAILED_MAX = 40  # beyond this, findings are only counted
 
-# Fault kinds whose start freezes a process rather than ending it: their pids are not exits.
+# How faults say what they did to processes (chaos/faults/*): a `start-<kind>` event's "pids" are the
+# processes it ended (SIGKILL), a `stop-<kind>` event's "pids" those it started; "stopped_pids" next to
+# "pids" is a restart (clock-skew). A fault that kills several times while it lasts says each with an
+# `<x>-kill` / `<x>-power-on` event's "pids" (leader-churn), or any event's "killed_pids" /
+# "started_pids". Kinds whose "pids" freeze a process rather than end it:
 PAUSING_FAULT_KINDS = frozenset({"pause"})
 
 _RECORD = re.compile(
@@ -154,12 +158,17 @@ def lifecycles(nemesis_events: Iterable[Mapping[str, Any]]) -> dict[str, Lifecyc
                     swept.setdefault(process_id, []).append(f"heal-all powered on {process_id} (pid {pid})")
             continue
         phase, _, kind = function.partition("-")
-        if phase not in ("start", "stop") or kind in PAUSING_FAULT_KINDS:
-            continue
         pids = value.get("pids") if isinstance(value.get("pids"), dict) else {}
-        if "stopped_pids" in value:  # a restart in one step (clock-skew): old pid stopped, new one started
-            ends = value.get("stopped_pids") or {}
-            starts = pids
+        if "killed_pids" in value or "started_pids" in value:  # any event, e.g. one kill of a churning fault
+            ends, starts = _pid_map(value.get("killed_pids")), _pid_map(value.get("started_pids"))
+        elif function.endswith("-kill"):  # one kill while a fault lasts (leader-churn's churn-kill)
+            ends, starts = pids, {}
+        elif function.endswith("-power-on"):  # and its power-on (churn-power-on)
+            ends, starts = {}, pids
+        elif phase not in ("start", "stop") or kind in PAUSING_FAULT_KINDS:
+            continue
+        elif "stopped_pids" in value:  # a restart in one step (clock-skew): old pid stopped, new one started
+            ends, starts = _pid_map(value.get("stopped_pids")), pids
         elif phase == "start":
             ends, starts = pids, {}
         else:
@@ -180,6 +189,10 @@ def lifecycles(nemesis_events: Iterable[Mapping[str, Any]]) -> dict[str, Lifecyc
         )
         for name in names
     }
+
+
+def _pid_map(value: Any) -> dict[str, int]:
+    return {str(process): int(pid) for process, pid in value.items()} if isinstance(value, dict) else {}
 
 
 # ---- the log side -----------------------------------------------------------------------------

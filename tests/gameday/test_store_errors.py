@@ -248,3 +248,20 @@ def test_a_metrics_port_taken_by_another_program_is_the_machine_not_the_store() 
     lines = start("meta-a", 100) + [record("meta-a", "ERROR", "cluster.runtime.process_metrics", taken)]
     result = judge({"meta-a": lines + stop("meta-a", 100)}, [])
     assert result.valid is True and result.data["known_issues"]["metrics-port-taken"]["count"] == 1
+
+
+def test_a_fault_that_kills_while_it_lasts_says_so_with_killed_and_started_pids() -> None:
+    events = [
+        {"process": "nemesis", "type": "info", "f": "start-leader-churn", "value": {"fault": 1}},
+        {"process": "nemesis", "type": "info", "f": "churn-kill",
+         "value": {"fault": 1, "killed_pids": {"node-a1": 100}, "started_pids": {"node-a1": 200}}},
+        {"process": "nemesis", "type": "info", "f": "stop-leader-churn", "value": {"fault": 1}},
+    ]
+    lines = start("node-a1", 100) + start("node-a1", 200) + stop("node-a1", 200)
+    assert judge({"node-a1": lines}, events).valid is True
+    assert judge({"node-a1": lines}, events[:1] + events[2:]).valid is False
+    churn = [  # leader-churn's own events (chaos/faults/leader_churn.py)
+        {"process": "nemesis", "type": "info", "f": "churn-kill", "value": {"process_ids": ["node-a1"], "pids": {"node-a1": 100}}},
+        {"process": "nemesis", "type": "info", "f": "churn-power-on", "value": {"process_ids": ["node-a1"], "pids": {"node-a1": 200}}},
+    ]
+    assert judge({"node-a1": lines}, churn).valid is True
