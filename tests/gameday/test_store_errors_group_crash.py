@@ -81,3 +81,31 @@ def test_without_the_switch_the_same_load_closes_nothing(tmp_path: Path) -> None
     host.add_group(group)
     committed = asyncio.run(_drive_until_closed(host, group))
     assert not group.closed and committed == 2 * PLANTED_CRASH_EVERY_APPLIED_ENTRIES
+
+
+class _HostWhosePeriodicWorkRaises(ReplicaHost):
+    def on_tick(self) -> None:
+        raise KeyError("a bug in the host's periodic work")
+
+
+def test_a_host_loop_that_dies_is_logged_and_judged(caplog: pytest.LogCaptureFixture) -> None:
+    host = _HostWhosePeriodicWorkRaises("node-a1", build_topology(3, 1, 1))
+
+    async def run_briefly() -> None:
+        await host.start()
+        try:
+            await asyncio.sleep(5 * host.tick_s)
+        finally:
+            await host.stop()
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(run_briefly())
+    formatter = logging.Formatter(LOG_FORMAT)
+    lines = [
+        "2026-12-02 18:15:45,288 node-a1 INFO __main__: process-start id=node-a1 role=node pid=7",
+        *"\n".join(formatter.format(record) for record in caplog.records).splitlines(),
+        "2026-12-02 18:16:45,288 node-a1 INFO __main__: process-stop id=node-a1 pid=7 signal=SIGTERM",
+    ]
+    assert sum("host-loop-error host=node-a1 loop=tick" in line for line in lines) == 1
+    result = judge({"node-a1": lines}, [])
+    assert result.valid is False and result.data["counts"] == {"host-loop-died": 1}
