@@ -42,6 +42,7 @@ from gameday.run_verdict import VerifierResult, exit_code_for, overall_validity,
 from gameday.scenario import FaultKindThreshold, Scenario
 from gameday.scrub_verdict import scrub_result
 from gameday.steady_state import CanaryAvailabilityProbe
+from gameday.store_errors import store_errors_result
 from gameday.store_events import add_store_events
 from loadgen.history_merge import merge_histories
 from loadgen.register_workload import RegisterWeights
@@ -327,6 +328,8 @@ def _run_game_day(
         scrub = scrub_result(cluster, nemesis_path, run_start_s, events_path=run_dir / "scrub.jsonl")
         summary["scrub"] = scrub.data
         results.append(scrub)
+        # After `down`: every process's log is complete (with its stop line) and kept (Docker copies it then).
+        results.append(store_errors_result(cluster, run_dir))
     if "cache-flush" in scenario.faults.mix and not summary["partial"]:
         results.append(judge_metadata_run(run_dir, scenario.cluster.router_cache))
     if scenario.workload.model == "hot-key" and not summary["partial"]:

@@ -63,6 +63,10 @@ PLANTED_BUGS: dict[str, str] = {
         "reopens it from the next metadata report: no data harmed, every group led again soon "
         "(store-errors: the logged exception and the closed group)"
     ),
+    "crash-group-loop": (
+        "a storage replica's group raises in its I/O loop every 150 applied entries; the node closes the "
+        "group and the next metadata report reopens it, so only the logs show it (store-errors)"
+    ),
 }
 
 # The planted bugs that live in the consensus core: RaftConfig field each switch sets.
