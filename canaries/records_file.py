@@ -48,3 +48,8 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                 return
             if line.strip():
                 yield json.loads(line)
+
+
+def read_all_records(path: Path) -> list[dict[str, Any]]:
+    """Every record of a ``canaries.jsonl`` file; none when the canaries never wrote it."""
+    return list(read_records(path)) if path.exists() else []

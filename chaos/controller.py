@@ -5,6 +5,10 @@ applied and `stop-<kind>` when healed, with exactly the processes, pids, group a
 is guaranteed three ways: `run` heals in a `finally`, the controller is a context manager whose exit
 heals, and `heal_all` ends with a sweep that resumes every paused process and powers on every process
 the cluster started that is no longer running, whatever injector bookkeeping says.
+
+Faults that keep acting while active (a flapping link, leader churn: injectors with a `tick`) are
+stepped every `step_s` between their start and their heal; what they do is recorded as nemesis events
+carrying their fault number, beside the fault's own start and stop.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ class ChaosController:
             cluster,
             leaders or (lambda: leader_view_from_status(cluster.status())),
             leader_wait_s=leader_wait_s,
+            clock=clock,
         )
         self._active: list[_ActiveFault] = []
         self._aborts: list[_AbortCondition] = []
@@ -116,6 +121,7 @@ class ChaosController:
                     break
                 now_s = self.clock() - start_time
                 self._heal_due(now_s)
+                self._tick_active()
                 while pending and pending[0][1].start_s <= now_s:
                     number, fault = pending.pop(0)
                     if self._start(number, fault):
@@ -166,6 +172,23 @@ class ChaosController:
             self._active.append(_ActiveFault(number, fault, injector, result))
             self.record({"process": NEMESIS, "type": "info", "f": f"start-{fault.kind}", "value": {"fault": number, **result}})
             return True
+
+    def _tick_active(self) -> None:
+        with self._lock:
+            for active in list(self._active):
+                tick = getattr(active.injector, "tick", None)
+                if tick is None:
+                    continue
+                try:
+                    events = tick(self.context)
+                except Exception as error:  # a fault that cannot go on is healed now, not left half-applied
+                    self.record({"process": NEMESIS, "type": "info", "f": f"error-{active.fault.kind}",
+                                 "value": {"fault": active.number, "error": repr(error)}})
+                    self._heal(active)
+                    continue
+                for event in events:
+                    value = {"fault": active.number, "kind": active.fault.kind, **event.get("value", {})}
+                    self.record({"process": NEMESIS, "type": "info", "f": event["f"], "value": value})
 
     def _heal_due(self, now_s: float) -> None:
         with self._lock:

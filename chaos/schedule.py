@@ -19,8 +19,9 @@ from cluster.runtime.topology import Topology
 # A selector index is drawn from this range and taken modulo the number of groups at apply time:
 # the plan must not depend on how many partitions the live cluster happens to have.
 SELECTOR_INDEX_RANGE = 1_000_000
-# Kinds whose injector draws randomly (which items rot): each planned fault carries its own seed.
-SEEDED_KINDS = frozenset({"bit-rot"})
+# Kinds whose injector draws randomly (which items rot, when a link flaps): each planned fault carries
+# its own seed.
+SEEDED_KINDS = frozenset({"bit-rot", "flapping-partition", "flapping-one-way", "flapping-latency"})
 
 
 class ScheduleError(Exception):
@@ -35,6 +36,7 @@ class TargetOptions:
     leader_of: tuple[str, ...] = ("partition",)
     roles: tuple[str, ...] = ("node",)
     processes: tuple[str, ...] = ()  # exactly these processes (e.g. "node-a1"); empty means any
+    by: tuple[str, ...] = ("kill",)  # leader-churn: how a leader is taken away (kinds.CHURN_METHODS)
     # How hard the fault hits (FaultKind.parameters: latency_ms, rate, items...); copied into each target.
     parameters: Mapping[str, float] = field(default_factory=dict)
 
@@ -90,6 +92,8 @@ def _footprint(kind: str, target: Mapping[str, Any]) -> _Footprint:
     shape = FAULT_KINDS[kind].target_shape
     if shape is TargetShape.PROCESS:
         return _Footprint(frozenset({target["az"]}), frozenset({target["process_id"]}))
+    if shape is TargetShape.PROCESS_SUBSET:
+        return _Footprint(frozenset(target["azs"]), frozenset(target["process_ids"]))
     if shape is TargetShape.AVAILABILITY_ZONE:
         return _Footprint(frozenset({target["az"]}))
     if shape is TargetShape.EVERY_NODE:
@@ -119,7 +123,7 @@ def _choose_target(
         if (not options.azs or node.az in options.azs)
         and (not options.processes or node.process_id in options.processes)
     ]
-    if shape in (TargetShape.PROCESS, TargetShape.AVAILABILITY_ZONE) and not candidates:
+    if shape in (TargetShape.PROCESS, TargetShape.PROCESS_SUBSET, TargetShape.AVAILABILITY_ZONE) and not candidates:
         wanted = f"AZs {list(options.azs)}" if options.azs else ""
         wanted += (" and " if wanted else "") + (f"processes {list(options.processes)}" if options.processes else "")
         raise ScheduleError(f"{kind}: no node in {wanted} (nodes: {sorted(n.process_id for n in nodes)})")
@@ -149,6 +153,8 @@ def _choose_target(
             return None
         node = rng.choice(sorted(free, key=lambda ref: ref.process_id))
         return {"process_id": node.process_id, "az": node.az}
+    if shape is TargetShape.PROCESS_SUBSET:
+        return _choose_subset(candidates, len(nodes), busy_processes, allowed_azs, allow_majority_loss, rng)
     if shape is TargetShape.AVAILABILITY_ZONE:
         azs = sorted({node.az for node in candidates if allowed_azs is None or node.az in allowed_azs})
         if not azs:
@@ -162,8 +168,39 @@ def _choose_target(
         target = {"of": of}
         if of == "partition":
             target["index"] = rng.randrange(SELECTOR_INDEX_RANGE)
+        if "by" in FAULT_KINDS[kind].option_keys:  # drawn only for kinds that take it: older plans replay as before
+            target["by"] = rng.choice(sorted(options.by))
         return target
     return {"index": rng.randrange(SELECTOR_INDEX_RANGE)}
+
+
+def _choose_subset(
+    candidates: Sequence[NodeRef],
+    node_count: int,
+    busy_processes: set[str],
+    allowed_azs: set[str] | None,
+    allow_majority_loss: bool,
+    rng: random.Random,
+) -> dict[str, Any] | None:
+    """A random non-empty subset of free nodes: inside one AZ (every group keeps 2 of its 3 replicas,
+    one per AZ), or, with majority loss allowed, across AZs but never every node (cluster-power-off is that)."""
+    free = sorted(
+        (node for node in candidates if node.process_id not in busy_processes and (allowed_azs is None or node.az in allowed_azs)),
+        key=lambda ref: ref.process_id,
+    )
+    if not allow_majority_loss:
+        azs = sorted({node.az for node in free})
+        if not azs:
+            return None
+        az = rng.choice(azs)
+        free = [node for node in free if node.az == az]
+        largest = len(free)
+    else:
+        largest = min(len(free), node_count - 1)
+    if largest < 1:
+        return None
+    chosen = sorted(rng.sample(free, rng.randint(1, largest)), key=lambda ref: ref.process_id)
+    return {"process_ids": [node.process_id for node in chosen], "azs": sorted({node.az for node in chosen})}
 
 
 def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s: float) -> list[PlannedFault]:
@@ -225,6 +262,8 @@ def describe_target(kind: str, target: Mapping[str, Any]) -> str:
 def _describe_where(target: Mapping[str, Any]) -> str:
     if target.get("routers") == "all":
         return "every router's partition-metadata cache"
+    if "process_ids" in target and "azs" in target:
+        return f"{', '.join(target['process_ids'])} at once ({', '.join(target['azs'])})"
     if "process_ids" in target:
         return f"every storage node at once ({len(target['process_ids'])})"
     if "process_id" in target:
@@ -233,11 +272,12 @@ def _describe_where(target: Mapping[str, Any]) -> str:
         roles = f" [{', '.join(target['roles'])}]" if "roles" in target else ""
         return f"every process of {target['az']}{roles}"
     if "of" in target:
+        by = f" (by {target['by']})" if "by" in target else ""
         if target["of"] == "partition":
-            return f"leader of partition group #{target['index']} (modulo groups at apply time)"
+            return f"leader of partition group #{target['index']} (modulo groups at apply time){by}"
         if target["of"] == "metadata":
-            return "leader of the metadata group"
-        return "node leading the most groups"
+            return f"leader of the metadata group{by}"
+        return f"node leading the most groups{by}"
     return f"layout #{target.get('index')} (resolved at apply time)"
 
 

@@ -11,16 +11,21 @@ from the canaries' metrics, so an on-call sees during a game day what the verdic
 
 Only the outside-fault thresholds are used: a customer-facing alarm must fire whenever customers
 would see the failure. The looser inside-fault thresholds are what the game day's verdict tolerates,
-and stay with that verifier. Like the verifier, a pair with fewer than ``samples_min`` requests of a
-kind in the window is not judged.
+and stay with that verifier. Like the verifier, an alarm fires when M of the last N windows breached
+(a subquery counts the breached windows, aligned to multiples of the window as CloudWatch's periods
+are), and a window with fewer than ``samples_min`` requests breaches only when the requests it lacks
+could not have saved it. Unlike the verifier, a window without samples is not skipped (the last N
+windows are the last N, judged or not), and latency counts errors (the histogram holds every request).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from canaries.alarms import AlarmRule
 from dashboards.yaml_text import duration, to_yaml
 
 __all__ = [
@@ -28,9 +33,13 @@ __all__ = [
     "CANARY_INTERVAL_S",
     "RULES_PATH",
     "AlertThresholds",
+    "alarm_rule",
+    "availability_breach_expr",
     "availability_expr",
     "default_samples_min",
+    "latency_breach_expr",
     "latency_p99_seconds_expr",
+    "m_of_n_expr",
     "render_rules",
     "rule_groups",
     "write_rules",
@@ -40,7 +49,7 @@ RULES_PATH = Path(__file__).parent / "rules" / "customer_facing_alarms.yml"
 ALERT_NAMES = ("CanaryWriteAvailabilityLow", "CanaryReadAvailabilityLow", "CanaryLatencyP99High", "CanaryDown")
 
 # How often a canary probes each endpoint; must equal gameday.game_day.CANARY_INTERVAL_S (a test checks).
-CANARY_INTERVAL_S = 0.5
+CANARY_INTERVAL_S = 0.25
 # How long after its last sample a vanished canary still raises CanaryDown by name. Longer than any
 # game day; past it, only a fleet with no canary left at all is noticed (absent()).
 CANARY_MEMORY_S = 3600.0
@@ -63,8 +72,16 @@ class AlertThresholds(Protocol):
 
 
 def default_samples_min(window_s: float) -> int:
-    """The game day's minimum number of requests for a window to be judged (gameday/game_day.py)."""
+    """Half the probes a window holds: the minimum of thresholds that do not name their own."""
     return max(3, int(window_s / CANARY_INTERVAL_S) // 2)
+
+
+def alarm_rule(thresholds: AlertThresholds, kind: str, samples_min: int | None = None) -> AlarmRule:
+    """The scenario's M of N and sample minimum for ``kind`` (gameday.scenario.Thresholds.alarm_rule);
+    thresholds without them fire on one breached window of ``default_samples_min`` requests."""
+    rule_of = getattr(thresholds, "alarm_rule", None)
+    rule = rule_of(kind) if callable(rule_of) else AlarmRule(1, 1, default_samples_min(thresholds.window_s))
+    return rule if samples_min is None else replace(rule, samples_min=samples_min)
 
 
 def _requests_rate(matchers: str, window: str) -> str:
@@ -77,11 +94,36 @@ def availability_expr(side: str, window_s: float) -> str:
     return f"{_requests_rate(_AVAILABLE[side], window)}\n  /\n{_requests_rate(_ALL[side], window)}"
 
 
-def _enough_samples(side: str, window_s: float, samples_min: int) -> str:
+def _increase(matchers: str, window: str) -> str:
+    return f"sum by ({_PAIR}) (increase(canary_requests_total{{{matchers}}}[{window}]))"
+
+
+def availability_breach_expr(side: str, window_s: float, availability_min: float, samples_min: int) -> str:
+    """1 per pair when the window ending now breached, else 0: availability below the threshold even if
+    the requests it lacks below ``samples_min`` had all succeeded (canaries.alarms.judge_availability)."""
     window = duration(window_s)
+    available, total = _increase(_AVAILABLE[side], window), _increase(_ALL[side], window)
+    # A pair whose available series was never exported counts as none available, not as unknown.
     return (
-        f"sum by ({_PAIR}) (increase(canary_requests_total{{{_ALL[side]}}}[{window}])) >= {samples_min}"
+        f"(\n({available}\n  or {total} * 0)\n  + clamp_min({samples_min} - {total}, 0)\n)\n  /\n"
+        f"clamp_min({total}, {samples_min})\n< bool {_number(availability_min)}"
     )
+
+
+def latency_breach_expr(window_s: float, latency_max_s: float, samples_min: int) -> str:
+    """1 per pair when the window's p99 is above the threshold on at least ``samples_min`` requests, else 0."""
+    count = f"sum by ({_PAIR}) (increase(canary_request_latency_seconds_count[{duration(window_s)}]))"
+    return (
+        f"(\n{latency_p99_seconds_expr(window_s)} > bool {_number(latency_max_s)}\n)\n"
+        f"and on ({_PAIR})\n{count} >= {samples_min}"
+    )
+
+
+def m_of_n_expr(breach: str, window_s: float, rule: AlarmRule) -> str:
+    """Breached windows among the last N, each evaluated at a multiple of the window; fires at M.
+    The range stops a millisecond short of N windows so that it holds N evaluations, not N + 1."""
+    span = duration(rule.evaluation_windows * window_s - 0.001)
+    return f"sum_over_time((\n{breach}\n)[{span}:{duration(window_s)}]) >= {rule.breaches_to_fire}"
 
 
 def latency_p99_seconds_expr(window_s: float, by: str = _PAIR, matchers: str = "") -> str:
@@ -112,46 +154,47 @@ def _check(thresholds: AlertThresholds) -> None:
 
 
 def rule_groups(thresholds: AlertThresholds, samples_min: int | None = None) -> dict[str, Any]:
-    """The rules file as a document: one group of the four customer-facing alarms."""
+    """The rules file as a document: one group of the four customer-facing alarms. ``samples_min``
+    replaces every kind's own minimum."""
     _check(thresholds)
     window_s = thresholds.window_s
     window = duration(window_s)
-    samples = default_samples_min(window_s) if samples_min is None else samples_min
-    if samples < 1:
-        raise ValueError(f"samples_min must be at least 1, got {samples}")
+    if samples_min is not None and samples_min < 1:
+        raise ValueError(f"samples_min must be at least 1, got {samples_min}")
     availability_min = thresholds.availability_outside_faults
     latency_max_s = thresholds.latency_p99_ms / 1000.0
     labels = {"severity": "page", "team": "gameday"}
     rules: list[dict[str, Any]] = []
     for side, name in (("write", "CanaryWriteAvailabilityLow"), ("read", "CanaryReadAvailabilityLow")):
-        expr = (
-            f"(\n{availability_expr(side, window_s)}\n) < {_number(availability_min)}\n"
-            f"and on ({_PAIR})\n{_enough_samples(side, window_s, samples)}"
-        )
+        rule = alarm_rule(thresholds, f"{side}-availability", samples_min)
+        breach = availability_breach_expr(side, window_s, availability_min, rule.samples_min)
         rules.append(
             {
                 "alert": name,
-                "expr": expr,
+                "expr": m_of_n_expr(breach, window_s, rule),
                 "labels": labels,
                 "annotations": {
                     "summary": f"Canary {side} availability low from {{{{ $labels.az }}}} to "
                     f"{{{{ $labels.endpoint_az }}}}",
-                    "description": f"{{{{ $value | humanizePercentage }}}} of canary {side}s from "
-                    f"{{{{ $labels.az }}}} to the endpoint in {{{{ $labels.endpoint_az }}}} succeeded over "
-                    f"{window}; the threshold is {_percent(availability_min)}.",
+                    "description": f"Canary {side}s from {{{{ $labels.az }}}} to the endpoint in "
+                    f"{{{{ $labels.endpoint_az }}}} were less than {_percent(availability_min)} available in "
+                    f"{{{{ $value }}}} of the last {rule.evaluation_windows} windows of {window} "
+                    f"({rule.breaches_to_fire} fire; a window needs {rule.samples_min} requests).",
                 },
             }
         )
+    rule = alarm_rule(thresholds, "latency-p99", samples_min)
     rules.append(
         {
             "alert": "CanaryLatencyP99High",
-            "expr": f"{latency_p99_seconds_expr(window_s)} > {_number(latency_max_s)}",
+            "expr": m_of_n_expr(latency_breach_expr(window_s, latency_max_s, rule.samples_min), window_s, rule),
             "labels": labels,
             "annotations": {
                 "summary": "Canary p99 latency high from {{ $labels.az }} to {{ $labels.endpoint_az }}",
                 "description": "p99 latency of canary requests from {{ $labels.az }} to the endpoint in "
-                f"{{{{ $labels.endpoint_az }}}} is {{{{ $value | humanizeDuration }}}} over {window}; "
-                f"the threshold is {thresholds.latency_p99_ms:g}ms.",
+                f"{{{{ $labels.endpoint_az }}}} was above {thresholds.latency_p99_ms:g}ms in {{{{ $value }}}} of "
+                f"the last {rule.evaluation_windows} windows of {window} ({rule.breaches_to_fire} fire; "
+                f"a window needs {rule.samples_min} requests).",
             },
         }
     )
@@ -179,7 +222,13 @@ def render_rules(thresholds: AlertThresholds, samples_min: int | None = None) ->
     header = (
         "Generated by `python -m dashboards.generate` from dashboards/alert_rules.py: do not edit.\n"
         f"Thresholds: availability {_percent(thresholds.availability_outside_faults)}, "
-        f"p99 latency {thresholds.latency_p99_ms:g}ms, window {duration(thresholds.window_s)}."
+        f"p99 latency {thresholds.latency_p99_ms:g}ms, window {duration(thresholds.window_s)}; "
+        + "; ".join(
+            f"{kind} {rule.breaches_to_fire} of {rule.evaluation_windows} windows of {rule.samples_min} requests"
+            for kind in ("write-availability", "read-availability", "latency-p99")
+            for rule in [alarm_rule(thresholds, kind, samples_min)]
+        )
+        + "."
     )
     return to_yaml(rule_groups(thresholds, samples_min), header)
 

@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "gameday.commands.toxiproxy",
     "gameday.commands.scrub",
     "gameday.commands.dashboards",
+    "gameday.commands.selftest",
 )
 
 

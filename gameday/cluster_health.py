@@ -1,5 +1,9 @@
 """After heal and recovery the cluster must be whole again: every process up, every group led,
-and nothing died that no fault killed (an unplanned fault is reported, not hidden)."""
+and nothing died that no fault killed (an unplanned fault is reported, not hidden).
+
+This judges the end state only. What happened on the way (a group that crashed and was reopened, a
+process that died and was started again, every exception logged) is store-errors' part
+(gameday/store_errors.py), judged from the logs and the nemesis events."""
 
 from __future__ import annotations
 

@@ -143,23 +143,75 @@ def alarms_section(alarms: Any, axis: Axis) -> str:
         return "<p>The summary has no alarms section: the customer-facing alarms were not evaluated.</p>"
     fired = [alarm for alarm in alarms.get("alarms") or [] if isinstance(alarm, dict)]
     unjudged = alarms.get("unjudged") if isinstance(alarms.get("unjudged"), list) else []
+    breaches = [window for window in alarms.get("breaches") or [] if isinstance(window, dict)]
+    rules = alarms.get("rules") if isinstance(alarms.get("rules"), dict) else {}
     parts = [
-        f"<p>{len(fired)} alarm window(s) fired; {len(unjudged)} window(s) had too few samples to judge.</p>"
+        f"<p>{len(fired)} alarm(s) fired; {len(breaches)} window(s) breached a threshold;"
+        f" {len(unjudged)} window(s) had too few samples to judge.</p>"
     ]
-    if not fired:
-        return "\n".join(parts)
+    if rules:
+        parts.append(
+            "<p>An alarm fires when M of N consecutive judged windows of one canary, endpoint and kind breach;"
+            " a window is judged on at least its minimum of samples, or when the samples it lacks could not"
+            " change its verdict.</p>"
+        )
+        parts.append(_rules_table(rules))
+    if fired:
+        parts.append(_fired_table(fired, axis))
+        for alarm in fired:
+            parts.append(_evidence(alarm, axis))
+    evidence_starts = {
+        (alarm.get("canary_az"), alarm.get("endpoint_az"), alarm.get("kind"), window.get("window_start_s"))
+        for alarm in fired
+        for window in alarm.get("evidence") or []
+        if isinstance(window, dict)
+    }
+    isolated = [
+        window
+        for window in breaches
+        if (window.get("canary_az"), window.get("endpoint_az"), window.get("kind"), window.get("window_start_s"))
+        not in evidence_starts
+    ]
+    if isolated:
+        parts.append(f"<h3>Breached windows that fired no alarm ({len(isolated)})</h3>")
+        parts.append(_windows_table(isolated, axis, with_pair=True, table_class="breaches-isolated"))
+    return "\n".join(parts)
+
+
+def _rules_table(rules: dict[str, Any]) -> str:
+    rows = []
+    for kind, rule in rules.items():
+        rule = rule if isinstance(rule, dict) else {}
+        rows.append(
+            [
+                escape(str(kind)),
+                f"{_text(rule.get('breaches_to_fire'))} of {_text(rule.get('evaluation_windows'))}",
+                f'<td class="number">{_text(rule.get("samples_min"))}</td>',
+            ]
+        )
+    return table(["kind", "breached windows to fire", "samples to judge a window"], rows, table_class="alarm-rules")
+
+
+def _window_text(start: Any, end: Any, axis: Axis) -> str:
+    if _is_number(start) and _is_number(end):
+        return f"{axis.relative_maybe_absolute(start):.1f} s to {axis.relative_maybe_absolute(end):.1f} s"
+    return "unknown"
+
+
+def _fired_table(fired: list[dict[str, Any]], axis: Axis) -> str:
     rows = []
     for alarm in fired:
         kind = str(alarm.get("kind", ""))
-        start, end = alarm.get("window_start_s"), alarm.get("window_end_s")
-        window = (
-            f"{axis.relative_maybe_absolute(start):.1f} s to {axis.relative_maybe_absolute(end):.1f} s"
-            if _is_number(start) and _is_number(end)
-            else "unknown"
+        rule = alarm.get("rule") if isinstance(alarm.get("rule"), dict) else {}
+        breached = alarm.get("breaches")
+        to_fire = (
+            f" ({rule.get('breaches_to_fire')} of {rule.get('evaluation_windows')} to fire)"
+            if rule.get("breaches_to_fire") is not None
+            else ""
         )
         rows.append(
             [
-                escape(window),
+                escape(_window_text(alarm.get("window_start_s"), alarm.get("window_end_s"), axis)),
                 _text(alarm.get("canary_az")),
                 _text(alarm.get("endpoint_az")),
                 escape(kind),
@@ -167,25 +219,54 @@ def alarms_section(alarms: Any, axis: Axis) -> str:
                 f'<td class="number">{_measure(kind, alarm.get("threshold"))}</td>',
                 f'<td class="number">{_text(alarm.get("samples"))}</td>',
                 "yes" if alarm.get("inside_fault") else "no",
+                _text(breached, "1") + escape(to_fire),
             ]
         )
-    parts.append(
-        table(
+    headings = [
+        "window",
+        "canary AZ",
+        "endpoint AZ",
+        "kind",
+        "measured (worst)",
+        "threshold",
+        "samples",
+        "inside a fault",
+        "breached windows",
+    ]
+    return table(headings, rows, table_class="alarms")
+
+
+def _evidence(alarm: dict[str, Any], axis: Axis) -> str:
+    windows = [window for window in alarm.get("evidence") or [] if isinstance(window, dict)]
+    if not windows:
+        return ""
+    kind = str(alarm.get("kind", ""))
+    title = escape(f"{kind}, canary {alarm.get('canary_az')} -> endpoint {alarm.get('endpoint_az')}: the evidence")
+    windows = [{**window, "kind": kind} for window in windows]
+    return f"<h3>{title}</h3>\n" + _windows_table(windows, axis, with_pair=False, table_class="alarm-evidence")
+
+
+def _windows_table(windows: list[dict[str, Any]], axis: Axis, *, with_pair: bool, table_class: str) -> str:
+    rows = []
+    for window in windows:
+        kind = str(window.get("kind", ""))
+        verdict = str(window.get("verdict", "breach"))
+        css = {"breach": "bad", "pass": "good"}.get(verdict, "none")
+        pair = [_text(window.get("canary_az")), _text(window.get("endpoint_az")), escape(kind)] if with_pair else []
+        rows.append(
             [
-                "window",
-                "canary AZ",
-                "endpoint AZ",
-                "kind",
-                "measured",
-                "threshold",
-                "samples",
-                "inside a fault",
-            ],
-            rows,
-            table_class="alarms",
+                escape(_window_text(window.get("window_start_s"), window.get("window_end_s"), axis)),
+                *pair,
+                f'<td class="{css}">{escape(verdict)}</td>',
+                f'<td class="number">{_measure(kind, window.get("measured"))}</td>',
+                f'<td class="number">{_measure(kind, window.get("threshold"))}</td>',
+                f'<td class="number">{_text(window.get("samples"))}</td>',
+                "yes" if window.get("inside_fault") else "no",
+            ]
         )
-    )
-    return "\n".join(parts)
+    pair_headings = ["canary AZ", "endpoint AZ", "kind"] if with_pair else []
+    headings = ["window", *pair_headings, "verdict", "measured", "threshold", "samples", "inside a fault"]
+    return table(headings, rows, table_class=table_class)
 
 
 def _measure(kind: str, value: Any) -> str:

@@ -61,7 +61,7 @@ def junit_xml(results: list[VerifierResult], alarm_cases: list[dict[str, Any]], 
         if alarm_case["fired"]:
             failures += 1
             text = "\n".join(json.dumps(alarm) for alarm in alarm_case["fired"])
-            ElementTree.SubElement(case, "failure", message=f"{len(alarm_case['fired'])} window(s) fired").text = text
+            ElementTree.SubElement(case, "failure", message=f"{len(alarm_case['fired'])} alarm(s) fired").text = text
     suite.set("tests", str(cases))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))

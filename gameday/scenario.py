@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from chaos.faults.kinds import FAULT_KINDS, LEADER_TARGETS, PROCESS_ROLES
+from canaries.alarms import ALARM_KINDS, AlarmRule
+from chaos.faults.kinds import CHURN_METHODS, FAULT_KINDS, LEADER_TARGETS, PROCESS_ROLES
 from chaos.schedule import FaultPhase, TargetOptions
 from cluster.router.partition_cache import CACHE_MODES, DEFAULT_CACHE_MODE
 from gameday.admission_scenario import admission_enabled, admission_settings, check_admission
@@ -111,6 +112,17 @@ class Thresholds:
     regression_tolerance: float  # allowed relative worsening against the baseline (0.2 = 20 %)
     # [thresholds.by_fault_kind.<kind>]: a kind whose expected cost differs from the general floor.
     by_fault_kind: Mapping[str, FaultKindThreshold] = field(default_factory=dict)
+    # A customer-facing alarm fires when `alarm_breaches` of `alarm_windows` consecutive judged windows
+    # breach (CloudWatch's "M out of N"); a window is judged on at least `samples_min` canary steps of
+    # its kind, so that one failed probe cannot decide it.
+    alarm_breaches: int = 2
+    alarm_windows: int = 3
+    samples_min: int = 20
+    # [thresholds.by_alarm_kind.<kind>]: the same three for one kind of alarm (ALARM_KINDS).
+    by_alarm_kind: Mapping[str, AlarmRule] = field(default_factory=dict)
+
+    def alarm_rule(self, kind: str) -> AlarmRule:
+        return self.by_alarm_kind.get(kind) or AlarmRule(self.alarm_breaches, self.alarm_windows, self.samples_min)
 
 
 @dataclass(frozen=True)
@@ -342,6 +354,7 @@ def _fault_phase(top: _Table) -> FaultPhase:
         max_concurrent_faults=table.integer("max_concurrent_faults", 1, minimum=1),
         allow_majority_loss=table.boolean("allow_majority_loss", False),
     )
+    _check_composed_faults(table, phase)
     table.finish()
     return phase
 
@@ -358,14 +371,31 @@ def _target_options(table: _Table, kind: str) -> TargetOptions:
         leader_of=_string_list(table, "of", LEADER_TARGETS) if "of" in table.data else defaults.leader_of,
         roles=_string_list(table, "roles", PROCESS_ROLES) if "roles" in table.data else defaults.roles,
         processes=_string_list(table, "processes") if "processes" in table.data else defaults.processes,
+        by=_string_list(table, "by", CHURN_METHODS) if "by" in table.data else defaults.by,
         parameters={
             name: table.number(name, minimum=low, maximum=high)
             for name, (low, high) in sorted(FAULT_KINDS[kind].parameters.items())
             if name in table.data
         },
     )
+    flap = [options.parameters.get(name) for name in ("flap_min_s", "flap_max_s")]
+    if None not in flap and flap[0] > flap[1]:
+        raise table.fail("flap_min_s", f"{flap[0]:g} is greater than flap_max_s = {flap[1]:g}")
     table.finish()
     return options
+
+
+def _check_composed_faults(table: _Table, phase: FaultPhase) -> None:
+    """What only the whole [faults] table can tell: options that need something elsewhere in it."""
+    churn = phase.targets.get("leader-churn")
+    has_network_kind = any(FAULT_KINDS[kind].family == "network" for kind in phase.mix)
+    if "leader-churn" in phase.mix and churn is not None and "isolate" in churn.by and not has_network_kind:
+        # Network faults need Toxiproxy links, and the cluster gets them only when the mix names a network kind.
+        raise table.fail(
+            "targets.leader-churn.by",
+            '"isolate" cuts the leader\'s links through Toxiproxy, which a cluster has only when the mix names a'
+            " network fault kind (e.g. partition-node); add one, or use by = [\"kill\"]",
+        )
 
 
 def _thresholds(top: _Table) -> Thresholds:
@@ -377,9 +407,57 @@ def _thresholds(top: _Table) -> Thresholds:
         window_s=table.number("window_s", above_minimum=True),
         regression_tolerance=table.number("regression_tolerance"),
         by_fault_kind=_by_fault_kind(table.table("by_fault_kind", {})),
+        **_alarm_rule_fields(table, Thresholds.alarm_breaches, Thresholds.alarm_windows, Thresholds.samples_min),
     )
+    general = AlarmRule(thresholds.alarm_breaches, thresholds.alarm_windows, thresholds.samples_min)
+    thresholds = replace(thresholds, by_alarm_kind=_by_alarm_kind(table.table("by_alarm_kind", {}), general))
     table.finish()
     return thresholds
+
+
+def _alarm_rule_fields(table: _Table, breaches: int, windows: int, samples_min: int) -> dict[str, int]:
+    fields = {
+        "alarm_breaches": table.integer("alarm_breaches", breaches, minimum=1),
+        "alarm_windows": table.integer("alarm_windows", windows, minimum=1),
+        "samples_min": table.integer("samples_min", samples_min, minimum=1),
+    }
+    if fields["alarm_breaches"] > fields["alarm_windows"]:
+        raise table.fail(
+            "alarm_breaches",
+            f"{fields['alarm_breaches']} breached windows can never be found among alarm_windows ="
+            f" {fields['alarm_windows']} consecutive ones: the alarm could never fire",
+        )
+    return fields
+
+
+def _by_alarm_kind(table: _Table, general: AlarmRule) -> dict[str, AlarmRule]:
+    rules: dict[str, AlarmRule] = {}
+    for kind in sorted(table.data):
+        if kind not in ALARM_KINDS:
+            raise table.fail(kind, f"unknown alarm kind; known kinds: {', '.join(ALARM_KINDS)}")
+        entry = table.table(kind)
+        # What a kind leaves out it takes from the general [thresholds] fields.
+        fields = _alarm_rule_fields(entry, general.breaches_to_fire, general.evaluation_windows, general.samples_min)
+        entry.finish()
+        rules[kind] = AlarmRule(fields["alarm_breaches"], fields["alarm_windows"], fields["samples_min"])
+    table.finish()
+    return rules
+
+
+def _check_alarms_can_fire(scenario: Scenario, file: str) -> None:
+    """An alarm needing more breached windows than the run holds would pass any store."""
+    thresholds = scenario.thresholds
+    windows = math.ceil(scenario.total_s / thresholds.window_s)
+    for kind in ALARM_KINDS:
+        needed = thresholds.alarm_rule(kind).breaches_to_fire
+        if needed > windows:
+            where = f"by_alarm_kind.{kind}.alarm_breaches" if kind in thresholds.by_alarm_kind else "alarm_breaches"
+            raise ScenarioError(
+                file, f"thresholds.{where}",
+                f"{needed} breached windows are needed but the run (warmup_s + faults.duration_s + recovery_s ="
+                f" {scenario.total_s:g} s) holds only {windows} windows of window_s = {thresholds.window_s:g} s:"
+                " the alarm could never fire",
+            )  # fmt: skip
 
 
 def _by_fault_kind(table: _Table) -> dict[str, FaultKindThreshold]:
@@ -429,6 +507,7 @@ def parse_scenario(data: Mapping[str, Any], file: str) -> Scenario:
         source=file,
     )
     top.finish()
+    _check_alarms_can_fire(scenario, file)
     hot_key = scenario.workload.hot_key
     if hot_key is not None and hot_key.hot_end_s >= scenario.total_s:
         raise ScenarioError(

@@ -2,7 +2,8 @@
 
 An injector is made for one planned fault. `start` applies it and returns exactly what it touched;
 `heal` undoes what `start` did and is idempotent: a second heal, or a heal of a fault that never
-started, does nothing and says so.
+started, does nothing and says so. An injector with a `tick` method (EvolvingInjector) also acts
+while it is active.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class FaultContext:
     # A group may be mid-election when its leader is wanted: wait this long for one before skipping.
     leader_wait_s: float = 5.0
     sleep: Callable[[float], object] = field(default=time.sleep)
+    # Read by faults that change over their lifetime (a flapping link, leader churn); the controller's clock.
+    clock: Callable[[], float] = field(default=time.monotonic)
 
 
 class FaultInjector(Protocol):
@@ -46,3 +49,14 @@ class FaultInjector(Protocol):
     def __init__(self, target: Mapping[str, Any]) -> None: ...
     def start(self, context: FaultContext) -> dict[str, Any]: ...
     def heal(self, context: FaultContext) -> dict[str, Any]: ...
+
+
+class EvolvingInjector(FaultInjector, Protocol):
+    """A fault that keeps acting between its start and its heal (a link that flaps, leader churn).
+
+    The controller calls `tick` every step while the fault is active; it does what is due by
+    `context.clock()` and returns the nemesis events to record, each `{"f": ..., "value": {...}}`.
+    Their `f` never starts with `start-` or `stop-`: those pair into the fault's one window.
+    """
+
+    def tick(self, context: FaultContext) -> list[dict[str, Any]]: ...

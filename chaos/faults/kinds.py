@@ -21,6 +21,7 @@ class TargetShape(Enum):
     CLUSTER = "cluster"  # cluster-wide (network layouts): touches an unknown set of AZs
     EVERY_NODE = "every-node"  # every storage node at once; never overlaps another fault
     EVERY_ROUTER = "every-router"  # every router at once; takes no process or AZ down, so overlaps others
+    PROCESS_SUBSET = "process-subset"  # several concrete processes (a random subset), and therefore their AZs
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class FaultKind:
 
 _PROCESS_OPTIONS = frozenset({"azs", "processes"})
 _MILLISECONDS = (0.0, 60_000.0)
+# A flapping fault toggles on and off, each phase lasting a (seeded) draw from [flap_min_s, flap_max_s].
+_FLAP_PARAMETERS = {"flap_min_s": (0.05, 60.0), "flap_max_s": (0.05, 60.0)}
 # Must stay inside cluster/replication/replica_host.py's CLOCK_RATE_MINIMUM..MAXIMUM (a test checks).
 CLOCK_RATE_RANGE = (0.1, 10.0)
 
@@ -69,10 +72,25 @@ FAULT_KINDS: dict[str, FaultKind] = {
         FaultKind("clock-skew", "clock", TargetShape.PROCESS, _PROCESS_OPTIONS, {"rate": CLOCK_RATE_RANGE}),
         # Every router's partition-metadata cache emptied at once, as a fleet-wide router restart would.
         FaultKind("cache-flush", "router", TargetShape.EVERY_ROUTER, frozenset()),
+        # partition-node, one-way and latency (on one process's links) switched on and off every
+        # flap_min_s..flap_max_s (flapping.py).
+        FaultKind("flapping-partition", "network", TargetShape.PROCESS, _PROCESS_OPTIONS, _FLAP_PARAMETERS),
+        FaultKind("flapping-one-way", "network", TargetShape.PROCESS, _PROCESS_OPTIONS, _FLAP_PARAMETERS),
+        FaultKind(
+            "flapping-latency", "network", TargetShape.PROCESS, _PROCESS_OPTIONS,
+            {"latency_ms": _MILLISECONDS, "jitter_ms": _MILLISECONDS, **_FLAP_PARAMETERS},
+        ),
+        # For the whole fault, kill (or isolate) whichever process leads the group as soon as it leads;
+        # each victim comes back after down_s (leader_churn.py).
+        FaultKind("leader-churn", "process", TargetShape.LEADER, frozenset({"of", "by"}), {"down_s": (0.0, 60.0)}),
+        # A seeded random subset of storage nodes powered off at once (within one AZ unless allow_majority_loss).
+        FaultKind("kill-random-subset", "process", TargetShape.PROCESS_SUBSET, _PROCESS_OPTIONS),
     )
 }
 
 # Which leader kill-leader aims at: a partition group's, the metadata group's, or the node leading most groups.
 LEADER_TARGETS = ("partition", "metadata", "most-groups")
+# How leader-churn takes a leader away: SIGKILL (power on after down_s), or cut its links (partition-node).
+CHURN_METHODS = ("kill", "isolate")
 # Roles an az-power-off may power off; a real AZ outage takes everything in it.
 PROCESS_ROLES = ("node", "metadata", "router")

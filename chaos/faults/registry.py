@@ -12,8 +12,10 @@ from typing import Any
 from chaos.faults.bit_rot import BitRot
 from chaos.faults.cache_flush import CacheFlush
 from chaos.faults.clock_skew import ClockSkew
+from chaos.faults.flapping import FLAPPING_INJECTORS
 from chaos.faults.injector import FaultInjector
 from chaos.faults.kinds import FAULT_KINDS
+from chaos.faults.leader_churn import LeaderChurn
 from chaos.faults.network_faults import (
     NETWORK_INJECTORS,
     NO_LINKS_MESSAGE,
@@ -22,6 +24,7 @@ from chaos.faults.network_faults import (
 )
 from chaos.faults.power_loss import ClusterPowerOff
 from chaos.faults.process_faults import AzPowerOff, KillLeader, Pause, PowerOff
+from chaos.faults.random_subset_kill import KillRandomSubset
 
 InjectorFactory = Callable[[Mapping[str, Any]], FaultInjector]
 
@@ -65,7 +68,9 @@ class InjectorRegistry:
         unsupported = getattr(cluster, "unsupported_fault_kinds", None)
         if callable(unsupported):
             problems += [f"{kind}: {why}" for kind, why in sorted(unsupported().items()) if kind in kinds]
-        network_kinds = [kind for kind in kinds if kind in self._factories and kind in NETWORK_INJECTORS]
+        network_kinds = [
+            kind for kind in kinds if kind in self._factories and kind in FAULT_KINDS and FAULT_KINDS[kind].family == "network"
+        ]
         if cluster is not None and network_kinds:
             try:
                 proxied_links_of(cluster)
@@ -90,6 +95,9 @@ def default_registry() -> InjectorRegistry:
             "bit-rot": BitRot,
             "clock-skew": ClockSkew,
             "cache-flush": CacheFlush,
+            "leader-churn": LeaderChurn,
+            "kill-random-subset": KillRandomSubset,
             **NETWORK_INJECTORS,
+            **FLAPPING_INJECTORS,
         }
     )

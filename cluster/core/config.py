@@ -26,6 +26,15 @@ class RaftConfig:
     # leader drops every entry past its own commit index, breaking Raft's Leader Append-Only property,
     # so entries the old leader had committed are lost. False changes nothing.
     unsafe_truncate_uncommitted_on_election: bool = False
+    # PLANTED BUG `deposed-leader-reads`: a leader cut off from its quorum neither steps down (CheckQuorum)
+    # nor checks its lease before a consistent read, so once a new leader commits it serves stale reads.
+    unsafe_deposed_leader_reads: bool = False
+    # PLANTED BUG `churn-commit-bug` (Raft's Figure 8): a leader commits an earlier term's entry by
+    # counting the replicas that hold it, which a later leader may then overwrite.
+    unsafe_commit_previous_term_by_counting: bool = False
+    # PLANTED BUG `eager-step-down`: a leader steps down whenever any single voter was silent for a whole
+    # CheckQuorum round, not only when it lost a quorum. Safe for data; costs availability.
+    unsafe_eager_step_down: bool = False
 
     def __post_init__(self) -> None:
         if self.election_ticks_min < 1:

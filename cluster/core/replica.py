@@ -294,6 +294,8 @@ class Replica:
             return None
         if self._log.term_at(self._commit_index) != self._term:
             return None
+        if self._config.unsafe_deposed_leader_reads:
+            return self._commit_index  # the planted bug (see RaftConfig): no lease needed
         stamps = sorted(
             [self._tick_count]
             + [
@@ -434,7 +436,11 @@ class Replica:
                 )
                 for progress in self._progress.values():
                     progress.recently_active = False
-                if active < self._quorum:
+                if self._config.unsafe_eager_step_down and active < len(self._voters):
+                    # The planted bug (see RaftConfig): one silent voter is enough to give up leading.
+                    self._become_follower(self._term, None)
+                    return
+                if active < self._quorum and not self._config.unsafe_deposed_leader_reads:
                     # Cut off from a quorum: a new leader may exist; stop accepting writes that cannot commit.
                     self._become_follower(self._term, None)
                     return
@@ -640,7 +646,9 @@ class Replica:
         )
         candidate = matches[self._quorum - 1]
         # Raft §5.4.2: counting replicas only commits entries of the current term (earlier ones follow).
-        if candidate > self._commit_index and self._log.term_at(candidate) == self._term:
+        if candidate > self._commit_index and (
+            self._log.term_at(candidate) == self._term or self._config.unsafe_commit_previous_term_by_counting
+        ):
             self._commit_index = candidate
 
     def _replicate_to(self, peer: str) -> None:

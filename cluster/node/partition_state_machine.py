@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +53,19 @@ def encode_delete_command(
 
 
 class PartitionStateMachine:
-    def __init__(self, directory: Path, scrub: ReplicaScrubState | None = None) -> None:
-        """`scrub` applies scrub markers and repairs; without it they change nothing (a reference replay)."""
+    def __init__(
+        self,
+        directory: Path,
+        scrub: ReplicaScrubState | None = None,
+        before_apply: Callable[[Sequence[Entry]], None] | None = None,
+    ) -> None:
+        """`scrub` applies scrub markers and repairs; without it they change nothing (a reference replay).
+        `before_apply` sees each batch first; only the planted hidden-group-crash bug sets it."""
         directory.mkdir(parents=True, exist_ok=True)
         self.store = ItemStore(directory / "items.sqlite")
         self.scrub = scrub
         self.splits = SplitState(self.store)
+        self._before_apply = before_apply
 
     @property
     def applied_index(self) -> int:
@@ -69,6 +76,8 @@ class PartitionStateMachine:
         todo = [entry for entry in entries if entry.index > self.store.applied_index]
         if not todo:
             return results
+        if self._before_apply is not None:
+            self._before_apply(todo)
         try:
             with self.store.transaction(todo[-1].index):
                 for entry in todo:

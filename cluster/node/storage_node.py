@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from cluster.admission.partition_admission import Kind, PartitionAdmission
 from cluster.api.attribute_values import item_size_bytes
 from cluster.node.log_replica_manager import LogReplicaManager
 from cluster.node.partition_state_machine import PartitionStateMachine
+from cluster.node.planted_apply_crash import PlantedApplyCrash
 from cluster.node.split_driver import SplitDriver
 from cluster.replication.group_runner import GroupRunner
 from cluster.replication.remote_errors import (
@@ -33,6 +35,7 @@ from cluster.replication.remote_errors import (
 )
 from cluster.replication.replica_host import ReplicaHost
 from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
+from cluster.runtime.planted_bugs import planted_raft_settings, planted_sync_bugs
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.topology import Topology
 from cluster.scrub.coordinator import ScrubCoordinator
@@ -53,6 +56,13 @@ MAX_SCAN_LIMIT = 1000
 class StorageNode(ReplicaHost):
     def __init__(self, process_id: str, topology: Topology, data_dir: Path) -> None:
         super().__init__(process_id, topology)
+        # PLANTED BUGS of the partition groups' core and WAL (harness self-tests only; with none switched
+        # on, the config and the sync setting stay exactly as the host made them).
+        self.raft_config = dataclasses.replace(self.raft_config, **planted_raft_settings(topology.faults_enabled))
+        sync_bugs = planted_sync_bugs(topology.faults_enabled)
+        if sync_bugs is not None and self.wal_sync is True:
+            self.wal_sync = sync_bugs
+        self._planted_apply_crash = PlantedApplyCrash() if "hidden-group-crash" in topology.faults_enabled else None
         self.groups_dir = data_dir / "groups"
         self.groups_dir.mkdir(parents=True, exist_ok=True)
         self.members: dict[str, list[str]] = {}
@@ -100,7 +110,8 @@ class StorageNode(ReplicaHost):
     async def stop(self) -> None:
         if self._report_task is not None:
             self._report_task.cancel()
-        for client in self._metadata_clients.values():
+        # A copy: a request still being served may open a client while we await a close (seen at shutdown).
+        for client in list(self._metadata_clients.values()):
             await client.close()
         await self.scrub.stop()
         await self.log_replicas.stop()
@@ -142,9 +153,10 @@ class StorageNode(ReplicaHost):
             shutil.rmtree(trash, ignore_errors=True)
             state_directory.rename(trash)
             shutil.rmtree(trash, ignore_errors=True)
-            return PartitionStateMachine(state_directory, self.scrub.replica_state(group_id))
+            return PartitionStateMachine(state_directory, self.scrub.replica_state(group_id), before_apply)
 
-        state_machine = PartitionStateMachine(state_directory, self.scrub.replica_state(group_id))
+        before_apply = self._planted_apply_crash.hook(group_id) if self._planted_apply_crash is not None else None
+        state_machine = PartitionStateMachine(state_directory, self.scrub.replica_state(group_id), before_apply)
         runner = GroupRunner(
             group_id,
             self.process_id,

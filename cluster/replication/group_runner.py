@@ -23,7 +23,7 @@ from cluster.core.messages import Message
 from cluster.core.ready import Ready
 from cluster.core.replica import NotLeaderError, Replica, Role
 from cluster.replication.state_machine import StateMachine
-from cluster.storage.wal import WriteAheadLog
+from cluster.storage.wal import WalSync, WriteAheadLog
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,11 @@ class _PendingProposal:
 SendFunction = Callable[[str, str, Message], None]  # (group_id, recipient, message)
 
 
+def _settled_without_reader(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class GroupRunner:
     def __init__(
         self,
@@ -57,7 +62,7 @@ class GroupRunner:
         config: RaftConfig,
         rng: random.Random,
         *,
-        wal_sync: bool = True,
+        wal_sync: WalSync = True,
         on_dirty: Callable[[GroupRunner], None] | None = None,
         discard_state: Callable[[], StateMachine] | None = None,
         ack_before_quorum: bool = False,
@@ -118,6 +123,10 @@ class GroupRunner:
         self.needs_sync = False
         self.closed = False
         self._ack_before_quorum = ack_before_quorum
+        # PLANTED BUG crash-group-loop (set by the host; 0 = off): finish() raises once this many entries
+        # came up for apply since the last crash.
+        self.planted_crash_every_applied_entries = 0
+        self._entries_toward_planted_crash = 0
 
     # ---- inputs -------------------------------------------------------------------------------
 
@@ -156,6 +165,11 @@ class GroupRunner:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except TimeoutError as error:
             raise ProposalOutcomeUnknown(f"group {self.group_id}: no commit within {timeout_s}s") from error
+        finally:
+            # After a timeout or a cancellation the command's fate (say, ProposalLost) has no reader: the
+            # shield stops reading it once cancelled, even when the fate lands in the few loop turns before
+            # this line. asyncio would log it as an error nobody retrieved, hiding real ones in noise.
+            future.add_done_callback(_settled_without_reader)
 
     async def wait_consistent_read(self, timeout_s: float) -> None:
         """Returns once this leader may serve a strongly consistent read (lease held, caught up)."""
@@ -237,6 +251,8 @@ class GroupRunner:
 
     def finish(self, ready: Ready) -> None:
         """After the fsync: send, apply, advance; asks for another round if the core has more."""
+        if self.planted_crash_every_applied_entries and ready.apply:
+            self._planted_crash_now_and_then(len(ready.apply))
         if self._ack_before_quorum and ready.persist:
             self._planted_ack_after_local_persist(ready)
         for message in ready.send:
@@ -247,6 +263,14 @@ class GroupRunner:
         self._wake_waiters()
         if self.replica.has_ready() or self._inbox or self._proposals:
             self._mark_dirty()
+
+    def _planted_crash_now_and_then(self, entries: int) -> None:
+        """PLANTED BUG crash-group-loop: the I/O loop raises before it sends or applies (the entries are in
+        the fsynced WAL, so a reopened replica loses nothing); only the logs and exits show the crash."""
+        self._entries_toward_planted_crash += entries
+        if self._entries_toward_planted_crash >= self.planted_crash_every_applied_entries:
+            self._entries_toward_planted_crash = 0
+            raise RuntimeError(f"planted bug crash-group-loop: group {self.group_id} raises in its I/O loop")
 
     def _planted_ack_after_local_persist(self, ready: Ready) -> None:
         """PLANTED BUG ack-before-quorum: answer each proposal once our own WAL has it.

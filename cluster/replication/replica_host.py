@@ -27,6 +27,12 @@ from cluster.runtime.topology import Topology
 log = logging.getLogger(__name__)
 
 RAFT_METHOD = "raft"
+# Stable prefixes of the log lines that say the store closed a group, or lost a loop, because of an error.
+GROUP_ERROR_MARKER = "group-error"
+HOST_LOOP_ERROR_MARKER = "host-loop-error"
+# PLANTED BUG crash-group-loop (harness self-tests only): a storage replica's I/O loop raises once every
+# this many applied entries; the host closes the group and the next metadata report reopens it.
+PLANTED_CRASH_EVERY_APPLIED_ENTRIES = 150
 # Bounded per-peer queue of frames waiting for a connection; beyond it Raft's retransmission covers.
 MAX_QUEUED_FRAMES_PER_PEER = 256
 
@@ -114,6 +120,9 @@ class ReplicaHost:
         self._request_handlers: dict[str, Callable[[dict[str, Any]], Any]] = {}
         self._tick_task: asyncio.Task[None] | None = None
         self.wal_sync = "skip-fsync" not in topology.faults_enabled
+        self._crash_group_loop = "crash-group-loop" in topology.faults_enabled and (
+            topology.get(process_id).role == "node"
+        )
         # Read by the /metrics collector at scrape time (cluster/runtime/metrics_raft.py): plain counts
         # and an optional fsync observer cost next to nothing on the hot path.
         self.request_counts: Counter[tuple[str, str]] = Counter()
@@ -126,6 +135,8 @@ class ReplicaHost:
         await self.server.start(spec.host, spec.port)
         self._tick_task = asyncio.ensure_future(self._tick_loop())
         self._pump_task = asyncio.ensure_future(self._pump_forever())
+        self._tick_task.add_done_callback(lambda task: self._loop_ended("tick", task))
+        self._pump_task.add_done_callback(lambda task: self._loop_ended("pump", task))
 
     async def stop(self) -> None:
         for task in (self._tick_task, self._pump_task):
@@ -144,6 +155,8 @@ class ReplicaHost:
         return random.Random(self.rng.getrandbits(64))
 
     def add_group(self, group: GroupRunner) -> None:
+        if self._crash_group_loop and self.process_id in group.voters:  # storage replicas, not log replicas
+            group.planted_crash_every_applied_entries = PLANTED_CRASH_EVERY_APPLIED_ENTRIES
         self.groups[group.group_id] = group
         self.mark_dirty(group)
 
@@ -176,10 +189,9 @@ class ReplicaHost:
             for group in dirty:
                 try:
                     ready = group.prepare()
-                except Exception:
+                except Exception as error:
                     # Loud, and contained: one broken replica (say, a full disk) must not stop the rest.
-                    log.exception("group %s failed to prepare; closing it", group.group_id)
-                    self.remove_group(group.group_id)
+                    self._close_failed_group(group, "prepare", error)
                     continue
                 if ready is not None:
                     prepared.append((group, ready))
@@ -192,7 +204,10 @@ class ReplicaHost:
                 )
                 for group, outcome in zip(syncing, outcomes, strict=True):
                     if isinstance(outcome, BaseException):
-                        log.error("group %s: WAL fsync failed (%r); closing it", group.group_id, outcome)
+                        if group.closed:  # dropped on purpose (say, a log replica) while its fsync waited
+                            log.info("group %s was closed during its WAL fsync (%r)", group.group_id, outcome)
+                        else:
+                            self._log_group_error(group, "fsync", outcome)
                         failed.add(group)
             for group, ready in prepared:
                 if group in failed or group.closed:
@@ -201,12 +216,36 @@ class ReplicaHost:
                     continue
                 try:
                     group.finish(ready)
-                except Exception:
-                    log.exception("group %s failed to finish a batch; closing it", group.group_id)
-                    self.remove_group(group.group_id)
+                except Exception as error:
+                    self._close_failed_group(group, "finish", error)
             self._flush_outgoing()
 
+    def _log_group_error(self, group: GroupRunner, phase: str, error: BaseException) -> None:
+        # One stable line (and the traceback) per group an error closes: the store reopens the group at the
+        # next metadata report, so this line is the only trace of the crash, and gameday/store_errors.py
+        # reads it from the outside. Keep the format: `group-error group=<id> host=<id> phase=<step> ...`.
+        log.error(
+            "%s group=%s host=%s phase=%s action=close error=%r",
+            GROUP_ERROR_MARKER, group.group_id, self.process_id, phase, error, exc_info=error,
+        )
+
+    def _close_failed_group(self, group: GroupRunner, phase: str, error: BaseException) -> None:
+        self._log_group_error(group, phase, error)
+        self.remove_group(group.group_id)
+
+    def _loop_ended(self, name: str, task: asyncio.Task[None]) -> None:
+        """A host loop that ends with an error stops every group's ticks or I/O while the process lives on
+        (a task's exception is otherwise only seen when it is awaited, which these never are)."""
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        log.critical(
+            "%s host=%s loop=%s error=%r", HOST_LOOP_ERROR_MARKER, self.process_id, name, error, exc_info=error
+        )
+
     def _timed_sync(self, group: GroupRunner) -> None:
+        if group.closed:  # dropped while this sync waited for a thread: its WAL is closed, nothing to sync
+            return
         started_s = time.perf_counter()
         group.wal.sync()
         if self.on_fsync_s is not None:

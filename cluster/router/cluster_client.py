@@ -27,6 +27,9 @@ from cluster.router.partition_cache import PartitionCache
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.topology import Topology
 
+# Errors no metadata outage causes: the refresh worker swallows the others, never these silently.
+_PROGRAMMING_ERRORS = (AttributeError, KeyError, TypeError, IndexError, NameError, AssertionError)
+
 log = logging.getLogger(__name__)
 
 ROUTE_BUDGET_S = 3.0
@@ -170,7 +173,10 @@ class ClusterClient:
             try:
                 await self._lookup(pending[0], consistent=False, timeout_s=ASYNC_LOOKUP_TIMEOUT_S)
             except Exception as error:  # metadata down: keep serving from the cache
-                log.debug("metadata lookup of %s failed: %s", pending[0], error)
+                if isinstance(error, _PROGRAMMING_ERRORS):  # no outage but a bug: said with its traceback
+                    log.exception("metadata lookup of %s failed", pending[0])
+                else:
+                    log.debug("metadata lookup of %s failed: %s", pending[0], error)
 
     async def refresh_table(self, name: str) -> TableEntry:
         """The table's partition map from the metadata leader, bypassing the cache (after a MOVED)."""

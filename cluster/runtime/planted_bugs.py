@@ -2,12 +2,22 @@
 
 A harness that cannot catch a planted bug proves nothing when it says "valid". Each name here is a
 switch in `Topology.faults_enabled`, read by every process at start; `gameday run --planted-bug NAME`
-sets it. The correct code path is untouched while a switch is off.
+sets it, and `gameday selftest` runs each with the game day that must catch it
+(gameday/selftest_cases.toml). The correct code path is untouched while a switch is off.
+
+Where each lives: the core's (RaftConfig fields, cluster/core/replica.py) are set for storage nodes by
+`planted_raft_settings` in cluster/node/storage_node.py (forget-on-leader-change, older, for every
+replica host in cluster/replication/replica_host.py); the WAL's (`PlantedSyncBugs`,
+cluster/storage/wal.py) by `planted_sync_bugs`, also in the storage node; skip-fsync in replica_host.py;
+ack-before-quorum in group_runner.py; stale-consistent-read in the storage node and the router;
+hidden-group-crash in cluster/node/planted_apply_crash.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from cluster.storage.wal import PlantedSyncBugs
 
 # name -> what the store does wrong when the switch is on (and which verifier should notice).
 PLANTED_BUGS: dict[str, str] = {
@@ -26,6 +36,44 @@ PLANTED_BUGS: dict[str, str] = {
         "a new leader truncates its log to its own commit index, dropping entries the old leader "
         "committed (linearizability, with kill-leader)"
     ),
+    "deposed-leader-reads": (
+        "a partition leader cut off from its quorum keeps leading and serves consistent reads without a "
+        "lease, stale once a new leader commits (linearizability / cross-endpoint canaries, with a "
+        "partition that leaves a router beside the old leader)"
+    ),
+    "fsync-wrong-file": (
+        "the WAL fsyncs its lock file instead of the segment it wrote, yet believes the write durable "
+        "(only a power-loss model below the store, such as a FUSE layer, can see it)"
+    ),
+    "no-dir-fsync": (
+        "the WAL creates segments (and its directory) without fsyncing the directory, so a power loss "
+        "may drop a whole fsynced segment (only a power-loss model below the store can see it)"
+    ),
+    "churn-commit-bug": (
+        "Raft's Figure 8: a leader commits an earlier term's entry by counting replicas, which a later "
+        "leader may overwrite (linearizability, with fast leader churn)"
+    ),
+    "eager-step-down": (
+        "a partition leader steps down whenever any one follower was silent for an election timeout, "
+        "not only when it lost its quorum: data stays correct, availability drops during single-node "
+        "faults (availability regression against a baseline)"
+    ),
+    "hidden-group-crash": (
+        "a partition replica raises while applying every 100th entry; its node closes the group and "
+        "reopens it from the next metadata report: no data harmed, every group led again soon "
+        "(store-errors: the logged exception and the closed group)"
+    ),
+    "crash-group-loop": (
+        "a storage replica's group raises in its I/O loop every 150 applied entries; the node closes the "
+        "group and the next metadata report reopens it, so only the logs show it (store-errors)"
+    ),
+}
+
+# The planted bugs that live in the consensus core: RaftConfig field each switch sets.
+RAFT_CONFIG_SWITCHES: dict[str, str] = {
+    "deposed-leader-reads": "unsafe_deposed_leader_reads",
+    "churn-commit-bug": "unsafe_commit_previous_term_by_counting",
+    "eager-step-down": "unsafe_eager_step_down",
 }
 
 
@@ -42,3 +90,17 @@ def check_planted_bugs(names: Iterable[str]) -> list[str]:
             f"unknown planted bug(s) {', '.join(unknown)}; valid: {', '.join(sorted(PLANTED_BUGS))}"
         )
     return chosen
+
+
+def planted_raft_settings(faults_enabled: Iterable[str]) -> dict[str, bool]:
+    """RaftConfig keyword arguments for the core's planted bugs that are switched on (empty when none)."""
+    enabled = set(faults_enabled)
+    return {field: True for name, field in RAFT_CONFIG_SWITCHES.items() if name in enabled}
+
+
+def planted_sync_bugs(faults_enabled: Iterable[str]) -> PlantedSyncBugs | None:
+    """The WAL's planted sync bugs that are switched on, or None when none is."""
+    enabled = set(faults_enabled)
+    if not enabled & {"fsync-wrong-file", "no-dir-fsync"}:
+        return None
+    return PlantedSyncBugs(fsync_wrong_file="fsync-wrong-file" in enabled, no_directory_fsync="no-dir-fsync" in enabled)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -34,19 +35,28 @@ async def _run(process_id: str, topology: Topology, data_dir: Path) -> None:
         server = RouterServer(process_id, topology)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    log = logging.getLogger(__name__)
+
+    def on_signal(signal_number: int) -> None:
+        # Said once per stop request: gameday/store_errors.py tells a stop that was asked for (a fault's
+        # restart, `down`) from a process that died on its own.
+        log.info("process-stop id=%s pid=%d signal=%s", process_id, os.getpid(), signal.Signals(signal_number).name)
+        stop.set()
+
     for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, stop.set)
+        loop.add_signal_handler(signal_number, on_signal, signal_number)
     await server.start()  # type: ignore[attr-defined]
     metrics = None
     if spec.metrics_port:
         from cluster.runtime.process_metrics import start_metrics_server
 
         metrics = await start_metrics_server(role, server, spec.host, spec.metrics_port)
-    logging.getLogger(__name__).info("%s (%s) serving", process_id, role)
+    log.info("%s (%s) serving", process_id, role)
     await stop.wait()
     if metrics is not None:
         await metrics.stop()
     await server.stop()  # type: ignore[attr-defined]
+    log.info("process-exit id=%s pid=%d status=clean", process_id, os.getpid())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.data_dir.mkdir(parents=True, exist_ok=True)
+    # First line of every start (one per incarnation in the appended log), before anything can fail.
+    logging.getLogger(__name__).info(
+        "process-start id=%s role=%s pid=%d", args.process_id, topology.get(args.process_id).role, os.getpid()
+    )
     asyncio.run(_run(args.process_id, topology, args.data_dir))
     return 0
 

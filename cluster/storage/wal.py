@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -24,6 +25,7 @@ from cluster.storage.wal_recovery import RecoveredLog, recover
 from cluster.storage.wal_segments import LOCK_FILE_NAME, fsync_directory, list_segments, segment_path
 
 __all__ = [
+    "PlantedSyncBugs",
     "RecoveredLog",
     "WalCorruptionError",
     "WalFailedError",
@@ -39,6 +41,21 @@ def _durable_data_sync(descriptor: int) -> None:
     os.fdatasync(descriptor)
 
 
+@dataclass(frozen=True)
+class PlantedSyncBugs:
+    """PLANTED BUGS, for the harness's self-tests only (cluster/runtime/planted_bugs.py): syncs that do not
+    make the log durable although the log believes they did (the durable mark still moves, so only a
+    power-loss model below the store can tell). Passed as `sync=`; all False behaves like `sync=True`."""
+
+    fsync_wrong_file: bool = False  # `fsync-wrong-file`: fdatasync the lock file, not the segment written
+    no_directory_fsync: bool = False  # `no-dir-fsync`: never fsync a directory after creating an entry in it
+
+
+# True: fsync as designed; False: never (tests only); PlantedSyncBugs: fsync, wrongly.
+WalSync = bool | PlantedSyncBugs
+_NO_PLANTED_SYNC_BUGS = PlantedSyncBugs()
+
+
 class WriteAheadLog:
     def __init__(
         self,
@@ -51,7 +68,7 @@ class WriteAheadLog:
         current_descriptor: int,
         current_size_bytes: int,
         segment_max_bytes: int,
-        sync: bool,
+        sync: WalSync,
         directory_needs_sync: bool,
         durable_mark_descriptor: int,
     ) -> None:
@@ -65,30 +82,33 @@ class WriteAheadLog:
         self._current_descriptor = current_descriptor
         self._current_size_bytes = current_size_bytes
         self._segment_max_bytes = segment_max_bytes
-        self._sync_enabled = sync
+        self._sync_enabled = sync is not False
+        self._planted = sync if isinstance(sync, PlantedSyncBugs) else _NO_PLANTED_SYNC_BUGS
         self._directory_needs_sync = directory_needs_sync
         self._closed = False
         self._failure: BaseException | None = None
 
     @classmethod
     def open(
-        cls, directory: Path, *, segment_max_bytes: int = 64 << 20, sync: bool = True
+        cls, directory: Path, *, segment_max_bytes: int = 64 << 20, sync: WalSync = True
     ) -> tuple[WriteAheadLog, RecoveredLog]:
         """Open (creating if needed) the log in `directory`, replay it and repair a torn tail.
 
         Raises WalCorruptionError for damage that is not a torn tail, WalLockedError when
-        another open log owns the directory. `sync=False` skips every fsync (tests only).
+        another open log owns the directory. `sync=False` skips every fsync (tests only); a
+        PlantedSyncBugs value plants the bugs it names.
         """
         if segment_max_bytes < 1:
             raise ValueError(f"segment_max_bytes must be positive, got {segment_max_bytes}")
         directory = Path(directory)
         created_directory = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
-        if created_directory and sync:
+        planted_no_directory_fsync = isinstance(sync, PlantedSyncBugs) and sync.no_directory_fsync
+        if created_directory and sync is not False and not planted_no_directory_fsync:
             fsync_directory(directory.parent)
         lock_descriptor = _lock_directory(directory)
         try:
-            recovered = recover(directory, list_segments(directory), sync=sync)
+            recovered = recover(directory, list_segments(directory), sync=sync is not False)
             directory_needs_sync = created_directory
             segments = recovered.segments
             if not segments:
@@ -121,7 +141,7 @@ class WriteAheadLog:
         )
         # Always sync a recovered log: the core counts every recovered entry as durable (and may
         # acknowledge it), but a process kill can leave appends that reached only the page cache.
-        if directory_needs_sync or sync:
+        if directory_needs_sync or sync is not False:
             try:
                 wal.sync()
             except BaseException:
@@ -163,9 +183,9 @@ class WriteAheadLog:
         if not self._sync_enabled:
             return
         try:
-            _durable_data_sync(self._current_descriptor)
+            self._sync_current_segment()
             if self._directory_needs_sync:
-                fsync_directory(self._directory)
+                self._sync_directory()
                 self._directory_needs_sync = False
             # Only after a real sync: the simulated power loss keeps exactly this much.
             write_durable_mark(self._durable_mark_descriptor, self._current_sequence, self._current_size_bytes)
@@ -227,6 +247,17 @@ class WriteAheadLog:
         self._rotate()
         return self._sealed_segments[-1][0]
 
+    def _sync_current_segment(self) -> None:
+        if self._planted.fsync_wrong_file:
+            _durable_data_sync(self._lock_descriptor)  # PLANTED BUG fsync-wrong-file: not the segment written
+            return
+        _durable_data_sync(self._current_descriptor)
+
+    def _sync_directory(self) -> None:
+        if self._planted.no_directory_fsync:
+            return  # PLANTED BUG no-dir-fsync: the new segment's directory entry is not durable
+        fsync_directory(self._directory)
+
     def _check_usable(self) -> None:
         if self._closed:
             raise ValueError(f"write-ahead log in {self._directory} is closed")
@@ -253,9 +284,9 @@ class WriteAheadLog:
         """
         try:
             if self._sync_enabled:
-                _durable_data_sync(self._current_descriptor)
+                self._sync_current_segment()
                 if self._directory_needs_sync:
-                    fsync_directory(self._directory)
+                    self._sync_directory()
                 # The sealed segment is whole and durable; the next one is not, until its first sync.
                 write_durable_mark(self._durable_mark_descriptor, self._current_sequence, self._current_size_bytes)
             os.close(self._current_descriptor)

@@ -143,7 +143,10 @@ def test_window_overlapping_a_fault_uses_the_looser_threshold() -> None:
     [alarm] = report.alarms
     assert (alarm.window_start_s, alarm.inside_fault) == (120.0, False)
     touching = evaluate_alarms(records, THRESHOLDS, [(0.0, 60.0)], 0.0, 180.0)
-    assert [alarm.window_start_s for alarm in touching.alarms] == [60.0, 120.0]
+    assert [window.window_start_s for window in touching.breaches] == [60.0, 120.0]
+    # Consecutive breached windows are one alarm (1 of 1 held from the first to the last), with both as evidence.
+    [alarm] = touching.alarms
+    assert [window.window_start_s for window in alarm.evidence] == [60.0, 120.0]
     # Inside a fault, availability below the inside-fault threshold still fires.
     worse = window_of(0, 20, 11)  # 45 % < 50 %
     [inside] = evaluate_alarms(worse, THRESHOLDS, [(10.0, 20.0)], 0.0, 60.0).alarms
@@ -159,7 +162,7 @@ def test_a_fault_kind_with_its_own_floor_is_judged_by_it_and_its_grace_after_hea
     assert [alarm.window_start_s for alarm in report.alarms] == [120.0]
     without_grace = FaultWindow(10.0, 50.0, availability_min=0.25)
     report = evaluate_alarms(records, THRESHOLDS, [without_grace], 0.0, 180.0)
-    assert [alarm.window_start_s for alarm in report.alarms] == [60.0, 120.0]
+    assert [window.window_start_s for window in report.breaches] == [60.0, 120.0]
     # Two faults in one window: the lower floor holds; a plain window keeps the general floor.
     both = evaluate_alarms(records, THRESHOLDS, [(5.0, 8.0), expected_outage], 0.0, 60.0)
     assert both.alarms == []
@@ -168,12 +171,12 @@ def test_a_fault_kind_with_its_own_floor_is_judged_by_it_and_its_grace_after_hea
 
 
 def test_too_few_samples_are_reported_not_judged() -> None:
-    records = window_of(0, 9, 9)  # every write failed, but 9 < samples_min
+    records = window_of(0, 9, 1)  # 8 of 9 writes: 80 % or 90 % with the tenth, so 9 < samples_min decide nothing
     report = evaluate_alarms(records, THRESHOLDS, [], 0.0, 120.0)
     assert not report.fired
     unjudged = sorted((window.window_start_s, window.kind, window.samples) for window in report.unjudged)
     assert unjudged == [
-        (0.0, "latency-p99", 0),
+        (0.0, "latency-p99", 8),
         (0.0, "read-availability", 0),
         (0.0, "write-availability", 9),
         # the second minute has no samples at all: a silent canary must show up, not pass quietly

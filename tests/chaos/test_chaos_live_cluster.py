@@ -163,3 +163,26 @@ def test_az_power_off_keeps_the_store_serving_and_heals_the_whole_az(cluster: Lo
     assert recorder.events[1]["f"] == "stop-az-power-off"
     for process_id in ("node-b1", "node-b2"):
         _wait_until(lambda process_id=process_id: _serving(cluster, process_id), 30, f"{process_id} to serve again")
+
+
+def test_leader_churn_takes_leader_after_leader_of_one_group_and_the_group_recovers(cluster: LocalCluster) -> None:
+    members: dict[str, set[str]] = {}
+    for process_id, process in _processes(cluster).items():
+        for view in process.get("groups", []):
+            members.setdefault(view["group"], set()).add(process_id)
+    recorder = Recorder(cluster)
+    plan = [PlannedFault(0.0, 8.0, "leader-churn", {"of": "partition", "index": 2, "by": "kill", "down_s": 0.5})]
+    outcome = ChaosController(cluster, recorder).run(plan, threading.Event(), time.monotonic())
+    assert outcome.reason == "completed"
+    start, stop = recorder.events[0], recorder.events[-1]
+    assert start["f"] == "start-leader-churn" and stop["f"] == "stop-leader-churn"
+    group = start["value"]["group"]
+    kills = [start] + [event for event in recorder.events if event["f"] == "churn-kill"]
+    assert {event["value"]["group"] for event in kills} == {group}
+    victims = [event["value"]["process_ids"][0] for event in kills]
+    assert len(victims) >= 2 and len(set(victims)) >= 2, f"one kill-leader is not churn: {victims}"
+    for states in recorder.states_at_event:
+        assert sum(states[member] == "down" for member in members[group]) <= 1, "a majority of the group was down"
+    assert stop["value"]["leaders_taken"] == victims and "heal-all" not in [event["f"] for event in recorder.events]
+    print(f"leader-churn of {group}: {len(victims)} leaders taken, {stop['value']['leader_changes_per_s']}/s")
+    _wait_until(lambda: _every_group_led(cluster), 30, "every group to be led again")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,10 +17,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chaos.controller import ChaosController
 from chaos.faults.injector import FaultContext
 from chaos.faults.leaders import LeaderView, leader_view_from_status
 from chaos.faults.registry import default_registry
 from chaos.network_links import ProxiedLinks
+from chaos.schedule import PlannedFault
 from cluster.deploy.local_processes import LocalCluster, process_alive
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 from tests.cluster.conftest import create_table, make_client
@@ -244,6 +247,31 @@ def test_one_way_cut_of_a_leader_makes_it_a_follower_that_still_hears_its_succes
         injector.heal(context)
     assert _links(cluster).toxics_active() == []
     _wait_until(lambda: _every_group_led(cluster), 20, "every group led after heal")
+
+
+def test_leader_churn_by_isolation_moves_one_group_from_leader_to_leader_and_loses_no_write(
+    cluster: LocalCluster,
+) -> None:
+    recorder: list[dict[str, Any]] = []
+    plan = [PlannedFault(0.0, 8.0, "leader-churn", {"of": "partition", "index": 0, "by": "isolate", "down_s": 0.5})]
+    controller = ChaosController(cluster, recorder.append)
+    churning = threading.Thread(target=controller.run, args=(plan, threading.Event(), time.monotonic()))
+    churning.start()
+    try:
+        # Writes through a router while leaders come and go: each one acknowledged must read back.
+        _write_and_read_back(cluster.endpoints()["az-c"], [f"churned-{number}" for number in range(6)], "c", budget_s=30)
+    finally:
+        churning.join(timeout=60)
+    functions = [event["f"] for event in recorder]
+    assert functions[0] == "start-leader-churn" and functions[-1] == "stop-leader-churn", functions
+    stop = recorder[-1]["value"]
+    taken = stop["leaders_taken"]
+    assert len(taken) >= 2 and len(set(taken)) >= 2, f"one isolation is not churn: {taken}"
+    # One victim at a time: every isolation but the first follows the previous victim's reconnection.
+    assert functions.count("churn-isolate") == functions.count("churn-reconnect")
+    print(f"leader-churn by isolation: {len(taken)} leaders taken, {stop['leader_changes_per_s']}/s")
+    assert _links(cluster).toxics_active() == []
+    _wait_until(lambda: _every_group_led(cluster), 20, "every group led after the churn")
 
 
 def test_down_stops_the_toxiproxy_server_and_a_later_up_recreates_the_proxies(live_cluster: LocalCluster) -> None:

@@ -18,8 +18,10 @@ from gameday.scenario import ScenarioError, load_scenario, parse_scenario, shipp
 
 SHIPPED = (
     "smoke", "default", "az-outage", "log-replica", "log-replica-off", "cache-flush", "cache-flush-classic", "bit-rot",
-    "bit-rot-off", "hot-key", "hot-key-off",
+    "bit-rot-off", "hot-key", "hot-key-off", "torture",
 )
+# Kinds that compose or churn: `torture` runs them; `default` keeps its one-at-a-time mix of the others.
+COMPOSED_KINDS = {"flapping-partition", "flapping-one-way", "flapping-latency", "leader-churn", "kill-random-subset"}
 # Scenarios whose lesson is about load, not failures: no [faults] table, so no fault is planned.
 FAULT_FREE = ("hot-key", "hot-key-off")
 
@@ -45,8 +47,11 @@ def test_shipped_scenarios_are_listed() -> None:
     assert set(SHIPPED) == set(shipped_scenarios())
 
 
-def test_default_covers_every_fault_kind() -> None:
-    assert set(load_scenario("default").faults.mix) == set(FAULT_KINDS)
+def test_default_covers_every_fault_kind_but_the_composed_ones_which_torture_covers() -> None:
+    default = load_scenario("default").faults
+    assert set(default.mix) == set(FAULT_KINDS) - COMPOSED_KINDS
+    assert default.max_concurrent_faults == 1 and not default.allow_majority_loss
+    assert set(load_scenario("torture").faults.mix) >= COMPOSED_KINDS
 
 
 def test_smoke_scenario_values() -> None:
@@ -129,6 +134,13 @@ INVALID = [
     (_set("faults.targets.clock-skew.rate", 20), "faults.targets.clock-skew.rate", "at most 10"),
     (_set("faults.targets.bit-rot.items", 0), "faults.targets.bit-rot.items", "below 1"),
     (_set("faults.targets.pause.latency_ms", 5), "faults.targets.pause.latency_ms", "unknown key for pause"),
+    (_set("faults.allow_majority_loss", "no"), "faults.allow_majority_loss", "true or false"),
+    (_set("faults.targets.leader-churn.by", ["poison"]), "faults.targets.leader-churn.by", "is not one of"),
+    (_set("faults.targets.leader-churn.down_s", -1), "faults.targets.leader-churn.down_s", "negative"),
+    (_set("faults.targets.kill-random-subset.by", ["kill"]), "faults.targets.kill-random-subset.by", "unknown key"),
+    (_set("faults.targets.flapping-partition.flap_min_s", 0), "faults.targets.flapping-partition.flap_min_s", "below 0.05"),
+    (_set("faults.targets.flapping-latency", {"flap_min_s": 2, "flap_max_s": 1}),
+     "faults.targets.flapping-latency.flap_min_s", "greater than flap_max_s = 1"),
     (_set("thresholds.by_fault_kind.meteor", {"availability": 0.1}), "thresholds.by_fault_kind.meteor", "unknown fault kind"),
     (_set("thresholds.by_fault_kind.pause", {"availability": 2}), "thresholds.by_fault_kind.pause.availability", "at most 1"),
     (_set("thresholds.by_fault_kind.pause", {}), "thresholds.by_fault_kind.pause.availability", "missing"),
@@ -266,3 +278,14 @@ def test_a_target_may_name_the_exact_processes() -> None:
     data["faults"]["targets"] = {"power-off": {"processes": ["node-z9"]}}
     with pytest.raises(ScheduleError, match="node-z9"):
         plan_faults(parse_scenario(data, "exact.toml").faults, 5, nodes, 0.0)
+
+
+def test_leader_churn_by_isolation_needs_a_network_kind_in_the_mix_for_its_links() -> None:
+    data = copy.deepcopy(_smoke_data())
+    data["faults"]["mix"] = {"power-off": 1, "leader-churn": 1}
+    data["faults"]["targets"]["leader-churn"] = {"by": ["kill", "isolate"]}
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(data, "churn.toml")
+    assert caught.value.field_path == "faults.targets.leader-churn.by" and "network fault kind" in caught.value.reason
+    data["faults"]["mix"]["flapping-partition"] = 1
+    assert parse_scenario(data, "churn.toml").faults.options_for("leader-churn").by == ("kill", "isolate")

@@ -3,7 +3,8 @@
 The schedule below puts an old-term entry on a majority while the new leader's own no-op is on no one
 else, then lets a replica with a conflicting, higher-term entry win. Correct Raft never called the
 old entry committed, so overwriting it is fine; a leader that counted replicas for it would have
-acknowledged an entry that is then lost, and the SafetyMonitor fails the run.
+acknowledged an entry that is then lost, and the SafetyMonitor fails the run. The planted
+`churn-commit-bug` is exactly that leader (tests/core/test_core_planted_bugs.py runs this schedule on it).
 """
 
 from core_cluster_helpers import replica_of
@@ -17,8 +18,12 @@ CONFIG = RaftConfig(max_entries_per_append=1, max_inflight_appends=1)
 NODES = ("s1", "s2", "s3", "s4", "s5")
 
 
-def test_figure_eight_old_term_entries_are_not_committed_by_counting() -> None:
-    simulation = Simulation(NODES, seed=8, config=CONFIG)
+def run_figure_eight(config: RaftConfig, *, second_leader_wins: bool = False) -> tuple[Simulation, int, int]:
+    """Plays the schedule; returns the simulation, the old entry's index and the third leader's commit
+    index at the moment the old entry was on a majority but its own no-op was not. With
+    `second_leader_wins`, (d) also stops the replicas holding the third leader's no-op, so the second
+    leader is the only one that can win, and overwrites A."""
+    simulation = Simulation(NODES, seed=8, config=config)
     simulation.run_until(lambda: simulation.is_converged(), 300)
     first = simulation.leader()
     assert first is not None
@@ -60,13 +65,20 @@ def test_figure_eight_old_term_entries_are_not_committed_by_counting() -> None:
     ]
     # With the cut-off second leader they can still form a majority that never saw the new term's no-op.
     assert len(lacking_own_entry) >= 2, "the new leader's no-op must not be on a majority yet"
-    assert third.commit_index < old_index, "Raft §5.4.2: counting replicas only commits current-term entries"
-    simulation.isolate(third.node_id)
-    simulation.crash(third.node_id)
+    third_commit_index = third.commit_index
+    holders_of_new_noop = [
+        replica.node_id for replica in simulation.live_replicas() if replica.term_at(old_index + 1) == third.term
+    ]
+    stopped = holders_of_new_noop if second_leader_wins else [third.node_id]
+    for node_id in stopped:
+        simulation.isolate(node_id)
+        simulation.crash(node_id)
 
-    # (d) The replica with the higher-term conflicting entry wins and overwrites A: legal, as A never committed.
+    # (d) The replica with the higher-term conflicting entry wins and overwrites A: legal only if A never
+    # committed.
     simulation.heal()
-    simulation.isolate(third.node_id)
+    for node_id in stopped:
+        simulation.isolate(node_id)
     simulation.restart(second.node_id)
     simulation.run_until(
         lambda: (leader := simulation.leader()) is not None and leader.role is Role.LEADER and leader.commit_index > old_index,
@@ -74,3 +86,9 @@ def test_figure_eight_old_term_entries_are_not_committed_by_counting() -> None:
     )
     # Whoever won (the second leader overwriting A, or a holder of the third leader's no-op keeping it),
     # the SafetyMonitor has checked every step that nothing committed was lost.
+    return simulation, old_index, third_commit_index
+
+
+def test_figure_eight_old_term_entries_are_not_committed_by_counting() -> None:
+    _, old_index, third_commit_index = run_figure_eight(CONFIG)
+    assert third_commit_index < old_index, "Raft §5.4.2: counting replicas only commits current-term entries"

@@ -92,6 +92,11 @@ def _bucket(az: str, endpoint_az: str, le: str, values: str) -> dict[str, str]:
     return {"series": f"canary_request_latency_seconds_bucket{{{labels}}}", "values": values}
 
 
+def _count(az: str, endpoint_az: str, values: str) -> dict[str, str]:
+    labels = f'az="{az}",endpoint_az="{endpoint_az}",operation="consistent_read"'
+    return {"series": f"canary_request_latency_seconds_count{{{labels}}}", "values": values}
+
+
 def _firing(alertname: str, az: str, endpoint_az: str) -> dict[str, Any]:
     labels = f'alertname="{alertname}",alertstate="firing",az="{az}",endpoint_az="{endpoint_az}",'
     return {"labels": f'ALERTS{{{labels}severity="page",team="gameday"}}', "value": 1}
@@ -108,17 +113,21 @@ def test_rendered_rules_follow_the_thresholds_given(promtool: PromtoolRunner, tm
         # 1 of 2000 failed: 99.95 % passes.
         _write("az-a", "az-c", "ok", "0+1999x90"),
         _write("az-a", "az-c", "error", "0+1x90"),
-        # A burst of errors in the first 10 s is inside a 30 s window at 30 s, out of it at 50 s.
+        # A burst of errors in the first 10 s is inside the window judged at 30 s and 50 s (it ends at 30 s:
+        # windows are judged at multiples of their length), out of the one judged at 65 s.
         _write("az-b", "az-a", "ok", "0+90x90"),
         _write("az-b", "az-a", "error", "0+10x10 100+0x80"),
-        # Every write failed but 15 in a 30 s window are fewer than the 30 the game day judges.
-        _write("az-b", "az-c", "error", "0+0.5x90"),
+        # 15 writes in a 30 s window are fewer than the 60 a window needs; all ok, it is not judged ...
+        _write("az-b", "az-c", "ok", "0+0.5x90"),
+        # ... all failed, it breaches all the same: 45 more successes would leave 75 %.
+        _write("az-c", "az-b", "error", "0+0.5x90"),
         # p99 of 300 ms (2 of 100 in (0.1 s, 0.5 s]) is above 250 ms (and under the default 500 ms).
         _bucket("az-c", "az-a", "0.1", "0+98x90"),
         _bucket("az-c", "az-a", "0.5", "0+100x90"),
         _bucket("az-c", "az-a", "+Inf", "0+100x90"),
         _bucket("az-c", "az-b", "0.1", "0+100x90"),
         _bucket("az-c", "az-b", "+Inf", "0+100x90"),
+        *(_count("az-c", endpoint_az, "0+100x90") for endpoint_az in ("az-a", "az-b")),
         # Every canary up: CanaryDown is the subject of the shipped unit tests, not of this one.
         *({"series": f'canary_up{{az="{az}"}}', "values": "1x90"} for az in ("az-a", "az-b", "az-c")),
     ]
@@ -137,14 +146,16 @@ def test_rendered_rules_follow_the_thresholds_given(promtool: PromtoolRunner, tm
                         "exp_samples": [
                             _firing("CanaryWriteAvailabilityLow", "az-a", "az-b"),
                             _firing("CanaryWriteAvailabilityLow", "az-b", "az-a"),
+                            _firing("CanaryWriteAvailabilityLow", "az-c", "az-b"),
                             _firing("CanaryLatencyP99High", "az-c", "az-a"),
                         ],
                     },
                     {
                         "expr": firing,
-                        "eval_time": "50s",
+                        "eval_time": "65s",
                         "exp_samples": [
                             _firing("CanaryWriteAvailabilityLow", "az-a", "az-b"),
+                            _firing("CanaryWriteAvailabilityLow", "az-c", "az-b"),
                             _firing("CanaryLatencyP99High", "az-c", "az-a"),
                         ],
                     },
@@ -168,10 +179,20 @@ def test_alert_expressions_use_only_contracted_metrics_and_labels() -> None:
 
 
 def test_samples_minimum_follows_the_game_days_canary_interval() -> None:
-    # The verifier judges a window only with enough canary steps; the alert must use the same rule.
+    # Thresholds without their own minimum get half a window's probes: the interval must be the game day's.
     from gameday import game_day
 
     assert CANARY_INTERVAL_S == game_day.CANARY_INTERVAL_S
+
+
+def test_the_rules_take_m_of_n_and_sample_minimums_from_the_scenario() -> None:
+    rules = {rule["alert"]: rule for rule in rule_groups(DEFAULT)["groups"][0]["rules"]}
+    write = DEFAULT.alarm_rule("write-availability")
+    latency = DEFAULT.alarm_rule("latency-p99")
+    assert rules["CanaryWriteAvailabilityLow"]["expr"].endswith(f"[29999ms:10s]) >= {write.breaches_to_fire}")
+    assert f"clamp_min({write.samples_min} - " in rules["CanaryWriteAvailabilityLow"]["expr"]
+    assert f">= {latency.samples_min}\n)[29999ms:10s])" in rules["CanaryLatencyP99High"]["expr"]
+    assert "for" not in rules["CanaryWriteAvailabilityLow"]  # the window count is in the expression
 
 
 @pytest.mark.parametrize(

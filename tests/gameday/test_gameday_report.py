@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from canaries.alarms import AlarmThresholds, evaluate_alarms
 from gameday.report import render_report
 
 RUN_START_S = 5000.25  # monotonic seconds; fractional on purpose, so alignment errors show
@@ -408,10 +409,43 @@ def test_corrupt_lines_are_skipped_and_counted(full_run: BuiltRun) -> None:
 def test_every_fired_alarm_has_a_row_on_the_run_time_axis(full_run: BuiltRun) -> None:
     _, root = render(full_run.run_dir)
     rows = table_rows(root.find_all("table", "alarms")[0])
+    # A summary from before M-of-N evaluation: one window per alarm, no evidence.
     assert rows == [
-        ["20.0 s to 30.0 s", "az-a", "az-b", "write-availability", "80.000%", "95.000%", "20", "yes"],
-        ["30.0 s to 40.0 s", "az-a", "az-b", "latency-p99", "2500.0 ms", "2000.0 ms", "20", "yes"],
+        ["20.0 s to 30.0 s", "az-a", "az-b", "write-availability", "80.000%", "95.000%", "20", "yes", "1"],
+        ["30.0 s to 40.0 s", "az-a", "az-b", "latency-p99", "2500.0 ms", "2000.0 ms", "20", "yes", "1"],
     ]
+
+
+def test_each_fired_alarm_shows_the_windows_that_made_it_fire(full_run: BuiltRun) -> None:
+    # The real evaluation's output: writes az-a -> az-b fail half the time from 20 s to 40 s (2 of 3 fire);
+    # az-b -> az-c breaches once at 50 s, which fires nothing and is listed apart.
+    def write(time_s: float, canary_az: str, endpoint_az: str, outcome: str) -> dict[str, Any]:
+        return {"time_s": RUN_START_S + time_s, "canary_az": canary_az, "endpoint_az": endpoint_az,
+                "operation": "write", "outcome": outcome, "latency_ms": 5.0}  # fmt: skip
+
+    records = [
+        write(second + third / 3, "az-a", "az-b", "error" if 20 <= second < 40 and third == 1 else "ok")
+        for second in range(60)
+        for third in range(3)
+    ] + [write(50 + index / 10, "az-b", "az-c", "error" if index < 5 else "ok") for index in range(30)]
+    thresholds = AlarmThresholds(window_s=10.0, availability_min_outside_fault=0.9, samples_min=20,
+                                 breaches_to_fire=2, evaluation_windows=3)  # fmt: skip
+    report = evaluate_alarms(records, thresholds, [], RUN_START_S, RUN_START_S + DURATION_S).to_json()
+    build_summary(full_run.run_dir, alarms=report)
+    page, root = render(full_run.run_dir)
+    [fired] = table_rows(root.find_all("table", "alarms")[0])
+    assert fired[:4] + fired[8:] == ["20.0 s to 40.0 s", "az-a", "az-b", "write-availability", "2 (2 of 3 to fire)"]
+    [evidence] = root.find_all("table", "alarm-evidence")
+    assert table_rows(evidence) == [
+        ["20.0 s to 30.0 s", "breach", "66.667%", "90.000%", "30", "no"],
+        ["30.0 s to 40.0 s", "breach", "66.667%", "90.000%", "30", "no"],
+    ]
+    [isolated] = root.find_all("table", "breaches-isolated")
+    assert table_rows(isolated) == [["50.0 s to 60.0 s", "az-b", "az-c", "write-availability", "breach",
+                                     "83.333%", "90.000%", "30", "no"]]  # fmt: skip
+    rules = {row[0]: row[1:] for row in table_rows(root.find_all("table", "alarm-rules")[0])}
+    assert rules["write-availability"] == ["2 of 3", "20"]
+    assert "1 alarm(s) fired; 3 window(s) breached a threshold" in page
 
 
 def test_verifier_table_and_witnesses(full_run: BuiltRun) -> None:

@@ -103,7 +103,7 @@ def test_a_short_game_day_is_valid_and_leaves_its_files_and_no_process(tmp_path:
     names = {verifier["name"]: verifier["valid"] for verifier in summary["verifiers"]}
     assert names == {
         "linearizability": True, "sets": True, "alarms": True, "cluster-healthy": True, "log-replicas": True,
-        "scrub": True, "canary-data": True,
+        "scrub": True, "store-errors": True, "canary-data": True,
     }
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     nemesis = [event["f"] for event in history if event["process"] == "nemesis"]
