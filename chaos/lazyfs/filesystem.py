@@ -619,10 +619,18 @@ class LazyFilesystem:
             queue.extend(node.durable_entries.values())
         return list(seen.values())
 
+    def _durably_named(self, node: Node) -> bool:
+        """Reached from the root through durable entries (a staged tree is forgotten at power loss)."""
+        while node is not self.root:
+            if node.durable_link is None:
+                return False
+            node = node.durable_link[0]
+        return True
+
     def _tear(self, files: list[Node], rng: random.Random) -> dict[str, Any] | None:
         candidates = [
             node for node in files
-            if node.data is not None and node.data.dirty and node.durable_link is not None
+            if node.data is not None and node.data.dirty and self._durably_named(node)
         ]
         if not candidates:
             return None

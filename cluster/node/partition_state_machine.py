@@ -18,6 +18,7 @@ from cluster.api.requests import ConditionSource
 from cluster.core.types import Entry
 from cluster.node.partition_splits import SplitState
 from cluster.scrub.commands import ReplicaScrubState
+from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.item_store import ItemStore
 
 
@@ -55,7 +56,7 @@ def encode_delete_command(
 class PartitionStateMachine:
     def __init__(self, directory: Path, scrub: ReplicaScrubState | None = None) -> None:
         """`scrub` applies scrub markers and repairs; without it they change nothing (a reference replay)."""
-        directory.mkdir(parents=True, exist_ok=True)
+        make_durable_directories(directory)
         self.store = ItemStore(directory / "items.sqlite")
         self.scrub = scrub
         self.splits = SplitState(self.store)
