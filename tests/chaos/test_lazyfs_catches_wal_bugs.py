@@ -23,7 +23,7 @@ from cluster.storage.wal_durable_mark import cut_to_durable_mark, write_durable_
 from tests.chaos.lazyfs_support import lazyfs_mount
 
 SEGMENT_MAX_BYTES = 2048  # a few entries per segment: the log creates segments (and needs directory fsyncs)
-BATCHES = 12
+BATCHES = 30
 
 
 class WrongFileWal(WriteAheadLog):
