@@ -3,9 +3,9 @@
 SIGKILL alone keeps the page cache, so it cannot show a store that forgets to fsync. Two models:
 
 - "fuse" (the local backend's default, cluster.deploy.local_processes.POWER_LOSS_MODELS): each node's
-  data directory is a lazyfs mount (chaos/lazyfs) that knows nothing of the store's files; the backend's
-  SIGKILL of a node makes its disk drop every write, create, rename and unlink no fsync made durable.
-  So every power-off family fault loses unsynced data, and this one reports what the disks dropped.
+  data directory is a lazyfs mount (chaos/lazyfs) that knows nothing of the store's files; after the
+  SIGKILLs each disk drops every write, create, rename and unlink no fsync made durable (power-off and
+  az-power-off do the same for their nodes; kill-leader is a crash and keeps the page cache).
 - "store-mark" (Docker, or where FUSE cannot run): with every node down, each write-ahead log is cut
   back to the durable mark the store itself writes after it believes it fsynced. It trusts the store:
   an fsync of the wrong file or a missing directory fsync passes.
@@ -21,6 +21,7 @@ from typing import Any
 
 from chaos.faults.injector import FaultContext, FaultNotApplicable
 from chaos.faults.process_faults import _power_off, _PoweredOffProcesses
+from chaos.lazyfs.power_cut import lose_unsynced_data
 from cluster.storage.wal_durable_mark import cut_to_durable_mark
 from cluster.storage.wal_segments import LOCK_FILE_NAME
 
@@ -51,8 +52,7 @@ class ClusterPowerOff(_PoweredOffProcesses):
             raise FaultNotApplicable("no storage node is running")
         model = power_loss_model(context.cluster)
         if model == "fuse":
-            # The disks already dropped what was unsynced when the backend killed each node.
-            reports = {process_id: context.cluster.last_power_loss(process_id) for process_id in sorted(self.powered_off)}
+            reports = lose_unsynced_data(context.cluster, self.powered_off)
             return {
                 "process_ids": sorted(self.powered_off),
                 "pids": dict(self.powered_off),

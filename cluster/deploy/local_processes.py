@@ -132,7 +132,7 @@ class LocalCluster:
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()
-        # lazyfs reports of this object's power losses, by process id (see last_power_loss).
+        # lazyfs's report of the last power loss of each process's disk (see lose_power).
         self.power_loss_reports: dict[str, dict[str, Any]] = {}
         # Whether a power loss also tears the last written page (a random prefix of it reaches the disk).
         self.tear_on_power_loss = True
@@ -443,7 +443,6 @@ class LocalCluster:
         os.kill(pid, signal_number)
         if signal_number == signal.SIGKILL:
             _reap(pid)
-            self._lose_power(process_id, pid)
 
     def wait_until_serving(self, wait_s: float) -> None:
         wait_for_routers(self.endpoints(), wait_s, self._raise_if_one_exited)
@@ -543,19 +542,25 @@ class LocalCluster:
             raise ClusterError(str(error)) from error
         self._save_lazyfs_record(process_id, {"pid": pid, "mount": str(mount), "power_losses": 0})
 
-    def _lose_power(self, process_id: str, pid: int) -> None:
-        """After a SIGKILL: once the node is gone, its disk loses what it had not synced."""
+    def lose_power(self, process_id: str) -> dict[str, Any] | None:
+        """The disk of a powered-off (SIGKILLed) node loses what no fsync made durable, as at a power cut.
+
+        Returns lazyfs's report (what was dropped, what was torn), or None when no lazyfs mount covers the
+        node's data directory (the store-mark model, or not a storage node). A process crash (kill-leader)
+        does not call this: the OS keeps the page cache of a crashed process."""
         mount = self.lazyfs_mount(process_id)
         if mount is None:
-            return
+            return None
+        pid = self.pids().get(process_id)
         deadline = time.monotonic() + LAZYFS_DEATH_TIMEOUT_S
-        while process_alive(pid, self._marker(process_id)) and time.monotonic() < deadline:
+        while pid is not None and process_alive(pid, self._marker(process_id)) and time.monotonic() < deadline:
             time.sleep(0.005)
             _reap(pid)
         record = dict(self._lazyfs_records()[process_id])
-        if process_alive(pid, self._marker(process_id)):
-            self.power_loss_reports[process_id] = {"skipped": "the node did not die; its disk keeps its cache"}
-            return
+        if pid is not None and process_alive(pid, self._marker(process_id)):
+            report = {"skipped": "the node did not die: its disk keeps its cache"}
+            self.power_loss_reports[process_id] = report
+            return report
         from chaos.lazyfs.control import LazyfsControlError, lose_power
 
         # Torn pages are seeded by the node and its count of power losses: one schedule, one outcome.
@@ -567,10 +572,7 @@ class LocalCluster:
             raise ClusterError(f"power loss of {process_id}'s disk failed: {error}") from error
         self.power_loss_reports[process_id] = report
         self._save_lazyfs_record(process_id, {**record, "power_losses": losses + 1})
-
-    def last_power_loss(self, process_id: str) -> dict[str, Any] | None:
-        """What the last power loss of `process_id`'s disk dropped (lazyfs's report), if any."""
-        return self.power_loss_reports.get(process_id)
+        return report
 
     def _stop_lazyfs_mounts(self) -> list[str]:
         from chaos.lazyfs.mounts import LazyfsMountError, stop_mount
