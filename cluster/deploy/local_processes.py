@@ -37,9 +37,9 @@ TOPOLOGY_FILE = "topology.json"
 TOXIPROXY_LOG = "toxiproxy.log"
 TOXIPROXY_START_TIMEOUT_S = 15.0
 # How a power-off loses unsynced data. "fuse": each storage node's data directory is a lazyfs mount (its
-# own process) that keeps unsynced writes in memory and drops them when the node is SIGKILLed, knowing
-# nothing of the store's files. "store-mark": the old model, cluster-power-off cuts each WAL back to the
-# durable mark the store itself records (trusts the store; a single power-off keeps the page cache).
+# own process, chaos/lazyfs) that keeps unsynced writes and names in memory, knowing nothing of the store's
+# files; power-off faults call lose_power after their SIGKILL. "store-mark": the old model, only
+# cluster-power-off loses data, cutting each WAL back to the durable mark the store itself records.
 POWER_LOSS_MODELS = ("fuse", "store-mark")
 DEFAULT_POWER_LOSS = "fuse"
 LAZYFS_DEATH_TIMEOUT_S = 5.0
