@@ -25,6 +25,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 gameday: $(STAMP)
+	@# fuse3 for the lazyfs power-loss model (without it a run falls back to the store's own durable mark, and says so).
+	-@bash .ci/install-system-packages
 	$(BIN)/gameday run default
 
 bench: $(STAMP)

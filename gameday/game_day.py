@@ -224,6 +224,8 @@ def _run_game_day(
             )
             endpoints = cluster.endpoints()
             summary["endpoints"] = endpoints
+            summary["power_loss"] = _power_loss_description(cluster)
+            say(f"power loss model: {summary['power_loss']}")
             summary["router_cache"] = scenario.cluster.router_cache
             if "cache-flush" in scenario.faults.mix:
                 # The metadata service's load around each flush is what the cache-flush scenario judges.
@@ -419,6 +421,15 @@ def _start_loads(
             wait_ms=wait_ms,
             seed=seed,
         )
+
+
+def _power_loss_description(cluster: Any) -> dict[str, Any]:
+    """Which model a power-off uses, and why when it fell back: a run that could not mount lazyfs judges
+    durability only against the store's own durable mark, and its report must say so."""
+    describe = getattr(cluster, "power_loss_description", None)
+    if callable(describe):
+        return describe()
+    return {"model": "store-mark", "fallback": "this backend has no FUSE power-loss layer"}
 
 
 def _run_chaos(state: _RunState, plan: list[Any], start_s: float) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from chaos.faults.injector import FaultContext, FaultNotApplicable
 from chaos.faults.leaders import choose_leader
+from chaos.lazyfs.power_cut import lose_unsynced_data
 from cluster.deploy.local_processes import ClusterError, process_state
 
 # A signal is delivered asynchronously: os.kill returns before the target has stopped or died. Faults
@@ -92,7 +93,9 @@ class PowerOff(_PoweredOffProcesses):
         self.powered_off = _power_off(context, [process_id])
         if not self.powered_off:
             raise FaultNotApplicable(f"{process_id} is not running")
-        return {"process_ids": [process_id], "pids": dict(self.powered_off), "az": self.target.get("az")}
+        disks = lose_unsynced_data(context.cluster, self.powered_off)  # a power cut, not a crash
+        return {"process_ids": [process_id], "pids": dict(self.powered_off), "az": self.target.get("az"),
+                **({"disks": disks} if disks else {})}
 
 
 class KillLeader(_PoweredOffProcesses):
@@ -138,7 +141,9 @@ class AzPowerOff(_PoweredOffProcesses):
         self.powered_off = _power_off(context, members)
         if not self.powered_off:
             raise FaultNotApplicable(f"no running {'/'.join(roles)} process in {az}")
-        return {"az": az, "roles": list(roles), "process_ids": sorted(self.powered_off), "pids": dict(self.powered_off)}
+        disks = lose_unsynced_data(context.cluster, self.powered_off)
+        return {"az": az, "roles": list(roles), "process_ids": sorted(self.powered_off), "pids": dict(self.powered_off),
+                **({"disks": disks} if disks else {})}
 
 
 class Pause:

@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,13 @@ EXEC_VISIBLE_WAIT_S = 5.0
 TOPOLOGY_FILE = "topology.json"
 TOXIPROXY_LOG = "toxiproxy.log"
 TOXIPROXY_START_TIMEOUT_S = 15.0
+# How a power-off loses unsynced data. "fuse": each storage node's data directory is a lazyfs mount (its
+# own process, chaos/lazyfs) that keeps unsynced writes and names in memory, knowing nothing of the store's
+# files; power-off faults call lose_power after their SIGKILL. "store-mark": the old model, only
+# cluster-power-off loses data, cutting each WAL back to the durable mark the store itself records.
+POWER_LOSS_MODELS = ("fuse", "store-mark")
+DEFAULT_POWER_LOSS = "fuse"
+LAZYFS_DEATH_TIMEOUT_S = 5.0
 
 
 class ClusterError(Exception):
@@ -124,6 +132,10 @@ class LocalCluster:
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()
+        # lazyfs's report of the last power loss of each process's disk (see lose_power).
+        self.power_loss_reports: dict[str, dict[str, Any]] = {}
+        # Whether a power loss also tears the last written page (a random prefix of it reaches the disk).
+        self.tear_on_power_loss = True
 
     @property
     def topology_path(self) -> Path:
@@ -201,12 +213,19 @@ class LocalCluster:
         toxiproxy: str | None = None,
         proxy_links: bool = False,
         settings: Mapping[str, Any] | None = None,
+        power_loss: str | None = None,
     ) -> dict[str, Any]:
         """Starts whatever is not running. With `proxy_links` (implied by a `toxiproxy` URL) every link
         chaos may cut goes through a Toxiproxy proxy: our server, started and owned by this cluster, or
         the Toxiproxy 2.x at `toxiproxy`. `settings` switches the store's mechanisms (topology fields:
-        scrub_enabled, log_replicas_enabled, router_cache_mode...) for processes started from now on."""
+        scrub_enabled, log_replicas_enabled, router_cache_mode...) for processes started from now on.
+        `power_loss` ("fuse" or "store-mark", see POWER_LOSS_MODELS) applies to nodes started from now on;
+        None keeps the cluster's recorded model (DEFAULT_POWER_LOSS for a new one)."""
+        if power_loss is not None and power_loss not in POWER_LOSS_MODELS:
+            raise ClusterError(f"power_loss must be one of {list(POWER_LOSS_MODELS)}, got {power_loss!r}")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if power_loss is not None or "power_loss" not in self._state():
+            self._write_state({**self._state(), **_power_loss_choice(power_loss)})
         if self.topology_path.exists():
             topology = self.topology()
             shape = (len(topology.azs), len(topology.by_role("node")) // max(1, len(topology.azs)))
@@ -252,10 +271,15 @@ class LocalCluster:
             self.down()
             raise
         pids = self.pids()
-        for spec in topology.processes:
-            if not self.is_running(spec.process_id):
-                pids[spec.process_id] = self._spawn(spec.process_id)
-        self._save_pids(pids)
+        try:
+            for spec in topology.processes:
+                if not self.is_running(spec.process_id):
+                    self._ensure_lazyfs(spec.process_id)
+                    pids[spec.process_id] = self._spawn(spec.process_id)
+                    self._save_pids(pids)
+        except ClusterError:
+            self.down()
+            raise
         try:
             self.wait_until_serving(wait_s)
         except ClusterError:
@@ -404,6 +428,7 @@ class LocalCluster:
         self.topology().get(process_id)
         if self.is_running(process_id):
             return self.pids()[process_id]
+        self._ensure_lazyfs(process_id)
         pids = self.pids()
         # Without an environment the call stays _spawn(process_id): subclasses that override _spawn with
         # that signature (the controller tests' stand-ins) keep working.
@@ -430,6 +455,13 @@ class LocalCluster:
                 raise ClusterError(f"{process_id} exited during start-up; its log ends:\n{tail}")
 
     def down(self, timeout_s: float = 10.0) -> list[str]:
+        try:
+            return self._stop_processes(timeout_s)
+        finally:
+            # After the processes (a mount cannot go while a node uses it), and even when stopping failed.
+            self._stop_lazyfs_mounts()
+
+    def _stop_processes(self, timeout_s: float) -> list[str]:
         pids = self.pids()
         stopped = []
         for process_id, pid in pids.items():
@@ -451,6 +483,111 @@ class LocalCluster:
         # After the processes: while any of them ran, cutting its network would have been a fault.
         if self._stop_owned_toxiproxy(timeout_s):
             stopped.append("toxiproxy")
+        return stopped
+
+    # ---- lazyfs: the independent power-loss model -------------------------------------------------
+
+    def power_loss_model(self) -> str:
+        """"fuse" or "store-mark": how this cluster's power-offs lose unsynced data (POWER_LOSS_MODELS)."""
+        model = self._state().get("power_loss")
+        return model if model in POWER_LOSS_MODELS else "store-mark"
+
+    def _lazyfs_records(self) -> dict[str, dict[str, Any]]:
+        records = self._state().get("lazyfs")
+        return records if isinstance(records, dict) else {}
+
+    def _save_lazyfs_record(self, process_id: str, record: dict[str, Any] | None) -> None:
+        state = self._state()
+        records = dict(self._lazyfs_records())
+        if record:
+            records[process_id] = record
+        else:
+            records.pop(process_id, None)
+        if records:
+            state["lazyfs"] = records
+        else:
+            state.pop("lazyfs", None)
+        self._write_state(state)
+
+    def lazyfs_mount(self, process_id: str) -> Path | None:
+        """The data directory of `process_id` when a live lazyfs mount covers it, else None."""
+        from chaos.lazyfs.mounts import is_mounted, process_serves
+
+        record = self._lazyfs_records().get(process_id)
+        if not record:
+            return None
+        mount = Path(record["mount"])
+        return mount if process_serves(int(record["pid"]), mount) and is_mounted(mount) else None
+
+    def power_loss_description(self) -> dict[str, Any]:
+        """The model and, when the default fell back to "store-mark", why (for the report)."""
+        state = self._state()
+        description: dict[str, Any] = {"model": self.power_loss_model()}
+        if state.get("power_loss_fallback"):
+            description["fallback"] = state["power_loss_fallback"]
+        return description
+
+    def _ensure_lazyfs(self, process_id: str) -> None:
+        """Mounts lazyfs over a storage node's data directory before the node starts (fuse model only)."""
+        if self.power_loss_model() != "fuse" or self.topology().get(process_id).role != "node":
+            return
+        if self.lazyfs_mount(process_id) is not None:
+            return
+        from chaos.lazyfs.mounts import LazyfsMountError, start_mount
+
+        mount = self.data_dir / "processes" / process_id
+        try:
+            pid = start_mount(mount, self.data_dir / "logs" / f"lazyfs-{process_id}.log")
+        except LazyfsMountError as error:
+            raise ClusterError(str(error)) from error
+        self._save_lazyfs_record(process_id, {"pid": pid, "mount": str(mount), "power_losses": 0})
+
+    def lose_power(self, process_id: str) -> dict[str, Any] | None:
+        """The disk of a powered-off (SIGKILLed) node loses what no fsync made durable, as at a power cut.
+
+        Returns lazyfs's report (what was dropped, what was torn), or None when no lazyfs mount covers the
+        node's data directory (the store-mark model, or not a storage node). A process crash (kill-leader)
+        does not call this: the OS keeps the page cache of a crashed process."""
+        mount = self.lazyfs_mount(process_id)
+        if mount is None:
+            return None
+        pid = self.pids().get(process_id)
+        deadline = time.monotonic() + LAZYFS_DEATH_TIMEOUT_S
+        while pid is not None and process_alive(pid, self._marker(process_id)) and time.monotonic() < deadline:
+            time.sleep(0.005)
+            _reap(pid)
+        record = dict(self._lazyfs_records()[process_id])
+        if pid is not None and process_alive(pid, self._marker(process_id)):
+            report = {"skipped": "the node did not die: its disk keeps its cache"}
+            self.power_loss_reports[process_id] = report
+            return report
+        from chaos.lazyfs.control import LazyfsControlError, lose_power
+
+        # Torn pages are seeded by the node and its count of power losses: one schedule, one outcome.
+        losses = int(record.get("power_losses", 0))
+        torn_seed = zlib.crc32(f"{process_id}/{losses}".encode())
+        try:
+            report = lose_power(mount, torn_seed=torn_seed if self.tear_on_power_loss else None)
+        except LazyfsControlError as error:
+            raise ClusterError(f"power loss of {process_id}'s disk failed: {error}") from error
+        self.power_loss_reports[process_id] = report
+        self._save_lazyfs_record(process_id, {**record, "power_losses": losses + 1})
+        return report
+
+    def _stop_lazyfs_mounts(self) -> list[str]:
+        from chaos.lazyfs.mounts import LazyfsMountError, stop_mount
+
+        stopped, problems = [], []
+        for process_id, record in self._lazyfs_records().items():
+            try:
+                stop_mount(Path(record["mount"]), int(record["pid"]))
+                stopped.append(process_id)
+            except (LazyfsMountError, OSError, subprocess.SubprocessError) as error:
+                problems.append(f"{process_id}: {error}")
+                continue
+            self._save_lazyfs_record(process_id, None)
+        if problems:
+            raise ClusterError("could not unmount lazyfs: " + "; ".join(problems))
         return stopped
 
     # ---- status -------------------------------------------------------------------------------
@@ -480,6 +617,8 @@ class LocalCluster:
                 "state": ("paused" if process_state(pid) == "T" else "up") if running and pid else "down",
                 "address": f"{spec.host}:{spec.port}",
             }
+            if spec.role == "node" and self.lazyfs_mount(spec.process_id) is not None:
+                entry["disk"] = "lazyfs"
             environment = environments.get(spec.process_id)
             if running and environment:
                 entry["environment"] = dict(environment)
@@ -487,6 +626,18 @@ class LocalCluster:
                 entry.update(probe_status(spec.host, spec.port))
             processes.append(entry)
         return {"data_dir": str(self.data_dir), "endpoints": self.endpoints(), "processes": processes}
+
+
+def _power_loss_choice(asked: str | None) -> dict[str, Any]:
+    """The state fields for a power-loss model: what was asked, else lazyfs when it can run here."""
+    if asked is not None:
+        return {"power_loss": asked, "power_loss_fallback": None}
+    from chaos.lazyfs.mounts import available
+
+    problem = available() if DEFAULT_POWER_LOSS == "fuse" else None
+    if problem:
+        return {"power_loss": "store-mark", "power_loss_fallback": f"lazyfs unavailable: {problem}"}
+    return {"power_loss": DEFAULT_POWER_LOSS, "power_loss_fallback": None}
 
 
 def _stop_pid(pid: int, marker: str, timeout_s: float) -> bool:

@@ -18,6 +18,7 @@ from cluster.api.requests import ConditionSource
 from cluster.core.types import Entry
 from cluster.node.partition_splits import SplitState
 from cluster.scrub.commands import ReplicaScrubState
+from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.item_store import ItemStore
 
 
@@ -61,7 +62,7 @@ class PartitionStateMachine:
     ) -> None:
         """`scrub` applies scrub markers and repairs; without it they change nothing (a reference replay).
         `before_apply` sees each batch first; only the planted hidden-group-crash bug sets it."""
-        directory.mkdir(parents=True, exist_ok=True)
+        make_durable_directories(directory)
         self.store = ItemStore(directory / "items.sqlite")
         self.scrub = scrub
         self.splits = SplitState(self.store)

@@ -40,6 +40,7 @@ from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.topology import Topology
 from cluster.scrub.coordinator import ScrubCoordinator
 from cluster.scrub.settings import scrub_settings
+from cluster.storage.durable_directories import make_durable_directories, write_durably
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class StorageNode(ReplicaHost):
             self.wal_sync = sync_bugs
         self._planted_apply_crash = PlantedApplyCrash() if "hidden-group-crash" in topology.faults_enabled else None
         self.groups_dir = data_dir / "groups"
-        self.groups_dir.mkdir(parents=True, exist_ok=True)
+        make_durable_directories(self.groups_dir)
         self.members: dict[str, list[str]] = {}
         self._metadata_ids = [spec.process_id for spec in topology.by_role("metadata")]
         self._metadata_hint: str | None = None
@@ -132,16 +133,14 @@ class StorageNode(ReplicaHost):
         log_replicas = list(log_replicas or [])
         learners = list(learners or [])
         directory = self.groups_dir / group_id
-        directory.mkdir(parents=True, exist_ok=True)
+        make_durable_directories(directory)
         description_file = directory / "group.json"
         if not description_file.exists():
-            temporary = directory / "group.json.tmp"
             description = {"group_id": group_id, "members": members}
             if log_replicas or learners:
                 description["log_replicas"] = log_replicas
                 description["learners"] = learners
-            temporary.write_text(json.dumps(description))
-            temporary.replace(description_file)
+            write_durably(description_file, json.dumps(description).encode())
         if self.process_id in log_replicas + learners:
             return self._open_log_replica(group_id, members, log_replicas, learners, directory)
         state_directory = directory / "state"

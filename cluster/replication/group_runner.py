@@ -23,6 +23,7 @@ from cluster.core.messages import Message
 from cluster.core.ready import Ready
 from cluster.core.replica import NotLeaderError, Replica, Role
 from cluster.replication.state_machine import StateMachine
+from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.wal import WalSync, WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class GroupRunner:
         self.node_id = node_id
         self.voters = tuple(voters)
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        make_durable_directories(directory)
         self.state_machine = state_machine
         self.wal, recovered = WriteAheadLog.open(directory / "wal", sync=wal_sync)
         if recovered.truncated_tail_bytes:
