@@ -29,18 +29,19 @@ def _short_copy(name: str, directory: Path) -> Path:
     data = tomllib.loads((SCENARIOS / f"{name}.toml").read_text())
     data.update(warmup_s=15, recovery_s=30)
     data["workload"].update(hot_start_s=15, hot_duration_s=20)
-    lines = [f"{key} = {json.dumps(value)}" for key, value in data.items() if not isinstance(value, dict)]
-    for table, values in data.items():
-        if isinstance(values, dict):
-            nested = {key: value for key, value in values.items() if isinstance(value, dict)}
-            lines.append(f"[{table}]")
-            lines += [f"{key} = {json.dumps(value)}" for key, value in values.items() if key not in nested]
-            for sub_table, sub_values in nested.items():
-                lines.append(f"[{table}.{sub_table}]")
-                lines += [f"{key} = {json.dumps(value)}" for key, value in sub_values.items()]
     path = directory / f"{name}-short.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(_toml_lines(data, [])) + "\n")
     return path
+
+
+def _toml_lines(table: dict[str, Any], prefix: list[str]) -> list[str]:
+    """A table and its sub-tables at any depth (thresholds.by_alarm_kind.<kind> is three deep)."""
+    lines = [f"[{'.'.join(prefix)}]"] if prefix else []
+    lines += [f"{key} = {json.dumps(value)}" for key, value in table.items() if not isinstance(value, dict)]
+    for key, value in table.items():
+        if isinstance(value, dict):
+            lines += _toml_lines(value, [*prefix, key])
+    return lines
 
 
 def _run(scenario: Path, run_dir: Path, cwd: Path) -> tuple[int, str, dict[str, Any]]:
