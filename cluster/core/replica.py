@@ -312,7 +312,12 @@ class Replica:
         return None
 
     def step(self, message: Message) -> None:
-        if message.recipient != self._node_id or message.sender not in self._peer_set:
+        if message.recipient != self._node_id:
+            return
+        if message.sender not in self._peer_set and message.kind is not MessageKind.APPEND:
+            # Appends are taken from anyone: a replica down while a member was added back knows a membership
+            # without it, and must still follow that member once it leads (the log brings the membership).
+            # Votes from outside stay ignored, so a removed member cannot disrupt the group.
             return
         entries = message.entries
         if entries and (

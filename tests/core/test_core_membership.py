@@ -255,3 +255,32 @@ def test_learner_steps_are_single_steps() -> None:
     with pytest.raises(MembershipError, match="exactly one"):
         THREE.check_single_change_to(WITH_LOG_REPLICA.with_learner("e"))
     assert Membership.decode(learning.encode()) == learning
+
+
+def test_a_member_that_missed_its_leaders_re_addition_still_follows_that_leader() -> None:
+    """Seen in a game day: a replica down while a removed member was added back restarts with a membership
+    that lacks that member; once that member leads, the replica must still take its appends (Raft accepts
+    a current leader whatever the follower's own configuration says) instead of staying silent forever."""
+    simulation, leader = started_cluster(seed=13)
+    first, second = (node for node in "abc" if node != leader.node_id)
+    simulation.crash(first)
+    leader = _add_log_replica(simulation)
+    without_first = WITH_LOG_REPLICA.without(first)
+    index = leader.propose_membership(without_first)
+    simulation.run_until(lambda: leader.commit_index >= index, 500)
+    _commit(simulation, 3, "removed")
+    simulation.crash(second)  # keeps the membership without `first`
+    simulation.restart(first)
+    index = leader.propose_membership(without_first.with_storage_replica(first))
+    simulation.run_until(lambda: leader.commit_index >= index, 800)
+    simulation.run_until(lambda: replica_of(simulation, first).commit_index >= index, 800)
+    leader.transfer_leadership(first)
+    simulation.run_until(lambda: simulation.leader() is not None and simulation.leader().node_id == first, 800)
+    new_leader = replica_of(simulation, first)
+    simulation.restart(second)
+    assert first not in replica_of(simulation, second).membership.members  # what its own log says
+    written = _commit(simulation, 3, "after")
+    simulation.run_until(lambda: replica_of(simulation, second).commit_index >= written[-1], 800)
+    assert replica_of(simulation, second).membership == new_leader.membership
+    assert simulation.monitor is not None
+    simulation.monitor.check_logs()
