@@ -1,0 +1,44 @@
+"""Every check a game day can run, in the order their results appear in summary.json and junit.xml.
+
+A new lesson adds its check here; the orchestration (gameday/game_day.py) only loops over this list.
+"""
+
+from __future__ import annotations
+
+from gameday.checks.admission import AdmissionCheck
+from gameday.checks.alarms import AlarmsCheck
+from gameday.checks.availability_regression import AvailabilityRegressionCheck
+from gameday.checks.base import Check
+from gameday.checks.canary_data import CanaryDataCheck
+from gameday.checks.cluster_health import ClusterHealthCheck
+from gameday.checks.history import HistoryModelCheck
+from gameday.checks.log_replicas import LogReplicasCheck
+from gameday.checks.metadata_load import MetadataLoadCheck
+from gameday.checks.prometheus import PrometheusCheck
+from gameday.checks.regression import RegressionCheck
+from gameday.checks.scrub import ScrubCheck
+from gameday.checks.steady_state import SteadyStateCheck
+from gameday.checks.store_errors import StoreErrorsCheck
+from gameday.run_record import HISTORY_FILES
+from gameday.scenario import Scenario
+
+ALL_CHECKS: tuple[Check, ...] = (
+    HistoryModelCheck("linearizability", "register", HISTORY_FILES["register"]),
+    HistoryModelCheck("sets", "set", HISTORY_FILES["set"]),
+    AlarmsCheck(),
+    ClusterHealthCheck(),
+    LogReplicasCheck(),
+    CanaryDataCheck(),
+    AvailabilityRegressionCheck(),
+    ScrubCheck(),
+    StoreErrorsCheck(),
+    MetadataLoadCheck(),
+    AdmissionCheck(),
+    PrometheusCheck(),
+    SteadyStateCheck(),
+    RegressionCheck(),
+)
+
+
+def checks_for(scenario: Scenario) -> list[Check]:
+    return [check for check in ALL_CHECKS if check.wanted(scenario)]
