@@ -24,7 +24,7 @@ from cluster.deploy.backends import DEFAULT_BACKEND, open_cluster
 from cluster.runtime.planted_bugs import check_planted_bugs
 from gameday.canary_settings import CANARY_INTERVAL_S, CANARY_TABLE, CANARY_TIMEOUT_S
 from gameday.checks.base import Check, Stoppable
-from gameday.checks.registry import checks_for
+from gameday.checks.registry import checks_for, judge_checks
 from gameday.hot_key_loads import HOT_LOAD, start_hot_key_loads
 from gameday.progress import ProgressReporter
 from gameday.prometheus_run import RunPrometheus, start_run_prometheus
@@ -240,7 +240,7 @@ def _run_game_day(
     for check in checks:
         if check.applies_to(record):  # what the stopped cluster left behind (logs, scrub findings)
             _keep_observation(record, check, check.after_cluster_down(cluster, record))
-    results = _judge(checks, record, say)
+    results = judge_checks(checks, record, say)
     if not record.partial:
         # After every verifier has read the histories: the store's own events join them for the record.
         histories = [run_dir / name for name in HISTORY_FILES.values()]
@@ -269,25 +269,6 @@ def _merge_histories(record: RunRecord) -> None:
         hot_load = record.load_results.get(HOT_LOAD) if model == "register" else None  # the hot-key workload's hot users
         extra = [hot_load.history_path] if hot_load is not None else []
         merge_histories([result.history_path, *extra, record.nemesis_path], record.run_dir / file_name)
-
-
-def _judge(checks: list[Check], record: RunRecord, say: Say) -> list[VerifierResult]:
-    """Each check's verdict in registry order; a check's summary section is on the record before the next
-    one judges (the regression check compares the alarms' measurements)."""
-    results: list[VerifierResult] = []
-    for check in checks:
-        if not check.applies_to(record):
-            continue
-        announcement = check.announcement(record)
-        if announcement:
-            say(announcement)
-        judgement = check.judge(record)
-        if judgement is None:
-            continue
-        results.append(judgement.result)
-        if check.summary_key is not None and judgement.section is not None:
-            record.sections[check.summary_key] = judgement.section
-    return results
 
 
 # ---- pieces of the run --------------------------------------------------------------------------

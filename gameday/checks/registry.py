@@ -5,6 +5,8 @@ A new lesson adds its check here; the orchestration (gameday/game_day.py) only l
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from gameday.checks.admission import AdmissionCheck
 from gameday.checks.alarms import AlarmsCheck
 from gameday.checks.availability_regression import AvailabilityRegressionCheck
@@ -19,7 +21,8 @@ from gameday.checks.regression import RegressionCheck
 from gameday.checks.scrub import ScrubCheck
 from gameday.checks.steady_state import SteadyStateCheck
 from gameday.checks.store_errors import StoreErrorsCheck
-from gameday.run_record import HISTORY_FILES
+from gameday.run_record import HISTORY_FILES, RunRecord
+from gameday.run_verdict import VerifierResult
 from gameday.scenario import Scenario
 
 ALL_CHECKS: tuple[Check, ...] = (
@@ -42,3 +45,23 @@ ALL_CHECKS: tuple[Check, ...] = (
 
 def checks_for(scenario: Scenario) -> list[Check]:
     return [check for check in ALL_CHECKS if check.wanted(scenario)]
+
+
+def judge_checks(checks: Sequence[Check], record: RunRecord, say: Callable[[str], None]) -> list[VerifierResult]:
+    """Each check's verdict, in the order given; a check's summary section is on the record before the next
+    one judges (the regression check compares the alarms' measurements). A partial run skips the checks
+    that need a whole one."""
+    results: list[VerifierResult] = []
+    for check in checks:
+        if not check.applies_to(record):
+            continue
+        announcement = check.announcement(record)
+        if announcement:
+            say(announcement)
+        outcome = check.judge(record)
+        if outcome is None:
+            continue
+        results.append(outcome.result)
+        if check.summary_key is not None and outcome.section is not None:
+            record.sections[check.summary_key] = outcome.section
+    return results

@@ -508,4 +508,7 @@ class StoreErrorsCheck(Check):
         return find_store_logs(cluster, record.run_dir)
 
     def judge(self, record: RunRecord) -> CheckOutcome | None:
-        return CheckOutcome(store_errors_result(record.observations[self.name], record.nemesis_path))
+        store_logs = record.observations.get(self.name)
+        if store_logs is None:  # never unjudged silently: a whole run must show its logs were read
+            return CheckOutcome(VerifierResult(NAME, "unknown", "the stopped cluster's logs were never located"))
+        return CheckOutcome(store_errors_result(store_logs, record.nemesis_path))
