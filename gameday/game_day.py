@@ -23,8 +23,8 @@ from chaos.schedule import format_plan, nodes_from_topology, plan_faults
 from cluster.deploy.backends import DEFAULT_BACKEND, open_cluster
 from cluster.runtime.planted_bugs import check_planted_bugs
 from gameday.canary_settings import CANARY_INTERVAL_S, CANARY_TABLE, CANARY_TIMEOUT_S
-from gameday.checks.base import Check, Stoppable
-from gameday.checks.registry import checks_for, judge_checks
+from gameday.checks.base import Stoppable
+from gameday.checks.registry import checks_for, judge_checks, observe_after_down, observe_before_down
 from gameday.hot_key_loads import HOT_LOAD, start_hot_key_loads
 from gameday.progress import ProgressReporter
 from gameday.prometheus_run import RunPrometheus, start_run_prometheus
@@ -221,10 +221,8 @@ def _run_game_day(
             _stop_chaos(state)
             _stop_load_and_canaries(state, record, say)
         if not interrupted and not record.errors:
-            # The end state, as only the live cluster can tell it (health, log replicas, admission...).
             state.phase = "cluster health"
-            for check in checks:
-                _keep_observation(record, check, check.before_cluster_down(cluster, record))
+            observe_before_down(checks, cluster, record)
     except KeyboardInterrupt:
         interrupted = True
         record.errors.append("interrupted (Ctrl-C) while stopping: the run is partial")
@@ -237,9 +235,7 @@ def _run_game_day(
     record.partial = interrupted or bool(record.errors)
     say("judging the history and the canaries...")
     _merge_histories(record)
-    for check in checks:
-        if check.applies_to(record):  # what the stopped cluster left behind (logs, scrub findings)
-            _keep_observation(record, check, check.after_cluster_down(cluster, record))
+    observe_after_down(checks, cluster, record)
     results = judge_checks(checks, record, say)
     if not record.partial:
         # After every verifier has read the histories: the store's own events join them for the record.
@@ -253,11 +249,6 @@ def _run_game_day(
     _write_report(run_dir, say)
     _print_verdict(say, results, summary)
     return GameDayResult(code, run_dir, summary)
-
-
-def _keep_observation(record: RunRecord, check: Check, observation: Any) -> None:
-    if observation is not None:
-        record.observations[check.name] = observation
 
 
 def _merge_histories(record: RunRecord) -> None:

@@ -6,6 +6,7 @@ A new lesson adds its check here; the orchestration (gameday/game_day.py) only l
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from gameday.checks.admission import AdmissionCheck
 from gameday.checks.alarms import AlarmsCheck
@@ -45,6 +46,24 @@ ALL_CHECKS: tuple[Check, ...] = (
 
 def checks_for(scenario: Scenario) -> list[Check]:
     return [check for check in ALL_CHECKS if check.wanted(scenario)]
+
+
+def observe_before_down(checks: Sequence[Check], cluster: Any, record: RunRecord) -> None:
+    """The end state, as only the live cluster can tell it (health, log replicas, admission...)."""
+    for check in checks:
+        _keep(record, check, check.before_cluster_down(cluster, record))
+
+
+def observe_after_down(checks: Sequence[Check], cluster: Any, record: RunRecord) -> None:
+    """What the stopped cluster left behind (logs, scrub findings), for the checks this run will judge."""
+    for check in checks:
+        if check.applies_to(record):
+            _keep(record, check, check.after_cluster_down(cluster, record))
+
+
+def _keep(record: RunRecord, check: Check, observation: Any) -> None:
+    if observation is not None:
+        record.observations[check.name] = observation
 
 
 def judge_checks(checks: Sequence[Check], record: RunRecord, say: Callable[[str], None]) -> list[VerifierResult]:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from chaos.controller import RunOutcome
-from cluster.deploy.local_processes import LocalCluster, build_topology
+from cluster.deploy.local_processes import LocalCluster
 from gameday.baseline import baseline_from_summary
-from gameday.checks.registry import ALL_CHECKS, checks_for, judge_checks
+from gameday.checks.registry import ALL_CHECKS, checks_for, judge_checks, observe_after_down
 from gameday.run_record import RunRecord
 from gameday.scenario import load_scenario
-from tests.gameday.test_store_errors import start, stop
+from tests.gameday.test_store_errors import stopped_local_cluster
 
 RUN_START_S = 1000.0
 RUN_END_S = 1040.0
@@ -93,7 +93,7 @@ def test_the_summary_keeps_the_contracts_keys_and_times_faults_from_the_runs_sta
     record.plan = []
     record.chaos = RunOutcome("completed", "", 2, 0, [])
     record.partial = False
-    _judge_after_down(record, _stopped_local_cluster(tmp_path))
+    _judge_after_down(record, stopped_local_cluster(tmp_path / "cluster"))
     summary = record.to_summary()
     assert list(summary) == [
         "scenario", "seed", "started_at", "run_start_monotonic_s", "run_start_wall_s", "replay", "planted_bugs",
@@ -120,30 +120,14 @@ def test_a_run_stopped_before_the_cluster_came_up_says_only_what_it_knows(tmp_pa
     assert record.to_summary()["partial"] is True
 
 
-def _stopped_local_cluster(tmp_path: Path) -> LocalCluster:
-    """A cluster as `down` leaves it: a topology and every process's log, each started and stopped once."""
-    cluster = LocalCluster(tmp_path / "cluster")
-    cluster.data_dir.mkdir()
-    build_topology(3, 1, 1).save(cluster.topology_path)
-    logs = cluster.data_dir / "logs"
-    logs.mkdir()
-    for pid, spec in enumerate(cluster.topology().processes, start=100):
-        (logs / f"{spec.process_id}.log").write_text("\n".join(start(spec.process_id, pid) + stop(spec.process_id, pid)))
-    return cluster
-
-
 def _judge_after_down(record: RunRecord, cluster: LocalCluster) -> dict[str, Any]:
     checks = checks_for(record.scenario)
-    for check in checks:
-        if check.applies_to(record):
-            observation = check.after_cluster_down(cluster, record)
-            if observation is not None:
-                record.observations[check.name] = observation
+    observe_after_down(checks, cluster, record)
     return {result.name: result for result in judge_checks(checks, record, print)}
 
 
 def test_a_partial_run_skips_the_checks_that_need_a_whole_one(tmp_path: Path) -> None:
-    cluster = _stopped_local_cluster(tmp_path)
+    cluster = stopped_local_cluster(tmp_path / "cluster")
     partial = _record(_run_dir(tmp_path), errors=["cluster up: RuntimeError: no"])
     assert partial.partial
     results = _judge_after_down(partial, cluster)
