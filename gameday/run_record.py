@@ -24,6 +24,8 @@ from loadgen.run import LoadResult
 
 NEMESIS_FILE = "nemesis.jsonl"
 CANARY_RECORDS_FILE = "canaries.jsonl"
+# Sections summary.json has always placed before the run's timing: they were read before the cluster stopped.
+SECTIONS_BEFORE_TIMING = ("log_replicas",)
 # Each load's history with the nemesis events merged in, by the model it is judged as.
 HISTORY_FILES = {"register": "history.jsonl", "set": "history-set.jsonl"}
 
@@ -113,6 +115,8 @@ class RunRecord:
             "prometheus": self.prometheus_summary,
         }
         summary.update((key, value) for key, value in known_once_up.items() if value is not None)
+        sections = dict(self.sections)
+        summary.update((key, sections.pop(key)) for key in SECTIONS_BEFORE_TIMING if key in sections)
         if self.run_end_monotonic_s is not None:
             run_start_s, run_end_s = self.run_start_monotonic_s, self.run_end_monotonic_s
             summary["duration_s"] = round(run_end_s - run_start_s, 3)
@@ -127,7 +131,7 @@ class RunRecord:
             summary["chaos"] = vars(self.chaos) if self.chaos else None
             summary["errors"] = self.errors
             summary["load"] = {model: {"counts": result.counts} for model, result in self.load_results.items()}
-        summary.update(self.sections)
+        summary.update(sections)
         if self.store_events is not None:
             summary["store_events"] = self.store_events
         if self.verdict is not None:

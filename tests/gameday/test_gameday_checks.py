@@ -93,12 +93,14 @@ def test_the_summary_keeps_the_contracts_keys_and_times_faults_from_the_runs_sta
     record.plan = []
     record.chaos = RunOutcome("completed", "", 2, 0, [])
     record.partial = False
+    record.observations["log-replicas"] = {"processes": []}  # as read before the cluster went down
     _judge_after_down(record, stopped_local_cluster(tmp_path / "cluster"))
     summary = record.to_summary()
+    # In the order summary.json has always had (the log replicas' section before the run's timing).
     assert list(summary) == [
         "scenario", "seed", "started_at", "run_start_monotonic_s", "run_start_wall_s", "replay", "planted_bugs",
-        "backend", "thresholds", "partial", "endpoints", "plan", "duration_s", "faults", "chaos", "errors", "load",
-        "alarms", "availability_regression", "scrub",
+        "backend", "thresholds", "partial", "endpoints", "plan", "log_replicas", "duration_s", "faults", "chaos",
+        "errors", "load", "alarms", "availability_regression", "scrub",
     ]  # fmt: skip
     assert summary["replay"] == f"gameday run {record.scenario.source} --seed 7 --planted-bug skip-fsync"
     record.backend = "docker"
