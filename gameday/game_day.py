@@ -2,7 +2,11 @@
 verifiers → cluster down, with the report written even when the run is cut short.
 
 Everything started here is stopped in `finally` blocks, in reverse order: faults healed first (so a
-paused process can be stopped), then load and canaries, then the cluster.
+paused process can be stopped), then load, canaries and what the checks watch, then the cluster.
+
+What is judged is not decided here: each check (gameday/checks/registry.py) says whether the scenario
+wants it, what it reads from the live and the stopped cluster, and its verdict from the run's record
+(gameday/run_record.py), which also writes summary.json.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ A check's life in a run:
    is kept in ``record.observations[check.name]``. The orchestration skips ``before_cluster_down`` when
    the run is cut short, and ``after_cluster_down`` for a partial run when the check needs a whole one.
 4. ``judge(record)``: the verdict, from the record, its observations and the run directory's files
-   only; None when the check does not apply after all (no baseline shipped for this scenario, no
+   only (the prometheus check also queries the run's own Prometheus, up until the run returns); None when the check does not apply after all (no baseline shipped for this scenario, no
    observation because the run stopped early). ``CheckOutcome.section`` goes into summary.json under
    ``summary_key``.
 """
