@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from canaries.alarms import ALARM_KINDS, AlarmRule, FaultWindow, evaluate_alarms
-from gameday.alarm_verdict import alarm_thresholds
+from gameday.checks.alarms import alarm_thresholds
 from gameday.scenario import Thresholds, load_scenario
 
-# As gameday.game_day.alarm_fault_window: a request in flight when a fault began belongs to the fault.
+# As gameday.checks.alarms.alarm_fault_window: a request in flight when a fault began belongs to the fault.
 IN_FLIGHT_S = 2.0
 SYNTHETIC_OUTAGES_S = (5.0, 10.0, 20.0, 30.0)
 SYNTHETIC_STARTS = 8  # start times per outage length, spread over the run

@@ -48,7 +48,7 @@ __all__ = [
 RULES_PATH = Path(__file__).parent / "rules" / "customer_facing_alarms.yml"
 ALERT_NAMES = ("CanaryWriteAvailabilityLow", "CanaryReadAvailabilityLow", "CanaryLatencyP99High", "CanaryDown")
 
-# How often a canary probes each endpoint; must equal gameday.game_day.CANARY_INTERVAL_S (a test checks).
+# How often a canary probes each endpoint; must equal gameday.canary_settings.CANARY_INTERVAL_S (a test checks).
 CANARY_INTERVAL_S = 0.25
 # How long after its last sample a vanished canary still raises CanaryDown by name. Longer than any
 # game day; past it, only a fleet with no canary left at all is noticed (absent()).

@@ -1,14 +1,13 @@
-"""The Prometheus side of a game day run with ``--prometheus``: what to scrape, start, cross-check, stop.
+"""The Prometheus side of a game day run with ``--prometheus``: what to scrape, start, stop.
 
-game_day.py calls four functions: ``scrape_targets`` (pure), ``start_run_prometheus`` once the cluster
-and canaries are up, ``prometheus_verdict`` after the canary alarms are judged, and ``stop`` at the end,
-whatever happened.
+game_day.py calls ``scrape_targets`` (pure), ``start_run_prometheus`` once the cluster and canaries
+are up, and ``stop`` at the end, whatever happened; the prometheus check (gameday/checks/prometheus.py)
+cross-checks the canaries against it in between.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +16,6 @@ from typing import Any
 from chaos.metrics import ActiveCounts, serve_chaos_metrics
 from cluster.runtime.topology import Topology
 from dashboards.alert_rules import AlertThresholds
-from gameday.prometheus_crosscheck import (
-    PrometheusQueryError,
-    crosscheck,
-    firing_alerts,
-    query_canary_samples,
-)
 from gameday.prometheus_server import (
     CONFIG_FILE,
     DATA_DIR,
@@ -30,9 +23,7 @@ from gameday.prometheus_server import (
     browse_command,
     start_prometheus,
 )
-from gameday.run_verdict import VerifierResult
 
-VERIFIER_NAME = "prometheus"
 # Job names by process role: the dashboards group by these.
 _JOBS = {"node": "storage-node", "metadata": "metadata", "router": "router"}
 
@@ -105,34 +96,3 @@ def start_run_prometheus(
         f"scraping every process every second; data in {run_dir / DATA_DIR}"
     )
     return RunPrometheus(server, chaos_server, started_wall_s)
-
-
-def prometheus_verdict(
-    run: RunPrometheus, records: list[dict[str, Any]], canaries_started_wall_s: float, canaries_stopped_wall_s: float
-) -> VerifierResult:
-    """The canaries' files against Prometheus' scraped canary counters, plus the alerts it fired while the
-    canaries ran (once they stop, CanaryDown rightly fires: that is the end of the run, not an alarm)."""
-    try:
-        samples = query_canary_samples(run.server.url, canaries_started_wall_s, time.time())
-        alerts = firing_alerts(run.server.url, run.started_wall_s, canaries_stopped_wall_s)
-    except PrometheusQueryError as error:
-        return VerifierResult(VERIFIER_NAME, "unknown", f"prometheus could not be queried: {error}")
-    check = crosscheck(records, samples)
-    detail = check.describe() + f"; {_describe_alerts(alerts)}"
-    data = {
-        "agrees": check.agrees,
-        "samples_checked": check.samples_checked,
-        "mismatches": [mismatch.describe() for mismatch in check.mismatches[:20]],
-        "alerts_fired": alerts,
-        **run.summary(),
-    }
-    # Two sources that disagree about what customers saw leave the alarm verdict undecided.
-    return VerifierResult(VERIFIER_NAME, True if check.agrees else "unknown", detail, data)
-
-
-def _describe_alerts(alerts: list[dict[str, str]]) -> str:
-    """"alerts fired in prometheus: CanaryLatencyP99High (9 series), ..." or that none fired."""
-    if not alerts:
-        return "no alert fired in prometheus"
-    counts = Counter(alert.get("alertname", "?") for alert in alerts)
-    return "alerts fired in prometheus: " + ", ".join(f"{name} ({count} series)" for name, count in sorted(counts.items()))

@@ -7,7 +7,7 @@ powered off, it changes one character of the stored JSON of a few items in the r
 files, keeping the JSON valid and the item a valid DynamoDB item (a digit of an "N" value, a letter
 or digit of an "S" value), so nothing but a comparison of replicas can tell. Heal powers the node on;
 the data stays corrupted, because repairing it is the scrub's job (cluster/scrub/: it finds every rotten
-item and repairs it from a healthy replica; gameday/scrub_verdict.py matches the "corrupted" records this
+item and repairs it from a healthy replica; gameday/checks/scrub.py matches the "corrupted" records this
 fault reports against the scrub's findings).
 
 Which items rot follows from a seed derived from the target (and its optional "seed"), so a replay

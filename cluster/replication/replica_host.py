@@ -222,7 +222,7 @@ class ReplicaHost:
 
     def _log_group_error(self, group: GroupRunner, phase: str, error: BaseException) -> None:
         # One stable line (and the traceback) per group an error closes: the store reopens the group at the
-        # next metadata report, so this line is the only trace of the crash, and gameday/store_errors.py
+        # next metadata report, so this line is the only trace of the crash, and gameday/checks/store_errors.py
         # reads it from the outside. Keep the format: `group-error group=<id> host=<id> phase=<step> ...`.
         log.error(
             "%s group=%s host=%s phase=%s action=close error=%r",

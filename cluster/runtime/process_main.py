@@ -38,7 +38,7 @@ async def _run(process_id: str, topology: Topology, data_dir: Path) -> None:
     log = logging.getLogger(__name__)
 
     def on_signal(signal_number: int) -> None:
-        # Said once per stop request: gameday/store_errors.py tells a stop that was asked for (a fault's
+        # Said once per stop request: gameday/checks/store_errors.py tells a stop that was asked for (a fault's
         # restart, `down`) from a process that died on its own.
         log.info("process-stop id=%s pid=%d signal=%s", process_id, os.getpid(), signal.Signals(signal_number).name)
         stop.set()

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from canaries.records_file import read_all_records
 from cluster.deploy.backends import DEFAULT_BACKEND
-from gameday.availability_regression import (
+from gameday.baseline import BaselineError, save_baseline
+from gameday.checks.availability_regression import (
     AvailabilityBaselineError,
     RunMeasure,
     baseline_from_runs,
@@ -22,7 +23,7 @@ from gameday.availability_regression import (
     measure_run,
     shipped_baseline_path,
 )
-from gameday.baseline import BaselineError, save_baseline
+from gameday.nemesis_file import fault_windows
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,9 +66,6 @@ def baseline_command(args: argparse.Namespace) -> int:
 
 def measure_run_dir(run_dir: Path) -> tuple[str, str, RunMeasure]:
     """A finished control run's scenario, backend and measure per fault kind, read from its files."""
-    # Imported here: the game day module imports the verifier, and this command only reads its files.
-    from gameday.game_day import fault_windows
-
     try:
         summary = json.loads((run_dir / "summary.json").read_text())
     except (OSError, json.JSONDecodeError) as error:

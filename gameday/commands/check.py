@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gameday.history_check import DEFAULT_MAX_STATES, DEFAULT_TIME_LIMIT_S, check_history_file
+from gameday.checks.history import DEFAULT_MAX_STATES, DEFAULT_TIME_LIMIT_S, check_history_file
 from verify.history import HistoryError
 from verify.linearizability import ModelMismatchError
 from verify.set_checker import SetModelMismatchError

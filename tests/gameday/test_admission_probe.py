@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cluster.runtime.topology import ProcessSpec, Topology
-from gameday.admission_probe import read_admission_observations
+from gameday.checks.admission_probe import read_admission_observations
 
 
 def _closed_port() -> int:

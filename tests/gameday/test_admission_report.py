@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gameday.hot_key_report import hot_key_section
 from gameday.report import build_report_html
+from gameday.report.hot_key import hot_key_section
 
 
 def _admission() -> dict[str, Any]:

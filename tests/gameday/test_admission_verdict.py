@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gameday.admission_verdict import (
+from gameday.checks.admission import (
     MEDIAN_RATIO,
     MEDIAN_SLACK_MS,
     OPERATIONS_MIN,

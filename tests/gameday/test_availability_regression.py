@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gameday.availability_regression import (
+from gameday.checks.availability_regression import (
     GRACE_AFTER_HEAL_S,
     LOSS_SLACK,
     SAMPLES_MIN,

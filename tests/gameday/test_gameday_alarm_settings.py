@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from canaries.alarms import ALARM_KINDS, AlarmRule, FaultWindow
-from gameday.alarm_verdict import alarm_thresholds, judge_alarms
+from gameday.checks.alarms import alarm_thresholds, judge_alarms
 from gameday.game_day import CANARY_INTERVAL_S
 from gameday.scenario import ScenarioError, load_scenario, parse_scenario, shipped_scenarios
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gameday.log_replica_report import log_replica_events, log_replica_result
+from gameday.checks.log_replicas import log_replica_events, log_replica_result
 
 
 def status(events: list[dict[str, Any]], log_left: list[str] | None = None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gameday.metadata_load import PEAK_RATIO_LIMIT, flush_times, judge_metadata_load, judge_run, rates
+from gameday.checks.metadata_load import PEAK_RATIO_LIMIT, flush_times, judge_metadata_load, judge_run, rates
 
 FLUSH_S = 100.0 + 15.5 * 0.5  # between sweeps 15 and 16
 

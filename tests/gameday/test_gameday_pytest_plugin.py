@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chaos.schedule import PlannedFault
-from gameday.history_check import check_history_file
+from gameday.checks.history import check_history_file
 
 pytestmark = pytest.mark.cluster
 

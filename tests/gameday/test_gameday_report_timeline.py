@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gameday.report_inputs import CanaryRecord, NemesisEvent, read_histories
-from gameday.report_svg import nice_step, ticks
-from gameday.report_timeline import (
+from gameday.report.inputs import CanaryRecord, NemesisEvent, read_histories
+from gameday.report.svg import nice_step, ticks
+from gameday.report.timeline import (
     Axis,
     choose_axis,
     latency_series,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gameday.history_check import check_history_file
+from gameday.checks.history import check_history_file
 from gameday.store_events import (
     STORE_EVENTS_FILE,
     add_store_events,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from cluster.deploy.local_processes import LocalCluster, build_topology
-from gameday.store_errors import incarnations, judge, lifecycles, store_errors_result
+from gameday.checks.store_errors import find_store_logs, incarnations, judge, lifecycles, store_errors_result
 
 T = "2026-12-02 18:15:45,288"
 
@@ -184,22 +184,29 @@ def test_incarnations_split_at_each_start_line() -> None:
     assert [run.pid for run in runs] == [100, 200]
 
 
-def test_the_result_reads_a_stopped_local_cluster_and_its_run_directory(tmp_path: Path) -> None:
-    cluster = LocalCluster(tmp_path / "cluster")
+def stopped_local_cluster(cluster_dir: Path) -> LocalCluster:
+    """A cluster as `down` leaves it: a topology and every process's log, each started and stopped once."""
+    cluster = LocalCluster(cluster_dir)
     cluster.data_dir.mkdir()
     build_topology(3, 1, 1).save(cluster.topology_path)
     logs = cluster.data_dir / "logs"
     logs.mkdir()
+    for spec in cluster.topology().processes:
+        (logs / f"{spec.process_id}.log").write_text("\n".join(start(spec.process_id, 7) + stop(spec.process_id, 7)) + "\n")
+    return cluster
+
+
+def test_the_result_reads_a_stopped_local_cluster_and_its_run_directory(tmp_path: Path) -> None:
+    cluster = stopped_local_cluster(tmp_path / "cluster")
+    logs = cluster.data_dir / "logs"
     ids = [spec.process_id for spec in cluster.topology().processes]
-    for process_id in ids:
-        (logs / f"{process_id}.log").write_text("\n".join(start(process_id, 7) + stop(process_id, 7)) + "\n")
     (logs / "node-a1.log").write_text("\n".join(start("node-a1", 100) + start("node-a1", 200) + stop("node-a1", 200)))
     (tmp_path / "nemesis.jsonl").write_text("\n".join(json.dumps(event) for event in power_off("node-a1", 100, 200)))
-    result = store_errors_result(cluster, tmp_path)
+    result = store_errors_result(find_store_logs(cluster, tmp_path), tmp_path / "nemesis.jsonl")
     assert result.valid is True, result.detail
     assert len(result.data["incarnations"]) == len(ids)
     (logs / "node-a1.log").write_text("\n".join(start("node-a1", 100) + TRACEBACK + start("node-a1", 200)))
-    assert store_errors_result(cluster, tmp_path).valid is False
+    assert store_errors_result(find_store_logs(cluster, tmp_path), tmp_path / "nemesis.jsonl").valid is False
     (logs / "router-a.log").unlink()
 
 

@@ -14,7 +14,7 @@ from cluster.deploy.local_processes import build_topology
 from cluster.replication.group_runner import GroupRunner, ProposalOutcomeUnknown
 from cluster.replication.replica_host import PLANTED_CRASH_EVERY_APPLIED_ENTRIES, ReplicaHost
 from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
-from gameday.store_errors import judge
+from gameday.checks.store_errors import judge
 
 LOG_FORMAT = "%(asctime)s node-a1 %(levelname)s %(name)s: %(message)s"  # process_main's
 

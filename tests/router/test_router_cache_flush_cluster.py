@@ -23,7 +23,7 @@ from chaos.faults.injector import FaultContext
 from chaos.faults.leaders import LeaderView
 from cluster.deploy.local_processes import LocalCluster, build_topology
 from cluster.router.partition_cache import CLASSIC, CONSTANT_WORK
-from gameday.metadata_load import (
+from gameday.checks.metadata_load import (
     PEAK_RATIO_LIMIT,
     MetadataLoadSampler,
     judge_metadata_load,

@@ -21,7 +21,7 @@ from chaos.faults.leaders import leader_view_from_status
 from cluster.api.attribute_values import KeySchema, encode_key
 from cluster.deploy.local_processes import LocalCluster
 from cluster.scrub.findings import read_findings
-from gameday.scrub_verdict import bit_rot_corruptions, cluster_findings, judge_scrub
+from gameday.checks.scrub import bit_rot_corruptions, cluster_findings, judge_scrub
 from tests.cluster.cluster_rpc import rpc, wait_until
 
 pytestmark = pytest.mark.cluster

@@ -9,7 +9,7 @@ import pytest
 
 from cluster.scrub.on_demand import summarize
 from cluster.scrub.settings import ScrubSettingsError, scrub_settings
-from gameday.scrub_verdict import bit_rot_corruptions, judge_scrub, scrub_result
+from gameday.checks.scrub import bit_rot_corruptions, judge_scrub, scrub_result
 
 CORRUPTED = [{"group": "g1", "hash": 7, "key": "azE=", "attribute": "v"},
              {"group": "g2", "hash": 9, "key": "azI=", "attribute": "s"}]
@@ -50,9 +50,6 @@ def test_a_mismatch_no_fault_explains_fails_and_no_rot_no_findings_is_valid() ->
 
 
 def test_scrub_result_reads_the_nodes_findings_files(tmp_path: Path) -> None:
-    class Cluster:
-        data_dir = tmp_path
-
     nemesis = tmp_path / "nemesis.jsonl"
     nemesis.write_text("".join(json.dumps(event) + "\n" for event in EVENTS))
     findings = tmp_path / "processes" / "node-a1" / "scrub" / "findings.jsonl"
@@ -61,7 +58,7 @@ def test_scrub_result_reads_the_nodes_findings_files(tmp_path: Path) -> None:
                                 for kind in ("mismatch", "repaired") for group, key in (("g1", "azE="), ("g2", "azI=")))
                         + '{"torn')
     events = tmp_path / "scrub.jsonl"
-    assert scrub_result(Cluster(), nemesis, run_start_s=10.0, events_path=events).valid is True
+    assert scrub_result(tmp_path, nemesis, run_start_s=10.0, events_path=events).valid is True
     written = [json.loads(line) for line in events.read_text().splitlines()]
     assert len(written) == 4 and {record["time_s"] for record in written} == {3.0}
 

@@ -1,5 +1,6 @@
 """The customer-facing alarm verdict of a game day: the scenario's thresholds as the alarm evaluation
-takes them, and its report as one verifier result. Pure: records and times are passed in."""
+takes them, and its report as one verifier result (summary.json's ``alarms``). Pure: records and
+times are passed in."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from canaries.alarms import ALARM_KINDS, AlarmThresholds, FaultWindow, evaluate_alarms
+from gameday.canary_settings import CANARY_IN_FLIGHT_S
+from gameday.checks.base import Check, CheckOutcome
+from gameday.run_record import RunRecord
 from gameday.run_verdict import VerifierResult
-from gameday.scenario import Thresholds
+from gameday.scenario import FaultKindThreshold, Thresholds
 
 VERIFIER_NAME = "alarms"
 # Inside a fault a request may wait for an election or a retry: latency is judged four times looser.
@@ -27,6 +31,18 @@ def alarm_thresholds(thresholds: Thresholds) -> AlarmThresholds:
         evaluation_windows=thresholds.alarm_windows,
         rules_by_kind={kind: thresholds.alarm_rule(kind) for kind in ALARM_KINDS},
     )
+
+
+def alarm_fault_window(start_s: float, heal_s: float, expected: FaultKindThreshold | None) -> FaultWindow:
+    """A fault window as the alarms judge it: with its kind's own floor when the scenario sets one.
+
+    Canary records carry the time a request started, so a request already in flight when the fault
+    began (up to its connect + read timeouts earlier) belongs to the fault, not to the calm before it.
+    """
+    start_s -= CANARY_IN_FLIGHT_S
+    if expected is None:
+        return FaultWindow(start_s, heal_s)
+    return FaultWindow(start_s, heal_s, expected.availability, expected.grace_s)
 
 
 def judge_alarms(
@@ -82,3 +98,19 @@ def alarm_result(report: Mapping[str, Any], record_count: int, run_start_s: floa
 
 def _value(kind: str, value: float) -> str:
     return f"{value:.1f} ms" if kind == "latency-p99" else f"{value:.1%}"
+
+
+class AlarmsCheck(Check):
+    name = VERIFIER_NAME
+    summary_key = "alarms"
+
+    def judge(self, record: RunRecord) -> CheckOutcome | None:
+        thresholds = record.scenario.thresholds
+        windows = [
+            alarm_fault_window(window["start_s"], window.get("heal_s", record.run_end_s), thresholds.by_fault_kind.get(window["kind"]))
+            for window in record.fault_windows()
+        ]
+        result, report = judge_alarms(
+            record.canary_records(), thresholds, windows, record.run_start_monotonic_s, record.run_end_s
+        )
+        return CheckOutcome(result, report)

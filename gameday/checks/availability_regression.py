@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from canaries.alarms import percentile_nearest_rank
 from cluster.deploy.backends import DEFAULT_BACKEND
+from gameday.checks.base import Check, CheckOutcome
+from gameday.run_record import RunRecord
 from gameday.run_verdict import VerifierResult
 
 Side = Literal["write", "read"]
@@ -146,7 +148,7 @@ class RunMeasure:
 def fault_spans(
     windows: Iterable[Mapping[str, Any]], run_end_s: float, grace_s: float = GRACE_AFTER_HEAL_S
 ) -> list[Span]:
-    """Spans from `gameday.game_day.fault_windows` (kind, start_s, heal_s; an unhealed fault ends with
+    """Spans from `gameday.nemesis_file.fault_windows` (kind, start_s, heal_s; an unhealed fault ends with
     the run)."""
     return [
         Span(str(window["kind"]), float(window["start_s"]), float(window.get("heal_s", run_end_s)) + grace_s)
@@ -395,7 +397,7 @@ def evidence(run: RunMeasure, judgements: Sequence[Judgement], baseline_source: 
 
 
 def shipped_baseline_path(scenario: str) -> Path:
-    return Path(__file__).parent / "baselines" / f"{scenario}.json"
+    return Path(__file__).parent.parent / "baselines" / f"{scenario}.json"  # gameday/baselines
 
 
 def load_availability_baseline(path: Path) -> dict[str, Any]:
@@ -449,3 +451,16 @@ def availability_regression_result(
     if unjudged and verdict != "unknown":
         detail += "\nnot judged: " + "; ".join(unjudged)
     return VerifierResult(NAME, verdict, detail, data)
+
+
+class AvailabilityRegressionCheck(Check):
+    name = NAME
+    summary_key = "availability_regression"
+    needs_complete_run = True
+
+    def judge(self, record: RunRecord) -> CheckOutcome | None:
+        result = availability_regression_result(
+            record.scenario.name, record.canary_records(), record.fault_windows(), record.run_start_monotonic_s,
+            record.run_end_s, record.backend,
+        )  # fmt: skip
+        return None if result is None else CheckOutcome(result, result.data)

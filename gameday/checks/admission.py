@@ -38,7 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from cluster.storage.json_lines import read_json_objects
+from gameday.checks.admission_probe import read_admission_observations
+from gameday.checks.base import Check, CheckOutcome
+from gameday.run_record import RunRecord
 from gameday.run_verdict import VerifierResult
+from gameday.scenario import Scenario
 from loadgen.hot_key_workload import HOT_PHASE_END, HOT_PHASE_START, THROTTLE_CODES
 from verify.history import WORKLOAD_PROCESS
 
@@ -317,3 +321,26 @@ def judge_admission_run(
     if observations.get("errors"):
         result.data["probe_errors"] = observations["errors"]
     return result
+
+
+class AdmissionCheck(Check):
+    """The hot-key lesson: cold keys keep their latency while hot keys are throttled and split."""
+
+    name = NAME
+    summary_key = "admission"
+    needs_complete_run = True
+
+    def wanted(self, scenario: Scenario) -> bool:
+        return scenario.workload.model == "hot-key"
+
+    def before_cluster_down(self, cluster: Any, record: RunRecord) -> Any:
+        return read_admission_observations(cluster)
+
+    def judge(self, record: RunRecord) -> CheckOutcome | None:
+        result = judge_admission_run(
+            record.run_dir / "history.jsonl",
+            record.scenario.cluster.admission_enabled,
+            record.observations.get(self.name),
+            record.run_start_monotonic_s,
+        )
+        return CheckOutcome(result, result.data)

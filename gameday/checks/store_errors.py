@@ -21,7 +21,8 @@ a SIGTERM stop by clock-skew or by `down` at the end (`process-stop` line); what
 it shuts down after such a stop (asyncio's "Task was destroyed but it is pending!").
 
 `judge` is pure (log lines and nemesis events in, a VerifierResult out); `store_errors_result` reads
-them from the run directory after the cluster is down (the Docker backend writes its logs at `down`).
+them where `find_store_logs` found them once the cluster is down (the Docker backend writes its logs at
+`down`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gameday.checks.base import Check, CheckOutcome
+from gameday.run_record import RunRecord
 from gameday.run_verdict import VerifierResult
 
 NAME = "store-errors"
@@ -469,13 +472,43 @@ def read_store_logs(logs_dir: Path, process_ids: Iterable[str]) -> dict[str, lis
     return logs
 
 
-def store_errors_result(cluster: Any, run_dir: Path) -> VerifierResult:
+@dataclass(frozen=True)
+class StoreLogs:
+    """Where the backend kept each store process's log: `<cluster dir>/logs/<id>.log` for both backends."""
+
+    logs_dir: Path
+    process_ids: tuple[str, ...] = ()
+    topology_error: str = ""  # no topology: the cluster never came up
+
+
+def find_store_logs(cluster: Any, run_dir: Path) -> StoreLogs:
     """After `cluster.down()`: the local backend's logs stay where the processes wrote them, and the
     Docker backend copies each container's log there at `down` (a container that clock-skew recreated
     loses its earlier log: fewer incarnations, never a false finding)."""
-    try:
-        process_ids = [spec.process_id for spec in cluster.topology().processes]
-    except Exception as error:  # no topology: the cluster never came up, nothing to judge
-        return VerifierResult(NAME, "unknown", f"cannot read the cluster's topology: {error}")
     logs_dir = Path(getattr(cluster, "data_dir", None) or getattr(cluster, "state_dir", run_dir / "cluster")) / "logs"
-    return judge(read_store_logs(logs_dir, process_ids), read_nemesis(run_dir / "nemesis.jsonl"))
+    try:
+        process_ids = tuple(spec.process_id for spec in cluster.topology().processes)
+    except Exception as error:  # no topology: the cluster never came up, nothing to judge
+        return StoreLogs(logs_dir, topology_error=str(error))
+    return StoreLogs(logs_dir, process_ids)
+
+
+def store_errors_result(store_logs: StoreLogs, nemesis_path: Path) -> VerifierResult:
+    if store_logs.topology_error:
+        return VerifierResult(NAME, "unknown", f"cannot read the cluster's topology: {store_logs.topology_error}")
+    return judge(read_store_logs(store_logs.logs_dir, store_logs.process_ids), read_nemesis(nemesis_path))
+
+
+class StoreErrorsCheck(Check):
+    name = NAME
+    needs_complete_run = True
+
+    def after_cluster_down(self, cluster: Any, record: RunRecord) -> Any:
+        # After `down`: every process's log is complete (with its stop line) and kept (Docker copies it then).
+        return find_store_logs(cluster, record.run_dir)
+
+    def judge(self, record: RunRecord) -> CheckOutcome | None:
+        store_logs = record.observations.get(self.name)
+        if store_logs is None:  # never unjudged silently: a whole run must show its logs were read
+            return CheckOutcome(VerifierResult(NAME, "unknown", "the stopped cluster's logs were never located"))
+        return CheckOutcome(store_errors_result(store_logs, record.nemesis_path))

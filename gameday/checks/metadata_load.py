@@ -28,7 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from cluster.storage.json_lines import read_json_objects
+from gameday.checks.base import Check, CheckOutcome, Stoppable
+from gameday.run_record import RunRecord
 from gameday.run_verdict import VerifierResult
+from gameday.scenario import Scenario
 
 SAMPLES_FILE = "metadata-load.jsonl"
 SAMPLE_INTERVAL_S = 0.5
@@ -295,22 +298,20 @@ def judge_run(run_dir: Path, mode: str) -> VerifierResult:
     return judge_metadata_load(rates(samples, "metadata"), flushes, mode, rates(samples, "router"))
 
 
-# ---- the figure ------------------------------------------------------------------------------------
+class MetadataLoadCheck(Check):
+    """The cache-flush lesson: the metadata service's load around each flush, sampled for the whole run."""
 
+    name = "metadata-load"
+    needs_complete_run = True
 
-def metadata_load_figure(run_dir: Path, run_start_s: float, windows: list[Any], mode: str) -> str:
-    """An SVG plot of metadata requests/s and client requests/s at the routers, fault windows shaded."""
-    from gameday.report_svg import Line, line_plot
+    def wanted(self, scenario: Scenario) -> bool:
+        return FLUSH_KIND in scenario.faults.mix
 
-    samples = read_samples(run_dir / SAMPLES_FILE)
-    metadata, clients = rates(samples, "metadata"), rates(samples, "router")
-    if not metadata:
-        return "<p>No metadata-load sample: no metadata request plot.</p>"
-    lines = [Line("metadata requests/s", "#1f77b4", [[(w.end_s - run_start_s, w.rate_per_s) for w in metadata]])]
-    if clients:
-        lines.append(Line("client requests/s at the routers", "#999999", [[(w.end_s - run_start_s, w.rate_per_s) for w in clients]]))
-    x_values = [point[0] for line in lines for point in line.segments[0]]
-    return line_plot(
-        f"Metadata service load ({mode} router cache)", lines, windows, (min(0.0, min(x_values)), max(x_values)),
-        "requests per second",
-    )
+    def at_cluster_up(self, cluster: Any, record: RunRecord) -> Stoppable | None:
+        assert record.endpoints is not None
+        sampler = MetadataLoadSampler(metadata_addresses(cluster), record.run_dir / SAMPLES_FILE, record.endpoints)
+        sampler.start()
+        return sampler
+
+    def judge(self, record: RunRecord) -> CheckOutcome | None:
+        return CheckOutcome(judge_run(record.run_dir, record.scenario.cluster.router_cache))

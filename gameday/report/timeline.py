@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from gameday.report_inputs import BUCKETS_PER_SECOND, CanaryRecord, NemesisEvent
+from gameday.report.inputs import BUCKETS_PER_SECOND, CanaryRecord, NemesisEvent
 
 # A time this far before t=0 is taken as already relative to t=0 (orchestrators write fault and
 # alarm windows both ways); monotonic clocks on real machines are far larger than a run.

@@ -11,8 +11,8 @@ from collections import Counter
 from html import escape
 from typing import Any
 
-from gameday.report_inputs import COMPLETION_TYPES, HistoryDigest
-from gameday.report_timeline import Axis, FaultWindow, PairAvailability
+from gameday.report.inputs import COMPLETION_TYPES, HistoryDigest
+from gameday.report.timeline import Axis, FaultWindow, PairAvailability
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #1d1d1d; max-width: 1100px; }

@@ -1,5 +1,6 @@
 """Judges a history file with the register or set checker: the I/O edge shared by `gameday check`
-and `gameday run` (it reads the file and the clock; the checkers in verify/ stay pure)."""
+and `gameday run` (it reads the file and the clock; the checkers in verify/ stay pure), and the two
+game-day checks built on it, linearizability (register histories) and sets."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gameday.checks.base import Check, CheckOutcome
+from gameday.run_record import RunRecord
+from gameday.run_verdict import VerifierResult
+from gameday.scenario import Scenario
 from verify.history import STORE_PROCESS, read_history
 from verify.linearizability import SearchBudget
 from verify.operations import operations_by_key, pair_operations
@@ -68,3 +73,54 @@ def check_history_file(
         )
         check.pages[key_name(key)] = render_html_report(key_name(key), shown, result.witness)
     return check
+
+
+def history_models(scenario: Scenario) -> list[str]:
+    """The histories a scenario's workload records, each judged by its own check."""
+    return ["register", "set"] if scenario.workload.model == "both" else [scenario.workload.history_model]
+
+
+class HistoryModelCheck(Check):
+    """One recorded history (RUN_DIR/`file_name`, each load's own with the nemesis events merged in),
+    judged as `model`."""
+
+    def __init__(self, name: str, model: str, file_name: str) -> None:
+        self.name = name
+        self.model = model
+        self.file_name = file_name
+
+    def wanted(self, scenario: Scenario) -> bool:
+        return self.model in history_models(scenario)
+
+    def judge(self, record: RunRecord) -> CheckOutcome | None:
+        load = record.load_results.get(self.model)
+        if load is None:
+            return CheckOutcome(VerifierResult(self.name, "unknown", f"the {self.model} load produced no history"))
+        return CheckOutcome(judge_history(self.name, self.model, record.run_dir / self.file_name, record.run_dir, load.counts))
+
+
+def judge_history(
+    name: str, model: str, history_path: Path, run_dir: Path, counts: dict[str, dict[str, int]]
+) -> VerifierResult:
+    """`counts`: the load's operations by f and outcome; witness timelines go to RUN_DIR/check/."""
+    ok_operations = sum(outcomes.get("ok", 0) for outcomes in counts.values())
+    if ok_operations == 0:
+        return VerifierResult(name, "unknown", f"no {model} operation succeeded: nothing was tested")
+    try:
+        check = check_history_file(history_path, model, time_limit_s=DEFAULT_TIME_LIMIT_S)
+    except Exception as error:  # a history the checker cannot read is a harness failure: unknown
+        return VerifierResult(name, "unknown", f"cannot check {history_path.name}: {error}")
+    verdict = check.verdict
+    if check.pages:
+        check_dir = run_dir / "check"
+        check_dir.mkdir(exist_ok=True)
+        for key, page in check.pages.items():
+            (check_dir / f"timeline-{model}-{''.join(c if c.isalnum() else '_' for c in key)}.html").write_text(page)
+    detail = f"{ok_operations} ok operations; verdict {verdict['valid']}"
+    # The history may hold more than this load (the hot-key users' operations): say what was checked.
+    checked = sum(entry.get("operation_count", 0) for entry in verdict.get("keys", {}).values())
+    if checked:
+        detail += f" ({checked} operations over {verdict['key_count']} keys checked)"
+    if check.explanations:
+        detail += "\n" + "\n".join(check.explanations)
+    return VerifierResult(name, verdict["valid"], detail, {"verdict": verdict})

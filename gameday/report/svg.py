@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from html import escape
 
-from gameday.report_timeline import FaultWindow
+from gameday.report.timeline import FaultWindow
 
 WIDTH_PX = 960
 HEIGHT_PX = 300

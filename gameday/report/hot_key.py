@@ -8,9 +8,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from gameday import report_html
-from gameday.report_svg import Line, line_plot
-from gameday.report_timeline import FaultWindow
+from gameday.report import markup
+from gameday.report.svg import Line, line_plot
+from gameday.report.timeline import FaultWindow
 
 
 def _number(value: Any) -> float | None:
@@ -89,7 +89,7 @@ def _latency_table(admission: dict[str, Any]) -> str:
         rows.append([escape(label), f'<td class="number">{phase.get("count", "-")}</td>', _ms(phase.get("p50_ms")),
                      _ms(phase.get("p99_ms"))])  # fmt: skip
     rows.append(["bound (judged)", "<td></td>", _ms(admission.get("p50_bound_ms")), _ms(admission.get("p99_bound_ms"))])
-    return "<p>Cold keys' latency (operations by invoke time):</p>" + report_html.table(
+    return "<p>Cold keys' latency (operations by invoke time):</p>" + markup.table(
         ["cold operations", "count", "p50 (ms)", "p99 (ms)"], rows, table_class="hot-key-latency"
     )
 
@@ -103,6 +103,6 @@ def _splits_table(splits: Any) -> str:
             continue
         rows.append([escape(str(split.get(name, ""))) for name in ("table", "parent", "child", "reason")]
                     + [_ms(split.get("begun_s")), _ms(split.get("finished_s"))])  # fmt: skip
-    return report_html.table(
+    return markup.table(
         ["table", "parent", "child", "reason", "begun (s)", "finished (s)"], rows, table_class="hot-key-splits"
     )

@@ -12,6 +12,8 @@ import statistics
 from collections.abc import Mapping
 from typing import Any
 
+from gameday.checks.base import Check, CheckOutcome
+from gameday.run_record import RunRecord
 from gameday.run_verdict import VerifierResult
 
 ADD_GOAL_S = 2.0
@@ -84,3 +86,18 @@ def log_replica_result(status: Mapping[str, Any], enabled: bool, goal_s: float =
         f"max after detection (goal {goal_s:g}s){later}; every group back to its placed replicas",
         data,
     )
+
+
+class LogReplicasCheck(Check):
+    name = "log-replicas"
+    summary_key = "log_replicas"
+
+    def before_cluster_down(self, cluster: Any, record: RunRecord) -> Any:
+        return cluster.status()
+
+    def judge(self, record: RunRecord) -> CheckOutcome | None:
+        status = record.observations.get(self.name)
+        if status is None:  # the run stopped before the nodes' records could be read
+            return None
+        result = log_replica_result(status, record.scenario.cluster.log_replicas)
+        return CheckOutcome(result, result.data)

@@ -21,6 +21,8 @@ from typing import Any
 
 from cluster.api.attribute_values import KeySchema, encode_key
 from cluster.scrub.findings import FINDINGS_FILE, read_findings
+from gameday.checks.base import Check, CheckOutcome
+from gameday.run_record import RunRecord
 from gameday.run_verdict import VerifierResult
 
 NAME = "scrub"
@@ -159,24 +161,29 @@ def _events(path: Path) -> list[dict[str, Any]]:
     return events
 
 
+def scrub_findings_dir(cluster: Any) -> Path | None:
+    """Where the nodes' scrub findings are once the cluster is down; None when the backend hides them."""
+    # Docker keeps node data on volumes: that backend copies the findings out into a directory laid out alike.
+    findings_dir = getattr(cluster, "scrub_findings_dir", None)
+    data_dir = findings_dir() if callable(findings_dir) else getattr(cluster, "data_dir", None)
+    return data_dir if isinstance(data_dir, Path) else None
+
+
 def scrub_result(
-    cluster: Any,
+    data_dir: Path | None,
     nemesis_path: Path,
     run_start_s: float | None = None,
     history_paths: Sequence[Path] | None = None,
     events_path: Path | None = None,
 ) -> VerifierResult:
-    """The verifier game_day.py adds: `results.append(scrub_result(cluster, nemesis_path, run_start_s))`.
+    """The verdict from the findings under `data_dir` (`scrub_findings_dir`) and the run's files.
 
     `history_paths` (default: the load histories beside the nemesis file, load-*/... excluded) tell which
     rotten items an acknowledged write replaced before a round could see them. With `events_path`
     (e.g. RUN_DIR/scrub.jsonl) every finding of the run is also written there, `time_s` relative to
     `run_start_s`, as the run's record of the scrub's alarms and repairs.
     """
-    # Docker keeps node data on volumes: that backend copies the findings out into a directory laid out alike.
-    findings_dir = getattr(cluster, "scrub_findings_dir", None)
-    data_dir = findings_dir() if callable(findings_dir) else getattr(cluster, "data_dir", None)
-    if not isinstance(data_dir, Path):
+    if data_dir is None:
         return VerifierResult(NAME, "unknown", "the scrub findings live in node data directories this backend hides")
     findings = cluster_findings(data_dir)
     if run_start_s is not None:
@@ -194,3 +201,19 @@ def scrub_result(
         for key, times in acknowledged_writes(_events(path)).items():
             writes.setdefault(key, []).extend(times)
     return judge_scrub(bit_rot_corruptions(_events(nemesis_path)), findings, writes)
+
+
+class ScrubCheck(Check):
+    name = NAME
+    summary_key = "scrub"
+    needs_complete_run = True
+
+    def after_cluster_down(self, cluster: Any, record: RunRecord) -> Any:
+        return scrub_findings_dir(cluster)
+
+    def judge(self, record: RunRecord) -> CheckOutcome | None:
+        result = scrub_result(
+            record.observations.get(self.name), record.nemesis_path, record.run_start_monotonic_s,
+            events_path=record.run_dir / "scrub.jsonl",
+        )  # fmt: skip
+        return CheckOutcome(result, result.data)

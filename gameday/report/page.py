@@ -11,11 +11,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from gameday import report_html
-from gameday.hot_key_report import hot_key_section
-from gameday.metadata_load import SAMPLES_FILE as METADATA_SAMPLES_FILE
-from gameday.metadata_load import metadata_load_figure
-from gameday.report_inputs import (
+from gameday.checks.metadata_load import SAMPLES_FILE as METADATA_SAMPLES_FILE
+from gameday.report import markup
+from gameday.report.hot_key import hot_key_section
+from gameday.report.inputs import (
     CanaryDigest,
     FileRead,
     HistoryDigest,
@@ -23,8 +22,9 @@ from gameday.report_inputs import (
     read_histories,
     read_summary,
 )
-from gameday.report_svg import Line, line_plot
-from gameday.report_timeline import (
+from gameday.report.metadata_load import metadata_load_figure
+from gameday.report.svg import Line, line_plot
+from gameday.report.timeline import (
     Axis,
     FaultWindow,
     availability_from_records,
@@ -78,25 +78,25 @@ def build_report_html(run_dir: Path) -> str:
     messages = _notices(summary_read.file, summary, history, canaries)
 
     sections = [
-        report_html.header(summary, axis),
-        report_html.notices(messages),
+        markup.header(summary, axis),
+        markup.notices(messages),
         "<h2>Timeline</h2>",
         _plots(history, canaries, windows, axis),
         _metadata_load_plot(run_dir, summary, windows, axis),
         hot_key_section(summary.get("admission")),
         "<h2>Client operations</h2>",
-        report_html.operations_table(history),
-        report_html.load_counts_table(summary.get("load")),
+        markup.operations_table(history),
+        markup.load_counts_table(summary.get("load")),
         "<h2>Canary availability</h2>",
         _availability(summary, canaries),
         "<h2>Verifiers</h2>",
-        report_html.verifier_table(_list(summary.get("verifiers"))),
+        markup.verifier_table(_list(summary.get("verifiers"))),
         "<h2>Customer-facing alarms</h2>",
-        report_html.alarms_section(summary.get("alarms"), axis),
+        markup.alarms_section(summary.get("alarms"), axis),
         "<h2>Witnesses</h2>",
-        report_html.witnesses_section(_witness_links(run_dir), _list(summary.get("verifiers"))),
+        markup.witnesses_section(_witness_links(run_dir), _list(summary.get("verifiers"))),
         "<h2>Faults</h2>",
-        report_html.faults_table(windows),
+        markup.faults_table(windows),
         "<h2>Input files</h2>",
         _files_table([summary_read.file, *history.files, canaries.file]),
     ]
@@ -106,7 +106,7 @@ def build_report_html(run_dir: Path) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{escape(title)}</title>\n<style>{report_html.STYLE}</style>\n</head>\n<body>\n"
+        f"<title>{escape(title)}</title>\n<style>{markup.STYLE}</style>\n</head>\n<body>\n"
         + "\n".join(section for section in sections if section)
         + "\n</body>\n</html>\n"
     )
@@ -182,10 +182,10 @@ def _availability(summary: dict[str, Any], canaries: CanaryDigest) -> str:
     if _is_number(outside) and _is_number(inside):
         threshold_source = "from summary.json"
     else:
-        outside = report_html.DEFAULT_AVAILABILITY_OUTSIDE_FAULTS
-        inside = report_html.DEFAULT_AVAILABILITY_INSIDE_FAULTS
+        outside = markup.DEFAULT_AVAILABILITY_OUTSIDE_FAULTS
+        inside = markup.DEFAULT_AVAILABILITY_INSIDE_FAULTS
         threshold_source = "defaults (summary.json carries none)"
-    return report_html.availability_tables(pairs, source, float(outside), float(inside), threshold_source)
+    return markup.availability_tables(pairs, source, float(outside), float(inside), threshold_source)
 
 
 def _witness_links(run_dir: Path) -> list[str]:
@@ -241,7 +241,7 @@ def _files_table(files: list[FileRead]) -> str:
                 f'<td class="number corrupt-lines">{file.corrupt_lines}</td>',
             ]
         )
-    return report_html.table(["file", "state", "lines", "corrupt lines skipped"], rows, table_class="files")
+    return markup.table(["file", "state", "lines", "corrupt lines skipped"], rows, table_class="files")
 
 
 def _list(value: Any) -> list[Any]:
