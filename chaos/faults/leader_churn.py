@@ -148,11 +148,16 @@ class LeaderChurn:
         if not self.active:
             return dict(_NOTHING_TO_HEAL)
         self.active = False
-        self._give_back(context)
+        returned = self._give_back(context)
         elapsed_s = max(context.clock() - self.started_at, 1e-9)
-        return {
+        healed: dict[str, Any] = {
             "by": self.by,
             "process_ids": sorted(set(self.taken)),
             "leaders_taken": list(self.taken),
             "leader_changes_per_s": round(len(self.taken) / elapsed_s, 3),
         }
+        if returned is not None and returned["value"].get("pids"):
+            # The last victim, started by the heal: store-errors must see who started it (a run's
+            # process-start with no fault to explain it fails the run).
+            healed["started_pids"] = returned["value"]["pids"]
+        return healed

@@ -85,8 +85,11 @@ def test_leader_churn_kills_each_new_leader_and_never_two_replicas_of_the_group(
     # Killed at once when it leads; back after down_s; the next leader after it: a1, b1, c1, a1, ...
     assert ["node-a1", *kills][:4] == ["node-a1", "node-b1", "node-c1", "node-a1"]
     assert [event["f"] for event in events[:2]] == ["churn-power-on", "churn-kill"]
+    down_at_heal = _down(cluster)
+    assert len(down_at_heal) == 1, "this clock ends with a victim away"
     healed = churn.heal(context)
     assert healed["process_ids"] == MEMBERS and healed["leaders_taken"][:3] == MEMBERS
+    assert list(healed["started_pids"]) == down_at_heal, "the heal names the victim it started"
     assert healed["leader_changes_per_s"] > 1.0  # on this clock: a change every 0.6 s
     assert _all_up(cluster)
     assert churn.heal(context)["healed"] is False and churn.tick(context) == []

@@ -272,3 +272,16 @@ def test_a_fault_that_kills_while_it_lasts_says_so_with_killed_and_started_pids(
         {"process": "nemesis", "type": "info", "f": "churn-power-on", "value": {"process_ids": ["node-a1"], "pids": {"node-a1": 200}}},
     ]
     assert judge({"node-a1": lines}, churn).valid is True
+
+
+def test_a_leader_churn_that_ends_with_its_victim_down_explains_the_start_its_heal_made() -> None:
+    # Seen in a torture run: the churn's last kill, then its heal started the victim again.
+    events = [
+        {"process": "nemesis", "type": "info", "f": "churn-kill", "value": {"process_ids": ["node-b1"], "pids": {"node-b1": 100}}},
+        {"process": "nemesis", "type": "info", "f": "stop-leader-churn",
+         "value": {"fault": 1, "process_ids": ["node-a1", "node-b1"], "started_pids": {"node-b1": 200}}},
+    ]
+    lines = start("node-b1", 100) + start("node-b1", 200) + stop("node-b1", 200)
+    assert judge({"node-b1": lines}, events).valid is True
+    without = [events[0], {**events[1], "value": {"fault": 1, "process_ids": ["node-a1", "node-b1"]}}]
+    assert judge({"node-b1": lines}, without).valid is False
