@@ -4,7 +4,7 @@ One lock, because the model is plain Python objects and the control channel (ano
 consistent file system when it drops power. libfuse runs single-threaded (`-s`) anyway: the GIL allows no
 parallel Python, and one thread keeps the order of requests the order of arrival.
 
-The kernel caches names and attributes (KERNEL_CACHE_S): a round trip to this process per fstat or
+The kernel caches attributes (KERNEL_CACHE_S), not names (below): a round trip to this process per fstat or
 O_APPEND write would cost the store throughput. Every change reaches the kernel through this mount except
 a power loss, after which `invalidate` tells the kernel to forget what it cached of every path; each
 process opening a file again drops the kernel's cached pages of it (no keep_cache).
@@ -175,7 +175,10 @@ def mount(operations: LazyOperations, mountpoint: str) -> None:
         default_permissions=True,
         hard_remove=True,
         attr_timeout=KERNEL_CACHE_S,
-        entry_timeout=KERNEL_CACHE_S,
+        # Names are looked up every time: fuse_invalidate_path drops a path's attributes and pages but not
+        # the kernel's dentry, so after a power loss a dropped directory still "existed" (`mkdir -p` skipped
+        # it) while creating a file in it failed with ENOENT (seen: a store's group could not be reopened).
+        entry_timeout=0,
         negative_timeout=0,  # a name a power loss brings back must not stay "absent" in the kernel
     )
 

@@ -43,6 +43,21 @@ def test_the_kernel_forgets_what_a_power_loss_dropped(tmp_path: Path) -> None:
         assert (mount / "wal").read_bytes() == b"synced.+next"
 
 
+def test_a_directory_a_power_loss_dropped_can_be_made_again_and_written_into(tmp_path: Path) -> None:
+    """Seen in a torture run: the kernel still held the dropped directory's name, so `mkdir -p` found it,
+    and creating a file in it failed with ENOENT (a store's group could not be opened after a power-off)."""
+    with lazyfs_mount(tmp_path / "disk") as (mount, _):
+        (mount / "group").mkdir()
+        (mount / "group" / "inner").mkdir()
+        assert (mount / "group" / "inner").is_dir()  # the kernel caches both names now
+        lose_power(mount)
+        assert not (mount / "group").exists()
+        (mount / "group").mkdir()
+        (mount / "group" / "group.json").write_bytes(b"{}")
+        assert (mount / "group" / "group.json").read_bytes() == b"{}"
+        assert not (mount / "group" / "inner").exists()
+
+
 def test_clean_unmount_writes_everything_back(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     with lazyfs_mount(disk) as (mount, _):
