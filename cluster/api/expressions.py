@@ -60,7 +60,7 @@ _TOKEN_PATTERN = re.compile(
     r"|(?P<comparator><>|<=|>=|=|<|>)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<integer>[0-9]+)"
-    r"|(?P<punctuation>[(),.\[\]])"
+    r"|(?P<punctuation>[(),.\[\]+-])"
 )
 
 
@@ -442,7 +442,7 @@ def check_all_placeholders_used(
 # ---------------------------------------------------------------------------- parser
 
 
-class _Parser:
+class ExpressionParser:
     """Recursive descent over the token list; one instance parses one expression."""
 
     def __init__(
@@ -704,7 +704,7 @@ def _describe_value(value: dict) -> str:
     return f"{{{type_name}:{raw}}}"
 
 
-def _check_expression_text(expression: object, kind: str) -> str:
+def check_expression_text(expression: object, kind: str) -> str:
     if not isinstance(expression, str):
         raise ValidationException(f"Invalid {kind}: the expression must be a string")
     if not expression.strip():
@@ -729,10 +729,10 @@ def parse_condition(
 
     `check_unused=False` is for requests where several expressions share the placeholders;
     the caller then checks the union of what they use."""
-    text = _check_expression_text(expression, kind)
+    text = check_expression_text(expression, kind)
     normalized_names = normalize_expression_names(names)
     normalized_values = normalize_expression_values(values)
-    parser = _Parser(text, kind, normalized_names, normalized_values)
+    parser = ExpressionParser(text, kind, normalized_names, normalized_values)
     root = parser.parse_or()
     parser.expect_end()
     if check_unused:
@@ -740,6 +740,31 @@ def parse_condition(
             normalized_names, normalized_values, parser.names_used, parser.values_used
         )
     return Condition(text, root, frozenset(parser.names_used), frozenset(parser.values_used))
+
+
+def describe_path(elements: tuple[PathElement, ...]) -> str:
+    """A path as DynamoDB prints it in overlap messages: [a, [2], c]."""
+    return "[" + ", ".join(f"[{element}]" if isinstance(element, int) else element for element in elements) + "]"
+
+
+def check_paths_apart(paths: list[tuple[PathElement, ...]], kind: str) -> None:
+    """No path may be a prefix of another (overlap), nor name a map member where another
+    indexes a list (conflict)."""
+    for position, path in enumerate(paths):
+        for earlier in paths[:position]:
+            for mine, theirs in zip(earlier, path, strict=False):
+                if isinstance(mine, int) != isinstance(theirs, int):
+                    raise ValidationException(
+                        f"Invalid {kind}: Two document paths conflict with each other; must remove or rewrite one "
+                        f"of these paths; path one: {describe_path(earlier)}, path two: {describe_path(path)}"
+                    )
+                if mine != theirs:
+                    break
+            else:
+                raise ValidationException(
+                    f"Invalid {kind}: Two document paths overlap with each other; must remove or rewrite one "
+                    f"of these paths; path one: {describe_path(earlier)}, path two: {describe_path(path)}"
+                )
 
 
 @dataclass(frozen=True)
@@ -751,22 +776,12 @@ class Projection:
 def parse_projection(expression: str, names: dict | None) -> Projection:
     """Parse a ProjectionExpression: document paths separated by commas."""
     kind = "ProjectionExpression"
-    text = _check_expression_text(expression, kind)
-    parser = _Parser(text, kind, normalize_expression_names(names), None)
+    text = check_expression_text(expression, kind)
+    parser = ExpressionParser(text, kind, normalize_expression_names(names), None)
     paths = [parser.parse_path()]
     while parser.at_punctuation(","):
         parser.advance()
         paths.append(parser.parse_path())
     parser.expect_end()
-    seen: dict[tuple[PathElement, ...], PathOperand] = {}
-    for path in paths:
-        for other_elements, other in seen.items():
-            shorter = min(len(other_elements), len(path.elements))
-            if other_elements[:shorter] == path.elements[:shorter]:
-                raise ValidationException(
-                    "Invalid ProjectionExpression: Two document paths overlap with each other; must remove or "
-                    f"rewrite one of these paths; path one: [{', '.join(map(str, other.elements))}], "
-                    f"path two: [{', '.join(map(str, path.elements))}]"
-                )
-        seen[path.elements] = path
+    check_paths_apart([path.elements for path in paths], kind)
     return Projection(tuple(paths), frozenset(parser.names_used))

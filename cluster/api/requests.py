@@ -33,6 +33,8 @@ from cluster.api.expressions import (
     parse_condition,
     parse_projection,
 )
+from cluster.api.projection import DocumentPath
+from cluster.api.update_expressions import UpdateExpression, parse_update
 
 TABLE_NAME_PATTERN = re.compile(r"[a-zA-Z0-9_.-]+")
 MIN_TABLE_NAME_LENGTH = 3
@@ -75,6 +77,26 @@ class ConditionSource:
             values=data.get("values"),
             kind=data.get("kind", "ConditionExpression"),
         )
+
+
+@dataclass(frozen=True)
+class UpdateSource:
+    """An UpdateExpression as the client sent it, with only the placeholders it uses, so that
+    every replica re-parses it alone (like ConditionSource) and gets the same update."""
+
+    expression: str
+    names: dict | None
+    values: dict | None
+
+    def parse(self) -> UpdateExpression:
+        return parse_update(self.expression, self.names, self.values)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"expression": self.expression, "names": self.names, "values": self.values}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UpdateSource:
+        return cls(expression=data["expression"], names=data.get("names"), values=data.get("values"))
 
 
 # ---------------------------------------------------------------------------- requests
@@ -120,7 +142,7 @@ class GetItemRequest:
     table_name: str
     key: dict
     consistent_read: bool
-    projection: list[str] | None
+    projection: tuple[DocumentPath, ...] | None
 
 
 @dataclass(frozen=True)
@@ -133,13 +155,23 @@ class DeleteItemRequest:
 
 
 @dataclass(frozen=True)
+class UpdateItemRequest:
+    table_name: str
+    key: dict
+    update: UpdateSource | None  # None: the item is only created (with its key) if absent
+    condition: ConditionSource | None
+    return_values: str
+    return_values_on_condition_check_failure: str = "NONE"
+
+
+@dataclass(frozen=True)
 class ScanRequest:
     table_name: str
     consistent_read: bool
     limit: int | None
     exclusive_start_key: dict | None
     filter: ConditionSource | None
-    projection: list[str] | None
+    projection: tuple[DocumentPath, ...] | None
     select_count: bool
 
 
@@ -151,6 +183,7 @@ Request = (
     | PutItemRequest
     | GetItemRequest
     | DeleteItemRequest
+    | UpdateItemRequest
     | ScanRequest
 )
 
@@ -308,23 +341,13 @@ def _legacy_attribute_names(body: Body, field_name: str) -> list[str] | None:
     return list(value)
 
 
-def _top_level_projection(expression: str, names: dict[str, str] | None) -> tuple[list[str], frozenset[str]]:
-    projection = parse_projection(expression, names)
-    attributes: list[str] = []
-    for path in projection.paths:
-        if len(path.elements) != 1:
-            raise ValidationException(
-                f"Invalid ProjectionExpression: nested document paths are not supported by this store; path: {path.describe()}"
-            )
-        first = path.elements[0]
-        assert isinstance(first, str)
-        attributes.append(first)
-    return attributes, projection.names_used
+def _legacy_paths(attributes: list[str] | None) -> tuple[DocumentPath, ...] | None:
+    return tuple((name,) for name in attributes) if attributes is not None else None
 
 
 def _read_projection_and_filter(
     body: Body, filter_field: str | None
-) -> tuple[list[str] | None, ConditionSource | None]:
+) -> tuple[tuple[DocumentPath, ...] | None, ConditionSource | None]:
     """ProjectionExpression (or AttributesToGet) and the optional filter, which share one
     set of placeholders; every placeholder must be used by one of them."""
     projection_expression = _optional_string(body, "ProjectionExpression")
@@ -340,15 +363,16 @@ def _read_projection_and_filter(
         )
     if projection_expression is None and filter_expression is None:
         _reject_names_and_values_without_expressions(body)
-        return attributes_to_get, None
+        return _legacy_paths(attributes_to_get), None
     names = normalize_expression_names(body.get("ExpressionAttributeNames"))
     values = normalize_expression_values(body.get("ExpressionAttributeValues"))
     names_used: set[str] = set()
     values_used: set[str] = set()
-    projection = attributes_to_get
+    projection = _legacy_paths(attributes_to_get)
     if projection_expression is not None:
-        projection, projection_names = _top_level_projection(projection_expression, names)
-        names_used |= projection_names
+        parsed = parse_projection(projection_expression, names)
+        projection = tuple(path.elements for path in parsed.paths)
+        names_used |= parsed.names_used
     source = None
     if filter_expression is not None:
         assert filter_field is not None
@@ -569,6 +593,53 @@ def _parse_delete_item(body: Body) -> DeleteItemRequest:
     return DeleteItemRequest(table_name=table_name, key=key, **_conditional_write_options(body))
 
 
+def _placeholders_subset(placeholders: dict | None, used: frozenset[str]) -> dict | None:
+    return {name: placeholders[name] for name in sorted(used)} or None if placeholders else None
+
+
+def _parse_update_item(body: Body) -> UpdateItemRequest:
+    """UpdateExpression and ConditionExpression share one set of placeholders; each is shipped
+    with only the placeholders it uses, and every one given must be used by one of them."""
+    table_name = _table_name(body)
+    key = _required_item(body, "Key")
+    _reject_unsupported(body, ("AttributeUpdates", "Expected", "ConditionalOperator"), "use UpdateExpression")
+    _common_write_options(body)
+    return_values = _optional_enum(
+        body, "ReturnValues", ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"), "NONE"
+    )
+    on_failure = _optional_enum(body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE")
+    update_expression = _optional_string(body, "UpdateExpression")
+    condition_expression = _optional_string(body, "ConditionExpression")
+    if update_expression is None and condition_expression is None:
+        _reject_names_and_values_without_expressions(body)
+        return UpdateItemRequest(table_name, key, None, None, return_values, on_failure)
+    names = normalize_expression_names(body.get("ExpressionAttributeNames"))
+    values = normalize_expression_values(body.get("ExpressionAttributeValues"))
+    names_used: set[str] = set()
+    values_used: set[str] = set()
+    update = condition = None
+    if update_expression is not None:
+        parsed = parse_update(update_expression, names, values, check_unused=False)
+        names_used |= parsed.names_used
+        values_used |= parsed.values_used
+        update = UpdateSource(
+            update_expression,
+            _placeholders_subset(names, parsed.names_used),
+            _placeholders_subset(values, parsed.values_used),
+        )
+    if condition_expression is not None:
+        parsed_condition = parse_condition(condition_expression, names, values, check_unused=False)
+        names_used |= parsed_condition.names_used
+        values_used |= parsed_condition.values_used
+        condition = ConditionSource(
+            condition_expression,
+            _placeholders_subset(names, parsed_condition.names_used),
+            _placeholders_subset(values, parsed_condition.values_used),
+        )
+    check_all_placeholders_used(names, values, names_used, values_used)
+    return UpdateItemRequest(table_name, key, update, condition, return_values, on_failure)
+
+
 def _parse_get_item(body: Body) -> GetItemRequest:
     table_name = _table_name(body)
     key = _required_item(body, "Key")
@@ -634,6 +705,7 @@ _PARSERS: dict[str, Callable[[Body], Request]] = {
     "PutItem": _parse_put_item,
     "GetItem": _parse_get_item,
     "DeleteItem": _parse_delete_item,
+    "UpdateItem": _parse_update_item,
     "Scan": _parse_scan,
 }
 SUPPORTED_OPERATIONS = tuple(_PARSERS)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from cluster.api.errors import ApiError
-from cluster.api.item_writes import apply_delete, apply_put
-from cluster.api.requests import ConditionSource
+from cluster.api.item_writes import apply_delete, apply_put, apply_update, update_return_attributes
+from cluster.api.requests import ConditionSource, UpdateSource
 from cluster.core.types import Entry
 from cluster.node.partition_splits import SplitState
 from cluster.scrub.commands import ReplicaScrubState
@@ -48,6 +48,28 @@ def encode_delete_command(
             "key": base64.b64encode(key).decode(),
             "condition": condition.to_json() if condition else None,
             "return_old": return_old,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def encode_update_command(
+    partition_hash: int,
+    key: bytes,
+    key_item: dict,
+    update: UpdateSource | None,
+    condition: ConditionSource | None,
+    return_values: str,
+) -> bytes:
+    return json.dumps(
+        {
+            "op": "update",
+            "hash": partition_hash,
+            "key": base64.b64encode(key).decode(),
+            "key_item": key_item,
+            "update": update.to_json() if update else None,
+            "condition": condition.to_json() if condition else None,
+            "return_values": return_values,
         },
         separators=(",", ":"),
     ).encode()
@@ -110,6 +132,9 @@ class PartitionStateMachine:
                 outcome = apply_put(command["item"], condition, current)
             elif command["op"] == "delete":
                 outcome = apply_delete(condition, current)
+            elif command["op"] == "update":
+                update = UpdateSource.from_json(command["update"]) if command.get("update") else None
+                outcome = apply_update(update, condition, current, command["key_item"])
             else:
                 return {"status": "invalid", "message": f"unknown command {command['op']!r}"}
         except ApiError as error:
@@ -124,6 +149,9 @@ class PartitionStateMachine:
                 self.store.delete(partition_hash, key)
             else:
                 self.store.put(partition_hash, key, json.dumps(outcome.new_item, separators=(",", ":")))
+        if command["op"] == "update":
+            attributes = update_return_attributes(command["return_values"], update, current, outcome.new_item)
+            return {"status": "ok", "attributes": attributes}
         return {"status": "ok", "old": current if command.get("return_old") else None}
 
     def get(self, partition_hash: int, key: bytes) -> dict | None:

@@ -39,11 +39,16 @@ from cluster.api.requests import (
     ListTablesRequest,
     PutItemRequest,
     ScanRequest,
+    UpdateItemRequest,
     parse_request,
 )
 from cluster.api.tables import TableInfo, describe_table_json
 from cluster.metadata.catalogue import HASH_SPACE, TableEntry
-from cluster.node.partition_state_machine import encode_delete_command, encode_put_command
+from cluster.node.partition_state_machine import (
+    encode_delete_command,
+    encode_put_command,
+    encode_update_command,
+)
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
 from cluster.router.http_server import HttpRequest, HttpResponse
 from cluster.router.moved_retry import MovedRetry
@@ -95,6 +100,7 @@ class DynamoDbService:
             "PutItem": self.put_item,
             "GetItem": self.get_item,
             "DeleteItem": self.delete_item,
+            "UpdateItem": self.update_item,
             "Scan": self.scan,
         }
 
@@ -206,6 +212,8 @@ class DynamoDbService:
             raise ValidationException(str(result.get("message")))
         if result.get("status") != "ok":
             raise InternalServerError(f"unexpected write result {result.get('status')!r}")
+        if "attributes" in result:  # UpdateItem: the replica shaped them for its ReturnValues
+            return {"Attributes": result["attributes"]} if result["attributes"] else {}
         old = result.get("old")
         return {"Attributes": old} if return_old and old else {}
 
@@ -234,6 +242,27 @@ class DynamoDbService:
         self.cluster.admission.charge(entry, "write", write_units(0))  # the deleted item's size is unknown here
         return await self._write(
             entry, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
+        )
+
+    async def update_item(self, request: UpdateItemRequest) -> dict[str, Any]:
+        entry = await self.cluster.table(request.table_name)
+        schema = TableInfo.from_json(entry.table).key_schema
+        key = validate_key(request.key, schema)
+        if request.update is not None:
+            for path in request.update.parse().paths:
+                if path[0] in schema.key_names:
+                    raise ValidationException(
+                        f"One or more parameter values were invalid: Cannot update attribute {path[0]}. "
+                        "This attribute is part of the key"
+                    )
+        item_hash = partition_hash(key, schema)
+        command = encode_update_command(
+            item_hash, encode_key(key, schema), key, request.update, request.condition, request.return_values
+        )
+        # The updated item's size is known only on the replicas; charge what the request carries.
+        self.cluster.admission.charge(entry, "write", write_units(len(command)))
+        return await self._write(
+            entry, item_hash, command, False, request.return_values_on_condition_check_failure == "ALL_OLD"
         )
 
     async def get_item(self, request: GetItemRequest) -> dict[str, Any]:
