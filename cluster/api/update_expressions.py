@@ -32,8 +32,8 @@ from cluster.api.expressions import (
     PathOperand,
     ValueOperand,
     check_all_placeholders_used,
-    check_paths_apart,
     check_expression_text,
+    check_paths_apart,
     normalize_expression_names,
     normalize_expression_values,
 )

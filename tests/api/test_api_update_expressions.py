@@ -149,7 +149,7 @@ def test_condition_sees_the_current_item() -> None:
 
 
 @given(st.lists(st.integers(-10**6, 10**6), min_size=1, max_size=8))
-def test_add_sums_like_integers(increments: lst[int]) -> None:
+def test_add_sums_like_integers(increments: list[int]) -> None:
     item: dict | None = None
     for increment in increments:
         item = update("ADD tally :i", {":i": {"N": str(increment)}}, item=item)

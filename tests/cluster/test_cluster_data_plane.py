@@ -1,0 +1,127 @@
+"""The data plane through boto3 against a real cluster: UpdateItem, Query, projections, batches."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from botocore.exceptions import ClientError
+
+from cluster.deploy.local_processes import LocalCluster
+from tests.cluster.cluster_rpc import rpc, wait_until
+from tests.cluster.conftest import create_table, make_client
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def client(shared_cluster: LocalCluster):  # noqa: ANN201
+    client = make_client(shared_cluster.endpoints()["az-a"])
+    create_table(client, "updates")
+    create_table(client, "ranges", range_key=True)
+    return client
+
+
+def _error(call) -> tuple[str, str]:  # noqa: ANN001
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+
+
+def _copies_on_replicas(cluster: LocalCluster, pk: str) -> list[dict]:
+    """Every replica's copy of the item with partition key `pk`, read from each node's own store."""
+    copies = []
+    for spec in cluster.topology().processes:
+        if spec.role != "node":
+            continue
+        process_id = spec.process_id
+        status = rpc(cluster, process_id, "status", {})
+        for group in status["groups"]:
+            if group["group"] == "metadata":
+                continue
+            rows = rpc(cluster, process_id, "node.scan", {"group": group["group"], "limit": 1000})["items"]
+            copies.extend(item for _, _, item in rows if item.get("pk") == {"S": pk})
+    return copies
+
+
+def test_update_item_expressions_and_return_values(client) -> None:  # noqa: ANN001
+    key = {"pk": {"S": "u1"}}
+    created = client.update_item(
+        TableName="updates", Key=key,
+        UpdateExpression="SET #n = :zero, doc = :doc, tags = :tags",
+        ExpressionAttributeNames={"#n": "count"},
+        ExpressionAttributeValues={
+            ":zero": {"N": "0"}, ":tags": {"SS": ["a"]},
+            ":doc": {"M": {"lst": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]}, "deep": {"M": {}}}},
+        },
+        ReturnValues="ALL_NEW",
+    )
+    assert created["Attributes"]["count"] == {"N": "0"} and created["Attributes"]["pk"] == key["pk"]
+    updated = client.update_item(
+        TableName="updates", Key=key,
+        UpdateExpression="SET #n = #n + :one, doc.deep.x = :one, doc.lst[0] = :one ADD tags :more REMOVE doc.lst[2]",
+        ConditionExpression="#n = :zero",
+        ExpressionAttributeNames={"#n": "count"},
+        ExpressionAttributeValues={":one": {"N": "1"}, ":zero": {"N": "0"}, ":more": {"SS": ["b"]}},
+        ReturnValues="UPDATED_NEW",
+    )
+    assert updated["Attributes"] == {
+        "count": {"N": "1"},
+        "doc": {"M": {"deep": {"M": {"x": {"N": "1"}}}, "lst": {"L": [{"N": "1"}]}}},
+        "tags": {"SS": ["a", "b"]},
+    }
+    old = client.update_item(
+        TableName="updates", Key=key, UpdateExpression="DELETE tags :a", ExpressionAttributeValues={":a": {"SS": ["a"]}},
+        ReturnValues="UPDATED_OLD",
+    )
+    assert old["Attributes"] == {"tags": {"SS": ["a", "b"]}}
+    final = client.get_item(TableName="updates", Key=key, ConsistentRead=True)["Item"]
+    assert final["doc"]["M"]["lst"] == {"L": [{"N": "1"}, {"N": "2"}]} and final["tags"] == {"SS": ["b"]}
+    assert "Attributes" not in client.update_item(
+        TableName="updates", Key=key, UpdateExpression="REMOVE nothere", ReturnValues="NONE"
+    )
+
+
+def test_update_item_errors(client) -> None:  # noqa: ANN001
+    key = {"pk": {"S": "u2"}}
+    client.put_item(TableName="updates", Item={**key, "s": {"S": "x"}})
+    code, message = _error(lambda: client.update_item(
+        TableName="updates", Key=key, UpdateExpression="SET s = s + :one", ExpressionAttributeValues={":one": {"N": "1"}}
+    ))
+    assert (code, message) == ("ValidationException", "An operand in the update expression has an incorrect data type")
+    code, message = _error(lambda: client.update_item(
+        TableName="updates", Key=key, UpdateExpression="SET pk = :v", ExpressionAttributeValues={":v": {"S": "y"}}
+    ))
+    assert message == "One or more parameter values were invalid: Cannot update attribute pk. This attribute is part of the key"
+    code, _ = _error(lambda: client.update_item(
+        TableName="updates", Key=key, UpdateExpression="SET s = :v", ConditionExpression="attribute_not_exists(pk)",
+        ExpressionAttributeValues={":v": {"S": "y"}},
+    ))
+    assert code == "ConditionalCheckFailedException"
+    code, message = _error(lambda: client.update_item(
+        TableName="updates", Key=key, UpdateExpression="SET s = :v", ExpressionAttributeValues={":v": {"S": "y"}, ":w": {"S": "z"}}
+    ))
+    assert message == "Value provided in ExpressionAttributeValues unused in expressions: keys: {:w}"
+    assert client.get_item(TableName="updates", Key=key, ConsistentRead=True)["Item"]["s"] == {"S": "x"}
+
+
+def test_concurrent_counter_updates_are_identical_on_every_replica(shared_cluster: LocalCluster, client) -> None:  # noqa: ANN001
+    # Increments through every router: each one applied once, on every replica alike.
+    clients = [make_client(endpoint) for endpoint in shared_cluster.endpoints().values()]
+    for round_number in range(5):
+        for each in clients:
+            each.update_item(
+                TableName="updates", Key={"pk": {"S": "counter"}},
+                UpdateExpression="ADD hits :one SET seen = list_append(if_not_exists(seen, :empty), :me)",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":empty": {"L": []}, ":me": {"L": [{"N": str(round_number)}]}},
+            )
+    expected = client.get_item(TableName="updates", Key={"pk": {"S": "counter"}}, ConsistentRead=True)["Item"]
+    assert expected["hits"] == {"N": str(5 * len(clients))} and len(expected["seen"]["L"]) == 5 * len(clients)
+
+    def every_replica_agrees() -> bool:
+        copies = _copies_on_replicas(shared_cluster, "counter")
+        return len(copies) == 3 and all(json.dumps(c, sort_keys=True) == json.dumps(expected, sort_keys=True) for c in copies)
+
+    wait_until(every_replica_agrees, 20, "three equal replicas of the counter")
+    assert Decimal(expected["hits"]["N"]) == 5 * len(clients)
