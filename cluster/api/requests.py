@@ -175,6 +175,19 @@ class ScanRequest:
     select_count: bool
 
 
+@dataclass(frozen=True)
+class QueryRequest:
+    table_name: str
+    key_condition: ConditionSource
+    consistent_read: bool
+    scan_index_forward: bool
+    limit: int | None
+    exclusive_start_key: dict | None
+    filter: ConditionSource | None
+    projection: tuple[DocumentPath, ...] | None
+    select: str
+
+
 Request = (
     CreateTableRequest
     | DescribeTableRequest
@@ -185,6 +198,7 @@ Request = (
     | DeleteItemRequest
     | UpdateItemRequest
     | ScanRequest
+    | QueryRequest
 )
 
 
@@ -345,25 +359,27 @@ def _legacy_paths(attributes: list[str] | None) -> tuple[DocumentPath, ...] | No
     return tuple((name,) for name in attributes) if attributes is not None else None
 
 
-def _read_projection_and_filter(
-    body: Body, filter_field: str | None
-) -> tuple[tuple[DocumentPath, ...] | None, ConditionSource | None]:
-    """ProjectionExpression (or AttributesToGet) and the optional filter, which share one
-    set of placeholders; every placeholder must be used by one of them."""
+def _read_projection_and_conditions(
+    body: Body, condition_fields: tuple[str, ...]
+) -> tuple[tuple[DocumentPath, ...] | None, dict[str, ConditionSource]]:
+    """ProjectionExpression (or AttributesToGet) and the condition-like expressions of a read
+    (FilterExpression; KeyConditionExpression for Query), which share one set of placeholders:
+    every placeholder must be used by one of them."""
     projection_expression = _optional_string(body, "ProjectionExpression")
     attributes_to_get = _legacy_attribute_names(body, "AttributesToGet")
-    filter_expression = _optional_string(body, filter_field) if filter_field is not None else None
-    if attributes_to_get is not None and (projection_expression is not None or filter_expression is not None):
+    expressions = {field: _optional_string(body, field) for field in condition_fields}
+    present = {field: text for field, text in expressions.items() if text is not None}
+    if attributes_to_get is not None and (projection_expression is not None or present):
         expression_parameters = [
-            name for name in ("ProjectionExpression", filter_field) if name and body.get(name)
+            name for name in ("ProjectionExpression", *condition_fields) if body.get(name)
         ]
         raise ValidationException(
             "Can not use both expression and non-expression parameters in the same request: "
             f"Non-expression parameters: {{AttributesToGet}} Expression parameters: {{{', '.join(expression_parameters)}}}"
         )
-    if projection_expression is None and filter_expression is None:
+    if projection_expression is None and not present:
         _reject_names_and_values_without_expressions(body)
-        return _legacy_paths(attributes_to_get), None
+        return _legacy_paths(attributes_to_get), {}
     names = normalize_expression_names(body.get("ExpressionAttributeNames"))
     values = normalize_expression_values(body.get("ExpressionAttributeValues"))
     names_used: set[str] = set()
@@ -373,25 +389,31 @@ def _read_projection_and_filter(
         parsed = parse_projection(projection_expression, names)
         projection = tuple(path.elements for path in parsed.paths)
         names_used |= parsed.names_used
-    source = None
-    if filter_expression is not None:
-        assert filter_field is not None
-        kind = filter_field
-        condition = parse_condition(filter_expression, names, values, kind=kind, check_unused=False)
+    sources: dict[str, ConditionSource] = {}
+    for field, expression in present.items():
+        condition = parse_condition(expression, names, values, kind=field, check_unused=False)
         names_used |= condition.names_used
         values_used |= condition.values_used
-        # The filter carries only its own placeholders so that re-parsing it alone (on a
-        # replica, or via ConditionSource.parse) does not see the projection's as unused.
-        filter_names = {name: names[name] for name in sorted(condition.names_used)} if names else None
-        source = ConditionSource(filter_expression, filter_names or None, values, kind)
-    elif values is not None:
+        # Each carries only its own placeholders so that re-parsing it alone (on a replica, or
+        # via ConditionSource.parse) does not see the others' as unused.
+        sources[field] = ConditionSource(
+            expression,
+            _placeholders_subset(names, condition.names_used),
+            _placeholders_subset(values, condition.values_used),
+            field,
+        )
+    if not present and values is not None:
         raise ValidationException(
-            "ExpressionAttributeValues can only be specified when using expressions: FilterExpression is null"
-            if filter_field
+            f"ExpressionAttributeValues can only be specified when using expressions: {condition_fields[-1]} is null"
+            if condition_fields
             else "ExpressionAttributeValues can only be specified when using expressions"
         )
     check_all_placeholders_used(names, values, names_used, values_used)
-    return projection, source
+    return projection, sources
+
+
+def _placeholders_subset(placeholders: dict | None, used: frozenset[str]) -> dict | None:
+    return {name: placeholders[name] for name in sorted(used)} or None if placeholders else None
 
 
 def _return_values(body: Body) -> str:
@@ -593,10 +615,6 @@ def _parse_delete_item(body: Body) -> DeleteItemRequest:
     return DeleteItemRequest(table_name=table_name, key=key, **_conditional_write_options(body))
 
 
-def _placeholders_subset(placeholders: dict | None, used: frozenset[str]) -> dict | None:
-    return {name: placeholders[name] for name in sorted(used)} or None if placeholders else None
-
-
 def _parse_update_item(body: Body) -> UpdateItemRequest:
     """UpdateExpression and ConditionExpression share one set of placeholders; each is shipped
     with only the placeholders it uses, and every one given must be used by one of them."""
@@ -644,7 +662,7 @@ def _parse_get_item(body: Body) -> GetItemRequest:
     table_name = _table_name(body)
     key = _required_item(body, "Key")
     _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
-    projection, _ = _read_projection_and_filter(body, filter_field=None)
+    projection, _ = _read_projection_and_conditions(body, ())
     return GetItemRequest(
         table_name=table_name,
         key=key,
@@ -653,16 +671,8 @@ def _parse_get_item(body: Body) -> GetItemRequest:
     )
 
 
-def _parse_scan(body: Body) -> ScanRequest:
-    table_name = _table_name(body)
-    _reject_unsupported(body, ("ScanFilter", "ConditionalOperator"), "use FilterExpression")
-    _reject_unsupported(body, ("Segment", "TotalSegments"), "parallel scans are not implemented")
-    _reject_unsupported(body, ("IndexName",), "tables have no secondary indexes")
-    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
-    limit = _optional_integer(body, "Limit", minimum=1)
-    start_key = body.get("ExclusiveStartKey")
-    exclusive_start_key = normalize_item(start_key) if start_key is not None else None
-    projection, filter_source = _read_projection_and_filter(body, filter_field="FilterExpression")
+def _select(body: Body, projection: tuple[DocumentPath, ...] | None) -> str:
+    """Select, checked against the projection as DynamoDB does (Scan and Query alike)."""
     select = _optional_string(body, "Select")
     allowed_selects = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
     if select is not None and select not in allowed_selects:
@@ -686,14 +696,56 @@ def _parse_scan(body: Body) -> ScanRequest:
             "One or more parameter values were invalid: Must specify the AttributesToGet or ProjectionExpression "
             "when choosing to get SPECIFIC_ATTRIBUTES"
         )
+    return select or ("SPECIFIC_ATTRIBUTES" if projection is not None else "ALL_ATTRIBUTES")
+
+
+def _parse_scan(body: Body) -> ScanRequest:
+    table_name = _table_name(body)
+    _reject_unsupported(body, ("ScanFilter", "ConditionalOperator"), "use FilterExpression")
+    _reject_unsupported(body, ("Segment", "TotalSegments"), "parallel scans are not implemented")
+    _reject_unsupported(body, ("IndexName",), "tables have no secondary indexes")
+    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
+    limit = _optional_integer(body, "Limit", minimum=1)
+    start_key = body.get("ExclusiveStartKey")
+    exclusive_start_key = normalize_item(start_key) if start_key is not None else None
+    projection, sources = _read_projection_and_conditions(body, ("FilterExpression",))
+    select = _select(body, projection)
     return ScanRequest(
         table_name=table_name,
         consistent_read=_optional_boolean(body, "ConsistentRead"),
         limit=limit,
         exclusive_start_key=exclusive_start_key,
-        filter=filter_source,
+        filter=sources.get("FilterExpression"),
         projection=projection,
         select_count=select == "COUNT",
+    )
+
+
+def _parse_query(body: Body) -> QueryRequest:
+    table_name = _table_name(body)
+    _reject_unsupported(body, ("KeyConditions", "QueryFilter", "ConditionalOperator"),
+                        "use KeyConditionExpression and FilterExpression")
+    _reject_unsupported(body, ("IndexName",), "tables have no secondary indexes")
+    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
+    limit = _optional_integer(body, "Limit", minimum=1)
+    start_key = body.get("ExclusiveStartKey")
+    exclusive_start_key = normalize_item(start_key) if start_key is not None else None
+    if body.get("KeyConditionExpression") is None:
+        raise ValidationException(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
+        )
+    projection, sources = _read_projection_and_conditions(body, ("KeyConditionExpression", "FilterExpression"))
+    forward = _typed(body, "ScanIndexForward", bool, "a boolean")
+    return QueryRequest(
+        table_name=table_name,
+        key_condition=sources["KeyConditionExpression"],
+        consistent_read=_optional_boolean(body, "ConsistentRead"),
+        scan_index_forward=forward is not False,
+        limit=limit,
+        exclusive_start_key=exclusive_start_key,
+        filter=sources.get("FilterExpression"),
+        projection=projection,
+        select=_select(body, projection),
     )
 
 
@@ -707,6 +759,7 @@ _PARSERS: dict[str, Callable[[Body], Request]] = {
     "DeleteItem": _parse_delete_item,
     "UpdateItem": _parse_update_item,
     "Scan": _parse_scan,
+    "Query": _parse_query,
 }
 SUPPORTED_OPERATIONS = tuple(_PARSERS)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from cluster.api.errors import ApiError
 from cluster.api.item_writes import apply_delete, apply_put, apply_update, update_return_attributes
+from cluster.api.key_conditions import StoreBounds
 from cluster.api.requests import ConditionSource, UpdateSource
 from cluster.core.types import Entry
 from cluster.node.partition_splits import SplitState
@@ -162,6 +163,13 @@ class PartitionStateMachine:
         """The partition's own items: a range it moved to a child is skipped (the child answers for it)."""
         rows = self.store.scan_excluding(after, limit, self.splits.excluded_ranges())
         return [(h, k, json.loads(item)) for h, k, item in rows]
+
+    def query(
+        self, partition_hash: int, bounds: StoreBounds, after: bytes | None, forward: bool, limit: int
+    ) -> list[tuple[bytes, dict]]:
+        """One partition key's items within `bounds`, in sort-key order (or reversed)."""
+        rows = self.store.query(partition_hash, bounds.prefix, bounds.lower, bounds.upper, after, forward, limit)
+        return [(k, json.loads(item)) for k, item in rows]
 
     def close(self) -> None:
         self.store.close()

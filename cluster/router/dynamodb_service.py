@@ -29,6 +29,12 @@ from cluster.api.errors import (
     UnknownOperationException,
     ValidationException,
 )
+from cluster.api.key_conditions import (
+    check_filter_avoids_keys,
+    check_query_start_key,
+    key_range,
+    store_bounds,
+)
 from cluster.api.projection import project
 from cluster.api.requests import (
     CreateTableRequest,
@@ -38,6 +44,7 @@ from cluster.api.requests import (
     GetItemRequest,
     ListTablesRequest,
     PutItemRequest,
+    QueryRequest,
     ScanRequest,
     UpdateItemRequest,
     parse_request,
@@ -102,6 +109,7 @@ class DynamoDbService:
             "DeleteItem": self.delete_item,
             "UpdateItem": self.update_item,
             "Scan": self.scan,
+            "Query": self.query,
         }
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
@@ -351,6 +359,73 @@ class DynamoDbService:
             if exhausted:
                 cursor_hash, position = partition.hash_end, None
         return self._scan_response(items, scanned, request.select_count, None)
+
+    async def _read_partition(
+        self, entry: TableEntry, item_hash: int, method: str, params: dict[str, Any], consistent: bool
+    ) -> tuple[TableEntry, Any]:
+        """One read RPC to the partition holding `item_hash`: its leader when consistent, else any
+        replica; a split on the way is followed to the child."""
+        moved = MovedRetry(self.cluster, entry.name)
+        while True:
+            partition = entry.partition_for_hash(item_hash)
+            try:
+                if consistent:
+                    return entry, await self.cluster.call_leader(
+                        partition, method, {**params, "group": partition.group_id}, is_write=False
+                    )
+                return entry, await self.cluster.call_any_replica(
+                    partition, method, {**params, "group": partition.group_id}
+                )
+            except PartitionMoved as error:
+                entry = await moved.refreshed(error)
+
+    async def query(self, request: QueryRequest) -> dict[str, Any]:
+        entry = await self.cluster.table(request.table_name)
+        schema = TableInfo.from_json(entry.table).key_schema
+        selected = key_range(request.key_condition.parse(), schema)
+        condition = request.filter.parse() if request.filter is not None else None
+        if condition is not None:
+            check_filter_avoids_keys(condition, schema)
+        after: bytes | None = None
+        if request.exclusive_start_key is not None:
+            try:
+                start_key = validate_key(request.exclusive_start_key, schema)
+            except ValidationException as error:
+                raise ValidationException(f"The provided starting key is invalid: {error.message}") from None
+            check_query_start_key(start_key, selected, schema)
+            after = encode_key(start_key, schema)
+        self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
+        item_hash = partition_hash({schema.hash_name: selected.hash_value}, schema)
+        bounds = store_bounds(selected, schema).to_json()
+        projection = request.projection if request.select == "SPECIFIC_ATTRIBUTES" else None
+        items: list[dict[str, Any]] = []
+        scanned = 0
+        page_bytes = 0
+        while True:
+            batch = SCAN_BATCH_ITEMS if request.limit is None else min(SCAN_BATCH_ITEMS, request.limit - scanned)
+            params = {
+                "hash": item_hash,
+                "bounds": bounds,
+                "after": base64.b64encode(after).decode() if after is not None else None,
+                "forward": request.scan_index_forward,
+                "limit": batch,
+                "consistent": request.consistent_read,
+            }
+            entry, result = await self._read_partition(entry, item_hash, "node.query", params, request.consistent_read)
+            rows = result.get("items", []) if isinstance(result, dict) else []
+            for row_key, item in rows:
+                after = base64.b64decode(row_key)
+                scanned += 1
+                page_bytes += item_size_bytes(item)
+                # Limit counts items read, before the filter, as in DynamoDB.
+                if condition is None or condition.evaluate(item):
+                    items.append(project(item, projection))
+                if (request.limit is not None and scanned >= request.limit) or page_bytes >= SCAN_PAGE_BYTES:
+                    return self._scan_response(
+                        items, scanned, request.select == "COUNT", extract_key(item, schema)
+                    )
+            if len(rows) < batch:
+                return self._scan_response(items, scanned, request.select == "COUNT", None)
 
     @staticmethod
     def _scan_response(

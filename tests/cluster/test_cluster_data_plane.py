@@ -125,3 +125,102 @@ def test_concurrent_counter_updates_are_identical_on_every_replica(shared_cluste
 
     wait_until(every_replica_agrees, 20, "three equal replicas of the counter")
     assert Decimal(expected["hits"]["N"]) == 5 * len(clients)
+
+
+@pytest.fixture(scope="module")
+def ranges(client):  # noqa: ANN001, ANN201
+    """Partition "p" holds sort keys -3..16 (some tagged), "q" one item: what Query tests read."""
+    for sk in range(-3, 17):
+        item = {"pk": {"S": "p"}, "sk": {"N": str(sk)}, "v": {"S": f"value-{sk}"}}
+        if sk % 2 == 0:
+            item["even"] = {"BOOL": True}
+        client.put_item(TableName="ranges", Item=item)
+    client.put_item(TableName="ranges", Item={"pk": {"S": "q"}, "sk": {"N": "1"}})
+    return client
+
+
+def _sort_keys(response: dict) -> list[int]:
+    return [int(item["sk"]["N"]) for item in response["Items"]]
+
+
+@pytest.mark.parametrize(
+    ("condition", "values", "expected"),
+    [
+        ("pk = :p", {}, list(range(-3, 17))),
+        ("pk = :p AND sk = :a", {":a": {"N": "4"}}, [4]),
+        ("pk = :p AND sk < :a", {":a": {"N": "0"}}, [-3, -2, -1]),
+        ("pk = :p AND sk <= :a", {":a": {"N": "0"}}, [-3, -2, -1, 0]),
+        ("pk = :p AND :a < sk", {":a": {"N": "14"}}, [15, 16]),
+        ("sk >= :a AND pk = :p", {":a": {"N": "14"}}, [14, 15, 16]),
+        ("pk = :p AND sk BETWEEN :a AND :b", {":a": {"N": "2"}, ":b": {"N": "5"}}, [2, 3, 4, 5]),
+    ],
+)
+def test_query_key_conditions(ranges, condition: str, values: dict, expected: list[int]) -> None:  # noqa: ANN001
+    # Consistent reads: an eventually consistent one may miss the fixture's last puts.
+    response = ranges.query(
+        TableName="ranges", KeyConditionExpression=condition, ConsistentRead=True,
+        ExpressionAttributeValues={":p": {"S": "p"}, **values},
+    )
+    assert _sort_keys(response) == expected
+    assert response["Count"] == response["ScannedCount"] == len(expected)
+    backwards = ranges.query(
+        TableName="ranges", KeyConditionExpression=condition, ScanIndexForward=False, ConsistentRead=True,
+        ExpressionAttributeValues={":p": {"S": "p"}, **values},
+    )
+    assert _sort_keys(backwards) == expected[::-1]
+
+
+def test_query_pages_with_limit_filter_and_projection(ranges) -> None:  # noqa: ANN001
+    seen: list[int] = []
+    scanned = 0
+    start: dict | None = None
+    pages = 0
+    while True:
+        extra = {"ExclusiveStartKey": start} if start else {}
+        page = ranges.query(
+            TableName="ranges", KeyConditionExpression="pk = :p", FilterExpression="even = :t",
+            ProjectionExpression="sk, #v", ExpressionAttributeNames={"#v": "v"},
+            ExpressionAttributeValues={":p": {"S": "p"}, ":t": {"BOOL": True}}, Limit=6, ScanIndexForward=False,
+            ConsistentRead=True,
+            **extra,
+        )
+        pages += 1
+        scanned += page["ScannedCount"]
+        seen += _sort_keys(page)
+        assert all(set(item) == {"sk", "v"} for item in page["Items"])
+        start = page.get("LastEvaluatedKey")
+        if start is None:
+            break
+        assert set(start) == {"pk", "sk"}
+    assert seen == [16, 14, 12, 10, 8, 6, 4, 2, 0, -2]
+    assert scanned == 20 and pages == 4  # Limit counts items read before the filter
+    count = ranges.query(
+        TableName="ranges", KeyConditionExpression="pk = :p", Select="COUNT", ConsistentRead=True,
+        ExpressionAttributeValues={":p": {"S": "p"}},
+    )
+    assert count["Count"] == 20 and "Items" not in count
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"KeyConditionExpression": "sk = :a", "ExpressionAttributeValues": {":a": {"N": "1"}}},
+         "Query condition missed key schema element: pk"),
+        ({"KeyConditionExpression": "pk = :p OR sk = :a", "ExpressionAttributeValues": {":p": {"S": "p"}, ":a": {"N": "1"}}},
+         "Invalid operator used in KeyConditionExpression: OR"),
+        ({"KeyConditionExpression": "pk = :p AND sk = :a", "ExpressionAttributeValues": {":p": {"S": "p"}, ":a": {"S": "1"}}},
+         "One or more parameter values were invalid: Condition parameter type does not match schema type"),
+        ({"KeyConditionExpression": "pk = :p", "FilterExpression": "sk > :a",
+          "ExpressionAttributeValues": {":p": {"S": "p"}, ":a": {"N": "1"}}},
+         "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk"),
+        ({"KeyConditionExpression": "pk = :p AND sk > :a", "ExclusiveStartKey": {"pk": {"S": "p"}, "sk": {"N": "0"}},
+          "ExpressionAttributeValues": {":p": {"S": "p"}, ":a": {"N": "1"}}},
+         "The provided starting key does not match the range key predicate"),
+        ({"KeyConditionExpression": "pk = :p", "ExclusiveStartKey": {"pk": {"S": "q"}, "sk": {"N": "0"}},
+          "ExpressionAttributeValues": {":p": {"S": "p"}}},
+         "The provided starting key is outside query boundaries based on provided conditions"),
+        ({}, "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."),
+    ],
+)
+def test_query_errors(ranges, arguments: dict, message: str) -> None:  # noqa: ANN001
+    assert _error(lambda: ranges.query(TableName="ranges", **arguments)) == ("ValidationException", message)
