@@ -7,6 +7,7 @@ Checks that need the key schema (`extract_key`, `validate_key`) are the router's
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -188,6 +189,38 @@ class QueryRequest:
     select: str
 
 
+@dataclass(frozen=True)
+class BatchGetTable:
+    keys: tuple[dict, ...]
+    consistent_read: bool
+    projection: tuple[DocumentPath, ...] | None
+    # What the client sent besides Keys, echoed beside the keys in UnprocessedKeys.
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchGetItemRequest:
+    tables: dict[str, BatchGetTable]
+
+
+@dataclass(frozen=True)
+class BatchWrite:
+    """One PutRequest (item set) or DeleteRequest (key set), as sent."""
+
+    item: Item | None
+    key: Item | None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.item is not None:
+            return {"PutRequest": {"Item": self.item}}
+        return {"DeleteRequest": {"Key": self.key}}
+
+
+@dataclass(frozen=True)
+class BatchWriteItemRequest:
+    tables: dict[str, tuple[BatchWrite, ...]]
+
+
 Request = (
     CreateTableRequest
     | DescribeTableRequest
@@ -199,6 +232,8 @@ Request = (
     | UpdateItemRequest
     | ScanRequest
     | QueryRequest
+    | BatchGetItemRequest
+    | BatchWriteItemRequest
 )
 
 
@@ -749,6 +784,131 @@ def _parse_query(body: Body) -> QueryRequest:
     )
 
 
+MAX_BATCH_GET_KEYS = 100
+MAX_BATCH_WRITES = 25
+_MAP_KEY_CONSTRAINTS = (
+    "Map keys must satisfy constraint: [Member must have length less than or equal to 255, "
+    "Member must have length greater than or equal to 3, Member must satisfy regular expression pattern: "
+    "[a-zA-Z0-9_.-]+]"
+)
+
+
+def _shown(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _request_items(body: Body, value_constraint: Callable[[object], str | None]) -> dict[str, Any]:
+    """RequestItems of a batch: a map from table name to what to do there, checked as DynamoDB does."""
+    request_items = body.get("RequestItems")
+    if request_items is None:
+        raise _not_null_error("RequestItems")
+    if not isinstance(request_items, dict):
+        raise ValidationException("Expected a map of table names for RequestItems")
+    if not request_items:
+        raise validation_errors_detected(
+            ["Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1"]
+        )
+    problems = []
+    if any(_table_name_problems(name, "requestItems") for name in request_items):
+        problems.append(f"Value '{_shown(request_items)}' at 'requestItems' failed to satisfy constraint: {_MAP_KEY_CONSTRAINTS}")
+    for value in request_items.values():
+        problem = value_constraint(value)
+        if problem is not None:
+            problems.append(problem.replace("{shown}", _shown(request_items)))
+            break
+    if problems:
+        raise validation_errors_detected(problems)
+    return request_items
+
+
+def _check_no_duplicate_keys(keys: list[Item]) -> None:
+    seen = set()
+    for key in keys:
+        identity = _shown(sorted((name, value) for name, value in key.items()))
+        if identity in seen:
+            raise ValidationException("Provided list of item keys contains duplicates")
+        seen.add(identity)
+
+
+def _parse_batch_get_item(body: Body) -> BatchGetItemRequest:
+    def keys_constraint(value: object) -> str | None:
+        keys = value.get("Keys") if isinstance(value, dict) else None
+        if isinstance(keys, list) and len(keys) > MAX_BATCH_GET_KEYS:
+            return (f"Value '[{', '.join(_shown(key) for key in keys)}]' at 'requestItems.{{table}}.member.keys' "
+                    f"failed to satisfy constraint: Member must have length less than or equal to {MAX_BATCH_GET_KEYS}")
+        return None
+
+    request_items = _request_items(body, lambda value: None)
+    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
+    tables: dict[str, BatchGetTable] = {}
+    total = 0
+    for table_name, table_body in request_items.items():
+        if not isinstance(table_body, dict):
+            raise ValidationException(f"Expected KeysAndAttributes for table {table_name}")
+        problem = keys_constraint(table_body)
+        if problem is not None:
+            raise validation_errors_detected([problem.replace("{table}", table_name)])
+        keys = table_body.get("Keys")
+        if keys is None:
+            raise _not_null_error(f"requestItems.{table_name}.member.keys")
+        if not isinstance(keys, list) or not keys:
+            raise validation_errors_detected(
+                [f"Value '[]' at 'requestItems.{table_name}.member.keys' failed to satisfy constraint: "
+                 "Member must have length greater than or equal to 1"]
+            )
+        normalized = [normalize_item(key) for key in keys]
+        _check_no_duplicate_keys(normalized)
+        total += len(normalized)
+        if total > MAX_BATCH_GET_KEYS:
+            raise ValidationException("Too many items requested for the BatchGetItem call")
+        projection, _ = _read_projection_and_conditions(table_body, ())
+        tables[table_name] = BatchGetTable(
+            keys=tuple(normalized),
+            consistent_read=_optional_boolean(table_body, "ConsistentRead"),
+            projection=projection,
+            options={name: value for name, value in table_body.items() if name != "Keys"},
+        )
+    return BatchGetItemRequest(tables)
+
+
+def _parse_batch_write_item(body: Body) -> BatchWriteItemRequest:
+    def writes_constraint(value: object) -> str | None:
+        if isinstance(value, list) and not 1 <= len(value) <= MAX_BATCH_WRITES:
+            return ("Value '{shown}' at 'requestItems' failed to satisfy constraint: Map value must satisfy "
+                    f"constraint: [Member must have length less than or equal to {MAX_BATCH_WRITES}, "
+                    "Member must have length greater than or equal to 1]")
+        return None
+
+    request_items = _request_items(body, writes_constraint)
+    _common_write_options(body)
+    tables: dict[str, tuple[BatchWrite, ...]] = {}
+    total = 0
+    for table_name, requests in request_items.items():
+        if not isinstance(requests, list):
+            raise ValidationException(f"Expected a list of WriteRequests for table {table_name}")
+        writes = []
+        for request in requests:
+            if not isinstance(request, dict) or len([name for name in request if request[name] is not None]) != 1:
+                raise ValidationException(
+                    "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the "
+                    "supported datatypes"
+                )
+            if request.get("PutRequest") is not None:
+                item = _required_item(request["PutRequest"], "Item")
+                if item_size_bytes(item) > MAX_ITEM_SIZE_BYTES:
+                    raise ValidationException("Item size has exceeded the maximum allowed size")
+                writes.append(BatchWrite(item=item, key=None))
+            elif request.get("DeleteRequest") is not None:
+                writes.append(BatchWrite(item=None, key=_required_item(request["DeleteRequest"], "Key")))
+            else:
+                raise ValidationException(f"Unknown WriteRequest member: {sorted(request)}")
+        total += len(writes)
+        if total > MAX_BATCH_WRITES:
+            raise ValidationException("Too many items requested for the BatchWriteItem call")
+        tables[table_name] = tuple(writes)
+    return BatchWriteItemRequest(tables)
+
+
 _PARSERS: dict[str, Callable[[Body], Request]] = {
     "CreateTable": _parse_create_table,
     "DescribeTable": _parse_describe_table,
@@ -760,6 +920,8 @@ _PARSERS: dict[str, Callable[[Body], Request]] = {
     "UpdateItem": _parse_update_item,
     "Scan": _parse_scan,
     "Query": _parse_query,
+    "BatchGetItem": _parse_batch_get_item,
+    "BatchWriteItem": _parse_batch_write_item,
 }
 SUPPORTED_OPERATIONS = tuple(_PARSERS)
 

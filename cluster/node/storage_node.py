@@ -96,6 +96,7 @@ class StorageNode(ReplicaHost):
             ("node.get", self.handle_get),
             ("node.scan", self.handle_scan),
             ("node.query", self.handle_query),
+            ("node.get_many", self.handle_get_many),
             ("status", self.status),
         ):
             self.register(method, handler)
@@ -333,6 +334,30 @@ class StorageNode(ReplicaHost):
                 read_units(item_size_bytes(item), consistent) - read_units_up_front(consistent), time.monotonic(),
             )
         return {"item": item}
+
+    async def handle_get_many(self, params: dict[str, Any]) -> Any:
+        """BatchGetItem's keys that live in this partition: one read, one answer per key, in order."""
+        group = self._group(params)
+        try:
+            keys = [(int(key_hash), base64.b64decode(key)) for key_hash, key in params["keys"]]
+        except (KeyError, TypeError, ValueError) as error:
+            raise RpcError("Invalid", f"get_many needs [hash, key] pairs: {error!r}") from error
+        consistent = bool(params.get("consistent"))
+        if not consistent or group.is_leader:
+            self._admit(group.group_id, "read", read_units_up_front(consistent) * len(keys), None)
+        if consistent and not self._stale_consistent_reads:
+            await as_rpc_errors(group.wait_consistent_read(READ_TIMEOUT_S))
+        state_machine = group.state_machine
+        assert isinstance(state_machine, PartitionStateMachine)
+        for partition_hash, _ in keys:
+            moved_to = state_machine.splits.moved_child(partition_hash)
+            if moved_to is not None:
+                raise RpcError(MOVED, f"hash {partition_hash} moved to {moved_to}", {"child": moved_to})
+        items = [state_machine.get(partition_hash, key) for partition_hash, key in keys]
+        extra = sum(read_units(item_size_bytes(item), consistent) - read_units_up_front(consistent)
+                    for item in items if item is not None)
+        self.admission.settle(group.group_id, "read", extra, time.monotonic())
+        return {"items": items}
 
     async def handle_scan(self, params: dict[str, Any]) -> Any:
         group = self._group(params)

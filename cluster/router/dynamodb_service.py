@@ -56,6 +56,7 @@ from cluster.node.partition_state_machine import (
     encode_put_command,
     encode_update_command,
 )
+from cluster.router import partition_calls
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
 from cluster.router.http_server import HttpRequest, HttpResponse
 from cluster.router.moved_retry import MovedRetry
@@ -195,22 +196,7 @@ class DynamoDbService:
     async def _write(
         self, entry: TableEntry, command_hash: int, command: bytes, return_old: bool, old_on_condition_failure: bool
     ) -> dict[str, Any]:
-        moved = MovedRetry(self.cluster, entry.name)
-        while True:
-            partition = entry.partition_for_hash(command_hash)
-            try:
-                result = await self.cluster.call_leader(
-                    partition,
-                    "node.propose",
-                    # The hash lets the node sample hot keys for admission and splits (cluster/admission/).
-                    {"group": partition.group_id, "command": command.decode(), "hash": command_hash},
-                    is_write=True,
-                )
-                if isinstance(result, dict) and result.get("status") == "moved":
-                    raise PartitionMoved(f"{partition.group_id}: moved to {result.get('child')}")
-                break
-            except PartitionMoved as error:  # certainly not applied: safe to send again
-                entry = await moved.refreshed(error)
+        result = await partition_calls.propose(self.cluster, entry, command_hash, command)
         if not isinstance(result, dict):
             raise InternalServerError("replica returned no result")
         if result.get("status") == "condition_failed":
@@ -279,23 +265,13 @@ class DynamoDbService:
         key = validate_key(request.key, schema)
         item_hash = partition_hash(key, schema)
         self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
-        moved = MovedRetry(self.cluster, entry.name)
-        while True:
-            partition = entry.partition_for_hash(item_hash)
-            params = {
-                "group": partition.group_id,
-                "hash": item_hash,
-                "key": base64.b64encode(encode_key(key, schema)).decode(),
-                "consistent": request.consistent_read,
-            }
-            try:
-                if request.consistent_read and not self._stale_consistent_reads:
-                    result = await self.cluster.call_leader(partition, "node.get", params, is_write=False)
-                else:
-                    result = await self.cluster.call_any_replica(partition, "node.get", params)
-                break
-            except PartitionMoved as error:
-                entry = await moved.refreshed(error)
+        params = {
+            "hash": item_hash,
+            "key": base64.b64encode(encode_key(key, schema)).decode(),
+            "consistent": request.consistent_read,
+        }
+        to_leader = request.consistent_read and not self._stale_consistent_reads
+        result = await partition_calls.read(self.cluster, entry, item_hash, "node.get", params, to_leader)
         item = result.get("item") if isinstance(result, dict) else None
         if item is None:
             return {}
@@ -360,25 +336,6 @@ class DynamoDbService:
                 cursor_hash, position = partition.hash_end, None
         return self._scan_response(items, scanned, request.select_count, None)
 
-    async def _read_partition(
-        self, entry: TableEntry, item_hash: int, method: str, params: dict[str, Any], consistent: bool
-    ) -> tuple[TableEntry, Any]:
-        """One read RPC to the partition holding `item_hash`: its leader when consistent, else any
-        replica; a split on the way is followed to the child."""
-        moved = MovedRetry(self.cluster, entry.name)
-        while True:
-            partition = entry.partition_for_hash(item_hash)
-            try:
-                if consistent:
-                    return entry, await self.cluster.call_leader(
-                        partition, method, {**params, "group": partition.group_id}, is_write=False
-                    )
-                return entry, await self.cluster.call_any_replica(
-                    partition, method, {**params, "group": partition.group_id}
-                )
-            except PartitionMoved as error:
-                entry = await moved.refreshed(error)
-
     async def query(self, request: QueryRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
         schema = TableInfo.from_json(entry.table).key_schema
@@ -411,7 +368,9 @@ class DynamoDbService:
                 "limit": batch,
                 "consistent": request.consistent_read,
             }
-            entry, result = await self._read_partition(entry, item_hash, "node.query", params, request.consistent_read)
+            result = await partition_calls.read(
+                self.cluster, entry, item_hash, "node.query", params, request.consistent_read
+            )
             rows = result.get("items", []) if isinstance(result, dict) else []
             for row_key, item in rows:
                 after = base64.b64decode(row_key)

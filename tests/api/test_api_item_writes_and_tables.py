@@ -117,6 +117,7 @@ ALLOWED_MODULES = {
     "dataclasses",
     "decimal",
     "hashlib",
+    "json",
     "re",
     "typing",
 }
