@@ -57,6 +57,7 @@ from cluster.node.partition_state_machine import (
     encode_update_command,
 )
 from cluster.router import partition_calls
+from cluster.router.batch_operations import BatchOperations
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
 from cluster.router.http_server import HttpRequest, HttpResponse
 from cluster.router.moved_retry import MovedRetry
@@ -100,6 +101,7 @@ class DynamoDbService:
         # PLANTED BUG stale-consistent-read (harness self-tests only): ConsistentRead GetItem goes to
         # any replica, own AZ first, exactly like an eventually consistent read.
         self._stale_consistent_reads = "stale-consistent-read" in cluster.topology.faults_enabled
+        self.batches = BatchOperations(cluster)
         self.operations = {
             "CreateTable": self.create_table,
             "DescribeTable": self.describe_table,
@@ -111,6 +113,8 @@ class DynamoDbService:
             "UpdateItem": self.update_item,
             "Scan": self.scan,
             "Query": self.query,
+            "BatchGetItem": self.batches.batch_get_item,
+            "BatchWriteItem": self.batches.batch_write_item,
         }
 
     async def handle(self, request: HttpRequest) -> HttpResponse:

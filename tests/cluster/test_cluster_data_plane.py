@@ -224,3 +224,79 @@ def test_query_pages_with_limit_filter_and_projection(ranges) -> None:  # noqa: 
 )
 def test_query_errors(ranges, arguments: dict, message: str) -> None:  # noqa: ANN001
     assert _error(lambda: ranges.query(TableName="ranges", **arguments)) == ("ValidationException", message)
+
+
+def test_batch_write_then_batch_get_across_tables_and_partitions(client) -> None:  # noqa: ANN001
+    puts = [{"PutRequest": {"Item": {"pk": {"S": f"b{i}"}, "n": {"N": str(i)},
+                                     "doc": {"M": {"lst": {"L": [{"N": "0"}, {"N": "1"}, {"N": "2"}]}}}}}}
+            for i in range(20)]
+    range_puts = [{"PutRequest": {"Item": {"pk": {"S": "batch"}, "sk": {"N": str(i)}}}} for i in range(5)]
+    written = client.batch_write_item(RequestItems={"updates": puts, "ranges": range_puts})
+    assert written["UnprocessedItems"] == {}
+    deleted = client.batch_write_item(RequestItems={
+        "updates": [{"DeleteRequest": {"Key": {"pk": {"S": f"b{i}"}}}} for i in range(15, 20)],
+    })
+    assert deleted["UnprocessedItems"] == {}
+    got = client.batch_get_item(RequestItems={
+        "updates": {"Keys": [{"pk": {"S": f"b{i}"}} for i in range(0, 20, 2)], "ConsistentRead": True,
+                    "ProjectionExpression": "#n, doc.lst[2], doc.lst[0]", "ExpressionAttributeNames": {"#n": "n"}},
+        "ranges": {"Keys": [{"pk": {"S": "batch"}, "sk": {"N": str(i)}} for i in range(5)], "ConsistentRead": True},
+    })
+    assert got["UnprocessedKeys"] == {}
+    numbers = sorted(int(item["n"]["N"]) for item in got["Responses"]["updates"])
+    assert numbers == [0, 2, 4, 6, 8, 10, 12, 14]  # 16 and 18 were deleted
+    assert all(item["doc"] == {"M": {"lst": {"L": [{"N": "0"}, {"N": "2"}]}}} for item in got["Responses"]["updates"])
+    assert sorted(int(item["sk"]["N"]) for item in got["Responses"]["ranges"]) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("operation", "arguments", "message"),
+    [
+        ("batch_write_item", {"RequestItems": {"updates": [{"PutRequest": {"Item": {"pk": {"S": "d"}}}},
+                                                           {"DeleteRequest": {"Key": {"pk": {"S": "d"}}}}]}},
+         "Provided list of item keys contains duplicates"),
+        ("batch_write_item", {"RequestItems": {"updates": [{"PutRequest": {"Item": {"x": {"S": "d"}}}}]}},
+         "The provided key element does not match the schema"),
+        ("batch_write_item", {"RequestItems": {"updates": [{"PutRequest": {"Item": {"pk": {"S": str(i)}}}} for i in range(13)],
+                                               "ranges": [{"PutRequest": {"Item": {"pk": {"S": "x"}, "sk": {"N": str(i)}}}} for i in range(13)]}},
+         "Too many items requested for the BatchWriteItem call"),
+        ("batch_get_item", {"RequestItems": {"updates": {"Keys": [{"pk": {"S": "a"}}, {"pk": {"S": "a"}}]}}},
+         "Provided list of item keys contains duplicates"),
+        ("batch_get_item", {"RequestItems": {"updates": {"Keys": [{"x": {"S": "a"}}]}}},
+         "The provided key element does not match the schema"),
+        ("batch_get_item", {"RequestItems": {}},
+         "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1"),
+    ],
+)
+def test_batch_errors(client, operation: str, arguments: dict, message: str) -> None:  # noqa: ANN001
+    assert _error(lambda: getattr(client, operation)(**arguments)) == ("ValidationException", message)
+
+
+def test_batch_limits_match_dynamodb(client) -> None:  # noqa: ANN001
+    code, message = _error(lambda: client.batch_write_item(
+        RequestItems={"updates": [{"PutRequest": {"Item": {"pk": {"S": str(i)}}}} for i in range(26)]}
+    ))
+    assert message.startswith("1 validation error detected: Value '{\"updates\":[{\"PutRequest\"")
+    assert message.endswith(
+        "at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: "
+        "[Member must have length less than or equal to 25, Member must have length greater than or equal to 1]"
+    )
+    code, message = _error(lambda: client.batch_get_item(
+        RequestItems={"updates": {"Keys": [{"pk": {"S": str(i)}} for i in range(101)]}}
+    ))
+    assert message.endswith(
+        "at 'requestItems.updates.member.keys' failed to satisfy constraint: Member must have length less than or equal to 100"
+    )
+    code, _ = _error(lambda: client.batch_get_item(RequestItems={"nope-table": {"Keys": [{"pk": {"S": "a"}}]}}))
+    assert code == "ResourceNotFoundException"
+
+
+def test_nested_projections_on_get_and_scan(client) -> None:  # noqa: ANN001
+    item = {"pk": {"S": "proj"}, "doc": {"M": {"a": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]}, "b": {"S": "x"}}}, "c": {"N": "9"}}
+    client.put_item(TableName="updates", Item=item)
+    got = client.get_item(TableName="updates", Key={"pk": {"S": "proj"}}, ConsistentRead=True,
+                          ProjectionExpression="doc.a[2], doc.a[0], c, nothere.x")
+    assert got["Item"] == {"doc": {"M": {"a": {"L": [{"N": "1"}, {"N": "3"}]}}}, "c": {"N": "9"}}
+    scanned = client.scan(TableName="updates", ConsistentRead=True, FilterExpression="pk = :p",
+                          ProjectionExpression="doc.b", ExpressionAttributeValues={":p": {"S": "proj"}})
+    assert scanned["Items"] == [{"doc": {"M": {"b": {"S": "x"}}}}]
