@@ -300,3 +300,36 @@ def test_nested_projections_on_get_and_scan(client) -> None:  # noqa: ANN001
     scanned = client.scan(TableName="updates", ConsistentRead=True, FilterExpression="pk = :p",
                           ProjectionExpression="doc.b", ExpressionAttributeValues={":p": {"S": "proj"}})
     assert scanned["Items"] == [{"doc": {"M": {"b": {"S": "x"}}}}]
+
+
+def test_batch_write_over_capacity_returns_exactly_what_it_did_not_write(client) -> None:  # noqa: ANN001
+    # Ten write units a second over eight partitions: the router's table bucket empties part way
+    # through a batch, and what it refused comes back as the client sent it.
+    client.create_table(
+        TableName="narrow", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 1000, "WriteCapacityUnits": 10},
+        Tags=[{"Key": "gameday:partition-count", "Value": "8"}],
+    )
+    client.get_waiter("table_exists").wait(TableName="narrow", WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+    padding = "x" * 100  # one write unit per item
+    unprocessed: list[dict] = []
+    requested: list[dict] = []
+    for round_number in range(4):
+        puts = [{"PutRequest": {"Item": {"pk": {"S": f"r{round_number}-{i}"}, "pad": {"S": padding}}}} for i in range(25)]
+        requested += puts
+        try:
+            answer = client.batch_write_item(RequestItems={"narrow": puts})
+        except ClientError as error:  # nothing at all could be written: every item is unwritten
+            assert error.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+            unprocessed += puts
+            continue
+        unprocessed += answer["UnprocessedItems"].get("narrow", [])
+        assert set(answer["UnprocessedItems"]) <= {"narrow"}
+    assert unprocessed, "a 10-WCU table took 100 write units at once"
+    assert all(entry in requested for entry in unprocessed)
+    keys = [entry["PutRequest"]["Item"]["pk"]["S"] for entry in requested]
+    refused = {entry["PutRequest"]["Item"]["pk"]["S"] for entry in unprocessed}
+    for key in keys:
+        present = "Item" in client.get_item(TableName="narrow", Key={"pk": {"S": key}}, ConsistentRead=True)
+        assert present == (key not in refused), key
