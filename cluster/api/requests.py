@@ -174,6 +174,8 @@ class ScanRequest:
     filter: ConditionSource | None
     projection: tuple[DocumentPath, ...] | None
     select_count: bool
+    segment: int = 0
+    total_segments: int = 1
 
 
 @dataclass(frozen=True)
@@ -737,7 +739,6 @@ def _select(body: Body, projection: tuple[DocumentPath, ...] | None) -> str:
 def _parse_scan(body: Body) -> ScanRequest:
     table_name = _table_name(body)
     _reject_unsupported(body, ("ScanFilter", "ConditionalOperator"), "use FilterExpression")
-    _reject_unsupported(body, ("Segment", "TotalSegments"), "parallel scans are not implemented")
     _reject_unsupported(body, ("IndexName",), "tables have no secondary indexes")
     _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
     limit = _optional_integer(body, "Limit", minimum=1)
@@ -745,6 +746,7 @@ def _parse_scan(body: Body) -> ScanRequest:
     exclusive_start_key = normalize_item(start_key) if start_key is not None else None
     projection, sources = _read_projection_and_conditions(body, ("FilterExpression",))
     select = _select(body, projection)
+    segment, total_segments = _segments(body)
     return ScanRequest(
         table_name=table_name,
         consistent_read=_optional_boolean(body, "ConsistentRead"),
@@ -753,7 +755,34 @@ def _parse_scan(body: Body) -> ScanRequest:
         filter=sources.get("FilterExpression"),
         projection=projection,
         select_count=select == "COUNT",
+        segment=segment,
+        total_segments=total_segments,
     )
+
+
+MAX_TOTAL_SEGMENTS = 1000000
+
+
+def _segments(body: Body) -> tuple[int, int]:
+    """A parallel scan's Segment and TotalSegments; a whole scan is segment 0 of 1."""
+    total_segments = _optional_integer(body, "TotalSegments", minimum=1, maximum=MAX_TOTAL_SEGMENTS)
+    segment = _optional_integer(body, "Segment", minimum=0, maximum=MAX_TOTAL_SEGMENTS - 1)
+    if segment is not None and total_segments is None:
+        raise ValidationException(
+            "The TotalSegments parameter is required but was not present in the request when Segment parameter is present"
+        )
+    if total_segments is not None and segment is None:
+        raise ValidationException(
+            "The Segment parameter is required but was not present in the request when parameter TotalSegments is present"
+        )
+    if segment is None or total_segments is None:
+        return 0, 1
+    if segment >= total_segments:
+        raise ValidationException(
+            "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
+            f"Segment: {segment} is not less than TotalSegments: {total_segments}"
+        )
+    return segment, total_segments
 
 
 def _parse_query(body: Body) -> QueryRequest:

@@ -288,11 +288,20 @@ class DynamoDbService:
         # Only the up-front unit here: the nodes charge each batch by its size.
         self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
         schema = TableInfo.from_json(entry.table).key_schema
-        position: tuple[int, bytes] | None = None
-        cursor_hash = 0  # partitions are visited in hash order from here (a split appends its child last)
+        # A parallel scan's segment is a slice of the hash space; a whole scan is segment 0 of 1.
+        segment_start = HASH_SPACE * request.segment // request.total_segments
+        segment_end = HASH_SPACE * (request.segment + 1) // request.total_segments
+        # Encoded keys are never empty, so (segment_start, b"") is just before the segment's first item.
+        position: tuple[int, bytes] | None = (segment_start, b"") if segment_start else None
+        cursor_hash = segment_start  # partitions are visited in hash order from here (a split appends its child last)
         if request.exclusive_start_key is not None:
             start_key = validate_key(request.exclusive_start_key, schema)
             start_hash = partition_hash(start_key, schema)
+            if not segment_start <= start_hash < segment_end:
+                raise ValidationException(
+                    "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey "
+                    f"with correct Segment. TotalSegments: {request.total_segments} Segment: {request.segment}"
+                )
             position = (start_hash, encode_key(start_key, schema))
             cursor_hash = start_hash
         moved = MovedRetry(self.cluster, entry.name)
@@ -302,7 +311,7 @@ class DynamoDbService:
         scanned = 0
         page_bytes = 0
         last_key: dict[str, Any] | None = None
-        while cursor_hash < HASH_SPACE:
+        while cursor_hash < segment_end:
             partition = entry.partition_for_hash(position[0] if position else cursor_hash)
             exhausted = False
             while not exhausted:
@@ -325,6 +334,8 @@ class DynamoDbService:
                 rows = result.get("items", []) if isinstance(result, dict) else []
                 exhausted = len(rows) < batch
                 for row_hash, row_key, item in rows:
+                    if int(row_hash) >= segment_end:
+                        return self._scan_response(items, scanned, request.select_count, None)
                     if int(row_hash) >= partition.hash_end:
                         exhausted = True  # a replica yet to apply its split's fence: the rest is the child's
                         break

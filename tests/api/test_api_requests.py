@@ -304,7 +304,10 @@ def test_api_scan_shares_placeholders_between_filter_and_projection() -> None:
     [
         ({"Limit": 0}, "Member must have value greater than or equal to 1"),
         ({"ScanFilter": {}}, "Parameter ScanFilter is not supported"),
-        ({"Segment": 0, "TotalSegments": 2}, "Parameter Segment is not supported"),
+        ({"Segment": 1}, "The TotalSegments parameter is required but was not present in the request when Segment parameter is present"),
+        ({"TotalSegments": 2}, "The Segment parameter is required but was not present in the request when parameter TotalSegments is present"),
+        ({"Segment": 2, "TotalSegments": 2}, "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 2 is not less than TotalSegments: 2"),
+        ({"Segment": 0, "TotalSegments": 1000001}, "Member must have value less than or equal to 1000000"),
         ({"IndexName": "by_score"}, "Parameter IndexName is not supported"),
         ({"Select": "EVERYTHING"}, "Member must satisfy enum value set"),
         ({"Select": "COUNT", "ProjectionExpression": "a"}, "when choosing to get only the Count"),

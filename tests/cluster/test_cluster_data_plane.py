@@ -333,3 +333,32 @@ def test_batch_write_over_capacity_returns_exactly_what_it_did_not_write(client)
     for key in keys:
         present = "Item" in client.get_item(TableName="narrow", Key={"pk": {"S": key}}, ConsistentRead=True)
         assert present == (key not in refused), key
+
+
+def test_parallel_scan_segments_cover_the_table_once(client) -> None:  # noqa: ANN001
+    for first in (0, 20):
+        client.batch_write_item(RequestItems={"updates": [
+            {"PutRequest": {"Item": {"pk": {"S": f"seg{i}"}}}} for i in range(first, first + 20)
+        ]})
+    everything = client.scan(TableName="updates", ConsistentRead=True)["Items"]
+    for total in (1, 3, 7):
+        seen = []
+        for segment in range(total):
+            start: dict | None = None
+            while True:
+                extra = {"ExclusiveStartKey": start} if start else {}
+                page = client.scan(TableName="updates", ConsistentRead=True, Segment=segment, TotalSegments=total,
+                                   Limit=4, **extra)
+                seen += [item["pk"]["S"] for item in page["Items"]]
+                start = page.get("LastEvaluatedKey")
+                if start is None:
+                    break
+        assert sorted(seen) == sorted(item["pk"]["S"] for item in everything), total
+    assert len(everything) >= 40
+    first_of_segment_0 = client.scan(TableName="updates", Segment=0, TotalSegments=2, Limit=1, ConsistentRead=True)
+    if first_of_segment_0["Items"]:  # 40 items: all in segment 1 has chance 2**-40
+        code, message = _error(lambda: client.scan(
+            TableName="updates", Segment=1, TotalSegments=2, ExclusiveStartKey=first_of_segment_0["LastEvaluatedKey"]
+        ))
+        assert message == ("The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "
+                           "ExclusiveStartKey with correct Segment. TotalSegments: 2 Segment: 1")
