@@ -145,7 +145,7 @@ _ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _compare(operator: str, left: dict | None, right: dict | None) -> bool:
+def compare_values(operator: str, left: dict | None, right: dict | None) -> bool:
     if operator == "<>":
         # A missing attribute is "not equal" to anything (DynamoDB evaluates `a <> :v` to
         # true when a is absent), and values of different types are never equal.
@@ -228,7 +228,7 @@ class Comparison:
     right: Operand
 
     def evaluate(self, item: Item) -> bool:
-        return _compare(self.operator, self.left.resolve(item), self.right.resolve(item))
+        return compare_values(self.operator, self.left.resolve(item), self.right.resolve(item))
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ class Between:
 
     def evaluate(self, item: Item) -> bool:
         value = self.operand.resolve(item)
-        return _compare(">=", value, self.low.resolve(item)) and _compare(
+        return compare_values(">=", value, self.low.resolve(item)) and compare_values(
             "<=", value, self.high.resolve(item)
         )
 
@@ -251,7 +251,7 @@ class In:
 
     def evaluate(self, item: Item) -> bool:
         value = self.operand.resolve(item)
-        return any(_compare("=", value, choice.resolve(item)) for choice in self.choices)
+        return any(compare_values("=", value, choice.resolve(item)) for choice in self.choices)
 
 
 @dataclass(frozen=True)

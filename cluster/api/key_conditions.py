@@ -216,11 +216,13 @@ def top_level_names(node: object) -> set[str]:
     return set().union(*(top_level_names(getattr(node, field.name)) for field in fields(node)))
 
 
-def check_filter_avoids_keys(filter_condition: Condition, schema: KeySchema) -> None:
+def check_filter_avoids_keys(filter_condition: Condition, schema: KeySchema, kind: str) -> None:
+    """Query filters may not name the key (kind: FilterExpression, or the legacy QueryFilter)."""
+    label = "Filter Expression" if kind == "FilterExpression" else kind
     for name in schema.key_names:
         if name in top_level_names(filter_condition.root):
             raise ValidationException(
-                f"Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}"
+                f"{label} can only contain non-primary key attributes: Primary key attribute: {name}"
             )
 
 

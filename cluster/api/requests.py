@@ -34,6 +34,12 @@ from cluster.api.expressions import (
     parse_condition,
     parse_projection,
 )
+from cluster.api.legacy_parameters import (
+    LegacyExpression,
+    attribute_updates_expression,
+    conditions_expression,
+    expected_condition,
+)
 from cluster.api.projection import DocumentPath
 from cluster.api.update_expressions import UpdateExpression, parse_update
 
@@ -373,6 +379,29 @@ def _condition_source(body: Body, field_name: str, kind: str) -> ConditionSource
     return source
 
 
+def _check_expression_mix(body: Body, expressions: tuple[str, ...], non_expressions: tuple[str, ...]) -> None:
+    """A request uses expressions or the legacy parameters, never both (DynamoDB's wording)."""
+    if "ConditionalOperator" in non_expressions:
+        _optional_enum(body, "ConditionalOperator", ("OR", "AND"), "AND")
+    used_expressions = [name for name in expressions if body.get(name) is not None]
+    used_legacy = [name for name in non_expressions if body.get(name) is not None]
+    if used_expressions and used_legacy:
+        raise ValidationException(
+            "Can not use both expression and non-expression parameters in the same request: "
+            f"Non-expression parameters: {{{', '.join(used_legacy)}}} "
+            f"Expression parameters: {{{', '.join(used_expressions)}}}"
+        )
+
+
+def _legacy_condition(converted: tuple[str, LegacyExpression] | None, kind: str) -> ConditionSource | None:
+    if converted is None:
+        return None
+    text, built = converted
+    source = ConditionSource(text, built.names or None, built.values or None, kind)
+    source.parse()
+    return source
+
+
 def _legacy_attribute_names(body: Body, field_name: str) -> list[str] | None:
     value = body.get(field_name)
     if value is None:
@@ -627,10 +656,11 @@ def _required_item(body: Body, field_name: str) -> Item:
 
 def _conditional_write_options(body: Body) -> dict[str, Any]:
     """What PutItem and DeleteItem share: the condition and what to return, validated alike."""
-    _reject_unsupported(body, ("Expected", "ConditionalOperator"), "use ConditionExpression")
+    _check_expression_mix(body, ("ConditionExpression",), ("Expected", "ConditionalOperator"))
     _common_write_options(body)
+    legacy = _legacy_condition(expected_condition(body), "ConditionExpression")
     return {
-        "condition": _condition_source(body, "ConditionExpression", "ConditionExpression"),
+        "condition": legacy or _condition_source(body, "ConditionExpression", "ConditionExpression"),
         "return_values": _return_values(body),
         "return_values_on_condition_check_failure": _optional_enum(
             body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE"
@@ -657,7 +687,9 @@ def _parse_update_item(body: Body) -> UpdateItemRequest:
     with only the placeholders it uses, and every one given must be used by one of them."""
     table_name = _table_name(body)
     key = _required_item(body, "Key")
-    _reject_unsupported(body, ("AttributeUpdates", "Expected", "ConditionalOperator"), "use UpdateExpression")
+    _check_expression_mix(
+        body, ("UpdateExpression", "ConditionExpression"), ("AttributeUpdates", "Expected", "ConditionalOperator")
+    )
     _common_write_options(body)
     return_values = _optional_enum(
         body, "ReturnValues", ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"), "NONE"
@@ -667,7 +699,14 @@ def _parse_update_item(body: Body) -> UpdateItemRequest:
     condition_expression = _optional_string(body, "ConditionExpression")
     if update_expression is None and condition_expression is None:
         _reject_names_and_values_without_expressions(body)
-        return UpdateItemRequest(table_name, key, None, None, return_values, on_failure)
+        legacy_update = attribute_updates_expression(body)
+        update = None
+        if legacy_update is not None:
+            text, built = legacy_update
+            update = UpdateSource(text, built.names or None, built.values or None)
+            update.parse()
+        condition = _legacy_condition(expected_condition(body), "ConditionExpression")
+        return UpdateItemRequest(table_name, key, update, condition, return_values, on_failure)
     names = normalize_expression_names(body.get("ExpressionAttributeNames"))
     values = normalize_expression_values(body.get("ExpressionAttributeValues"))
     names_used: set[str] = set()
@@ -738,7 +777,9 @@ def _select(body: Body, projection: tuple[DocumentPath, ...] | None) -> str:
 
 def _parse_scan(body: Body) -> ScanRequest:
     table_name = _table_name(body)
-    _reject_unsupported(body, ("ScanFilter", "ConditionalOperator"), "use FilterExpression")
+    _check_expression_mix(
+        body, ("ProjectionExpression", "FilterExpression"), ("AttributesToGet", "ScanFilter", "ConditionalOperator")
+    )
     _reject_unsupported(body, ("IndexName",), "tables have no secondary indexes")
     _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
     limit = _optional_integer(body, "Limit", minimum=1)
@@ -752,7 +793,8 @@ def _parse_scan(body: Body) -> ScanRequest:
         consistent_read=_optional_boolean(body, "ConsistentRead"),
         limit=limit,
         exclusive_start_key=exclusive_start_key,
-        filter=sources.get("FilterExpression"),
+        filter=sources.get("FilterExpression")
+        or _legacy_condition(conditions_expression(body, "ScanFilter"), "ScanFilter"),
         projection=projection,
         select_count=select == "COUNT",
         segment=segment,
@@ -787,27 +829,35 @@ def _segments(body: Body) -> tuple[int, int]:
 
 def _parse_query(body: Body) -> QueryRequest:
     table_name = _table_name(body)
-    _reject_unsupported(body, ("KeyConditions", "QueryFilter", "ConditionalOperator"),
-                        "use KeyConditionExpression and FilterExpression")
+    expressions = ("ProjectionExpression", "FilterExpression", "KeyConditionExpression")
+    legacy = ("AttributesToGet", "QueryFilter", "ConditionalOperator", "KeyConditions")
+    if body.get("KeyConditions") is not None and body.get("KeyConditionExpression") is None:
+        legacy = legacy[:-1]  # KeyConditions may go with a FilterExpression, as in DynamoDB
+    _check_expression_mix(body, expressions, legacy)
     _reject_unsupported(body, ("IndexName",), "tables have no secondary indexes")
     _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
     limit = _optional_integer(body, "Limit", minimum=1)
     start_key = body.get("ExclusiveStartKey")
     exclusive_start_key = normalize_item(start_key) if start_key is not None else None
-    if body.get("KeyConditionExpression") is None:
+    if body.get("KeyConditionExpression") is None and body.get("KeyConditions") is None:
         raise ValidationException(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
         )
     projection, sources = _read_projection_and_conditions(body, ("KeyConditionExpression", "FilterExpression"))
     forward = _typed(body, "ScanIndexForward", bool, "a boolean")
+    key_condition = sources.get("KeyConditionExpression") or _legacy_condition(
+        conditions_expression(body, "KeyConditions", key_conditions=True), "KeyConditionExpression"
+    )
+    assert key_condition is not None
     return QueryRequest(
         table_name=table_name,
-        key_condition=sources["KeyConditionExpression"],
+        key_condition=key_condition,
         consistent_read=_optional_boolean(body, "ConsistentRead"),
         scan_index_forward=forward is not False,
         limit=limit,
         exclusive_start_key=exclusive_start_key,
-        filter=sources.get("FilterExpression"),
+        filter=sources.get("FilterExpression")
+        or _legacy_condition(conditions_expression(body, "QueryFilter"), "QueryFilter"),
         projection=projection,
         select=_select(body, projection),
     )

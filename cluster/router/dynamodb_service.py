@@ -357,7 +357,8 @@ class DynamoDbService:
         selected = key_range(request.key_condition.parse(), schema)
         condition = request.filter.parse() if request.filter is not None else None
         if condition is not None:
-            check_filter_avoids_keys(condition, schema)
+            assert request.filter is not None
+            check_filter_avoids_keys(condition, schema, request.filter.kind)
         after: bytes | None = None
         if request.exclusive_start_key is not None:
             try:

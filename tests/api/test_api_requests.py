@@ -210,8 +210,9 @@ def test_api_put_item_normalizes_and_keeps_its_condition() -> None:
         ({"ReturnValues": "ALL_NEW"}, "ReturnValues can only be ALL_OLD or NONE"),
         ({"ReturnValues": "SOME"}, "Member must satisfy enum value set"),
         (
-            {"Expected": {"id": {"Exists": False}}},
-            "Parameter Expected is not supported by this store; use ConditionExpression",
+            {"Expected": {"id": {"Exists": False}}, "ConditionExpression": "attribute_not_exists(id)"},
+            "Can not use both expression and non-expression parameters in the same request: "
+            "Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}",
         ),
         ({"ConditionExpression": "id = "}, "Invalid ConditionExpression: Syntax error"),
         (
@@ -257,8 +258,8 @@ def test_api_delete_item() -> None:
         "things", {"id": {"N": "1"}}, ConditionSource("attribute_exists(#i)", {"#i": "id"}, None), "ALL_OLD"
     )
     assert "Member must not be null" in rejects("DeleteItem", {"TableName": "things"})
-    assert "ConditionalOperator" in rejects(
-        "DeleteItem", {"TableName": "things", "Key": {}, "ConditionalOperator": "AND"}
+    assert "at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]" in rejects(
+        "DeleteItem", {"TableName": "things", "Key": {}, "ConditionalOperator": "XOR"}
     )
 
 
@@ -303,7 +304,7 @@ def test_api_scan_shares_placeholders_between_filter_and_projection() -> None:
     ("changes", "message"),
     [
         ({"Limit": 0}, "Member must have value greater than or equal to 1"),
-        ({"ScanFilter": {}}, "Parameter ScanFilter is not supported"),
+        ({"ScanFilter": {"a": {"ComparisonOperator": "EQ"}}}, "Invalid number of argument(s) for the EQ ComparisonOperator"),
         ({"Segment": 1}, "The TotalSegments parameter is required but was not present in the request when Segment parameter is present"),
         ({"TotalSegments": 2}, "The Segment parameter is required but was not present in the request when parameter TotalSegments is present"),
         ({"Segment": 2, "TotalSegments": 2}, "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 2 is not less than TotalSegments: 2"),

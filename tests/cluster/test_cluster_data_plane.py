@@ -362,3 +362,30 @@ def test_parallel_scan_segments_cover_the_table_once(client) -> None:  # noqa: A
         ))
         assert message == ("The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "
                            "ExclusiveStartKey with correct Segment. TotalSegments: 2 Segment: 1")
+
+
+def test_legacy_parameters_through_boto3(ranges) -> None:  # noqa: ANN001
+    client = ranges
+    key = {"pk": {"S": "legacy"}}
+    client.put_item(TableName="updates", Item={**key, "n": {"N": "1"}}, Expected={"pk": {"Exists": False}})
+    code, _ = _error(lambda: client.put_item(TableName="updates", Item=key, Expected={"pk": {"Exists": False}}))
+    assert code == "ConditionalCheckFailedException"
+    updated = client.update_item(
+        TableName="updates", Key=key, ReturnValues="ALL_NEW",
+        AttributeUpdates={"n": {"Action": "ADD", "Value": {"N": "2"}}, "s": {"Action": "PUT", "Value": {"S": "legacy-x"}}},
+        Expected={"n": {"ComparisonOperator": "EQ", "AttributeValueList": [{"N": "1"}]}},
+    )
+    assert updated["Attributes"] == {**key, "n": {"N": "3"}, "s": {"S": "legacy-x"}}
+    queried = client.query(
+        TableName="ranges", ConsistentRead=True, AttributesToGet=["sk"],
+        KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]},
+                       "sk": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [{"N": "3"}, {"N": "8"}]}},
+        QueryFilter={"even": {"ComparisonOperator": "NOT_NULL"}},
+    )
+    assert _sort_keys(queried) == [4, 6, 8] and queried["ScannedCount"] == 6
+    scanned = client.scan(
+        TableName="updates", ConsistentRead=True, ConditionalOperator="OR",
+        ScanFilter={"s": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "legacy-x"}]},
+                    "n": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "100"}]}},
+    )
+    assert [item["pk"]["S"] for item in scanned["Items"]] == ["legacy"]
