@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cluster.api.attribute_values import item_size_bytes
 from cluster.api.errors import ApiError
 from cluster.api.item_writes import apply_delete, apply_put, apply_update, update_return_attributes
 from cluster.api.key_conditions import StoreBounds
@@ -166,10 +167,12 @@ class PartitionStateMachine:
                 self.store.delete(partition_hash, key)
             else:
                 self.store.put(partition_hash, key, json.dumps(outcome.new_item, separators=(",", ":")))
+        # What the write costs (ReturnConsumedCapacity): the larger of the old and new item.
+        write_bytes = max(item_size_bytes(current or {}), item_size_bytes(outcome.new_item or {}))
         if command["op"] == "update":
             attributes = update_return_attributes(command["return_values"], update, current, outcome.new_item)
-            return {"status": "ok", "attributes": attributes}
-        return {"status": "ok", "old": current if command.get("return_old") else None}
+            return {"status": "ok", "attributes": attributes, "write_bytes": write_bytes}
+        return {"status": "ok", "old": current if command.get("return_old") else None, "write_bytes": write_bytes}
 
     def _apply_batch(self, writes: list[dict[str, Any]]) -> dict[str, Any]:
         """BatchWriteItem's puts and deletes for this partition, all in this one log entry."""

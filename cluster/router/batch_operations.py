@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cluster.admission.capacity_units import read_units_up_front, write_units
+from cluster.admission.capacity_units import read_units, read_units_up_front, write_units
 from cluster.api.attribute_values import (
     Item,
     KeySchema,
@@ -28,6 +28,7 @@ from cluster.api.attribute_values import (
     partition_hash,
     validate_key,
 )
+from cluster.api.consumed_capacity import CONSUMED_UNITS
 from cluster.api.errors import ApiError, InternalServerError, ValidationException
 from cluster.api.projection import project
 from cluster.api.requests import BatchGetItemRequest, BatchWrite, BatchWriteItemRequest
@@ -105,8 +106,11 @@ class BatchOperations:
             for each in located:
                 unprocessed[each.table].append(each.position)
         response_bytes = 0
+        units: dict[str, float] = defaultdict(float)
         for located, result in done:
             for each, item in zip(located, result["items"], strict=True):
+                consistent = request.tables[each.table].consistent_read
+                units[each.table] += read_units(item_size_bytes(item) if item is not None else 0, consistent)
                 if item is None:
                     continue
                 size = item_size_bytes(item)
@@ -124,6 +128,7 @@ class BatchOperations:
                 }
                 for table_name, positions in unprocessed.items()
             },
+            CONSUMED_UNITS: dict(units),
         }
 
     def _get_call(self, entry: TableEntry, located: list[_Located], consistent: bool) -> Callable[[], Awaitable[Any]]:
@@ -161,7 +166,11 @@ class BatchOperations:
         for located, _ in failed:
             for each in located:
                 unprocessed[each.table].append(request.tables[each.table][each.position].to_json())
-        return {"UnprocessedItems": dict(unprocessed)}
+        units: dict[str, float] = defaultdict(float)
+        for located, _ in done:
+            for each in located:
+                units[each.table] += write_units(item_size_bytes(request.tables[each.table][each.position].item or {}))
+        return {"UnprocessedItems": dict(unprocessed), CONSUMED_UNITS: dict(units)}
 
     def _write_call(
         self, entry: TableEntry, located: list[_Located], writes: tuple[BatchWrite, ...]

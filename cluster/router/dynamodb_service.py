@@ -19,6 +19,7 @@ from cluster.api.attribute_values import (
     partition_hash,
     validate_key,
 )
+from cluster.api.consumed_capacity import CONSUMED_UNITS, consumed_capacity
 from cluster.api.errors import (
     ApiError,
     ConditionalCheckFailedException,
@@ -135,7 +136,15 @@ class DynamoDbService:
             except (UnicodeDecodeError, json.JSONDecodeError) as error:
                 raise ValidationException(f"Request body is not valid JSON: {error}") from error
             parsed = parse_request(operation, body)
-            return json_response(200, await handler(parsed))
+            response = await handler(parsed)
+            consumed = consumed_capacity(
+                str(body.get("ReturnConsumedCapacity") or "NONE"),
+                response.pop(CONSUMED_UNITS, {}),
+                batch=operation in ("BatchGetItem", "BatchWriteItem"),
+            )
+            if consumed is not None:
+                response["ConsumedCapacity"] = consumed
+            return json_response(200, response)
         except ApiError as error:
             return error_response(error)
         except Exception as error:  # never a traceback to the client, never a crash
@@ -210,10 +219,12 @@ class DynamoDbService:
             raise ValidationException(str(result.get("message")))
         if result.get("status") != "ok":
             raise InternalServerError(f"unexpected write result {result.get('status')!r}")
+        # The replica knows the old item's size: a write costs by the larger of old and new.
+        consumed = {CONSUMED_UNITS: {entry.name: write_units(int(result.get("write_bytes") or 0))}}
         if "attributes" in result:  # UpdateItem: the replica shaped them for its ReturnValues
-            return {"Attributes": result["attributes"]} if result["attributes"] else {}
+            return {"Attributes": result["attributes"], **consumed} if result["attributes"] else consumed
         old = result.get("old")
-        return {"Attributes": old} if return_old and old else {}
+        return {"Attributes": old, **consumed} if return_old and old else consumed
 
     async def put_item(self, request: PutItemRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
@@ -278,10 +289,10 @@ class DynamoDbService:
         result = await partition_calls.read(self.cluster, entry, item_hash, "node.get", params, to_leader)
         item = result.get("item") if isinstance(result, dict) else None
         if item is None:
-            return {}
-        self.cluster.admission.settle(entry, "read", read_units(item_size_bytes(item), request.consistent_read)
-                                      - read_units_up_front(request.consistent_read))
-        return {"Item": project(item, request.projection)}
+            return {CONSUMED_UNITS: {entry.name: read_units(0, request.consistent_read)}}
+        units = read_units(item_size_bytes(item), request.consistent_read)
+        self.cluster.admission.settle(entry, "read", units - read_units_up_front(request.consistent_read))
+        return {"Item": project(item, request.projection), CONSUMED_UNITS: {entry.name: units}}
 
     async def scan(self, request: ScanRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
@@ -311,6 +322,10 @@ class DynamoDbService:
         scanned = 0
         page_bytes = 0
         last_key: dict[str, Any] | None = None
+
+        def consumed() -> dict[str, float]:
+            return {entry.name: read_units(page_bytes, request.consistent_read)}
+
         while cursor_hash < segment_end:
             partition = entry.partition_for_hash(position[0] if position else cursor_hash)
             exhausted = False
@@ -335,7 +350,7 @@ class DynamoDbService:
                 exhausted = len(rows) < batch
                 for row_hash, row_key, item in rows:
                     if int(row_hash) >= segment_end:
-                        return self._scan_response(items, scanned, request.select_count, None)
+                        return self._scan_response(items, scanned, request.select_count, None, consumed())
                     if int(row_hash) >= partition.hash_end:
                         exhausted = True  # a replica yet to apply its split's fence: the rest is the child's
                         break
@@ -346,10 +361,10 @@ class DynamoDbService:
                     if condition is None or condition.evaluate(item):
                         items.append(project(item, request.projection))
                     if (limit is not None and scanned >= limit) or page_bytes >= SCAN_PAGE_BYTES:
-                        return self._scan_response(items, scanned, request.select_count, last_key)
+                        return self._scan_response(items, scanned, request.select_count, last_key, consumed())
             if exhausted:
                 cursor_hash, position = partition.hash_end, None
-        return self._scan_response(items, scanned, request.select_count, None)
+        return self._scan_response(items, scanned, request.select_count, None, consumed())
 
     async def query(self, request: QueryRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
@@ -397,10 +412,14 @@ class DynamoDbService:
                     items.append(project(item, projection))
                 if (request.limit is not None and scanned >= request.limit) or page_bytes >= SCAN_PAGE_BYTES:
                     return self._scan_response(
-                        items, scanned, request.select == "COUNT", extract_key(item, schema)
+                        items, scanned, request.select == "COUNT", extract_key(item, schema),
+                        {entry.name: read_units(page_bytes, request.consistent_read)},
                     )
             if len(rows) < batch:
-                return self._scan_response(items, scanned, request.select == "COUNT", None)
+                return self._scan_response(
+                    items, scanned, request.select == "COUNT", None,
+                    {entry.name: read_units(page_bytes, request.consistent_read)},
+                )
 
     @staticmethod
     def _scan_response(

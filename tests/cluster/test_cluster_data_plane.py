@@ -389,3 +389,24 @@ def test_legacy_parameters_through_boto3(ranges) -> None:  # noqa: ANN001
                     "n": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "100"}]}},
     )
     assert [item["pk"]["S"] for item in scanned["Items"]] == ["legacy"]
+
+
+def test_return_consumed_capacity_matches_dynalite(client) -> None:  # noqa: ANN001
+    # Expected values are what dynalite answers to the same calls.
+    key = {"pk": {"S": "capacity"}}
+    big = {"S": "x" * 5000}
+    put = client.put_item(TableName="updates", Item={**key, "b": big}, ReturnConsumedCapacity="TOTAL")
+    assert put["ConsumedCapacity"] == {"TableName": "updates", "CapacityUnits": 5.0}
+    overwrite = client.put_item(TableName="updates", Item=key, ReturnConsumedCapacity="INDEXES")
+    assert overwrite["ConsumedCapacity"] == {"TableName": "updates", "CapacityUnits": 5.0, "Table": {"CapacityUnits": 5.0}}
+    got = client.get_item(TableName="updates", Key=key, ReturnConsumedCapacity="TOTAL", ConsistentRead=True)
+    assert got["ConsumedCapacity"] == {"TableName": "updates", "CapacityUnits": 1.0}
+    updated = client.update_item(TableName="updates", Key=key, UpdateExpression="SET b = :b",
+                                 ExpressionAttributeValues={":b": big}, ReturnConsumedCapacity="TOTAL")
+    assert updated["ConsumedCapacity"]["CapacityUnits"] == 5.0
+    deleted = client.delete_item(TableName="updates", Key=key, ReturnConsumedCapacity="TOTAL")
+    assert deleted["ConsumedCapacity"]["CapacityUnits"] == 5.0
+    batch = client.batch_get_item(RequestItems={"updates": {"Keys": [key, {"pk": {"S": "b0"}}]}},
+                                  ReturnConsumedCapacity="INDEXES")
+    assert batch["ConsumedCapacity"] == [{"TableName": "updates", "CapacityUnits": 1.0, "Table": {"CapacityUnits": 1.0}}]
+    assert "ConsumedCapacity" not in client.get_item(TableName="updates", Key=key)
