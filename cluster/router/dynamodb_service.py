@@ -423,9 +423,13 @@ class DynamoDbService:
 
     @staticmethod
     def _scan_response(
-        items: list[dict[str, Any]], scanned: int, select_count: bool, last_key: dict[str, Any] | None
+        items: list[dict[str, Any]],
+        scanned: int,
+        select_count: bool,
+        last_key: dict[str, Any] | None,
+        consumed: dict[str, float],
     ) -> dict[str, Any]:
-        response: dict[str, Any] = {"Count": len(items), "ScannedCount": scanned}
+        response: dict[str, Any] = {"Count": len(items), "ScannedCount": scanned, CONSUMED_UNITS: consumed}
         if not select_count:
             response["Items"] = items
         if last_key is not None:

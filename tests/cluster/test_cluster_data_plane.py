@@ -391,7 +391,8 @@ def test_legacy_parameters_through_boto3(ranges) -> None:  # noqa: ANN001
     assert [item["pk"]["S"] for item in scanned["Items"]] == ["legacy"]
 
 
-def test_return_consumed_capacity_matches_dynalite(client) -> None:  # noqa: ANN001
+def test_return_consumed_capacity_matches_dynalite(ranges) -> None:  # noqa: ANN001
+    client = ranges
     # Expected values are what dynalite answers to the same calls.
     key = {"pk": {"S": "capacity"}}
     big = {"S": "x" * 5000}
@@ -410,3 +411,6 @@ def test_return_consumed_capacity_matches_dynalite(client) -> None:  # noqa: ANN
                                   ReturnConsumedCapacity="INDEXES")
     assert batch["ConsumedCapacity"] == [{"TableName": "updates", "CapacityUnits": 1.0, "Table": {"CapacityUnits": 1.0}}]
     assert "ConsumedCapacity" not in client.get_item(TableName="updates", Key=key)
+    queried = client.query(TableName="ranges", KeyConditionExpression="pk = :q", ExpressionAttributeValues={":q": {"S": "q"}},
+                           Select="COUNT", ReturnConsumedCapacity="TOTAL")
+    assert queried["ConsumedCapacity"] == {"TableName": "ranges", "CapacityUnits": 0.5}
