@@ -407,9 +407,9 @@ def test_return_consumed_capacity_matches_dynalite(ranges) -> None:  # noqa: ANN
     assert updated["ConsumedCapacity"]["CapacityUnits"] == 5.0
     deleted = client.delete_item(TableName="updates", Key=key, ReturnConsumedCapacity="TOTAL")
     assert deleted["ConsumedCapacity"]["CapacityUnits"] == 5.0
-    batch = client.batch_get_item(RequestItems={"updates": {"Keys": [key, {"pk": {"S": "b0"}}]}},
+    batch = client.batch_get_item(RequestItems={"updates": {"Keys": [key, {"pk": {"S": "b0"}}], "ConsistentRead": True}},
                                   ReturnConsumedCapacity="INDEXES")
-    assert batch["ConsumedCapacity"] == [{"TableName": "updates", "CapacityUnits": 1.0, "Table": {"CapacityUnits": 1.0}}]
+    assert batch["ConsumedCapacity"] == [{"TableName": "updates", "CapacityUnits": 2.0, "Table": {"CapacityUnits": 2.0}}]
     assert "ConsumedCapacity" not in client.get_item(TableName="updates", Key=key)
     queried = client.query(TableName="ranges", KeyConditionExpression="pk = :q", ExpressionAttributeValues={":q": {"S": "q"}},
                            Select="COUNT", ReturnConsumedCapacity="TOTAL")
