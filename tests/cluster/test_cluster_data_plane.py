@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 from decimal import Decimal
 
 import pytest
 from botocore.exceptions import ClientError
 
 from cluster.deploy.local_processes import LocalCluster
+from cluster.runtime.rpc import RpcError, RpcUnavailable
 from tests.cluster.cluster_rpc import rpc, wait_until
 from tests.cluster.conftest import create_table, make_client
 
@@ -31,17 +33,28 @@ def _error(call) -> tuple[str, str]:  # noqa: ANN001
 
 def _copies_on_replicas(cluster: LocalCluster, pk: str) -> list[dict]:
     """Every replica's copy of the item with partition key `pk`, read from each node's own store."""
+    return [item for _, _, item in _replicas_holding(cluster, pk)]
+
+
+def _replicas_holding(cluster: LocalCluster, pk: str) -> list[tuple[str, str, dict]]:
+    """(node, group, item) for every replica holding the item with partition key `pk`."""
     copies = []
     for spec in cluster.topology().processes:
         if spec.role != "node":
             continue
         process_id = spec.process_id
-        status = rpc(cluster, process_id, "status", {})
+        try:
+            status = rpc(cluster, process_id, "status", {})
+        except RpcUnavailable:  # a node that is down (or not yet up) holds no copy we can see
+            continue
         for group in status["groups"]:
             if group["group"] == "metadata":
                 continue
-            rows = rpc(cluster, process_id, "node.scan", {"group": group["group"], "limit": 1000})["items"]
-            copies.extend(item for _, _, item in rows if item.get("pk") == {"S": pk})
+            try:
+                rows = rpc(cluster, process_id, "node.scan", {"group": group["group"], "limit": 1000})["items"]
+            except RpcError:  # e.g. still opening its groups after a restart
+                continue
+            copies.extend((process_id, group["group"], item) for _, _, item in rows if item.get("pk") == {"S": pk})
     return copies
 
 
@@ -414,3 +427,47 @@ def test_return_consumed_capacity_matches_dynalite(ranges) -> None:  # noqa: ANN
     queried = client.query(TableName="ranges", KeyConditionExpression="pk = :q", ExpressionAttributeValues={":q": {"S": "q"}},
                            Select="COUNT", ReturnConsumedCapacity="TOTAL")
     assert queried["ConsumedCapacity"] == {"TableName": "ranges", "CapacityUnits": 0.5}
+
+
+def _leader_of(cluster: LocalCluster, group: str) -> str | None:
+    for process in cluster.status()["processes"]:
+        if group in process.get("leading", []):
+            return str(process["id"])
+    return None
+
+
+def test_updates_after_a_leader_is_killed_leave_every_replica_equal(shared_cluster: LocalCluster, client) -> None:  # noqa: ANN001
+    # Last in the module: it kills a node of the shared cluster (and starts it again).
+    key = {"pk": {"S": "failover"}}
+    increment = {"UpdateExpression": "ADD hits :one SET trail = list_append(if_not_exists(trail, :empty), :me)"}
+    for number in range(3):
+        client.update_item(TableName="updates", Key=key, **increment, ExpressionAttributeValues={
+            ":one": {"N": "1"}, ":empty": {"L": []}, ":me": {"L": [{"N": str(number)}]}})
+    wait_until(lambda: len(_replicas_holding(shared_cluster, "failover")) == 3, 20, "three replicas of the item")
+    group = _replicas_holding(shared_cluster, "failover")[0][1]
+    victim = _leader_of(shared_cluster, group)
+    assert victim is not None
+    shared_cluster.signal_process(victim, signal.SIGKILL)
+
+    def readable() -> bool:
+        try:
+            client.get_item(TableName="updates", Key=key, ConsistentRead=True)
+            return True
+        except ClientError:
+            return False
+
+    wait_until(readable, 30, f"a new leader of {group}")
+    for number in range(3, 6):
+        client.update_item(TableName="updates", Key=key, **increment, ExpressionAttributeValues={
+            ":one": {"N": "1"}, ":empty": {"L": []}, ":me": {"L": [{"N": str(number)}]}})
+    after = client.get_item(TableName="updates", Key=key, ConsistentRead=True)["Item"]
+    assert after["hits"] == {"N": "6"} and [int(v["N"]) for v in after["trail"]["L"]] == list(range(6))
+    assert _leader_of(shared_cluster, group) != victim
+    shared_cluster.start_process(victim)
+    shared_cluster.wait_until_serving(30)
+
+    def every_replica_agrees() -> bool:
+        copies = _copies_on_replicas(shared_cluster, "failover")
+        return len(copies) == 3 and all(copy == after for copy in copies)
+
+    wait_until(every_replica_agrees, 30, "the restarted replica to hold the same item")
