@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cluster.api.attribute_comparison import values_equal
 from cluster.api.attribute_values import Item
-from cluster.api.expressions import values_equal
 from cluster.api.projection import project
 from cluster.api.requests import ConditionSource, UpdateSource
 from cluster.api.update_expressions import apply_update as apply_update_expression

@@ -16,6 +16,7 @@ from cluster.api.attribute_values import (
     encode_hash_key,
     encode_key,
 )
+from cluster.api.document_paths import PathOperand
 from cluster.api.errors import ValidationException
 from cluster.api.expressions import (
     And,
@@ -31,7 +32,6 @@ from cluster.api.expressions import (
     In,
     Not,
     Or,
-    PathOperand,
     SizeOperand,
     ValueOperand,
 )

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cluster.api.attribute_comparison import compare_values
 from cluster.api.attribute_values import normalize_attribute_value
 from cluster.api.errors import ValidationException
-from cluster.api.expressions import compare_values
 
 # How many values each ComparisonOperator takes (IN: one or more).
 _ARGUMENT_COUNTS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cluster.api.attribute_values import Item
-from cluster.api.expressions import PathElement, PathOperand
+from cluster.api.document_paths import PathElement, PathOperand
 
 DocumentPath = tuple[PathElement, ...]
 

@@ -26,14 +26,12 @@ from cluster.api.errors import (
     ValidationException,
     validation_errors_detected,
 )
-from cluster.api.expressions import (
-    Condition,
+from cluster.api.expression_placeholders import (
     check_all_placeholders_used,
     normalize_expression_names,
     normalize_expression_values,
-    parse_condition,
-    parse_projection,
 )
+from cluster.api.expressions import Condition, parse_condition, parse_projection
 from cluster.api.legacy_parameters import (
     LegacyExpression,
     attribute_updates_expression,

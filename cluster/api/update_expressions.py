@@ -25,18 +25,15 @@ from cluster.api.attribute_values import (
     item_size_bytes,
     parse_number,
 )
+from cluster.api.document_paths import PathElement, PathOperand, check_paths_apart
 from cluster.api.errors import ValidationException
-from cluster.api.expressions import (
-    ExpressionParser,
-    PathElement,
-    PathOperand,
-    ValueOperand,
+from cluster.api.expression_placeholders import (
     check_all_placeholders_used,
     check_expression_text,
-    check_paths_apart,
     normalize_expression_names,
     normalize_expression_values,
 )
+from cluster.api.expressions import ExpressionParser, ValueOperand
 
 KIND = "UpdateExpression"
 SECTIONS = ("SET", "REMOVE", "ADD", "DELETE")
