@@ -412,9 +412,10 @@ def _legacy_attribute_names(body: Body, field_name: str) -> list[str] | None:
                 f"Value '[]' at '{_member_name(field_name)}' failed to satisfy constraint: Member must have length greater than or equal to 1"
             ]
         )
-    if len(set(value)) != len(value):
+    duplicates = [name for position, name in enumerate(value) if name in value[:position]]
+    if duplicates:
         raise ValidationException(
-            f"One or more parameter values were invalid: Duplicate value in attribute name: {value}"
+            f"One or more parameter values were invalid: Duplicate value in attribute name: {duplicates[0]}"
         )
     return list(value)
 

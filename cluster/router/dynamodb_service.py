@@ -376,6 +376,8 @@ class DynamoDbService:
             check_filter_avoids_keys(condition, schema, request.filter.kind)
         after: bytes | None = None
         if request.exclusive_start_key is not None:
+            if set(request.exclusive_start_key) != set(schema.key_names):
+                raise ValidationException("The provided starting key is invalid")
             try:
                 start_key = validate_key(request.exclusive_start_key, schema)
             except ValidationException as error:

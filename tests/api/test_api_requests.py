@@ -336,3 +336,8 @@ def test_api_scan_count_and_start_key() -> None:
         {"TableName": "things", "Select": "COUNT", "Limit": 3, "ExclusiveStartKey": {"id": {"N": "2.0"}}},
     )
     assert request == ScanRequest("things", False, 3, {"id": {"N": "2"}}, None, None, True)
+
+
+def test_api_duplicate_attributes_to_get_names_the_duplicate() -> None:
+    message = rejects("GetItem", {"TableName": "things", "Key": {"id": {"S": "a"}}, "AttributesToGet": ["n", "m", "n"]})
+    assert message == "One or more parameter values were invalid: Duplicate value in attribute name: n"
