@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cluster.api.document_paths import PathOperand, check_paths_apart
 from cluster.api.errors import ValidationException
 from cluster.api.item_writes import apply_update, update_return_attributes
+from cluster.api.projection import project
 from cluster.api.requests import ConditionSource, UpdateSource
 from cluster.api.update_expressions import apply_update as apply_expression
 from cluster.api.update_expressions import parse_update
@@ -163,3 +165,28 @@ def test_set_add_then_delete_is_set_algebra(added: set[str], removed: set[str]) 
     remaining = added - removed
     assert set(item.get("tags", {}).get("SS", [])) == remaining
     assert ("tags" in item) == bool(remaining)
+
+
+paths = st.lists(
+    st.tuples(st.sampled_from(["n", "lst", "doc", "absent"]),
+              st.lists(st.one_of(st.integers(0, 4), st.sampled_from(["inside", "deep", "entries", "c"])), max_size=3)),
+    min_size=1, max_size=4,
+)
+
+
+@given(paths)
+def test_projection_keeps_exactly_what_each_path_resolves_to(raw_paths: list) -> None:
+    chosen = [(first, *rest) for first, rest in raw_paths]
+    try:
+        check_paths_apart(chosen, "ProjectionExpression")
+    except ValidationException:
+        return  # overlapping paths are refused before any projection
+    projected = project(ITEM, chosen)
+    for path in chosen:
+        original = PathOperand(path).resolve(ITEM)
+        if original is None:
+            continue
+        # Lists are packed in index order, so an index may move; maps and leaves keep their names.
+        if not any(isinstance(element, int) for element in path):
+            assert PathOperand(path).resolve(projected) == original
+    assert set(projected) <= {path[0] for path in chosen if PathOperand(path).resolve(ITEM) is not None}
