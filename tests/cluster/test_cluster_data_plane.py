@@ -429,6 +429,19 @@ def test_return_consumed_capacity_matches_dynalite(ranges) -> None:  # noqa: ANN
     assert queried["ConsumedCapacity"] == {"TableName": "ranges", "CapacityUnits": 0.5}
 
 
+def test_query_page_stops_at_one_megabyte(ranges) -> None:  # noqa: ANN001
+    client = ranges
+    blob = {"S": "x" * 350_000}
+    for sk in range(4):
+        client.put_item(TableName="ranges", Item={"pk": {"S": "big"}, "sk": {"N": str(sk)}, "blob": blob})
+    arguments = {"TableName": "ranges", "KeyConditionExpression": "pk = :b", "ConsistentRead": True,
+                 "ExpressionAttributeValues": {":b": {"S": "big"}}, "ProjectionExpression": "sk"}
+    first = client.query(**arguments)
+    # The item that takes the page past 1 MB is the page's last, as in DynamoDB (and dynalite).
+    assert _sort_keys(first) == [0, 1, 2] and first["LastEvaluatedKey"] == {"pk": {"S": "big"}, "sk": {"N": "2"}}
+    rest = client.query(**arguments, ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert _sort_keys(rest) == [3] and "LastEvaluatedKey" not in rest
+
 def _leader_of(cluster: LocalCluster, group: str) -> str | None:
     for process in cluster.status()["processes"]:
         if group in process.get("leading", []):
@@ -471,3 +484,4 @@ def test_updates_after_a_leader_is_killed_leave_every_replica_equal(shared_clust
         return len(copies) == 3 and all(copy == after for copy in copies)
 
     wait_until(every_replica_agrees, 30, "the restarted replica to hold the same item")
+
