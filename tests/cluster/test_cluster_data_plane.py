@@ -442,6 +442,39 @@ def test_query_page_stops_at_one_megabyte(ranges) -> None:  # noqa: ANN001
     rest = client.query(**arguments, ExclusiveStartKey=first["LastEvaluatedKey"])
     assert _sort_keys(rest) == [3] and "LastEvaluatedKey" not in rest
 
+def test_batch_get_over_capacity_returns_the_keys_it_did_not_read(client) -> None:  # noqa: ANN001
+    client.create_table(
+        TableName="narrowreads", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 100, "WriteCapacityUnits": 1000},
+        Tags=[{"Key": "gameday:partition-count", "Value": "8"}],
+    )
+    client.get_waiter("table_exists").wait(TableName="narrowreads", WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+    keys = [{"pk": {"S": f"k{i}"}} for i in range(100)]
+    for first in range(0, 100, 25):
+        written = client.batch_write_item(RequestItems={"narrowreads": [
+            {"PutRequest": {"Item": {**key, "v": {"N": "1"}}}} for key in keys[first:first + 25]]})
+        assert written["UnprocessedItems"] == {}
+    returned: list[str] = []
+    unprocessed: list[str] = []
+    for _ in range(3):
+        try:
+            answer = client.batch_get_item(RequestItems={"narrowreads": {
+                "Keys": keys, "ConsistentRead": True, "ProjectionExpression": "pk"}})
+        except ClientError as error:  # nothing could be read at all
+            assert error.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+            continue
+        returned = [item["pk"]["S"] for item in answer["Responses"]["narrowreads"]]
+        left = answer["UnprocessedKeys"].get("narrowreads")
+        if left:
+            # Shaped as sent, options included, so the SDK can send it again as it is.
+            assert left["ConsistentRead"] is True and left["ProjectionExpression"] == "pk"
+            unprocessed = [key["pk"]["S"] for key in left["Keys"]]
+            break
+    assert unprocessed, "a 100-RCU table read 100 keys at once three times"
+    assert sorted(returned + unprocessed) == sorted(key["pk"]["S"] for key in keys)
+
+
 def _leader_of(cluster: LocalCluster, group: str) -> str | None:
     for process in cluster.status()["processes"]:
         if group in process.get("leading", []):
