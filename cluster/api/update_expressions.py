@@ -6,8 +6,9 @@ entry to the same item computes the same new item, or the same error.
 
 Semantics follow the developer guide ("Update expressions") and dynalite where the guide is
 silent: every SET operand is read from the item as it was before the update; REMOVE of list
-elements uses the positions in that item too (so `REMOVE a[1], a[2]` removes two original
-elements); SET on a list index past the end appends.
+elements uses the positions in that item too (the guide's `REMOVE RelatedItems[1], RelatedItems[2]`
+removes Hammer and Nails, the original second and third elements); SET on a list index past the
+end appends, several such elements in order of their index.
 """
 
 from __future__ import annotations
@@ -344,9 +345,15 @@ def apply_update(update: UpdateExpression, current: Item | None, key: Item) -> I
         for position, action in enumerate(update.actions)
         if isinstance(action, SetAction)
     }
-    for position, action in enumerate(update.actions):
-        if isinstance(action, RemoveAction):
-            continue
+    # In path order: elements SET past a list's end are appended "in order by element number"
+    # (developer guide), whatever order the expression names them in. Paths never overlap, so
+    # the order changes nothing else.
+    writes = sorted(
+        (position for position, action in enumerate(update.actions) if not isinstance(action, RemoveAction)),
+        key=lambda position: update.actions[position].path.elements,
+    )
+    for position in writes:
+        action = update.actions[position]
         slot = _Slot(root, action.path.elements)
         if isinstance(action, SetAction):
             slot.put(copy.deepcopy(set_values[position]))

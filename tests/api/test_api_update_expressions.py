@@ -68,6 +68,16 @@ def test_nested_paths_set_and_remove() -> None:
     assert ITEM["lst"]["L"][1] == {"N": "1"}  # the input item is never changed
 
 
+def test_developer_guide_list_examples() -> None:
+    related = {"L": [{"S": name} for name in ("Chisel", "Hammer", "Nails", "Screwdriver", "Hacksaw")]}
+    item = {**KEY, "RelatedItems": related}
+    removed = update("REMOVE RelatedItems[1], RelatedItems[2]", item=item)
+    assert removed["RelatedItems"] == {"L": [{"S": "Chisel"}, {"S": "Screwdriver"}, {"S": "Hacksaw"}]}
+    # "If you add multiple elements in a single SET operation, the elements are sorted in order by element number."
+    appended = update("SET RelatedItems[11] = :b, RelatedItems[10] = :a", {":a": {"S": "a"}, ":b": {"S": "b"}}, item=item)
+    assert appended["RelatedItems"]["L"][-2:] == [{"S": "a"}, {"S": "b"}]
+
+
 def test_add_and_delete_on_numbers_and_sets() -> None:
     new = update(
         "ADD n :two, tags :more, fresh :two, nums :ns",
