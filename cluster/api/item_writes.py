@@ -14,6 +14,7 @@ from cluster.api.attribute_values import Item
 from cluster.api.projection import project
 from cluster.api.requests import ConditionSource, UpdateSource
 from cluster.api.update_expressions import apply_update as apply_update_expression
+from cluster.api.update_expressions import only_removes
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,15 @@ def apply_update(
     """UpdateItem: the condition sees the current item; an absent item is created from its key."""
     if not _condition_holds(condition, current):
         return WriteOutcome(new_item=current, old_item=current, condition_failed=True, changed=False)
-    if update is None:
-        new_item = current if current is not None else dict(key)
+    parsed = update.parse() if update is not None else None
+    if parsed is None:
+        new_item: Item | None = current if current is not None else dict(key)
+    elif current is None and only_removes(parsed):
+        # DynamoDB creates no item for an update that only takes attributes away (checked
+        # against DynamoDB by ScyllaDB's Alternator tests); an empty update does create one.
+        new_item = None
     else:
-        new_item = apply_update_expression(update.parse(), current, key)
+        new_item = apply_update_expression(parsed, current, key)
     return WriteOutcome(
         new_item=new_item, old_item=current, condition_failed=False, changed=not items_equal(new_item, current)
     )

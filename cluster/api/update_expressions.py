@@ -333,6 +333,11 @@ def _child(container: dict | None, element: PathElement) -> dict | None:
     return members.get(element) if members is not None else None
 
 
+def only_removes(update: UpdateExpression) -> bool:
+    """True when the update only takes attributes or set members away (REMOVE, DELETE)."""
+    return all(isinstance(action, RemoveAction | DeleteAction) for action in update.actions)
+
+
 def apply_update(update: UpdateExpression, current: Item | None, key: Item) -> Item:
     """The item after the update; `current` None means absent (the update creates it from `key`).
     Raises ValidationException, identically on every replica, when the update cannot apply."""

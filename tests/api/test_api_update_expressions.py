@@ -90,9 +90,14 @@ def test_add_and_delete_on_numbers_and_sets() -> None:
     assert update("DELETE absent :all", {":all": {"SS": ["a"]}}) == ITEM
 
 
-def test_absent_item_is_created_from_its_key() -> None:
+def test_absent_item_is_created_from_its_key_unless_the_update_only_removes() -> None:
     assert update("SET a = :v", {":v": {"BOOL": True}}, item=None) == {**KEY, "a": {"BOOL": True}}
-    assert update("REMOVE a", item=None) == KEY
+    assert update("ADD n :v", {":v": {"N": "1"}}, item=None) == {**KEY, "n": {"N": "1"}}
+    assert apply_update(None, None, None, KEY).new_item == KEY  # an empty update creates the item
+    for only_removing in (UpdateSource("REMOVE a", None, None), UpdateSource("DELETE s :v", None, {":v": {"SS": ["x"]}})):
+        outcome = apply_update(only_removing, None, None, KEY)
+        assert outcome.new_item is None and not outcome.changed
+        assert update_return_attributes("ALL_NEW", only_removing, None, outcome.new_item) is None
 
 
 @pytest.mark.parametrize(
