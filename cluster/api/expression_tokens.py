@@ -24,7 +24,7 @@ _TOKEN_PATTERN = re.compile(
     r"|(?P<name_placeholder>#[A-Za-z0-9_]+)"
     r"|(?P<value_placeholder>:[A-Za-z0-9_]+)"
     r"|(?P<comparator><>|<=|>=|=|<|>)"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<name>[A-Za-z][A-Za-z0-9_]*)"  # DynamoDB: a name may not start with "_" or a digit
     r"|(?P<integer>[0-9]+)"
     r"|(?P<punctuation>[(),.\[\]+-])"
 )

@@ -132,6 +132,9 @@ def test_apply_time_errors(expression: str, values: dict | None, message: str) -
         ("SET a = :v", {":v": {"N": "1"}, ":w": {"N": "1"}}, "Value provided in ExpressionAttributeValues unused in expressions: keys: {:w}"),
         ("SET a :v", {":v": {"N": "1"}}, 'Syntax error; token: ":v", near: "a :v"'),
         ("FROB a", None, 'Syntax error; token: "FROB", near: "FROB"'),
+        ("SET _a = :v", {":v": {"N": "1"}}, 'Syntax error; token: "_", near: "SET _"'),
+        ("SET a = :v + :v + :v", {":v": {"N": "1"}}, 'Syntax error; token: "+", near: ":v +"'),
+        ("SET :v = :v", {":v": {"N": "1"}}, 'Syntax error; token: ":v", near: "SET :v"'),
     ],
 )
 def test_parse_errors_match_dynamodb(expression: str, values: dict | None, message: str) -> None:
