@@ -6,7 +6,9 @@ import json
 import signal
 from decimal import Decimal
 
+import boto3
 import pytest
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from cluster.deploy.local_processes import LocalCluster
@@ -473,6 +475,27 @@ def test_batch_get_over_capacity_returns_the_keys_it_did_not_read(client) -> Non
             break
     assert unprocessed, "a 100-RCU table read 100 keys at once three times"
     assert sorted(returned + unprocessed) == sorted(key["pk"]["S"] for key in keys)
+
+
+def test_boto3_resource_api_unchanged(shared_cluster: LocalCluster, ranges) -> None:  # noqa: ANN001
+    # The high-level API builds its own expressions and placeholders, and batch_writer resends
+    # UnprocessedItems by itself: both must work against a router as they do against DynamoDB.
+    table = boto3.resource(
+        "dynamodb", endpoint_url=shared_cluster.endpoints()["az-b"], region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+    ).Table("ranges")
+    with table.batch_writer() as batch:
+        for sk in range(60):
+            batch.put_item(Item={"pk": "resource", "sk": sk, "tags": {"a", f"t{sk % 3}"}})
+    page = table.query(KeyConditionExpression=Key("pk").eq("resource") & Key("sk").between(10, 19),
+                       FilterExpression=Attr("tags").contains("t1"), ConsistentRead=True)
+    assert [int(item["sk"]) for item in page["Items"]] == [10, 13, 16, 19]
+    updated = table.update_item(
+        Key={"pk": "resource", "sk": 10}, UpdateExpression="ADD tags :more SET hits = if_not_exists(hits, :zero) + :one",
+        ConditionExpression=Attr("tags").contains("a"),
+        ExpressionAttributeValues={":more": {"z"}, ":zero": 0, ":one": 1}, ReturnValues="UPDATED_NEW",
+    )
+    assert updated["Attributes"] == {"tags": {"a", "t1", "z"}, "hits": 1}
 
 
 def _leader_of(cluster: LocalCluster, group: str) -> str | None:
