@@ -6,7 +6,8 @@ exactly that. When nothing at all could be done the error itself is raised, as D
 throttling ("none of the items can be processed").
 
 A write whose outcome is unknown is also returned as unprocessed: batch writes are unconditional
-puts and deletes, so sending one again leaves the item as the request says.
+puts and deletes, so sending one again leaves the item as the request says. A partition's share that
+a split moved (certainly not done) is regrouped by the refreshed table map and sent again.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from cluster.api.errors import ApiError, InternalServerError, ValidationExceptio
 from cluster.api.projection import project
 from cluster.api.requests import BatchGetItemRequest, BatchWrite, BatchWriteItemRequest
 from cluster.api.tables import TableInfo
-from cluster.metadata.catalogue import TableEntry
+from cluster.metadata.catalogue import PartitionInfo, TableEntry
 from cluster.node.partition_state_machine import encode_batch_command
 from cluster.router import partition_calls
-from cluster.router.cluster_client import ClusterClient
+from cluster.router.cluster_client import ClusterClient, PartitionMoved
+from cluster.router.moved_retry import MovedRetry
 
 # DynamoDB answers at most 16 MB of items per BatchGetItem; the rest are unprocessed keys.
 MAX_BATCH_GET_RESPONSE_BYTES = 16 << 20
@@ -56,28 +58,63 @@ def _schema(entry: TableEntry) -> KeySchema:
     return TableInfo.from_json(entry.table).key_schema
 
 
-def _by_partition(entry: TableEntry, located: list[_Located]) -> dict[str, list[_Located]]:
-    groups: dict[str, list[_Located]] = defaultdict(list)
+def _by_partition(entry: TableEntry, located: list[_Located]) -> list[tuple[PartitionInfo, list[_Located]]]:
+    groups: dict[str, tuple[PartitionInfo, list[_Located]]] = {}
     for each in located:
-        groups[entry.partition_for_hash(each.item_hash).group_id].append(each)
-    return groups
+        partition = entry.partition_for_hash(each.item_hash)
+        groups.setdefault(partition.group_id, (partition, []))[1].append(each)
+    return list(groups.values())
 
 
-async def _each_partition(
-    calls: list[tuple[list[_Located], Callable[[], Awaitable[Any]]]],
-) -> tuple[list[tuple[list[_Located], Any]], list[tuple[list[_Located], ApiError]]]:
-    """Runs every partition's call at once; splits the answers into done and failed."""
-    outcomes = await asyncio.gather(*(call() for _, call in calls), return_exceptions=True)
-    done, failed = [], []
-    for (located, _), outcome in zip(calls, outcomes, strict=True):
-        if isinstance(outcome, ValidationException):
-            raise outcome
-        if isinstance(outcome, ApiError):
-            failed.append((located, outcome))
-        elif isinstance(outcome, BaseException):
-            raise outcome
-        else:
-            done.append((located, outcome))
+CallOnce = Callable[[PartitionInfo, list[_Located]], Awaitable[Any]]
+Outcomes = tuple[list[tuple[list[_Located], Any]], list[tuple[list[_Located], ApiError]]]
+
+
+async def _each_partition(cluster: ClusterClient, entry: TableEntry, located: list[_Located], call_once: CallOnce) -> Outcomes:
+    """Sends every partition's share of one table at once; splits the answers into done and failed.
+    A share that met a split goes again, regrouped by the refreshed map, within MovedRetry's budget."""
+    moved = MovedRetry(cluster, entry.name)
+    done: list[tuple[list[_Located], Any]] = []
+    failed: list[tuple[list[_Located], ApiError]] = []
+    pending = located
+    while pending:
+        groups = _by_partition(entry, pending)
+        outcomes = await asyncio.gather(*(call_once(partition, group) for partition, group in groups),
+                                        return_exceptions=True)
+        pending = []
+        last_moved: PartitionMoved | None = None
+        for (_, group), outcome in zip(groups, outcomes, strict=True):
+            if isinstance(outcome, PartitionMoved):
+                pending += group
+                last_moved = outcome
+            elif isinstance(outcome, ValidationException):
+                raise outcome
+            elif isinstance(outcome, ApiError):
+                failed.append((group, outcome))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                done.append((group, outcome))
+        if last_moved is not None:
+            try:
+                entry = await moved.refreshed(last_moved)
+            except ApiError as error:  # still splitting after the budget: the client sends these again
+                failed.append((pending, error))
+                break
+    return done, failed
+
+
+TableCalls = list[tuple[TableEntry, list[_Located], CallOnce]]
+
+
+async def _every_table(cluster: ClusterClient, calls: TableCalls) -> Outcomes:
+    """Every table's partitions at once (started only once every table's keys were checked)."""
+    done: list[tuple[list[_Located], Any]] = []
+    failed: list[tuple[list[_Located], ApiError]] = []
+    shares = await asyncio.gather(*(_each_partition(cluster, entry, located, call) for entry, located, call in calls))
+    for table_done, table_failed in shares:
+        done += table_done
+        failed += table_failed
     return done, failed
 
 
@@ -86,18 +123,16 @@ class BatchOperations:
         self.cluster = cluster
 
     async def batch_get_item(self, request: BatchGetItemRequest) -> dict[str, Any]:
-        calls = []
-        entries: dict[str, TableEntry] = {}
+        calls: TableCalls = []
         for table_name, table in request.tables.items():
-            entry = entries[table_name] = await self.cluster.table(table_name)
+            entry = await self.cluster.table(table_name)
             schema = _schema(entry)
             located = []
             for position, key in enumerate(table.keys):
                 valid = validate_key(key, schema)
                 located.append(_Located(table_name, partition_hash(valid, schema), encode_key(valid, schema), position))
-            for group in _by_partition(entry, located).values():
-                calls.append((group, self._get_call(entry, group, table.consistent_read)))
-        done, failed = await _each_partition(calls)
+            calls.append((entry, located, self._get_call(entry, table.consistent_read)))
+        done, failed = await _every_table(self.cluster, calls)
         if failed and not done:
             raise failed[0][1]
         responses: dict[str, list[Item]] = {table_name: [] for table_name in request.tables}
@@ -131,21 +166,19 @@ class BatchOperations:
             CONSUMED_UNITS: dict(units),
         }
 
-    def _get_call(self, entry: TableEntry, located: list[_Located], consistent: bool) -> Callable[[], Awaitable[Any]]:
-        async def call() -> Any:
+    def _get_call(self, entry: TableEntry, consistent: bool) -> CallOnce:
+        async def call(partition: PartitionInfo, located: list[_Located]) -> Any:
             self.cluster.admission.charge(entry, "read", read_units_up_front(consistent) * len(located))
             params = {
                 "keys": [[each.item_hash, base64.b64encode(each.encoded_key).decode()] for each in located],
                 "consistent": consistent,
             }
-            return await partition_calls.read(
-                self.cluster, entry, located[0].item_hash, "node.get_many", params, consistent
-            )
+            return await partition_calls.read_once(self.cluster, partition, "node.get_many", params, consistent)
 
         return call
 
     async def batch_write_item(self, request: BatchWriteItemRequest) -> dict[str, Any]:
-        calls = []
+        calls: TableCalls = []
         for table_name, writes in request.tables.items():
             entry = await self.cluster.table(table_name)
             schema = _schema(entry)
@@ -154,9 +187,8 @@ class BatchOperations:
             ]
             if len({each.encoded_key for each in located}) != len(located):
                 raise ValidationException("Provided list of item keys contains duplicates")
-            for group in _by_partition(entry, located).values():
-                calls.append((group, self._write_call(entry, group, writes)))
-        done, failed = await _each_partition(calls)
+            calls.append((entry, located, self._write_call(entry, writes)))
+        done, failed = await _every_table(self.cluster, calls)
         if failed and not done:
             raise failed[0][1]
         for _, result in done:
@@ -172,16 +204,14 @@ class BatchOperations:
                 units[each.table] += write_units(item_size_bytes(request.tables[each.table][each.position].item or {}))
         return {"UnprocessedItems": dict(unprocessed), CONSUMED_UNITS: dict(units)}
 
-    def _write_call(
-        self, entry: TableEntry, located: list[_Located], writes: tuple[BatchWrite, ...]
-    ) -> Callable[[], Awaitable[Any]]:
-        async def call() -> Any:
+    def _write_call(self, entry: TableEntry, writes: tuple[BatchWrite, ...]) -> CallOnce:
+        async def call(partition: PartitionInfo, located: list[_Located]) -> Any:
             units = sum(write_units(item_size_bytes(writes[each.position].item or {})) for each in located)
             self.cluster.admission.charge(entry, "write", units)
             command = encode_batch_command(
                 [(each.item_hash, each.encoded_key, writes[each.position].item) for each in located]
             )
-            return await partition_calls.propose(self.cluster, entry, located[0].item_hash, command)
+            return await partition_calls.propose_once(self.cluster, partition, located[0].item_hash, command)
 
         return call
 

@@ -15,6 +15,7 @@ from cluster.deploy.local_processes import LocalCluster
 from cluster.runtime.rpc import RpcError, RpcUnavailable
 from tests.cluster.cluster_rpc import rpc, wait_until
 from tests.cluster.conftest import create_table, make_client
+from tests.split.split_cluster_helpers import finished, metadata_call, table_partitions
 
 pytestmark = pytest.mark.cluster
 
@@ -496,6 +497,35 @@ def test_boto3_resource_api_unchanged(shared_cluster: LocalCluster, ranges) -> N
         ExpressionAttributeValues={":more": {"z"}, ":zero": 0, ":one": 1}, ReturnValues="UPDATED_NEW",
     )
     assert updated["Attributes"] == {"tags": {"a", "t1", "z"}, "hits": 1}
+
+
+def test_batches_across_a_split_answer_every_key(shared_cluster: LocalCluster, client) -> None:  # noqa: ANN001
+    # One partition split in two while every router still maps the table to the parent: the
+    # parent refuses (MOVED) and the router regroups the batch by the refreshed map.
+    client.create_table(
+        TableName="splitting", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        Tags=[{"Key": "gameday:partition-count", "Value": "1"}],
+    )
+    client.get_waiter("table_exists").wait(TableName="splitting", WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+    keys = [{"pk": {"S": f"s{i}"}} for i in range(25)]
+    clients = [make_client(endpoint) for endpoint in shared_cluster.endpoints().values()]
+    for each in clients:  # every router learns the one-partition map
+        assert each.batch_write_item(RequestItems={"splitting": [
+            {"PutRequest": {"Item": {**key, "v": {"N": "1"}}}} for key in keys]})["UnprocessedItems"] == {}
+    [parent] = table_partitions(shared_cluster, "splitting")
+    begun = metadata_call(shared_cluster, "meta.split_partition", {"table": "splitting", "group": parent["group_id"]})
+    assert begun["status"] == "ok", begun
+    child = begun["split"]["child"]["group_id"]
+    wait_until(lambda: finished(shared_cluster, child), 60, f"the split into {child}")
+    for number, each in enumerate(clients, start=2):
+        written = each.batch_write_item(RequestItems={"splitting": [
+            {"PutRequest": {"Item": {**key, "v": {"N": str(number)}}}} for key in keys]})
+        assert written["UnprocessedItems"] == {}
+        got = each.batch_get_item(RequestItems={"splitting": {"Keys": keys, "ConsistentRead": True}})
+        assert got["UnprocessedKeys"] == {}
+        assert sorted(item["pk"]["S"] for item in got["Responses"]["splitting"]) == sorted(k["pk"]["S"] for k in keys)
+        assert {item["v"]["N"] for item in got["Responses"]["splitting"]} == {str(number)}
 
 
 def _leader_of(cluster: LocalCluster, group: str) -> str | None:
