@@ -408,6 +408,24 @@ def encode_key(key: Item, schema: KeySchema) -> bytes:
     return encoded
 
 
+def encode_hash_key(value: dict) -> bytes:
+    """The leading bytes of every encoded key whose partition key is `value`."""
+    return _encode_key_attribute(value)
+
+
+def encode_begins_with(hash_value: dict, prefix: dict) -> bytes:
+    """The leading bytes of every encoded key whose sort key (S or B) begins with `prefix`:
+    the terminator is left off, and the escaping keeps prefixes prefixes."""
+    type_name, raw = next(iter(prefix.items()))
+    if type_name == "S":
+        body = bytes([_TAG_STRING]) + _encode_bytes_ordered(raw.encode("utf-8"))[:-1]
+    elif type_name == "B":
+        body = bytes([_TAG_BINARY]) + _encode_bytes_ordered(decode_binary(raw))[:-1]
+    else:
+        raise ValueError(f"begins_with needs S or B, not {type_name}")
+    return _encode_key_attribute(hash_value) + body
+
+
 def partition_hash(key: Item, schema: KeySchema) -> int:
     """A 64-bit hash of the partition key alone, equal in every process (unlike hash())."""
     digest = hashlib.blake2b(_encode_key_attribute(key[schema.hash_name]), digest_size=8).digest()

@@ -1,4 +1,5 @@
-"""Condition, filter and projection expressions: tokenizer, parser and evaluator.
+"""Condition, filter and projection expressions: parser and evaluator (tokens, paths, placeholders
+and value comparison live in their own modules beside this one).
 
 A parsed `Condition` is a tree of frozen nodes with the placeholders already substituted.
 Parsing is a pure function of (expression, names, values), which is what lets a leader ship
@@ -10,22 +11,26 @@ comparisons, BETWEEN, IN and functions; then NOT; then AND; then OR.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from cluster.api.attribute_comparison import binary_bytes, compare_values, ordering_key, values_equal
 from cluster.api.attribute_values import (
     ATTRIBUTE_TYPES,
     Item,
     decode_binary,
-    normalize_attribute_value,
     parse_number,
 )
+from cluster.api.document_paths import PathElement, PathOperand, check_paths_apart
 from cluster.api.errors import ValidationException
+from cluster.api.expression_placeholders import (
+    check_all_placeholders_used,
+    check_expression_text,
+    normalize_expression_names,
+    normalize_expression_values,
+)
+from cluster.api.expression_tokens import Token, syntax_error, tokenize
 from cluster.api.reserved_words import is_reserved_word
 
-MAX_EXPRESSION_LENGTH = 4096
 MAX_IN_OPERANDS = 100
 COMPARATORS = ("=", "<>", "<", "<=", ">", ">=")
 CONDITION_FUNCTIONS = (
@@ -37,156 +42,9 @@ CONDITION_FUNCTIONS = (
 )
 OPERAND_FUNCTIONS = ("size",)
 
-PathElement = str | int
-
-
-# ---------------------------------------------------------------------------- tokens
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: (
-        str  # "name", "name_placeholder", "value_placeholder", "integer", "punctuation", "comparator", "end"
-    )
-    text: str
-    start: int
-    end: int
-
-
-_TOKEN_PATTERN = re.compile(
-    r"(?P<space>\s+)"
-    r"|(?P<name_placeholder>#[A-Za-z0-9_]+)"
-    r"|(?P<value_placeholder>:[A-Za-z0-9_]+)"
-    r"|(?P<comparator><>|<=|>=|=|<|>)"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<integer>[0-9]+)"
-    r"|(?P<punctuation>[(),.\[\]])"
-)
-
-
-def _syntax_error(kind: str, source: str, token: Token, previous: Token | None) -> ValidationException:
-    shown = "<EOF>" if token.kind == "end" else token.text
-    near_start = previous.start if previous is not None else token.start
-    near = source[near_start : token.end].strip()
-    return ValidationException(f'Invalid {kind}: Syntax error; token: "{shown}", near: "{near}"')
-
-
-def tokenize(source: str, kind: str) -> list[Token]:
-    tokens: list[Token] = []
-    position = 0
-    while position < len(source):
-        match = _TOKEN_PATTERN.match(source, position)
-        if match is None:
-            bad = Token("invalid", source[position], position, position + 1)
-            raise _syntax_error(kind, source, bad, tokens[-1] if tokens else None)
-        token_kind = match.lastgroup
-        assert token_kind is not None
-        if token_kind != "space":
-            tokens.append(Token(token_kind, match.group(), match.start(), match.end()))
-        position = match.end()
-    tokens.append(Token("end", "", len(source), len(source)))
-    return tokens
-
-
-# ---------------------------------------------------------------------------- comparing values
-
-
-def _binary(value: dict) -> bytes:
-    return decode_binary(value["B"])
-
-
-def values_equal(left: dict, right: dict) -> bool:
-    """DynamoDB equality: same type and same value; numbers by value, sets ignoring order."""
-    (left_type, left_raw), (right_type, right_raw) = next(iter(left.items())), next(iter(right.items()))
-    if left_type != right_type:
-        return False
-    if left_type == "N":
-        return parse_number(left_raw) == parse_number(right_raw)
-    if left_type == "B":
-        return _binary(left) == _binary(right)
-    if left_type == "NS":
-        return {parse_number(member) for member in left_raw} == {parse_number(member) for member in right_raw}
-    if left_type == "BS":
-        return {decode_binary(member) for member in left_raw} == {
-            decode_binary(member) for member in right_raw
-        }
-    if left_type == "SS":
-        return set(left_raw) == set(right_raw)
-    if left_type == "L":
-        return len(left_raw) == len(right_raw) and all(
-            values_equal(left_element, right_element)
-            for left_element, right_element in zip(left_raw, right_raw, strict=True)
-        )
-    if left_type == "M":
-        return left_raw.keys() == right_raw.keys() and all(
-            values_equal(element, right_raw[name]) for name, element in left_raw.items()
-        )
-    return bool(left_raw == right_raw)
-
-
-def _ordering_key(value: dict) -> tuple[str, Any] | None:
-    """A key comparable within one type, or None for types that have no order."""
-    type_name, raw = next(iter(value.items()))
-    if type_name == "N":
-        return ("N", parse_number(raw))
-    if type_name == "S":
-        # DynamoDB orders strings by their UTF-8 bytes.
-        return ("S", raw.encode("utf-8"))
-    if type_name == "B":
-        return ("B", decode_binary(raw))
-    return None
-
-
-_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": lambda left, right: left < right,
-    "<=": lambda left, right: left <= right,
-    ">": lambda left, right: left > right,
-    ">=": lambda left, right: left >= right,
-}
-
-
-def _compare(operator: str, left: dict | None, right: dict | None) -> bool:
-    if operator == "<>":
-        # A missing attribute is "not equal" to anything (DynamoDB evaluates `a <> :v` to
-        # true when a is absent), and values of different types are never equal.
-        return left is None or right is None or not values_equal(left, right)
-    if left is None or right is None:
-        return False
-    if operator == "=":
-        return values_equal(left, right)
-    left_key, right_key = _ordering_key(left), _ordering_key(right)
-    if left_key is None or right_key is None or left_key[0] != right_key[0]:
-        return False
-    return _ORDERINGS[operator](left_key[1], right_key[1])
 
 
 # ---------------------------------------------------------------------------- operands
-
-
-@dataclass(frozen=True)
-class PathOperand:
-    elements: tuple[PathElement, ...]
-
-    def resolve(self, item: Item) -> dict | None:
-        first = self.elements[0]
-        assert isinstance(first, str)
-        current = item.get(first)
-        for element in self.elements[1:]:
-            if current is None:
-                return None
-            if isinstance(element, int):
-                elements = current.get("L")
-                current = elements[element] if elements is not None and element < len(elements) else None
-            else:
-                members = current.get("M")
-                current = members.get(element) if members is not None else None
-        return current
-
-    def describe(self) -> str:
-        text = ""
-        for element in self.elements:
-            text += f"[{element}]" if isinstance(element, int) else (f".{element}" if text else element)
-        return text
 
 
 @dataclass(frozen=True)
@@ -228,7 +86,7 @@ class Comparison:
     right: Operand
 
     def evaluate(self, item: Item) -> bool:
-        return _compare(self.operator, self.left.resolve(item), self.right.resolve(item))
+        return compare_values(self.operator, self.left.resolve(item), self.right.resolve(item))
 
 
 @dataclass(frozen=True)
@@ -239,7 +97,7 @@ class Between:
 
     def evaluate(self, item: Item) -> bool:
         value = self.operand.resolve(item)
-        return _compare(">=", value, self.low.resolve(item)) and _compare(
+        return compare_values(">=", value, self.low.resolve(item)) and compare_values(
             "<=", value, self.high.resolve(item)
         )
 
@@ -251,7 +109,7 @@ class In:
 
     def evaluate(self, item: Item) -> bool:
         value = self.operand.resolve(item)
-        return any(_compare("=", value, choice.resolve(item)) for choice in self.choices)
+        return any(compare_values("=", value, choice.resolve(item)) for choice in self.choices)
 
 
 @dataclass(frozen=True)
@@ -292,7 +150,7 @@ class BeginsWith:
         if "S" in value and "S" in prefix:
             return bool(value["S"].startswith(prefix["S"]))
         if "B" in value and "B" in prefix:
-            return _binary(value).startswith(_binary(prefix))
+            return binary_bytes(value).startswith(binary_bytes(prefix))
         return False
 
 
@@ -310,14 +168,14 @@ class Contains:
         if value_type == "S" and wanted_type == "S":
             return bool(wanted["S"] in raw)
         if value_type == "B" and wanted_type == "B":
-            return _binary(wanted) in _binary(value)
+            return binary_bytes(wanted) in binary_bytes(value)
         if value_type == "SS" and wanted_type == "S":
             return wanted["S"] in raw
         if value_type == "NS" and wanted_type == "N":
             number = parse_number(wanted["N"])
             return any(parse_number(member) == number for member in raw)
         if value_type == "BS" and wanted_type == "B":
-            wanted_bytes = _binary(wanted)
+            wanted_bytes = binary_bytes(wanted)
             return any(decode_binary(member) == wanted_bytes for member in raw)
         if value_type == "L":
             return any(values_equal(element, wanted) for element in raw)
@@ -379,70 +237,10 @@ class Condition:
         return self.root.evaluate(item if item is not None else {})
 
 
-# ---------------------------------------------------------------------------- placeholders
-
-
-def normalize_expression_names(names: object) -> dict[str, str] | None:
-    if names is None:
-        return None
-    if not isinstance(names, dict) or not all(isinstance(value, str) for value in names.values()):
-        raise ValidationException("ExpressionAttributeNames must map placeholders to attribute names")
-    if not names:
-        raise ValidationException("ExpressionAttributeNames must not be empty")
-    for placeholder in names:
-        if not re.fullmatch(r"#[A-Za-z0-9_]+", placeholder):
-            raise ValidationException(
-                f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{placeholder}"'
-            )
-    return dict(names)
-
-
-def normalize_expression_values(values: object) -> dict[str, dict] | None:
-    if values is None:
-        return None
-    if not isinstance(values, dict):
-        raise ValidationException("ExpressionAttributeValues must map placeholders to AttributeValues")
-    if not values:
-        raise ValidationException("ExpressionAttributeValues must not be empty")
-    normalized: dict[str, dict] = {}
-    for placeholder, value in values.items():
-        if not re.fullmatch(r":[A-Za-z0-9_]+", placeholder):
-            raise ValidationException(
-                f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{placeholder}"'
-            )
-        try:
-            normalized[placeholder] = normalize_attribute_value(value, placeholder)
-        except ValidationException as error:
-            raise ValidationException(
-                f"ExpressionAttributeValues contains invalid value: {error.message} for key {placeholder}"
-            ) from None
-    return normalized
-
-
-def check_all_placeholders_used(
-    names: dict[str, str] | None, values: dict[str, dict] | None, names_used: set[str], values_used: set[str]
-) -> None:
-    """DynamoDB rejects placeholders that no expression of the request uses."""
-    unused_names = sorted(set(names or {}) - names_used)
-    if unused_names:
-        raise ValidationException(
-            "Value provided in ExpressionAttributeNames unused in expressions: keys: {"
-            + ", ".join(unused_names)
-            + "}"
-        )
-    unused_values = sorted(set(values or {}) - values_used)
-    if unused_values:
-        raise ValidationException(
-            "Value provided in ExpressionAttributeValues unused in expressions: keys: {"
-            + ", ".join(unused_values)
-            + "}"
-        )
-
-
 # ---------------------------------------------------------------------------- parser
 
 
-class _Parser:
+class ExpressionParser:
     """Recursive descent over the token list; one instance parses one expression."""
 
     def __init__(
@@ -473,7 +271,7 @@ class _Parser:
 
     def syntax_error(self) -> ValidationException:
         previous = self.tokens[self.position - 1] if self.position > 0 else None
-        return _syntax_error(self.kind, self.source, self.peek(), previous)
+        return syntax_error(self.kind, self.source, self.peek(), previous)
 
     def expect_punctuation(self, text: str) -> None:
         token = self.peek()
@@ -569,7 +367,7 @@ class _Parser:
     def check_between_bounds(self, low: Operand, high: Operand) -> None:
         if not (isinstance(low, ValueOperand) and isinstance(high, ValueOperand)):
             return
-        low_key, high_key = _ordering_key(low.value), _ordering_key(high.value)
+        low_key, high_key = ordering_key(low.value), ordering_key(high.value)
         if (
             low_key is not None
             and high_key is not None
@@ -704,19 +502,6 @@ def _describe_value(value: dict) -> str:
     return f"{{{type_name}:{raw}}}"
 
 
-def _check_expression_text(expression: object, kind: str) -> str:
-    if not isinstance(expression, str):
-        raise ValidationException(f"Invalid {kind}: the expression must be a string")
-    if not expression.strip():
-        raise ValidationException(f"Invalid {kind}: The expression can not be empty;")
-    if len(expression.encode("utf-8")) > MAX_EXPRESSION_LENGTH:
-        raise ValidationException(
-            f"Invalid {kind}: Expression size has exceeded the maximum allowed size; "
-            f"expression size: {len(expression.encode('utf-8'))}"
-        )
-    return expression
-
-
 def parse_condition(
     expression: str,
     names: dict | None,
@@ -729,10 +514,10 @@ def parse_condition(
 
     `check_unused=False` is for requests where several expressions share the placeholders;
     the caller then checks the union of what they use."""
-    text = _check_expression_text(expression, kind)
+    text = check_expression_text(expression, kind)
     normalized_names = normalize_expression_names(names)
     normalized_values = normalize_expression_values(values)
-    parser = _Parser(text, kind, normalized_names, normalized_values)
+    parser = ExpressionParser(text, kind, normalized_names, normalized_values)
     root = parser.parse_or()
     parser.expect_end()
     if check_unused:
@@ -751,22 +536,12 @@ class Projection:
 def parse_projection(expression: str, names: dict | None) -> Projection:
     """Parse a ProjectionExpression: document paths separated by commas."""
     kind = "ProjectionExpression"
-    text = _check_expression_text(expression, kind)
-    parser = _Parser(text, kind, normalize_expression_names(names), None)
+    text = check_expression_text(expression, kind)
+    parser = ExpressionParser(text, kind, normalize_expression_names(names), None)
     paths = [parser.parse_path()]
     while parser.at_punctuation(","):
         parser.advance()
         paths.append(parser.parse_path())
     parser.expect_end()
-    seen: dict[tuple[PathElement, ...], PathOperand] = {}
-    for path in paths:
-        for other_elements, other in seen.items():
-            shorter = min(len(other_elements), len(path.elements))
-            if other_elements[:shorter] == path.elements[:shorter]:
-                raise ValidationException(
-                    "Invalid ProjectionExpression: Two document paths overlap with each other; must remove or "
-                    f"rewrite one of these paths; path one: [{', '.join(map(str, other.elements))}], "
-                    f"path two: [{', '.join(map(str, path.elements))}]"
-                )
-        seen[path.elements] = path
+    check_paths_apart([path.elements for path in paths], kind)
     return Projection(tuple(paths), frozenset(parser.names_used))

@@ -7,6 +7,7 @@ Checks that need the key schema (`extract_key`, `validate_key`) are the router's
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,14 +26,20 @@ from cluster.api.errors import (
     ValidationException,
     validation_errors_detected,
 )
-from cluster.api.expressions import (
-    Condition,
+from cluster.api.expression_placeholders import (
     check_all_placeholders_used,
     normalize_expression_names,
     normalize_expression_values,
-    parse_condition,
-    parse_projection,
 )
+from cluster.api.expressions import Condition, parse_condition, parse_projection
+from cluster.api.legacy_parameters import (
+    LegacyExpression,
+    attribute_updates_expression,
+    conditions_expression,
+    expected_condition,
+)
+from cluster.api.projection import DocumentPath
+from cluster.api.update_expressions import UpdateExpression, parse_update
 
 TABLE_NAME_PATTERN = re.compile(r"[a-zA-Z0-9_.-]+")
 MIN_TABLE_NAME_LENGTH = 3
@@ -75,6 +82,26 @@ class ConditionSource:
             values=data.get("values"),
             kind=data.get("kind", "ConditionExpression"),
         )
+
+
+@dataclass(frozen=True)
+class UpdateSource:
+    """An UpdateExpression as the client sent it, with only the placeholders it uses, so that
+    every replica re-parses it alone (like ConditionSource) and gets the same update."""
+
+    expression: str
+    names: dict | None
+    values: dict | None
+
+    def parse(self) -> UpdateExpression:
+        return parse_update(self.expression, self.names, self.values)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"expression": self.expression, "names": self.names, "values": self.values}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UpdateSource:
+        return cls(expression=data["expression"], names=data.get("names"), values=data.get("values"))
 
 
 # ---------------------------------------------------------------------------- requests
@@ -120,7 +147,7 @@ class GetItemRequest:
     table_name: str
     key: dict
     consistent_read: bool
-    projection: list[str] | None
+    projection: tuple[DocumentPath, ...] | None
 
 
 @dataclass(frozen=True)
@@ -133,14 +160,71 @@ class DeleteItemRequest:
 
 
 @dataclass(frozen=True)
+class UpdateItemRequest:
+    table_name: str
+    key: dict
+    update: UpdateSource | None  # None: the item is only created (with its key) if absent
+    condition: ConditionSource | None
+    return_values: str
+    return_values_on_condition_check_failure: str = "NONE"
+
+
+@dataclass(frozen=True)
 class ScanRequest:
     table_name: str
     consistent_read: bool
     limit: int | None
     exclusive_start_key: dict | None
     filter: ConditionSource | None
-    projection: list[str] | None
+    projection: tuple[DocumentPath, ...] | None
     select_count: bool
+    segment: int = 0
+    total_segments: int = 1
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    table_name: str
+    key_condition: ConditionSource
+    consistent_read: bool
+    scan_index_forward: bool
+    limit: int | None
+    exclusive_start_key: dict | None
+    filter: ConditionSource | None
+    projection: tuple[DocumentPath, ...] | None
+    select: str
+
+
+@dataclass(frozen=True)
+class BatchGetTable:
+    keys: tuple[dict, ...]
+    consistent_read: bool
+    projection: tuple[DocumentPath, ...] | None
+    # What the client sent besides Keys, echoed beside the keys in UnprocessedKeys.
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchGetItemRequest:
+    tables: dict[str, BatchGetTable]
+
+
+@dataclass(frozen=True)
+class BatchWrite:
+    """One PutRequest (item set) or DeleteRequest (key set), as sent."""
+
+    item: Item | None
+    key: Item | None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.item is not None:
+            return {"PutRequest": {"Item": self.item}}
+        return {"DeleteRequest": {"Key": self.key}}
+
+
+@dataclass(frozen=True)
+class BatchWriteItemRequest:
+    tables: dict[str, tuple[BatchWrite, ...]]
 
 
 Request = (
@@ -151,7 +235,11 @@ Request = (
     | PutItemRequest
     | GetItemRequest
     | DeleteItemRequest
+    | UpdateItemRequest
     | ScanRequest
+    | QueryRequest
+    | BatchGetItemRequest
+    | BatchWriteItemRequest
 )
 
 
@@ -289,6 +377,29 @@ def _condition_source(body: Body, field_name: str, kind: str) -> ConditionSource
     return source
 
 
+def _check_expression_mix(body: Body, expressions: tuple[str, ...], non_expressions: tuple[str, ...]) -> None:
+    """A request uses expressions or the legacy parameters, never both (DynamoDB's wording)."""
+    if "ConditionalOperator" in non_expressions:
+        _optional_enum(body, "ConditionalOperator", ("OR", "AND"), "AND")
+    used_expressions = [name for name in expressions if body.get(name) is not None]
+    used_legacy = [name for name in non_expressions if body.get(name) is not None]
+    if used_expressions and used_legacy:
+        raise ValidationException(
+            "Can not use both expression and non-expression parameters in the same request: "
+            f"Non-expression parameters: {{{', '.join(used_legacy)}}} "
+            f"Expression parameters: {{{', '.join(used_expressions)}}}"
+        )
+
+
+def _legacy_condition(converted: tuple[str, LegacyExpression] | None, kind: str) -> ConditionSource | None:
+    if converted is None:
+        return None
+    text, built = converted
+    source = ConditionSource(text, built.names or None, built.values or None, kind)
+    source.parse()
+    return source
+
+
 def _legacy_attribute_names(body: Body, field_name: str) -> list[str] | None:
     value = body.get(field_name)
     if value is None:
@@ -301,73 +412,73 @@ def _legacy_attribute_names(body: Body, field_name: str) -> list[str] | None:
                 f"Value '[]' at '{_member_name(field_name)}' failed to satisfy constraint: Member must have length greater than or equal to 1"
             ]
         )
-    if len(set(value)) != len(value):
+    duplicates = [name for position, name in enumerate(value) if name in value[:position]]
+    if duplicates:
         raise ValidationException(
-            f"One or more parameter values were invalid: Duplicate value in attribute name: {value}"
+            f"One or more parameter values were invalid: Duplicate value in attribute name: {duplicates[0]}"
         )
     return list(value)
 
 
-def _top_level_projection(expression: str, names: dict[str, str] | None) -> tuple[list[str], frozenset[str]]:
-    projection = parse_projection(expression, names)
-    attributes: list[str] = []
-    for path in projection.paths:
-        if len(path.elements) != 1:
-            raise ValidationException(
-                f"Invalid ProjectionExpression: nested document paths are not supported by this store; path: {path.describe()}"
-            )
-        first = path.elements[0]
-        assert isinstance(first, str)
-        attributes.append(first)
-    return attributes, projection.names_used
+def _legacy_paths(attributes: list[str] | None) -> tuple[DocumentPath, ...] | None:
+    return tuple((name,) for name in attributes) if attributes is not None else None
 
 
-def _read_projection_and_filter(
-    body: Body, filter_field: str | None
-) -> tuple[list[str] | None, ConditionSource | None]:
-    """ProjectionExpression (or AttributesToGet) and the optional filter, which share one
-    set of placeholders; every placeholder must be used by one of them."""
+def _read_projection_and_conditions(
+    body: Body, condition_fields: tuple[str, ...]
+) -> tuple[tuple[DocumentPath, ...] | None, dict[str, ConditionSource]]:
+    """ProjectionExpression (or AttributesToGet) and the condition-like expressions of a read
+    (FilterExpression; KeyConditionExpression for Query), which share one set of placeholders:
+    every placeholder must be used by one of them."""
     projection_expression = _optional_string(body, "ProjectionExpression")
     attributes_to_get = _legacy_attribute_names(body, "AttributesToGet")
-    filter_expression = _optional_string(body, filter_field) if filter_field is not None else None
-    if attributes_to_get is not None and (projection_expression is not None or filter_expression is not None):
+    expressions = {field: _optional_string(body, field) for field in condition_fields}
+    present = {field: text for field, text in expressions.items() if text is not None}
+    if attributes_to_get is not None and (projection_expression is not None or present):
         expression_parameters = [
-            name for name in ("ProjectionExpression", filter_field) if name and body.get(name)
+            name for name in ("ProjectionExpression", *condition_fields) if body.get(name)
         ]
         raise ValidationException(
             "Can not use both expression and non-expression parameters in the same request: "
             f"Non-expression parameters: {{AttributesToGet}} Expression parameters: {{{', '.join(expression_parameters)}}}"
         )
-    if projection_expression is None and filter_expression is None:
+    if projection_expression is None and not present:
         _reject_names_and_values_without_expressions(body)
-        return attributes_to_get, None
+        return _legacy_paths(attributes_to_get), {}
     names = normalize_expression_names(body.get("ExpressionAttributeNames"))
     values = normalize_expression_values(body.get("ExpressionAttributeValues"))
     names_used: set[str] = set()
     values_used: set[str] = set()
-    projection = attributes_to_get
+    projection = _legacy_paths(attributes_to_get)
     if projection_expression is not None:
-        projection, projection_names = _top_level_projection(projection_expression, names)
-        names_used |= projection_names
-    source = None
-    if filter_expression is not None:
-        assert filter_field is not None
-        kind = filter_field
-        condition = parse_condition(filter_expression, names, values, kind=kind, check_unused=False)
+        parsed = parse_projection(projection_expression, names)
+        projection = tuple(path.elements for path in parsed.paths)
+        names_used |= parsed.names_used
+    sources: dict[str, ConditionSource] = {}
+    for field, expression in present.items():
+        condition = parse_condition(expression, names, values, kind=field, check_unused=False)
         names_used |= condition.names_used
         values_used |= condition.values_used
-        # The filter carries only its own placeholders so that re-parsing it alone (on a
-        # replica, or via ConditionSource.parse) does not see the projection's as unused.
-        filter_names = {name: names[name] for name in sorted(condition.names_used)} if names else None
-        source = ConditionSource(filter_expression, filter_names or None, values, kind)
-    elif values is not None:
+        # Each carries only its own placeholders so that re-parsing it alone (on a replica, or
+        # via ConditionSource.parse) does not see the others' as unused.
+        sources[field] = ConditionSource(
+            expression,
+            _placeholders_subset(names, condition.names_used),
+            _placeholders_subset(values, condition.values_used),
+            field,
+        )
+    if not present and values is not None:
         raise ValidationException(
-            "ExpressionAttributeValues can only be specified when using expressions: FilterExpression is null"
-            if filter_field
+            f"ExpressionAttributeValues can only be specified when using expressions: {condition_fields[-1]} is null"
+            if condition_fields
             else "ExpressionAttributeValues can only be specified when using expressions"
         )
     check_all_placeholders_used(names, values, names_used, values_used)
-    return projection, source
+    return projection, sources
+
+
+def _placeholders_subset(placeholders: dict | None, used: frozenset[str]) -> dict | None:
+    return {name: placeholders[name] for name in sorted(used)} or None if placeholders else None
 
 
 def _return_values(body: Body) -> str:
@@ -544,10 +655,11 @@ def _required_item(body: Body, field_name: str) -> Item:
 
 def _conditional_write_options(body: Body) -> dict[str, Any]:
     """What PutItem and DeleteItem share: the condition and what to return, validated alike."""
-    _reject_unsupported(body, ("Expected", "ConditionalOperator"), "use ConditionExpression")
+    _check_expression_mix(body, ("ConditionExpression",), ("Expected", "ConditionalOperator"))
     _common_write_options(body)
+    legacy = _legacy_condition(expected_condition(body), "ConditionExpression")
     return {
-        "condition": _condition_source(body, "ConditionExpression", "ConditionExpression"),
+        "condition": legacy or _condition_source(body, "ConditionExpression", "ConditionExpression"),
         "return_values": _return_values(body),
         "return_values_on_condition_check_failure": _optional_enum(
             body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE"
@@ -569,11 +681,63 @@ def _parse_delete_item(body: Body) -> DeleteItemRequest:
     return DeleteItemRequest(table_name=table_name, key=key, **_conditional_write_options(body))
 
 
+def _parse_update_item(body: Body) -> UpdateItemRequest:
+    """UpdateExpression and ConditionExpression share one set of placeholders; each is shipped
+    with only the placeholders it uses, and every one given must be used by one of them."""
+    table_name = _table_name(body)
+    key = _required_item(body, "Key")
+    _check_expression_mix(
+        body, ("UpdateExpression", "ConditionExpression"), ("AttributeUpdates", "Expected", "ConditionalOperator")
+    )
+    _common_write_options(body)
+    return_values = _optional_enum(
+        body, "ReturnValues", ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"), "NONE"
+    )
+    on_failure = _optional_enum(body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE")
+    update_expression = _optional_string(body, "UpdateExpression")
+    condition_expression = _optional_string(body, "ConditionExpression")
+    if update_expression is None and condition_expression is None:
+        _reject_names_and_values_without_expressions(body)
+        legacy_update = attribute_updates_expression(body)
+        update = None
+        if legacy_update is not None:
+            text, built = legacy_update
+            update = UpdateSource(text, built.names or None, built.values or None)
+            update.parse()
+        condition = _legacy_condition(expected_condition(body), "ConditionExpression")
+        return UpdateItemRequest(table_name, key, update, condition, return_values, on_failure)
+    names = normalize_expression_names(body.get("ExpressionAttributeNames"))
+    values = normalize_expression_values(body.get("ExpressionAttributeValues"))
+    names_used: set[str] = set()
+    values_used: set[str] = set()
+    update = condition = None
+    if update_expression is not None:
+        parsed = parse_update(update_expression, names, values, check_unused=False)
+        names_used |= parsed.names_used
+        values_used |= parsed.values_used
+        update = UpdateSource(
+            update_expression,
+            _placeholders_subset(names, parsed.names_used),
+            _placeholders_subset(values, parsed.values_used),
+        )
+    if condition_expression is not None:
+        parsed_condition = parse_condition(condition_expression, names, values, check_unused=False)
+        names_used |= parsed_condition.names_used
+        values_used |= parsed_condition.values_used
+        condition = ConditionSource(
+            condition_expression,
+            _placeholders_subset(names, parsed_condition.names_used),
+            _placeholders_subset(values, parsed_condition.values_used),
+        )
+    check_all_placeholders_used(names, values, names_used, values_used)
+    return UpdateItemRequest(table_name, key, update, condition, return_values, on_failure)
+
+
 def _parse_get_item(body: Body) -> GetItemRequest:
     table_name = _table_name(body)
     key = _required_item(body, "Key")
     _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
-    projection, _ = _read_projection_and_filter(body, filter_field=None)
+    projection, _ = _read_projection_and_conditions(body, ())
     return GetItemRequest(
         table_name=table_name,
         key=key,
@@ -582,16 +746,8 @@ def _parse_get_item(body: Body) -> GetItemRequest:
     )
 
 
-def _parse_scan(body: Body) -> ScanRequest:
-    table_name = _table_name(body)
-    _reject_unsupported(body, ("ScanFilter", "ConditionalOperator"), "use FilterExpression")
-    _reject_unsupported(body, ("Segment", "TotalSegments"), "parallel scans are not implemented")
-    _reject_unsupported(body, ("IndexName",), "tables have no secondary indexes")
-    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
-    limit = _optional_integer(body, "Limit", minimum=1)
-    start_key = body.get("ExclusiveStartKey")
-    exclusive_start_key = normalize_item(start_key) if start_key is not None else None
-    projection, filter_source = _read_projection_and_filter(body, filter_field="FilterExpression")
+def _select(body: Body, projection: tuple[DocumentPath, ...] | None) -> str:
+    """Select, checked against the projection as DynamoDB does (Scan and Query alike)."""
     select = _optional_string(body, "Select")
     allowed_selects = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
     if select is not None and select not in allowed_selects:
@@ -615,15 +771,220 @@ def _parse_scan(body: Body) -> ScanRequest:
             "One or more parameter values were invalid: Must specify the AttributesToGet or ProjectionExpression "
             "when choosing to get SPECIFIC_ATTRIBUTES"
         )
+    return select or ("SPECIFIC_ATTRIBUTES" if projection is not None else "ALL_ATTRIBUTES")
+
+
+def _parse_scan(body: Body) -> ScanRequest:
+    table_name = _table_name(body)
+    _check_expression_mix(
+        body, ("ProjectionExpression", "FilterExpression"), ("AttributesToGet", "ScanFilter", "ConditionalOperator")
+    )
+    _reject_unsupported(body, ("IndexName",), "tables have no secondary indexes")
+    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
+    limit = _optional_integer(body, "Limit", minimum=1)
+    start_key = body.get("ExclusiveStartKey")
+    exclusive_start_key = normalize_item(start_key) if start_key is not None else None
+    projection, sources = _read_projection_and_conditions(body, ("FilterExpression",))
+    select = _select(body, projection)
+    segment, total_segments = _segments(body)
     return ScanRequest(
         table_name=table_name,
         consistent_read=_optional_boolean(body, "ConsistentRead"),
         limit=limit,
         exclusive_start_key=exclusive_start_key,
-        filter=filter_source,
+        filter=sources.get("FilterExpression")
+        or _legacy_condition(conditions_expression(body, "ScanFilter"), "ScanFilter"),
         projection=projection,
         select_count=select == "COUNT",
+        segment=segment,
+        total_segments=total_segments,
     )
+
+
+MAX_TOTAL_SEGMENTS = 1000000
+
+
+def _segments(body: Body) -> tuple[int, int]:
+    """A parallel scan's Segment and TotalSegments; a whole scan is segment 0 of 1."""
+    total_segments = _optional_integer(body, "TotalSegments", minimum=1, maximum=MAX_TOTAL_SEGMENTS)
+    segment = _optional_integer(body, "Segment", minimum=0, maximum=MAX_TOTAL_SEGMENTS - 1)
+    if segment is not None and total_segments is None:
+        raise ValidationException(
+            "The TotalSegments parameter is required but was not present in the request when Segment parameter is present"
+        )
+    if total_segments is not None and segment is None:
+        raise ValidationException(
+            "The Segment parameter is required but was not present in the request when parameter TotalSegments is present"
+        )
+    if segment is None or total_segments is None:
+        return 0, 1
+    if segment >= total_segments:
+        raise ValidationException(
+            "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
+            f"Segment: {segment} is not less than TotalSegments: {total_segments}"
+        )
+    return segment, total_segments
+
+
+def _parse_query(body: Body) -> QueryRequest:
+    table_name = _table_name(body)
+    expressions = ("ProjectionExpression", "FilterExpression", "KeyConditionExpression")
+    legacy = ("AttributesToGet", "QueryFilter", "ConditionalOperator", "KeyConditions")
+    if body.get("KeyConditions") is not None and body.get("KeyConditionExpression") is None:
+        legacy = legacy[:-1]  # KeyConditions may go with a FilterExpression, as in DynamoDB
+    _check_expression_mix(body, expressions, legacy)
+    _reject_unsupported(body, ("IndexName",), "tables have no secondary indexes")
+    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
+    limit = _optional_integer(body, "Limit", minimum=1)
+    start_key = body.get("ExclusiveStartKey")
+    exclusive_start_key = normalize_item(start_key) if start_key is not None else None
+    if body.get("KeyConditionExpression") is None and body.get("KeyConditions") is None:
+        raise ValidationException(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
+        )
+    projection, sources = _read_projection_and_conditions(body, ("KeyConditionExpression", "FilterExpression"))
+    forward = _typed(body, "ScanIndexForward", bool, "a boolean")
+    key_condition = sources.get("KeyConditionExpression") or _legacy_condition(
+        conditions_expression(body, "KeyConditions", key_conditions=True), "KeyConditionExpression"
+    )
+    assert key_condition is not None
+    return QueryRequest(
+        table_name=table_name,
+        key_condition=key_condition,
+        consistent_read=_optional_boolean(body, "ConsistentRead"),
+        scan_index_forward=forward is not False,
+        limit=limit,
+        exclusive_start_key=exclusive_start_key,
+        filter=sources.get("FilterExpression")
+        or _legacy_condition(conditions_expression(body, "QueryFilter"), "QueryFilter"),
+        projection=projection,
+        select=_select(body, projection),
+    )
+
+
+MAX_BATCH_GET_KEYS = 100
+MAX_BATCH_WRITES = 25
+_MAP_KEY_CONSTRAINTS = (
+    "Map keys must satisfy constraint: [Member must have length less than or equal to 255, "
+    "Member must have length greater than or equal to 3, Member must satisfy regular expression pattern: "
+    "[a-zA-Z0-9_.-]+]"
+)
+
+
+def _shown(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _request_items(body: Body, value_constraint: Callable[[object], str | None]) -> dict[str, Any]:
+    """RequestItems of a batch: a map from table name to what to do there, checked as DynamoDB does."""
+    request_items = body.get("RequestItems")
+    if request_items is None:
+        raise _not_null_error("RequestItems")
+    if not isinstance(request_items, dict):
+        raise ValidationException("Expected a map of table names for RequestItems")
+    if not request_items:
+        raise validation_errors_detected(
+            ["Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1"]
+        )
+    problems = []
+    if any(_table_name_problems(name, "requestItems") for name in request_items):
+        problems.append(f"Value '{_shown(request_items)}' at 'requestItems' failed to satisfy constraint: {_MAP_KEY_CONSTRAINTS}")
+    for value in request_items.values():
+        problem = value_constraint(value)
+        if problem is not None:
+            problems.append(problem.replace("{shown}", _shown(request_items)))
+            break
+    if problems:
+        raise validation_errors_detected(problems)
+    return request_items
+
+
+def _check_no_duplicate_keys(keys: list[Item]) -> None:
+    seen = set()
+    for key in keys:
+        identity = _shown(sorted((name, value) for name, value in key.items()))
+        if identity in seen:
+            raise ValidationException("Provided list of item keys contains duplicates")
+        seen.add(identity)
+
+
+def _parse_batch_get_item(body: Body) -> BatchGetItemRequest:
+    def keys_constraint(value: object) -> str | None:
+        keys = value.get("Keys") if isinstance(value, dict) else None
+        if isinstance(keys, list) and len(keys) > MAX_BATCH_GET_KEYS:
+            return (f"Value '[{', '.join(_shown(key) for key in keys)}]' at 'requestItems.{{table}}.member.keys' "
+                    f"failed to satisfy constraint: Member must have length less than or equal to {MAX_BATCH_GET_KEYS}")
+        return None
+
+    request_items = _request_items(body, lambda value: None)
+    _optional_enum(body, "ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
+    tables: dict[str, BatchGetTable] = {}
+    total = 0
+    for table_name, table_body in request_items.items():
+        if not isinstance(table_body, dict):
+            raise ValidationException(f"Expected KeysAndAttributes for table {table_name}")
+        problem = keys_constraint(table_body)
+        if problem is not None:
+            raise validation_errors_detected([problem.replace("{table}", table_name)])
+        keys = table_body.get("Keys")
+        if keys is None:
+            raise _not_null_error(f"requestItems.{table_name}.member.keys")
+        if not isinstance(keys, list) or not keys:
+            raise validation_errors_detected(
+                [f"Value '[]' at 'requestItems.{table_name}.member.keys' failed to satisfy constraint: "
+                 "Member must have length greater than or equal to 1"]
+            )
+        normalized = [normalize_item(key) for key in keys]
+        _check_no_duplicate_keys(normalized)
+        total += len(normalized)
+        if total > MAX_BATCH_GET_KEYS:
+            raise ValidationException("Too many items requested for the BatchGetItem call")
+        projection, _ = _read_projection_and_conditions(table_body, ())
+        tables[table_name] = BatchGetTable(
+            keys=tuple(normalized),
+            consistent_read=_optional_boolean(table_body, "ConsistentRead"),
+            projection=projection,
+            options={name: value for name, value in table_body.items() if name != "Keys"},
+        )
+    return BatchGetItemRequest(tables)
+
+
+def _parse_batch_write_item(body: Body) -> BatchWriteItemRequest:
+    def writes_constraint(value: object) -> str | None:
+        if isinstance(value, list) and not 1 <= len(value) <= MAX_BATCH_WRITES:
+            return ("Value '{shown}' at 'requestItems' failed to satisfy constraint: Map value must satisfy "
+                    f"constraint: [Member must have length less than or equal to {MAX_BATCH_WRITES}, "
+                    "Member must have length greater than or equal to 1]")
+        return None
+
+    request_items = _request_items(body, writes_constraint)
+    _common_write_options(body)
+    tables: dict[str, tuple[BatchWrite, ...]] = {}
+    total = 0
+    for table_name, requests in request_items.items():
+        if not isinstance(requests, list):
+            raise ValidationException(f"Expected a list of WriteRequests for table {table_name}")
+        writes = []
+        for request in requests:
+            if not isinstance(request, dict) or len([name for name in request if request[name] is not None]) != 1:
+                raise ValidationException(
+                    "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the "
+                    "supported datatypes"
+                )
+            if request.get("PutRequest") is not None:
+                item = _required_item(request["PutRequest"], "Item")
+                if item_size_bytes(item) > MAX_ITEM_SIZE_BYTES:
+                    raise ValidationException("Item size has exceeded the maximum allowed size")
+                writes.append(BatchWrite(item=item, key=None))
+            elif request.get("DeleteRequest") is not None:
+                writes.append(BatchWrite(item=None, key=_required_item(request["DeleteRequest"], "Key")))
+            else:
+                raise ValidationException(f"Unknown WriteRequest member: {sorted(request)}")
+        total += len(writes)
+        if total > MAX_BATCH_WRITES:
+            raise ValidationException("Too many items requested for the BatchWriteItem call")
+        tables[table_name] = tuple(writes)
+    return BatchWriteItemRequest(tables)
 
 
 _PARSERS: dict[str, Callable[[Body], Request]] = {
@@ -634,7 +995,11 @@ _PARSERS: dict[str, Callable[[Body], Request]] = {
     "PutItem": _parse_put_item,
     "GetItem": _parse_get_item,
     "DeleteItem": _parse_delete_item,
+    "UpdateItem": _parse_update_item,
     "Scan": _parse_scan,
+    "Query": _parse_query,
+    "BatchGetItem": _parse_batch_get_item,
+    "BatchWriteItem": _parse_batch_write_item,
 }
 SUPPORTED_OPERATIONS = tuple(_PARSERS)
 

@@ -12,9 +12,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cluster.api.attribute_values import item_size_bytes
 from cluster.api.errors import ApiError
-from cluster.api.item_writes import apply_delete, apply_put
-from cluster.api.requests import ConditionSource
+from cluster.api.item_writes import apply_delete, apply_put, apply_update, update_return_attributes
+from cluster.api.key_conditions import StoreBounds
+from cluster.api.requests import ConditionSource, UpdateSource
 from cluster.core.types import Entry
 from cluster.node.partition_splits import SplitState
 from cluster.scrub.commands import ReplicaScrubState
@@ -48,6 +50,42 @@ def encode_delete_command(
             "key": base64.b64encode(key).decode(),
             "condition": condition.to_json() if condition else None,
             "return_old": return_old,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def encode_update_command(
+    partition_hash: int,
+    key: bytes,
+    key_item: dict,
+    update: UpdateSource | None,
+    condition: ConditionSource | None,
+    return_values: str,
+) -> bytes:
+    return json.dumps(
+        {
+            "op": "update",
+            "hash": partition_hash,
+            "key": base64.b64encode(key).decode(),
+            "key_item": key_item,
+            "update": update.to_json() if update else None,
+            "condition": condition.to_json() if condition else None,
+            "return_values": return_values,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def encode_batch_command(writes: list[tuple[int, bytes, dict | None]]) -> bytes:
+    """Puts (item) and deletes (None) of one partition, applied together."""
+    return json.dumps(
+        {
+            "op": "batch",
+            "writes": [
+                {"hash": write_hash, "key": base64.b64encode(key).decode(), "item": item}
+                for write_hash, key, item in writes
+            ],
         },
         separators=(",", ":"),
     ).encode()
@@ -97,6 +135,8 @@ class PartitionStateMachine:
             command = json.loads(command_bytes)
             if str(command["op"]).startswith("split_"):
                 return self.splits.apply(index, command)
+            if command["op"] == "batch":
+                return self._apply_batch(command["writes"])
             partition_hash = int(command["hash"])
             moved_to = self.splits.moved_child(partition_hash)
             if moved_to is not None:
@@ -110,6 +150,9 @@ class PartitionStateMachine:
                 outcome = apply_put(command["item"], condition, current)
             elif command["op"] == "delete":
                 outcome = apply_delete(condition, current)
+            elif command["op"] == "update":
+                update = UpdateSource.from_json(command["update"]) if command.get("update") else None
+                outcome = apply_update(update, condition, current, command["key_item"])
             else:
                 return {"status": "invalid", "message": f"unknown command {command['op']!r}"}
         except ApiError as error:
@@ -124,7 +167,26 @@ class PartitionStateMachine:
                 self.store.delete(partition_hash, key)
             else:
                 self.store.put(partition_hash, key, json.dumps(outcome.new_item, separators=(",", ":")))
-        return {"status": "ok", "old": current if command.get("return_old") else None}
+        # What the write costs (ReturnConsumedCapacity): the larger of the old and new item.
+        write_bytes = max(item_size_bytes(current or {}), item_size_bytes(outcome.new_item or {}))
+        if command["op"] == "update":
+            attributes = update_return_attributes(command["return_values"], update, current, outcome.new_item)
+            return {"status": "ok", "attributes": attributes, "write_bytes": write_bytes}
+        return {"status": "ok", "old": current if command.get("return_old") else None, "write_bytes": write_bytes}
+
+    def _apply_batch(self, writes: list[dict[str, Any]]) -> dict[str, Any]:
+        """BatchWriteItem's puts and deletes for this partition, all in this one log entry."""
+        decoded = [(int(write["hash"]), base64.b64decode(write["key"]), write.get("item")) for write in writes]
+        for partition_hash, _, _ in decoded:
+            moved_to = self.splits.moved_child(partition_hash)
+            if moved_to is not None:
+                return {"status": "moved", "child": moved_to}  # none applied: the router regroups them all
+        for partition_hash, key, item in decoded:
+            if item is None:
+                self.store.delete(partition_hash, key)
+            else:
+                self.store.put(partition_hash, key, json.dumps(item, separators=(",", ":")))
+        return {"status": "ok"}
 
     def get(self, partition_hash: int, key: bytes) -> dict | None:
         item_json = self.store.get(partition_hash, key)
@@ -134,6 +196,13 @@ class PartitionStateMachine:
         """The partition's own items: a range it moved to a child is skipped (the child answers for it)."""
         rows = self.store.scan_excluding(after, limit, self.splits.excluded_ranges())
         return [(h, k, json.loads(item)) for h, k, item in rows]
+
+    def query(
+        self, partition_hash: int, bounds: StoreBounds, after: bytes | None, forward: bool, limit: int
+    ) -> list[tuple[bytes, dict]]:
+        """One partition key's items within `bounds`, in sort-key order (or reversed)."""
+        rows = self.store.query(partition_hash, bounds.prefix, bounds.lower, bounds.upper, after, forward, limit)
+        return [(k, json.loads(item)) for k, item in rows]
 
     def close(self) -> None:
         self.store.close()

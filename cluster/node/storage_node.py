@@ -20,6 +20,7 @@ from typing import Any
 from cluster.admission.capacity_units import read_units, read_units_up_front, write_units
 from cluster.admission.partition_admission import Kind, PartitionAdmission
 from cluster.api.attribute_values import item_size_bytes
+from cluster.api.key_conditions import StoreBounds
 from cluster.node.log_replica_manager import LogReplicaManager
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.node.planted_apply_crash import PlantedApplyCrash
@@ -94,6 +95,8 @@ class StorageNode(ReplicaHost):
             ("node.propose", self.handle_propose),
             ("node.get", self.handle_get),
             ("node.scan", self.handle_scan),
+            ("node.query", self.handle_query),
+            ("node.get_many", self.handle_get_many),
             ("status", self.status),
         ):
             self.register(method, handler)
@@ -332,6 +335,30 @@ class StorageNode(ReplicaHost):
             )
         return {"item": item}
 
+    async def handle_get_many(self, params: dict[str, Any]) -> Any:
+        """BatchGetItem's keys that live in this partition: one read, one answer per key, in order."""
+        group = self._group(params)
+        try:
+            keys = [(int(key_hash), base64.b64decode(key)) for key_hash, key in params["keys"]]
+        except (KeyError, TypeError, ValueError) as error:
+            raise RpcError("Invalid", f"get_many needs [hash, key] pairs: {error!r}") from error
+        consistent = bool(params.get("consistent"))
+        if not consistent or group.is_leader:
+            self._admit(group.group_id, "read", read_units_up_front(consistent) * len(keys), None)
+        if consistent and not self._stale_consistent_reads:
+            await as_rpc_errors(group.wait_consistent_read(READ_TIMEOUT_S))
+        state_machine = group.state_machine
+        assert isinstance(state_machine, PartitionStateMachine)
+        for partition_hash, _ in keys:
+            moved_to = state_machine.splits.moved_child(partition_hash)
+            if moved_to is not None:
+                raise RpcError(MOVED, f"hash {partition_hash} moved to {moved_to}", {"child": moved_to})
+        items = [state_machine.get(partition_hash, key) for partition_hash, key in keys]
+        extra = sum(read_units(item_size_bytes(item), consistent) - read_units_up_front(consistent)
+                    for item in items if item is not None)
+        self.admission.settle(group.group_id, "read", extra, time.monotonic())
+        return {"items": items}
+
     async def handle_scan(self, params: dict[str, Any]) -> Any:
         group = self._group(params)
         after_param = params.get("after")
@@ -359,6 +386,34 @@ class StorageNode(ReplicaHost):
             time.monotonic(),
         )
         return {"items": [[h, base64.b64encode(k).decode(), item] for h, k, item in rows]}
+
+    async def handle_query(self, params: dict[str, Any]) -> Any:
+        """Query: one partition key's items within key bounds, in sort-key order."""
+        group = self._group(params)
+        try:
+            partition_hash = int(params["hash"])
+            bounds = StoreBounds.from_json(params["bounds"])
+            after = base64.b64decode(params["after"]) if params.get("after") else None
+            limit = max(1, min(int(params.get("limit") or MAX_SCAN_LIMIT), MAX_SCAN_LIMIT))
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise RpcError("Invalid", f"bad query: {error!r}") from error
+        consistent = bool(params.get("consistent"))
+        if not consistent or group.is_leader:
+            self._admit(group.group_id, "read", read_units_up_front(consistent), partition_hash)
+        if consistent:
+            await as_rpc_errors(group.wait_consistent_read(READ_TIMEOUT_S))
+        state_machine = group.state_machine
+        assert isinstance(state_machine, PartitionStateMachine)
+        moved_to = state_machine.splits.moved_child(partition_hash)
+        if moved_to is not None:
+            raise RpcError(MOVED, f"hash {partition_hash} moved to {moved_to}", {"child": moved_to})
+        rows = state_machine.query(partition_hash, bounds, after, bool(params.get("forward", True)), limit)
+        scanned_bytes = sum(item_size_bytes(item) for _, item in rows)
+        self.admission.settle(
+            group.group_id, "read", read_units(scanned_bytes, consistent) - read_units_up_front(consistent),
+            time.monotonic(),
+        )
+        return {"items": [[base64.b64encode(k).decode(), item] for k, item in rows]}
 
     def status(self, params: dict[str, Any]) -> Any:
         spec = self.topology.get(self.process_id)

@@ -19,6 +19,7 @@ from cluster.api.attribute_values import (
     partition_hash,
     validate_key,
 )
+from cluster.api.consumed_capacity import CONSUMED_UNITS, consumed_capacity
 from cluster.api.errors import (
     ApiError,
     ConditionalCheckFailedException,
@@ -29,6 +30,12 @@ from cluster.api.errors import (
     UnknownOperationException,
     ValidationException,
 )
+from cluster.api.key_conditions import (
+    check_filter_avoids_keys,
+    check_query_start_key,
+    key_range,
+    store_bounds,
+)
 from cluster.api.projection import project
 from cluster.api.requests import (
     CreateTableRequest,
@@ -38,12 +45,20 @@ from cluster.api.requests import (
     GetItemRequest,
     ListTablesRequest,
     PutItemRequest,
+    QueryRequest,
     ScanRequest,
+    UpdateItemRequest,
     parse_request,
 )
 from cluster.api.tables import TableInfo, describe_table_json
 from cluster.metadata.catalogue import HASH_SPACE, TableEntry
-from cluster.node.partition_state_machine import encode_delete_command, encode_put_command
+from cluster.node.partition_state_machine import (
+    encode_delete_command,
+    encode_put_command,
+    encode_update_command,
+)
+from cluster.router import partition_calls
+from cluster.router.batch_operations import BatchOperations
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
 from cluster.router.http_server import HttpRequest, HttpResponse
 from cluster.router.moved_retry import MovedRetry
@@ -87,6 +102,7 @@ class DynamoDbService:
         # PLANTED BUG stale-consistent-read (harness self-tests only): ConsistentRead GetItem goes to
         # any replica, own AZ first, exactly like an eventually consistent read.
         self._stale_consistent_reads = "stale-consistent-read" in cluster.topology.faults_enabled
+        self.batches = BatchOperations(cluster)
         self.operations = {
             "CreateTable": self.create_table,
             "DescribeTable": self.describe_table,
@@ -95,7 +111,11 @@ class DynamoDbService:
             "PutItem": self.put_item,
             "GetItem": self.get_item,
             "DeleteItem": self.delete_item,
+            "UpdateItem": self.update_item,
             "Scan": self.scan,
+            "Query": self.query,
+            "BatchGetItem": self.batches.batch_get_item,
+            "BatchWriteItem": self.batches.batch_write_item,
         }
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
@@ -116,7 +136,15 @@ class DynamoDbService:
             except (UnicodeDecodeError, json.JSONDecodeError) as error:
                 raise ValidationException(f"Request body is not valid JSON: {error}") from error
             parsed = parse_request(operation, body)
-            return json_response(200, await handler(parsed))
+            response = await handler(parsed)
+            consumed = consumed_capacity(
+                str(body.get("ReturnConsumedCapacity") or "NONE"),
+                response.pop(CONSUMED_UNITS, {}),
+                batch=operation in ("BatchGetItem", "BatchWriteItem"),
+            )
+            if consumed is not None:
+                response["ConsumedCapacity"] = consumed
+            return json_response(200, response)
         except ApiError as error:
             return error_response(error)
         except Exception as error:  # never a traceback to the client, never a crash
@@ -181,22 +209,7 @@ class DynamoDbService:
     async def _write(
         self, entry: TableEntry, command_hash: int, command: bytes, return_old: bool, old_on_condition_failure: bool
     ) -> dict[str, Any]:
-        moved = MovedRetry(self.cluster, entry.name)
-        while True:
-            partition = entry.partition_for_hash(command_hash)
-            try:
-                result = await self.cluster.call_leader(
-                    partition,
-                    "node.propose",
-                    # The hash lets the node sample hot keys for admission and splits (cluster/admission/).
-                    {"group": partition.group_id, "command": command.decode(), "hash": command_hash},
-                    is_write=True,
-                )
-                if isinstance(result, dict) and result.get("status") == "moved":
-                    raise PartitionMoved(f"{partition.group_id}: moved to {result.get('child')}")
-                break
-            except PartitionMoved as error:  # certainly not applied: safe to send again
-                entry = await moved.refreshed(error)
+        result = await partition_calls.propose(self.cluster, entry, command_hash, command)
         if not isinstance(result, dict):
             raise InternalServerError("replica returned no result")
         if result.get("status") == "condition_failed":
@@ -206,8 +219,12 @@ class DynamoDbService:
             raise ValidationException(str(result.get("message")))
         if result.get("status") != "ok":
             raise InternalServerError(f"unexpected write result {result.get('status')!r}")
+        # The replica knows the old item's size: a write costs by the larger of old and new.
+        consumed = {CONSUMED_UNITS: {entry.name: write_units(int(result.get("write_bytes") or 0))}}
+        if "attributes" in result:  # UpdateItem: the replica shaped them for its ReturnValues
+            return {"Attributes": result["attributes"], **consumed} if result["attributes"] else consumed
         old = result.get("old")
-        return {"Attributes": old} if return_old and old else {}
+        return {"Attributes": old, **consumed} if return_old and old else consumed
 
     async def put_item(self, request: PutItemRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
@@ -236,46 +253,66 @@ class DynamoDbService:
             entry, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
         )
 
+    async def update_item(self, request: UpdateItemRequest) -> dict[str, Any]:
+        entry = await self.cluster.table(request.table_name)
+        schema = TableInfo.from_json(entry.table).key_schema
+        key = validate_key(request.key, schema)
+        if request.update is not None:
+            for path in request.update.parse().paths:
+                if path[0] in schema.key_names:
+                    raise ValidationException(
+                        f"One or more parameter values were invalid: Cannot update attribute {path[0]}. "
+                        "This attribute is part of the key"
+                    )
+        item_hash = partition_hash(key, schema)
+        command = encode_update_command(
+            item_hash, encode_key(key, schema), key, request.update, request.condition, request.return_values
+        )
+        # The updated item's size is known only on the replicas; charge what the request carries.
+        self.cluster.admission.charge(entry, "write", write_units(len(command)))
+        return await self._write(
+            entry, item_hash, command, False, request.return_values_on_condition_check_failure == "ALL_OLD"
+        )
+
     async def get_item(self, request: GetItemRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
         schema = TableInfo.from_json(entry.table).key_schema
         key = validate_key(request.key, schema)
         item_hash = partition_hash(key, schema)
         self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
-        moved = MovedRetry(self.cluster, entry.name)
-        while True:
-            partition = entry.partition_for_hash(item_hash)
-            params = {
-                "group": partition.group_id,
-                "hash": item_hash,
-                "key": base64.b64encode(encode_key(key, schema)).decode(),
-                "consistent": request.consistent_read,
-            }
-            try:
-                if request.consistent_read and not self._stale_consistent_reads:
-                    result = await self.cluster.call_leader(partition, "node.get", params, is_write=False)
-                else:
-                    result = await self.cluster.call_any_replica(partition, "node.get", params)
-                break
-            except PartitionMoved as error:
-                entry = await moved.refreshed(error)
+        params = {
+            "hash": item_hash,
+            "key": base64.b64encode(encode_key(key, schema)).decode(),
+            "consistent": request.consistent_read,
+        }
+        to_leader = request.consistent_read and not self._stale_consistent_reads
+        result = await partition_calls.read(self.cluster, entry, item_hash, "node.get", params, to_leader)
         item = result.get("item") if isinstance(result, dict) else None
         if item is None:
-            return {}
-        self.cluster.admission.settle(entry, "read", read_units(item_size_bytes(item), request.consistent_read)
-                                      - read_units_up_front(request.consistent_read))
-        return {"Item": project(item, request.projection)}
+            return {CONSUMED_UNITS: {entry.name: read_units(0, request.consistent_read)}}
+        units = read_units(item_size_bytes(item), request.consistent_read)
+        self.cluster.admission.settle(entry, "read", units - read_units_up_front(request.consistent_read))
+        return {"Item": project(item, request.projection), CONSUMED_UNITS: {entry.name: units}}
 
     async def scan(self, request: ScanRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
         # Only the up-front unit here: the nodes charge each batch by its size.
         self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
         schema = TableInfo.from_json(entry.table).key_schema
-        position: tuple[int, bytes] | None = None
-        cursor_hash = 0  # partitions are visited in hash order from here (a split appends its child last)
+        # A parallel scan's segment is a slice of the hash space; a whole scan is segment 0 of 1.
+        segment_start = HASH_SPACE * request.segment // request.total_segments
+        segment_end = HASH_SPACE * (request.segment + 1) // request.total_segments
+        # Encoded keys are never empty, so (segment_start, b"") is just before the segment's first item.
+        position: tuple[int, bytes] | None = (segment_start, b"") if segment_start else None
+        cursor_hash = segment_start  # partitions are visited in hash order from here (a split appends its child last)
         if request.exclusive_start_key is not None:
             start_key = validate_key(request.exclusive_start_key, schema)
             start_hash = partition_hash(start_key, schema)
+            if not segment_start <= start_hash < segment_end:
+                raise ValidationException(
+                    "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey "
+                    f"with correct Segment. TotalSegments: {request.total_segments} Segment: {request.segment}"
+                )
             position = (start_hash, encode_key(start_key, schema))
             cursor_hash = start_hash
         moved = MovedRetry(self.cluster, entry.name)
@@ -285,7 +322,11 @@ class DynamoDbService:
         scanned = 0
         page_bytes = 0
         last_key: dict[str, Any] | None = None
-        while cursor_hash < HASH_SPACE:
+
+        def consumed() -> dict[str, float]:
+            return {entry.name: read_units(page_bytes, request.consistent_read)}
+
+        while cursor_hash < segment_end:
             partition = entry.partition_for_hash(position[0] if position else cursor_hash)
             exhausted = False
             while not exhausted:
@@ -308,6 +349,8 @@ class DynamoDbService:
                 rows = result.get("items", []) if isinstance(result, dict) else []
                 exhausted = len(rows) < batch
                 for row_hash, row_key, item in rows:
+                    if int(row_hash) >= segment_end:
+                        return self._scan_response(items, scanned, request.select_count, None, consumed())
                     if int(row_hash) >= partition.hash_end:
                         exhausted = True  # a replica yet to apply its split's fence: the rest is the child's
                         break
@@ -318,16 +361,77 @@ class DynamoDbService:
                     if condition is None or condition.evaluate(item):
                         items.append(project(item, request.projection))
                     if (limit is not None and scanned >= limit) or page_bytes >= SCAN_PAGE_BYTES:
-                        return self._scan_response(items, scanned, request.select_count, last_key)
+                        return self._scan_response(items, scanned, request.select_count, last_key, consumed())
             if exhausted:
                 cursor_hash, position = partition.hash_end, None
-        return self._scan_response(items, scanned, request.select_count, None)
+        return self._scan_response(items, scanned, request.select_count, None, consumed())
+
+    async def query(self, request: QueryRequest) -> dict[str, Any]:
+        entry = await self.cluster.table(request.table_name)
+        schema = TableInfo.from_json(entry.table).key_schema
+        selected = key_range(request.key_condition.parse(), schema)
+        condition = request.filter.parse() if request.filter is not None else None
+        if condition is not None:
+            assert request.filter is not None
+            check_filter_avoids_keys(condition, schema, request.filter.kind)
+        after: bytes | None = None
+        if request.exclusive_start_key is not None:
+            if set(request.exclusive_start_key) != set(schema.key_names):
+                raise ValidationException("The provided starting key is invalid")
+            try:
+                start_key = validate_key(request.exclusive_start_key, schema)
+            except ValidationException as error:
+                raise ValidationException(f"The provided starting key is invalid: {error.message}") from None
+            check_query_start_key(start_key, selected, schema)
+            after = encode_key(start_key, schema)
+        self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
+        item_hash = partition_hash({schema.hash_name: selected.hash_value}, schema)
+        bounds = store_bounds(selected, schema).to_json()
+        projection = request.projection if request.select == "SPECIFIC_ATTRIBUTES" else None
+        items: list[dict[str, Any]] = []
+        scanned = 0
+        page_bytes = 0
+        while True:
+            batch = SCAN_BATCH_ITEMS if request.limit is None else min(SCAN_BATCH_ITEMS, request.limit - scanned)
+            params = {
+                "hash": item_hash,
+                "bounds": bounds,
+                "after": base64.b64encode(after).decode() if after is not None else None,
+                "forward": request.scan_index_forward,
+                "limit": batch,
+                "consistent": request.consistent_read,
+            }
+            result = await partition_calls.read(
+                self.cluster, entry, item_hash, "node.query", params, request.consistent_read
+            )
+            rows = result.get("items", []) if isinstance(result, dict) else []
+            for row_key, item in rows:
+                after = base64.b64decode(row_key)
+                scanned += 1
+                page_bytes += item_size_bytes(item)
+                # Limit counts items read, before the filter, as in DynamoDB.
+                if condition is None or condition.evaluate(item):
+                    items.append(project(item, projection))
+                if (request.limit is not None and scanned >= request.limit) or page_bytes >= SCAN_PAGE_BYTES:
+                    return self._scan_response(
+                        items, scanned, request.select == "COUNT", extract_key(item, schema),
+                        {entry.name: read_units(page_bytes, request.consistent_read)},
+                    )
+            if len(rows) < batch:
+                return self._scan_response(
+                    items, scanned, request.select == "COUNT", None,
+                    {entry.name: read_units(page_bytes, request.consistent_read)},
+                )
 
     @staticmethod
     def _scan_response(
-        items: list[dict[str, Any]], scanned: int, select_count: bool, last_key: dict[str, Any] | None
+        items: list[dict[str, Any]],
+        scanned: int,
+        select_count: bool,
+        last_key: dict[str, Any] | None,
+        consumed: dict[str, float],
     ) -> dict[str, Any]:
-        response: dict[str, Any] = {"Count": len(items), "ScannedCount": scanned}
+        response: dict[str, Any] = {"Count": len(items), "ScannedCount": scanned, CONSUMED_UNITS: consumed}
         if not select_count:
             response["Items"] = items
         if last_key is not None:

@@ -90,6 +90,36 @@ class ItemStore:
             )
         return [(_to_unsigned(h), bytes(k), item) for h, k, item in rows]
 
+    def query(
+        self,
+        partition_hash: int,
+        prefix: bytes,
+        lower: tuple[bytes, bool] | None,
+        upper: tuple[bytes, bool] | None,
+        after: bytes | None,
+        forward: bool,
+        limit: int,
+    ) -> list[tuple[bytes, str]]:
+        """Items of one partition key: keys starting with `prefix`, within the (key, inclusive)
+        bounds, strictly beyond `after` in the reading direction, in key order (or reversed)."""
+        where = ["hash = ?", "substr(key, 1, ?) = ?"]
+        parameters: list[object] = [_to_signed(partition_hash), len(prefix), prefix]
+        if lower is not None:
+            where.append("key >= ?" if lower[1] else "key > ?")
+            parameters.append(lower[0])
+        if upper is not None:
+            where.append("key <= ?" if upper[1] else "key < ?")
+            parameters.append(upper[0])
+        if after is not None:
+            where.append("key > ?" if forward else "key < ?")
+            parameters.append(after)
+        order = "ASC" if forward else "DESC"
+        rows = self._db.execute(
+            f"SELECT key, item FROM items WHERE {' AND '.join(where)} ORDER BY key {order} LIMIT ?",
+            (*parameters, limit),
+        )
+        return [(bytes(k), item) for k, item in rows]
+
     def get_note(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM notes WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None

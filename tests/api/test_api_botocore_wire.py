@@ -200,7 +200,7 @@ def test_api_parse_request_accepts_what_boto_serialises(fake: FakeDynamoDB) -> N
         ExpressionAttributeNames={"#n": "n", "#b": "blob"},
     )
     get = parse_request(*fake.last_request())
-    assert get == GetItemRequest("things", {"id": {"S": "a"}}, True, ["n", "blob"])
+    assert get == GetItemRequest("things", {"id": {"S": "a"}}, True, (("n",), ("blob",)))
 
     fake.client.delete_item(TableName="things", Key={"id": {"S": "a"}})
     delete = parse_request(*fake.last_request())

@@ -51,7 +51,7 @@ def rejects(operation: str, body: object, error: type[ApiError] = ValidationExce
 
 def test_api_unknown_and_unsupported_operations() -> None:
     rejects("Frobnicate", {}, UnknownOperationException)
-    assert "UpdateItem" in rejects("UpdateItem", {}, UnknownOperationException)
+    assert "TransactWriteItems" in rejects("TransactWriteItems", {}, UnknownOperationException)
 
 
 @pytest.mark.parametrize("body", [None, [], "text", 3])
@@ -210,8 +210,9 @@ def test_api_put_item_normalizes_and_keeps_its_condition() -> None:
         ({"ReturnValues": "ALL_NEW"}, "ReturnValues can only be ALL_OLD or NONE"),
         ({"ReturnValues": "SOME"}, "Member must satisfy enum value set"),
         (
-            {"Expected": {"id": {"Exists": False}}},
-            "Parameter Expected is not supported by this store; use ConditionExpression",
+            {"Expected": {"id": {"Exists": False}}, "ConditionExpression": "attribute_not_exists(id)"},
+            "Can not use both expression and non-expression parameters in the same request: "
+            "Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}",
         ),
         ({"ConditionExpression": "id = "}, "Invalid ConditionExpression: Syntax error"),
         (
@@ -257,8 +258,8 @@ def test_api_delete_item() -> None:
         "things", {"id": {"N": "1"}}, ConditionSource("attribute_exists(#i)", {"#i": "id"}, None), "ALL_OLD"
     )
     assert "Member must not be null" in rejects("DeleteItem", {"TableName": "things"})
-    assert "ConditionalOperator" in rejects(
-        "DeleteItem", {"TableName": "things", "Key": {}, "ConditionalOperator": "AND"}
+    assert "at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]" in rejects(
+        "DeleteItem", {"TableName": "things", "Key": {}, "ConditionalOperator": "XOR"}
     )
 
 
@@ -266,15 +267,14 @@ def test_api_get_item_projection_forms() -> None:
     base = {"TableName": "things", "Key": {"id": {"S": "a"}}}
     assert parse_request("GetItem", base) == GetItemRequest("things", {"id": {"S": "a"}}, False, None)
     legacy = parse_request("GetItem", {**base, "AttributesToGet": ["a", "b"]})
-    assert isinstance(legacy, GetItemRequest) and legacy.projection == ["a", "b"]
+    assert isinstance(legacy, GetItemRequest) and legacy.projection == (("a",), ("b",))
     message = rejects("GetItem", {**base, "AttributesToGet": ["a"], "ProjectionExpression": "a"})
     assert message.startswith("Can not use both expression and non-expression parameters in the same request")
     assert "unused in expressions: keys: {#x}" in rejects(
         "GetItem", {**base, "ProjectionExpression": "a", "ExpressionAttributeNames": {"#x": "x"}}
     )
-    assert "nested document paths are not supported" in rejects(
-        "GetItem", {**base, "ProjectionExpression": "a.b"}
-    )
+    nested = parse_request("GetItem", {**base, "ProjectionExpression": "a.b[2], c"})
+    assert isinstance(nested, GetItemRequest) and nested.projection == (("a", "b", 2), ("c",))
     rejects("GetItem", {**base, "ConsistentRead": "yes"}, ValidationException)
 
 
@@ -291,7 +291,7 @@ def test_api_scan_shares_placeholders_between_filter_and_projection() -> None:
         },
     )
     assert isinstance(request, ScanRequest)
-    assert request.projection == ["player", "score"]
+    assert request.projection == (("player",), ("score",))
     assert request.consistent_read and not request.select_count
     # The filter carries only its own names, so it re-parses alone on any replica.
     assert request.filter == ConditionSource(
@@ -304,8 +304,11 @@ def test_api_scan_shares_placeholders_between_filter_and_projection() -> None:
     ("changes", "message"),
     [
         ({"Limit": 0}, "Member must have value greater than or equal to 1"),
-        ({"ScanFilter": {}}, "Parameter ScanFilter is not supported"),
-        ({"Segment": 0, "TotalSegments": 2}, "Parameter Segment is not supported"),
+        ({"ScanFilter": {"a": {"ComparisonOperator": "EQ"}}}, "Invalid number of argument(s) for the EQ ComparisonOperator"),
+        ({"Segment": 1}, "The TotalSegments parameter is required but was not present in the request when Segment parameter is present"),
+        ({"TotalSegments": 2}, "The Segment parameter is required but was not present in the request when parameter TotalSegments is present"),
+        ({"Segment": 2, "TotalSegments": 2}, "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 2 is not less than TotalSegments: 2"),
+        ({"Segment": 0, "TotalSegments": 1000001}, "Member must have value less than or equal to 1000000"),
         ({"IndexName": "by_score"}, "Parameter IndexName is not supported"),
         ({"Select": "EVERYTHING"}, "Member must satisfy enum value set"),
         ({"Select": "COUNT", "ProjectionExpression": "a"}, "when choosing to get only the Count"),
@@ -333,3 +336,8 @@ def test_api_scan_count_and_start_key() -> None:
         {"TableName": "things", "Select": "COUNT", "Limit": 3, "ExclusiveStartKey": {"id": {"N": "2.0"}}},
     )
     assert request == ScanRequest("things", False, 3, {"id": {"N": "2"}}, None, None, True)
+
+
+def test_api_duplicate_attributes_to_get_names_the_duplicate() -> None:
+    message = rejects("GetItem", {"TableName": "things", "Key": {"id": {"S": "a"}}, "AttributesToGet": ["n", "m", "n"]})
+    assert message == "One or more parameter values were invalid: Duplicate value in attribute name: n"

@@ -49,6 +49,11 @@ def splits_status(cluster: LocalCluster) -> list[dict[str, Any]]:
     raise AssertionError("no metadata replica answered status")
 
 
+def finished(cluster: LocalCluster, child: str) -> bool:
+    """Whether the split that creates `child` has finished, as metadata reports it."""
+    return any(s["child"] == child and s["finished_wall_s"] is not None for s in splits_status(cluster))
+
+
 def leaders(cluster: LocalCluster) -> dict[str, str]:
     found = {}
     for process in cluster.status()["processes"]:

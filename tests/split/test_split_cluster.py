@@ -16,6 +16,7 @@ from tests.cluster.acknowledged_writes import AcknowledgedWrites, missing_acknow
 from tests.cluster.cluster_rpc import wait_until
 from tests.cluster.conftest import create_table, make_client
 from tests.split.split_cluster_helpers import (
+    finished,
     leaders,
     metadata_call,
     node_split_status,
@@ -27,10 +28,6 @@ from tests.split.split_cluster_helpers import (
 pytestmark = pytest.mark.cluster
 
 KEY_SCHEMA = KeySchema.from_json({"hash_name": "pk", "hash_type": "S", "range_name": None, "range_type": None})
-
-
-def finished(cluster: LocalCluster, child: str) -> bool:
-    return any(s["child"] == child and s["finished_wall_s"] is not None for s in splits_status(cluster))
 
 
 def fence_of(cluster: LocalCluster, node: str | None, child: str) -> dict | None:
