@@ -19,6 +19,7 @@ from cluster.core.membership import Membership, MembershipError
 from cluster.core.replica import NotLeaderError
 from cluster.node.log_replica_policy import ACTION_KINDS, LeaderView, MembershipAction, decide
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
+from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.json_lines import append_json_object, read_json_objects
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class LogReplicaManager:
         self.detect_ticks = max(1, round(DETECTION_TIMEOUT_S / (node.topology.timing.tick_ms / 1000.0)))
         self.node_azs = {spec.process_id: spec.az for spec in node.topology.by_role("node")}
         # Kept on disk too: a node powered off (a whole-cluster power-off) still tells what it did before.
-        directory.mkdir(parents=True, exist_ok=True)
+        make_durable_directories(directory)
         self.events_path = directory / EVENTS_FILE
         self.events: deque[dict[str, Any]] = deque(read_json_objects(self.events_path), maxlen=MAX_EVENTS)
         self._busy: dict[str, asyncio.Task[None]] = {}

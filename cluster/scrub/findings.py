@@ -14,6 +14,7 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
+from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.json_lines import append_json_object, read_json_objects
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ COUNTER_NAMES = (
 
 class FindingsLog:
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_durable_directories(directory)  # the file's name must survive a power-off, like its lines
         self.path = directory / FINDINGS_FILE
         self.recent: deque[dict[str, Any]] = deque(maxlen=KEPT_FINDINGS)
         self.counters: Counter[str] = Counter({name: 0 for name in COUNTER_NAMES})

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from cluster.storage.wal_segments import fsync_directory
 
 log = logging.getLogger(__name__)
 
 
 def append_json_object(path: Path, document: Mapping[str, Any]) -> None:
-    """Appends one line; a record that cannot be written is logged, never raised (it is a record, not state)."""
+    """Appends one line, durably: these records (scrub findings, log-replica events) are the harness's
+    evidence after a run, and a power-off of the node (lazyfs drops what was not fsynced) must not take
+    them away; they are rare, so an fsync each costs nothing that matters. A record that cannot be
+    written is logged, never raised (it is a record, not state)."""
     try:
+        created = not path.exists()
         with open(path, "a") as output:
             output.write(json.dumps(document, sort_keys=True) + "\n")
+            output.flush()
+            os.fsync(output.fileno())
+        if created:
+            fsync_directory(path.parent)
     except OSError as error:
         log.error("cannot append to %s: %s", path, error)
 
