@@ -39,7 +39,6 @@ from gameday.steady_state import CanaryAvailabilityProbe
 from gameday.store_events import add_store_events
 from loadgen.endpoints import rotated
 from loadgen.history_merge import merge_histories
-from loadgen.register_workload import RegisterWeights
 from loadgen.run import LoadRun, start_load
 from verify.history import HistoryWriter
 
@@ -314,7 +313,7 @@ def _start_loads(
             workers=workers,
             table=f"{model}-{seed}",  # a fresh table per run: old values would make a history lie
             keys=workload.keys,
-            weights=RegisterWeights(workload.read_weight, workload.write_weight, workload.cas_weight),
+            weights=workload.register_weights,
             wait_ms=wait_ms,
             seed=seed,
         )

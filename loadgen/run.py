@@ -245,7 +245,7 @@ def start_load(
         "--endpoints", format_endpoints(endpoints), "--workload", workload, "--table", table, "--keys", str(keys),
         "--history", str(shard_directory / f"{SHARD_STEM}.jsonl"),
         "--read-weight", str(weights.read), "--write-weight", str(weights.write),
-        "--cas-weight", str(weights.cas), "--wait-ms", str(wait_ms),
+        "--cas-weight", str(weights.cas), "--incr-weight", str(weights.incr), "--wait-ms", str(wait_ms),
         "--read-timeout-ms", str(READ_TIMEOUT_S * 1000),
     ]  # fmt: skip
     if seed is not None:

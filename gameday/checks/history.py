@@ -64,6 +64,10 @@ def check_history_file(
     results = check_register_keys(groups, budget, make_witness_budget)
     check = HistoryCheck(counted(register_verdict(results, len(nemesis_events))))
     for key, result in results.items():
+        counter = result.counter
+        if counter is not None and counter.validity is False:
+            culprits = "\n".join(f"  {operation.describe()} (line {operation.invoke_line_number})" for operation in counter.culprits)
+            check.explanations.append(f"key {key_name(key)} (counter): {counter.explanation}\n{culprits}\n")
         if result.witness is None:
             continue
         shown = window_around_witness(result.operations, result.witness)
