@@ -40,6 +40,7 @@ from loadgen.dynamodb_operations import SET_SORT_KEY, execute  # noqa: E402
 from loadgen.endpoints import Endpoint, EndpointAssigner, parse_endpoints  # noqa: E402
 from loadgen.final_read import record_final_read_set  # noqa: E402
 from loadgen.hot_key_session import HotKeyLoad, HotKeyOptions, HotUserRole, add_hot_key_options  # noqa: E402
+from loadgen.locust_requests import fire_request  # noqa: E402
 from loadgen.operations import UniqueValues  # noqa: E402
 from loadgen.recording import CompletedOperation, ProcessNumbers, run_recorded  # noqa: E402
 from loadgen.register_workload import RegisterWeights, RegisterWorkload  # noqa: E402
@@ -213,22 +214,7 @@ def on_quit(**_: Any) -> None:
 
 def fire_request_event(environment: Environment, completed: CompletedOperation) -> None:
     """Keep Locust's own statistics: one request entry per operation, failures named by cause."""
-    exception = None
-    if completed.outcome != "ok":
-        described = completed.failure.describe() if completed.failure else "unknown"
-        exception = OperationNotOk(f"{completed.outcome}: {described}")
-    environment.events.request.fire(
-        request_type=REQUEST_TYPE,
-        name=completed.operation.function,
-        response_time=completed.duration_s * 1000.0,
-        response_length=0,
-        exception=exception,
-        context={"process": completed.process, "outcome": completed.outcome},
-    )
-
-
-class OperationNotOk(Exception):
-    """What Locust's failure table shows for a fail or info outcome (grouped by this message)."""
+    fire_request(environment.events.request, completed, REQUEST_TYPE, completed.operation.function)
 
 
 class DynamoDbUser(User):
