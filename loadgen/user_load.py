@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from loadgen.endpoints import Endpoint
@@ -25,6 +26,14 @@ from loadgen.run import (
 
 USER_LOAD = "user"  # its name among the run's loads, in summary.json and the report
 PROCESS_BLOCK = 900  # its history process numbers: a block no load of ours uses
+
+
+@dataclass(frozen=True)
+class UserLoad:
+    """`gameday run --locustfile PATH --locust-users N`, checked (`check_locustfile`)."""
+
+    locustfile: Path
+    users: int = 2
 
 
 class LocustfileError(ValueError):

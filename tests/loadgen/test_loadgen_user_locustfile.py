@@ -104,3 +104,18 @@ def test_the_example_runs_against_a_real_emulator_and_its_counts_are_judged(
     code, verdict = gameday_check(result.history_path, "register", monkeypatch, capsys)
     assert code == 0 and verdict["valid"] is True
     assert {entry["model"] for entry in verdict["keys"].values()} == {"counter"}
+
+
+@pytest.mark.parametrize("content", [None, "class Broken(:\n"])
+def test_gameday_run_refuses_a_broken_locustfile_before_the_cluster_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None
+) -> None:
+    import gameday.cli
+
+    locustfile = tmp_path / "mine.py"
+    if content is not None:
+        locustfile.write_text(content)
+    code = gameday.cli.main(["run", "smoke", "--locustfile", str(locustfile), "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert f"--locustfile {locustfile}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # nothing started
