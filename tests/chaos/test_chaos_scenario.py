@@ -66,10 +66,11 @@ def test_smoke_scenario_values() -> None:
 
 
 def test_counters_are_opt_in_by_an_incr_weight() -> None:
-    assert load_scenario("smoke").workload.register_weights.incr == 0.0
+    assert load_scenario("smoke").workload.register_weights.incr == 1.0
+    assert load_scenario("default").workload.register_weights.incr == 1.0
     data = _smoke_data()
-    data["workload"]["incr_weight"] = 2
-    assert parse_scenario(data, "counters.toml").workload.register_weights.incr == 2.0
+    del data["workload"]["incr_weight"]
+    assert parse_scenario(data, "counters.toml").workload.register_weights.incr == 0.0
 
 
 def test_default_scenario_omits_rate_so_clients_run_closed_loop() -> None:
