@@ -39,8 +39,8 @@ from gameday.steady_state import CanaryAvailabilityProbe
 from gameday.store_events import add_store_events
 from loadgen.endpoints import rotated
 from loadgen.history_merge import merge_histories
-from loadgen.register_workload import RegisterWeights
 from loadgen.run import LoadRun, start_load
+from loadgen.user_load import USER_LOAD, UserLoad, start_user_load
 from verify.history import HistoryWriter
 
 __all__ = ["CANARY_INTERVAL_S", "GameDayResult", "new_seed", "run_game_day"]
@@ -85,14 +85,17 @@ def run_game_day(
     toxiproxy: str | None = None,
     backend: str = DEFAULT_BACKEND,
     prometheus: bool = False,
+    user_load: UserLoad | None = None,
 ) -> GameDayResult:
     """With ``prometheus``, a real Prometheus scrapes every process for the whole run (data kept in
-    RUN_DIR/prometheus) and the alarm verdict is cross-checked against it (gameday/checks/prometheus.py)."""
+    RUN_DIR/prometheus) and the alarm verdict is cross-checked against it (gameday/checks/prometheus.py).
+    With ``user_load``, the user's own locustfile runs beside our loads (loadgen/user_load.py)."""
     state = _RunState()
     try:
         return _run_game_day(
-            state, scenario, seed, run_dir, say, workers, cluster_faults, baseline, toxiproxy, backend, prometheus
-        )
+            state, scenario, seed, run_dir, say, workers, cluster_faults, baseline, toxiproxy, backend, prometheus,
+            user_load,
+        )  # fmt: skip
     finally:
         # Last, after the verdict: the cross-check queries Prometheus once everything else has stopped.
         if state.prometheus is not None:
@@ -112,6 +115,7 @@ def _run_game_day(
     toxiproxy: str | None,
     backend: str,
     prometheus: bool,
+    user_load: UserLoad | None,
 ) -> GameDayResult:
     # Refused before anything starts: a misspelt planted bug would silently test the correct store.
     planted_bugs = check_planted_bugs(cluster_faults or [])
@@ -127,9 +131,10 @@ def _run_game_day(
         planted_bugs=planted_bugs,
         backend=backend,
         baseline=baseline,
+        user_load={"locustfile": str(user_load.locustfile), "users": user_load.users} if user_load else None,
     )
     nemesis = HistoryWriter(record.nemesis_path)
-    checks = checks_for(scenario)
+    checks = checks_for(scenario, user_load=user_load is not None)
     interrupted = False
     say(f"game day {scenario.name!r}, seed {seed} (replay: {record.replay}); run directory {run_dir}")
 
@@ -186,6 +191,11 @@ def _run_game_day(
                 record.prometheus = state.prometheus
                 record.prometheus_summary = state.prometheus.summary() if state.prometheus else None
             _start_loads(state, scenario, seed, endpoints, run_dir, workers)
+            if user_load is not None:
+                # Its round over the routers starts after ours, so with few users the loads lean on different ones.
+                state.loads[USER_LOAD] = start_user_load(
+                    user_load.locustfile, rotated(endpoints, len(state.loads)), user_load.users, run_dir / "load-user", seed
+                )
             run_start_s = record.run_start_monotonic_s = time.monotonic()
             record.run_start_wall_s = time.time()
             state.chaos_thread = threading.Thread(
@@ -314,7 +324,7 @@ def _start_loads(
             workers=workers,
             table=f"{model}-{seed}",  # a fresh table per run: old values would make a history lie
             keys=workload.keys,
-            weights=RegisterWeights(workload.read_weight, workload.write_weight, workload.cas_weight),
+            weights=workload.register_weights,
             wait_ms=wait_ms,
             seed=seed,
         )

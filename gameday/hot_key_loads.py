@@ -23,7 +23,6 @@ from pathlib import Path
 from gameday.scenario import Workload
 from loadgen.endpoints import rotated
 from loadgen.hot_key_workload import locust_arguments
-from loadgen.register_workload import RegisterWeights
 from loadgen.run import LoadRun, start_load
 
 HOT_WORKERS = 2
@@ -44,7 +43,7 @@ def start_hot_key_loads(
     hot_key = workload.hot_key
     assert hot_key is not None
     table = f"register-{seed}"  # a fresh table per run: old values would make a history lie
-    weights = RegisterWeights(workload.read_weight, workload.write_weight, workload.cas_weight)
+    weights = workload.register_weights
     loads: dict[str, LoadRun] = {}
     try:
         for name, role, users, host, load_workers, think_ms in (

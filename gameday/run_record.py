@@ -20,6 +20,7 @@ from cluster.deploy.backends import DEFAULT_BACKEND
 from gameday.nemesis_file import fault_windows
 from gameday.prometheus_run import RunPrometheus
 from gameday.scenario import Scenario
+from loadgen.locust_stats import read_locust_stats
 from loadgen.run import LoadResult
 
 NEMESIS_FILE = "nemesis.jsonl"
@@ -27,7 +28,8 @@ CANARY_RECORDS_FILE = "canaries.jsonl"
 # Sections summary.json has always placed before the run's timing: they were read before the cluster stopped.
 SECTIONS_BEFORE_TIMING = ("log_replicas",)
 # Each load's history with the nemesis events merged in, by the model it is judged as.
-HISTORY_FILES = {"register": "history.jsonl", "set": "history-set.jsonl"}
+# The user's own locustfile (`--locustfile`) records into a history of its own, judged as registers and counters.
+HISTORY_FILES = {"register": "history.jsonl", "set": "history-set.jsonl", "user": "history-user.jsonl"}
 
 
 @dataclass
@@ -41,6 +43,7 @@ class RunRecord:
     planted_bugs: list[str] = field(default_factory=list)
     backend: str = DEFAULT_BACKEND
     baseline: dict[str, Any] | None = None  # `--baseline`: the run's alarms are compared with it
+    user_load: dict[str, Any] | None = None  # `--locustfile`: {"locustfile": path, "users": n}
 
     # Known once the cluster is up (None: the run never got that far, and summary.json leaves the key out).
     proxied_links: bool | None = None
@@ -78,6 +81,11 @@ class RunRecord:
             f"gameday run {self.scenario.source or self.scenario.name} --seed {self.seed}"
             + "".join(f" --planted-bug {name}" for name in self.planted_bugs)
             + (f" --backend {self.backend}" if self.backend != DEFAULT_BACKEND else "")
+            + (
+                f" --locustfile {self.user_load['locustfile']} --locust-users {self.user_load['users']}"
+                if self.user_load
+                else ""
+            )
         )
 
     @property
@@ -106,6 +114,8 @@ class RunRecord:
             "thresholds": asdict(self.scenario.thresholds),
             "partial": self.partial,
         }
+        if self.user_load is not None:
+            summary["user_load"] = self.user_load
         known_once_up = {
             "proxied_links": self.proxied_links,
             "endpoints": self.endpoints,
@@ -130,7 +140,11 @@ class RunRecord:
             ]
             summary["chaos"] = vars(self.chaos) if self.chaos else None
             summary["errors"] = self.errors
-            summary["load"] = {model: {"counts": result.counts} for model, result in self.load_results.items()}
+            # Per load: the history's counts, and Locust's own per-request statistics (throughput, errors, latency).
+            summary["load"] = {
+                model: {"counts": result.counts, "requests": read_locust_stats(result.stats_paths)}
+                for model, result in self.load_results.items()
+            }
         summary.update(sections)
         if self.store_events is not None:
             summary["store_events"] = self.store_events

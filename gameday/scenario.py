@@ -21,6 +21,7 @@ from chaos.schedule import FaultPhase, TargetOptions
 from cluster.router.partition_cache import CACHE_MODES, DEFAULT_CACHE_MODE
 from gameday.admission_scenario import admission_enabled, admission_settings, check_admission
 from loadgen.hot_key_workload import HotKeySettings
+from loadgen.register_workload import RegisterWeights
 
 __all__ = [
     "ClusterShape",
@@ -84,7 +85,13 @@ class Workload:
     read_weight: float
     write_weight: float
     cas_weight: float
-    hot_key: HotKeySettings | None = None  # model "hot-key": the hot users (`clients` are the cold ones)
+    hot_key: HotKeySettings | None = None
+    # Counters (UpdateItem ADD) beside the registers; 0 keeps a scenario's load as it always was.
+    incr_weight: float = 0.0  # model "hot-key": the hot users (`clients` are the cold ones)
+
+    @property
+    def register_weights(self) -> RegisterWeights:
+        return RegisterWeights(self.read_weight, self.write_weight, self.cas_weight, self.incr_weight)
 
     @property
     def history_model(self) -> str:
@@ -289,10 +296,11 @@ def _workload(top: _Table) -> Workload:
         read_weight=table.number("read_weight", 1.0),
         write_weight=table.number("write_weight", 1.0),
         cas_weight=table.number("cas_weight", 1.0),
+        incr_weight=table.number("incr_weight", 0.0),
         hot_key=_hot_key(table) if model == "hot-key" else None,  # elsewhere its keys are unknown keys
     )
-    if workload.read_weight + workload.write_weight + workload.cas_weight <= 0:
-        raise table.fail("read_weight", "read, write and cas weights are all zero: the workload would do nothing")
+    if workload.read_weight + workload.write_weight + workload.cas_weight + workload.incr_weight <= 0:
+        raise table.fail("read_weight", "read, write, cas and incr weights are all zero: the workload would do nothing")
     table.finish()
     return workload
 

@@ -66,8 +66,11 @@ def ensure_table(
     table: str,
     timeout_s: float = TABLE_ACTIVE_TIMEOUT_S,
     clock: Callable[[], float] = time.monotonic,
+    sort_key: str | None = None,
 ) -> None:
-    """Create `table` (hash key `pk`, type S) unless it exists, then wait until it is ACTIVE.
+    """Create `table` (hash key `pk`, type S; with `sort_key`, that range key, type N) unless it exists,
+    then wait until it is ACTIVE. A table that exists with another key schema is refused: the workload's
+    items would overwrite one another.
 
     Several processes may race to create it: ResourceInUseException means another won. Connection
     errors and a ResourceNotFound right after creation are retried until the deadline, because an
@@ -77,8 +80,10 @@ def ensure_table(
     last_problem = "no answer yet"
     while clock() < deadline_s:
         try:
-            status = client.describe_table(TableName=table)["Table"]["TableStatus"]
+            description = client.describe_table(TableName=table)["Table"]
+            status = description["TableStatus"]
             if status == "ACTIVE":
+                _check_key_schema(table, description.get("KeySchema", []), sort_key)
                 return
             last_problem = f"status {status}"
         except ClientError as error:
@@ -89,8 +94,9 @@ def ensure_table(
                 try:
                     client.create_table(
                         TableName=table,
-                        KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
+                        KeySchema=_key_schema(sort_key),
+                        AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}]
+                        + ([{"AttributeName": sort_key, "AttributeType": "N"}] if sort_key else []),
                         BillingMode="PAY_PER_REQUEST",
                     )
                     continue
@@ -103,3 +109,14 @@ def ensure_table(
             last_problem = repr(error)
         time.sleep(TABLE_POLL_INTERVAL_S)
     raise TableNotReadyError(f"table {table!r} not ACTIVE within {timeout_s:g} s; last: {last_problem}")
+
+
+def _key_schema(sort_key: str | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}]
+    return schema + [{"AttributeName": sort_key, "KeyType": "RANGE"}] if sort_key else schema
+
+
+def _check_key_schema(table: str, schema: list[dict[str, str]], sort_key: str | None) -> None:
+    wanted = _key_schema(sort_key)
+    if sorted(map(repr, schema)) != sorted(map(repr, wanted)):
+        raise TableNotReadyError(f"table {table!r} exists with key schema {schema}, this workload needs {wanted}")

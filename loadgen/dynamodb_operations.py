@@ -14,6 +14,9 @@ from loadgen.operations import PlannedOperation
 REGISTER_ATTRIBUTE = "val"
 ELEMENT_ATTRIBUTE = "element"
 SET_ITEM_PREFIX = "s-"
+# The set's table has a range key: elements live in SET_BUCKETS item collections, read back by Query.
+SET_SORT_KEY = "sk"
+SET_BUCKETS = 8
 # Placeholders always: `value` and many other words are reserved in DynamoDB expressions.
 VALUE_NAMES = {"#v": REGISTER_ATTRIBUTE}
 
@@ -29,6 +32,8 @@ def execute(client: Any, table: str, operation: PlannedOperation) -> Any:
         expected, new = operation.value
         cas_register(client, table, _key(operation), expected, new)
         return [expected, new]
+    if function == "incr":
+        return increment_counter(client, table, _key(operation), operation.value)
     if function == "add":
         add_element(client, table, operation.value)
         return operation.value
@@ -75,30 +80,57 @@ def cas_register(client: Any, table: str, key: str, expected: int, new: int) -> 
     )
 
 
+def increment_counter(client: Any, table: str, key: str, increment: int) -> int:
+    """UpdateItem ADD: atomic on the store's side (creates the item at 0 first); returns the new count."""
+    response = client.update_item(
+        TableName=table,
+        Key={PARTITION_KEY: {"S": key}},
+        UpdateExpression="ADD #v :increment",
+        ExpressionAttributeNames=VALUE_NAMES,
+        ExpressionAttributeValues={":increment": {"N": str(increment)}},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"][REGISTER_ATTRIBUTE]["N"])
+
+
 def add_element(client: Any, table: str, element: int) -> None:
     client.put_item(
         TableName=table,
-        Item={PARTITION_KEY: {"S": f"{SET_ITEM_PREFIX}{element}"}, ELEMENT_ATTRIBUTE: {"N": str(element)}},
+        Item={
+            PARTITION_KEY: {"S": set_bucket(element)},
+            SET_SORT_KEY: {"N": str(element)},
+            ELEMENT_ATTRIBUTE: {"N": str(element)},
+        },
     )
 
 
+def set_bucket(element: int) -> str:
+    """The item collection (partition key) an element is stored in: the set spreads over every partition."""
+    return f"{SET_ITEM_PREFIX}{element % SET_BUCKETS}"
+
+
 def read_set(client: Any, table: str, page_limit: int = 10_000) -> list[int]:
-    """Every element, by a strongly consistent Scan followed page by page to the end."""
+    """Every element: one strongly consistent Query per bucket, each followed page by page to the end."""
     elements: list[int] = []
-    request: dict[str, Any] = {
-        "TableName": table,
-        "ConsistentRead": True,
-        "FilterExpression": "begins_with(#pk, :prefix)",
-        "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
-        "ExpressionAttributeValues": {":prefix": {"S": SET_ITEM_PREFIX}},
-    }
-    for _ in range(page_limit):  # bounded: a store that never ends pagination must not hang us
-        response = client.scan(**request)
-        for item in response.get("Items", []):
-            if ELEMENT_ATTRIBUTE in item:
-                elements.append(int(item[ELEMENT_ATTRIBUTE]["N"]))
-        last_key = response.get("LastEvaluatedKey")
-        if not last_key:
-            return sorted(elements)
-        request["ExclusiveStartKey"] = last_key
-    raise RuntimeError(f"scan of {table!r} did not finish within {page_limit} pages")
+    pages = 0
+    for bucket in range(SET_BUCKETS):
+        request: dict[str, Any] = {
+            "TableName": table,
+            "ConsistentRead": True,
+            "KeyConditionExpression": "#pk = :bucket",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            "ExpressionAttributeValues": {":bucket": {"S": f"{SET_ITEM_PREFIX}{bucket}"}},
+        }
+        while True:
+            pages += 1
+            if pages > page_limit:  # bounded: a store that never ends pagination must not hang us
+                raise RuntimeError(f"query of {table!r} did not finish within {page_limit} pages")
+            response = client.query(**request)
+            for item in response.get("Items", []):
+                if ELEMENT_ATTRIBUTE in item:
+                    elements.append(int(item[ELEMENT_ATTRIBUTE]["N"]))
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                break
+            request["ExclusiveStartKey"] = last_key
+    return sorted(elements)

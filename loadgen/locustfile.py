@@ -36,10 +36,11 @@ from locust.env import Environment  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from loadgen.dynamodb_client import ClientSettings, ensure_table, make_client  # noqa: E402
-from loadgen.dynamodb_operations import execute  # noqa: E402
+from loadgen.dynamodb_operations import SET_SORT_KEY, execute  # noqa: E402
 from loadgen.endpoints import Endpoint, EndpointAssigner, parse_endpoints  # noqa: E402
 from loadgen.final_read import record_final_read_set  # noqa: E402
 from loadgen.hot_key_session import HotKeyLoad, HotKeyOptions, HotUserRole, add_hot_key_options  # noqa: E402
+from loadgen.locust_requests import fire_request  # noqa: E402
 from loadgen.operations import UniqueValues  # noqa: E402
 from loadgen.recording import CompletedOperation, ProcessNumbers, run_recorded  # noqa: E402
 from loadgen.register_workload import RegisterWeights, RegisterWorkload  # noqa: E402
@@ -60,13 +61,16 @@ def add_options(parser: Any) -> None:
                         help="NAME=URL,NAME=URL (or URL,URL): each user is bound to one, round robin; "
                              "default: --host alone")
     parser.add_argument("--table", default="loadgen", env_var="LOADGEN_TABLE",
-                        help="table to use; created (hash key pk, S) when missing")
+                        help="table to use; created when missing (hash key pk, S; the set workload's also range "
+                             "key sk, N: its final read is a Query per item collection)")
     parser.add_argument("--keys", type=int, default=8, env_var="LOADGEN_KEYS", help="register keys r0..rN-1")
     parser.add_argument("--history", default="history.jsonl", env_var="LOADGEN_HISTORY",
                         help="history file (JSON Lines, DESIGN §4); workers write <stem>.worker<i><suffix>")
     parser.add_argument("--read-weight", type=float, default=1.0, env_var="LOADGEN_READ_WEIGHT")
     parser.add_argument("--write-weight", type=float, default=1.0, env_var="LOADGEN_WRITE_WEIGHT")
     parser.add_argument("--cas-weight", type=float, default=1.0, env_var="LOADGEN_CAS_WEIGHT")
+    parser.add_argument("--incr-weight", type=float, default=0.0, env_var="LOADGEN_INCR_WEIGHT",
+                        help="register workload: increments (UpdateItem ADD) of counter keys c0..cN-1, read back too")
     parser.add_argument("--wait-ms", type=float, default=10.0, env_var="LOADGEN_WAIT_MS",
                         help="pause of each user between operations")
     parser.add_argument("--connect-timeout-ms", type=float, default=1000.0, env_var="LOADGEN_CONNECT_TIMEOUT_MS")
@@ -103,7 +107,7 @@ class LoadOptions:
             table=options.table,
             keys=options.keys,
             history_path=Path(options.history),
-            weights=RegisterWeights(options.read_weight, options.write_weight, options.cas_weight),
+            weights=RegisterWeights(options.read_weight, options.write_weight, options.cas_weight, options.incr_weight),
             wait_s=options.wait_ms / 1000.0,
             client_settings=ClientSettings(
                 endpoint_url=endpoints[0].url,
@@ -175,7 +179,7 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     else:
         worker_index, history_path = 0, options.history_path
     session = LoadSession(options, worker_index, history_path)
-    ensure_table(session.client, options.table)
+    ensure_table(session.client, options.table, sort_key=SET_SORT_KEY if options.workload == "set" else None)
     logger.info(
         "loadgen: workload %s, table %s, seed %d, history %s", options.workload, options.table,
         options.seed, history_path,
@@ -210,22 +214,7 @@ def on_quit(**_: Any) -> None:
 
 def fire_request_event(environment: Environment, completed: CompletedOperation) -> None:
     """Keep Locust's own statistics: one request entry per operation, failures named by cause."""
-    exception = None
-    if completed.outcome != "ok":
-        described = completed.failure.describe() if completed.failure else "unknown"
-        exception = OperationNotOk(f"{completed.outcome}: {described}")
-    environment.events.request.fire(
-        request_type=REQUEST_TYPE,
-        name=completed.operation.function,
-        response_time=completed.duration_s * 1000.0,
-        response_length=0,
-        exception=exception,
-        context={"process": completed.process, "outcome": completed.outcome},
-    )
-
-
-class OperationNotOk(Exception):
-    """What Locust's failure table shows for a fail or info outcome (grouped by this message)."""
+    fire_request(environment.events.request, completed, REQUEST_TYPE, completed.operation.function)
 
 
 class DynamoDbUser(User):

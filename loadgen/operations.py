@@ -10,9 +10,9 @@ VALUES_PER_BLOCK = 1_000_000_000_000  # one block of unique values per load proc
 
 @dataclass(frozen=True)
 class PlannedOperation:
-    function: str  # read | write | cas | add | read-set (DESIGN §4)
+    function: str  # read | write | cas | incr | add | read-set (DESIGN §4)
     key: str | None
-    value: Any  # the invoke's value: None for reads, [expected, new] for cas
+    value: Any  # the invoke's value: None for reads, [expected, new] for cas, the increment (1) for incr
 
 
 class UniqueValues:

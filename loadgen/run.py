@@ -79,7 +79,9 @@ class LoadRun:
         table: str,
         commands: dict[str, list[str]],
         duration_s: float | None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`environment`: more variables for the Locust processes (a user locustfile's GAMEDAY_*)."""
         self.endpoints = dict(endpoints)
         # The set's final read is a consistent read: any endpoint will do, the first one takes it.
         self.host = next(iter(self.endpoints.values()))
@@ -91,7 +93,7 @@ class LoadRun:
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._log_paths: list[Path] = []
         self._result: LoadResult | None = None
-        environment = dict(os.environ)
+        environment = dict(os.environ) | dict(environment or {})
         environment["PYTHONPATH"] = os.pathsep.join(
             part for part in (str(REPOSITORY_ROOT), environment.get("PYTHONPATH")) if part
         )
@@ -200,6 +202,15 @@ def count_outcomes(history_path: Path) -> dict[str, dict[str, int]]:
     return counts
 
 
+def prepare_shard_directory(out_dir: Path) -> Path:
+    """OUT_DIR/shards, emptied of history shards: one from an earlier run there must not be merged."""
+    shard_directory = out_dir / SHARD_DIRECTORY
+    shard_directory.mkdir(parents=True, exist_ok=True)
+    for stale in shard_directory.glob(f"{SHARD_STEM}*.jsonl"):
+        stale.unlink()
+    return shard_directory
+
+
 def endpoints_by_name(host: str | Mapping[str, str]) -> dict[str, str]:
     """One URL (named by itself) or name → URL, checked: at least one endpoint."""
     endpoints = {host: host} if isinstance(host, str) else dict(host)
@@ -235,17 +246,14 @@ def start_load(
     if users < 1 or workers < 0:
         raise ValueError(f"need users >= 1 and workers >= 0, got users={users}, workers={workers}")
     out_dir = Path(out_dir).resolve()
-    shard_directory = out_dir / SHARD_DIRECTORY
-    shard_directory.mkdir(parents=True, exist_ok=True)
-    for stale in shard_directory.glob(f"{SHARD_STEM}*.jsonl"):
-        stale.unlink()  # a shard from an earlier run in the same directory must not be merged
+    shard_directory = prepare_shard_directory(out_dir)
     weights = weights or RegisterWeights()
     endpoints = endpoints_by_name(host)
     workload_options = [
         "--endpoints", format_endpoints(endpoints), "--workload", workload, "--table", table, "--keys", str(keys),
         "--history", str(shard_directory / f"{SHARD_STEM}.jsonl"),
         "--read-weight", str(weights.read), "--write-weight", str(weights.write),
-        "--cas-weight", str(weights.cas), "--wait-ms", str(wait_ms),
+        "--cas-weight", str(weights.cas), "--incr-weight", str(weights.incr), "--wait-ms", str(wait_ms),
         "--read-timeout-ms", str(READ_TIMEOUT_S * 1000),
     ]  # fmt: skip
     if seed is not None:

@@ -1,4 +1,7 @@
-"""Set workload generator: every operation adds a unique element; one final read-set reads them all."""
+"""Set workload generator: every operation adds a unique element; one final read-set reads them all.
+
+Elements are stored in a few item collections of a range-key table, so the final read-set is a strongly
+consistent Query of each (loadgen/dynamodb_operations.py `read_set`), followed page by page."""
 
 from __future__ import annotations
 

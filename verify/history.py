@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TextIO
 
 EVENT_TYPES = frozenset({"invoke", "ok", "fail", "info"})
 COMPLETION_TYPES = frozenset({"ok", "fail", "info"})
-CLIENT_FUNCTIONS = frozenset({"read", "write", "cas", "add", "read-set"})
+CLIENT_FUNCTIONS = frozenset({"read", "write", "cas", "add", "read-set", "incr"})
 NEMESIS_PROCESS = "nemesis"
 # The store's own mechanisms (log replicas, scrub, splits) report what they did as events of this process.
 STORE_PROCESS = "store"
@@ -124,6 +124,8 @@ def event_from_object(document: Any, line_number: int, position: int) -> History
         raise HistoryError(f"ok read-set value must be a list of elements, got {value!r}", line_number)
     elif function == "add" and event_type == "invoke" and value is None:
         raise HistoryError("add must name the element it adds in 'value'", line_number)
+    elif function == "incr" and event_type == "invoke" and value is None:
+        raise HistoryError("incr must name its increment in 'value'", line_number)
     key = document.get("key")
     if key is not None and type(key) in (list, dict):
         key = freeze(key)

@@ -19,8 +19,8 @@ class Operation(NamedTuple):
     process: int | str
     function: str
     key: Hashable | None
-    input_value: Any  # the invoke's value: written value, [expected, new] for cas, element for add
-    output_value: Any  # the completion's value: what a read returned; None when not completed
+    input_value: Any  # the invoke's value: written value, [expected, new] for cas, element for add, 1 for incr
+    output_value: Any  # the completion's value: what a read returned, the new count of an incr; None when not completed
     outcome: str  # OK, FAIL, INFO or OPEN
     invoke_position: int
     complete_position: int | None  # None for info and open: they may take effect at any later time
@@ -39,6 +39,9 @@ class Operation(NamedTuple):
             shown = "null" if self.output_value is None else _show(self.output_value)
             if self.outcome != OK:
                 shown = "?"
+        elif self.function == "incr":
+            # An ok increment shows the count it returned: that is what the counter model checks.
+            shown = f"+{_show(self.input_value)}" + (f"={_show(self.output_value)}" if self.outcome == OK else "")
         elif self.function == "cas":
             expected, new = self.input_value
             shown = f"{_show(expected)}->{_show(new)}"

@@ -48,6 +48,14 @@ def register_verdict(
         }
         if result.search.unknown_reason:
             entry["reason"] = result.search.unknown_reason
+        if result.counter is not None:
+            entry["model"] = "counter"
+            entry["final_value"] = result.counter.final_value
+            if result.counter.explanation and result.counter.validity is False:
+                entry["witness"] = {
+                    "explanation": result.counter.explanation,
+                    "operations": [operation.to_json_object() for operation in result.counter.culprits],
+                }
         if result.witness is not None:
             witness = result.witness
             entry["witness"] = {

@@ -64,6 +64,10 @@ def check_history_file(
     results = check_register_keys(groups, budget, make_witness_budget)
     check = HistoryCheck(counted(register_verdict(results, len(nemesis_events))))
     for key, result in results.items():
+        counter = result.counter
+        if counter is not None and counter.validity is False:
+            culprits = "\n".join(f"  {operation.describe()} (line {operation.invoke_line_number})" for operation in counter.culprits)
+            check.explanations.append(f"key {key_name(key)} (counter): {counter.explanation}\n{culprits}\n")
         if result.witness is None:
             continue
         shown = window_around_witness(result.operations, result.witness)
@@ -84,18 +88,19 @@ class HistoryModelCheck(Check):
     """One recorded history (RUN_DIR/`file_name`, each load's own with the nemesis events merged in),
     judged as `model`."""
 
-    def __init__(self, name: str, model: str, file_name: str) -> None:
+    def __init__(self, name: str, model: str, file_name: str, load: str | None = None) -> None:
         self.name = name
         self.model = model
         self.file_name = file_name
+        self.load = load or model  # the load whose history it judges
 
     def wanted(self, scenario: Scenario) -> bool:
         return self.model in history_models(scenario)
 
     def judge(self, record: RunRecord) -> CheckOutcome | None:
-        load = record.load_results.get(self.model)
+        load = record.load_results.get(self.load)
         if load is None:
-            return CheckOutcome(VerifierResult(self.name, "unknown", f"the {self.model} load produced no history"))
+            return CheckOutcome(VerifierResult(self.name, "unknown", f"the {self.load} load produced no history"))
         return CheckOutcome(judge_history(self.name, self.model, record.run_dir / self.file_name, record.run_dir, load.counts))
 
 
@@ -124,3 +129,20 @@ def judge_history(
     if check.explanations:
         detail += "\n" + "\n".join(check.explanations)
     return VerifierResult(name, verdict["valid"], detail, {"verdict": verdict})
+
+
+class UserHistoryCheck(HistoryModelCheck):
+    """A user locustfile's recorded operations (`gameday run --locustfile`, loadgen/recorder.py), judged as
+    registers and counters. Wanted only when the run has such a file; no verdict when it recorded nothing."""
+
+    def __init__(self, file_name: str) -> None:
+        super().__init__("user-linearizability", "register", file_name, load="user")
+
+    def wanted(self, scenario: Scenario) -> bool:
+        return False  # a run option, not the scenario's: checks_for adds it when --locustfile is given
+
+    def judge(self, record: RunRecord) -> CheckOutcome | None:
+        load = record.load_results.get(self.load)
+        if load is not None and not load.counts:
+            return None  # the file records nothing: its requests are only counted
+        return super().judge(record)

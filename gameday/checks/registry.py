@@ -14,7 +14,7 @@ from gameday.checks.availability_regression import AvailabilityRegressionCheck
 from gameday.checks.base import Check
 from gameday.checks.canary_data import CanaryDataCheck
 from gameday.checks.cluster_health import ClusterHealthCheck
-from gameday.checks.history import HistoryModelCheck
+from gameday.checks.history import HistoryModelCheck, UserHistoryCheck
 from gameday.checks.log_replicas import LogReplicasCheck
 from gameday.checks.metadata_load import MetadataLoadCheck
 from gameday.checks.prometheus import PrometheusCheck
@@ -44,8 +44,16 @@ ALL_CHECKS: tuple[Check, ...] = (
 )
 
 
-def checks_for(scenario: Scenario) -> list[Check]:
-    return [check for check in ALL_CHECKS if check.wanted(scenario)]
+USER_HISTORY_CHECK = UserHistoryCheck(HISTORY_FILES["user"])
+
+
+def checks_for(scenario: Scenario, user_load: bool = False) -> list[Check]:
+    """`user_load`: the run has the user's own locustfile, whose recorded history is judged too."""
+    wanted = [check for check in ALL_CHECKS if check.wanted(scenario)]
+    if not user_load:
+        return wanted
+    after_histories = sum(isinstance(check, HistoryModelCheck) for check in wanted)  # they come first
+    return wanted[:after_histories] + [USER_HISTORY_CHECK] + wanted[after_histories:]
 
 
 def observe_before_down(checks: Sequence[Check], cluster: Any, record: RunRecord) -> None:

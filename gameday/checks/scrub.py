@@ -69,14 +69,14 @@ def stored_key(history_key: Any) -> str | None:
 
 
 def acknowledged_writes(history_events: Iterable[Mapping[str, Any]]) -> dict[str, list[float]]:
-    """Stored key -> invoke times (s) of the writes and swapped cas the store acknowledged."""
+    """Stored key -> invoke times (s) of the writes, swapped cas and increments the store acknowledged."""
     invoked: dict[Any, float] = {}
     writes: dict[str, list[float]] = {}
     for event in history_events:
         process = event.get("process")
         if event.get("type") == "invoke":
             invoked[process] = float(event.get("time", 0)) / 1e9
-        elif event.get("type") == "ok" and event.get("f") in ("write", "cas") and process in invoked:
+        elif event.get("type") == "ok" and event.get("f") in ("write", "cas", "incr") and process in invoked:
             key = stored_key(event.get("key"))
             if key is not None:
                 writes.setdefault(key, []).append(invoked[process])

@@ -18,6 +18,7 @@ from gameday.baseline import BaselineError, load_baseline
 from gameday.game_day import new_seed, run_game_day
 from gameday.prometheus_server import PrometheusError, find_prometheus
 from gameday.scenario import ScenarioError, load_scenario, shipped_scenarios
+from loadgen.user_load import LocustfileError, UserLoad, check_locustfile
 
 EXIT_UNKNOWN = 2
 
@@ -58,6 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--workers", type=int, default=0, help="Locust workers (master/worker mode; 0 = one process)")
     parser.add_argument(
+        "--locustfile", type=Path, metavar="PATH",
+        help="bring your own workload: run this Locust file beside ours, its users spread over the routers; its "
+        "requests are counted in the report, and what it records through loadgen.recorder is judged "
+        "(user-linearizability); refused before the cluster starts when missing or not valid Python",
+    )
+    parser.add_argument("--locust-users", type=int, default=2, metavar="N", help="users of --locustfile (default: 2)")
+    parser.add_argument(
         "--planted-bug", action="append", default=[], metavar="NAME", dest="planted_bugs",
         help=(
             "for testing the harness only: make the store deliberately wrong so the run must fail "
@@ -85,6 +93,16 @@ def run_command(args: argparse.Namespace) -> int:
     if args.workers < 0:
         print("gameday run: --workers must be 0 or more", file=sys.stderr)
         return EXIT_UNKNOWN
+    user_load = None
+    if args.locustfile is not None:
+        if args.locust_users < 1:
+            print("gameday run: --locust-users must be 1 or more", file=sys.stderr)
+            return EXIT_UNKNOWN
+        try:
+            user_load = UserLoad(check_locustfile(args.locustfile), args.locust_users)
+        except LocustfileError as error:
+            print(f"gameday run: {error}", file=sys.stderr)
+            return EXIT_UNKNOWN
     baseline = None
     if args.baseline is not None:
         try:
@@ -122,5 +140,6 @@ def run_command(args: argparse.Namespace) -> int:
         toxiproxy=args.toxiproxy,
         backend=args.backend,
         prometheus=args.prometheus,
+        user_load=user_load,
     )
     return result.exit_code

@@ -23,7 +23,8 @@ from verify.history import SYSTEM_PROCESSES
 BUCKETS_PER_SECOND = 10
 NANOSECONDS_PER_BUCKET = 1_000_000_000 // BUCKETS_PER_SECOND
 
-HISTORY_FILE_NAMES = ("history.jsonl", "history-set.jsonl")
+# A user locustfile's recorded operations (`--locustfile`) count in the throughput and the tables like ours.
+HISTORY_FILE_NAMES = ("history.jsonl", "history-set.jsonl", "history-user.jsonl")
 NEMESIS_FILE_NAME = "nemesis.jsonl"
 CANARIES_FILE_NAME = "canaries.jsonl"
 SUMMARY_FILE_NAME = "summary.json"

@@ -370,6 +370,32 @@ def load_counts_table(load: Any) -> str:
     )
 
 
+def requests_table(load: Any) -> str:
+    """Locust's own statistics per load and request name (summary ``load.<name>.requests``): throughput,
+    errors and latency of every operation, a user locustfile's (`--locustfile`) beside ours."""
+    if not isinstance(load, dict):
+        return ""
+    rows = []
+    for name, entry in sorted(load.items()):
+        requests = entry.get("requests") if isinstance(entry, dict) else None
+        if not isinstance(requests, dict):
+            continue
+        for request, stats in sorted(requests.items(), key=lambda item: (item[0] == "total", item[0])):
+            if not isinstance(stats, dict):
+                continue
+            cells = ("requests", "failures", "requests_per_s", "p50_ms", "p95_ms", "p99_ms")
+            rows.append(
+                [escape(str(name)), escape(str(request))]
+                + [f'<td class="number">{_text(stats.get(cell), "–")}</td>' for cell in cells]
+            )
+    if not rows:
+        return ""
+    return "<p>Requests per operation, as Locust measured them (every load, yours included):</p>" + table(
+        ["load", "request", "requests", "failures", "per second", "p50 ms", "p95 ms", "p99 ms"], rows,
+        table_class="locust-requests",
+    )  # fmt: skip
+
+
 def table(headings: list[str], rows: list[list[str]], table_class: str = "", header_row: bool = True) -> str:
     """Cells that already start with ``<td`` are used as they are; anything else is wrapped."""
     parts = [f'<table class="{table_class}">' if table_class else "<table>"]

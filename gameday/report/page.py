@@ -87,6 +87,7 @@ def build_report_html(run_dir: Path) -> str:
         "<h2>Client operations</h2>",
         markup.operations_table(history),
         markup.load_counts_table(summary.get("load")),
+        markup.requests_table(summary.get("load")),
         "<h2>Canary availability</h2>",
         _availability(summary, canaries),
         "<h2>Verifiers</h2>",

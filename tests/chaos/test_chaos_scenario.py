@@ -65,6 +65,14 @@ def test_smoke_scenario_values() -> None:
     assert scenario.total_s == 5 + 30 + 10
 
 
+def test_counters_are_opt_in_by_an_incr_weight() -> None:
+    assert load_scenario("smoke").workload.register_weights.incr == 1.0
+    assert load_scenario("default").workload.register_weights.incr == 1.0
+    data = _smoke_data()
+    del data["workload"]["incr_weight"]
+    assert parse_scenario(data, "counters.toml").workload.register_weights.incr == 0.0
+
+
 def test_default_scenario_omits_rate_so_clients_run_closed_loop() -> None:
     assert load_scenario("default").workload.rate_per_client_s is None
 
@@ -103,6 +111,7 @@ INVALID = [
     (_set("workload.model", "queue"), "workload.model", "must be one of"),
     (_set("workload.rate_per_client_s", 0), "workload.rate_per_client_s", "greater than 0"),
     (_set("workload.cas_weight", -1), "workload.cas_weight", "negative"),
+    (_set("workload.incr_weight", -1), "workload.incr_weight", "negative"),
     (_delete("workload"), "workload", "missing"),
     (_set("cluster.azs", 2), "cluster.azs", "at least 3"),
     (_set("cluster.log_replicas", "yes"), "cluster.log_replicas", "true or false"),

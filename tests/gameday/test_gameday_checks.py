@@ -172,3 +172,39 @@ def test_the_regression_check_compares_the_alarms_measurements_judged_before_it(
     record = _record(_run_dir(tmp_path / "second"), baseline=baseline)
     results = {result.name: result for result in judge_checks(checks_for(record.scenario), record, print)}
     assert results["regression"].valid is (not regressed), results["regression"].detail
+
+
+def _user_load_result(run_dir: Path, events: list[dict[str, Any]]) -> Any:
+    from loadgen.run import LoadResult, count_outcomes
+
+    history = run_dir / "load-user" / "history.jsonl"
+    history.parent.mkdir(parents=True)
+    history.write_text("".join(json.dumps({"index": i, "time": i * 10, **event}) + "\n" for i, event in enumerate(events)))
+    (run_dir / "history-user.jsonl").write_text(history.read_text())
+    return LoadResult(history, count_outcomes(history), [], [history], [])
+
+
+def test_a_user_locustfile_adds_its_own_history_check_judged_as_registers_and_counters(tmp_path: Path) -> None:
+    smoke = load_scenario("smoke")
+    names = _names(checks_for(smoke, user_load=True))
+    assert names[:2] == ["linearizability", "user-linearizability"] and "user-linearizability" not in _names(checks_for(smoke))
+    record = _record(_run_dir(tmp_path), user_load={"locustfile": "/x/orders.py", "users": 3})
+    record.load_results["user"] = _user_load_result(record.run_dir, [
+        {"process": 900, "type": "invoke", "f": "incr", "key": "orders", "value": 1},
+        {"process": 901, "type": "invoke", "f": "incr", "key": "orders", "value": 1},
+        {"process": 900, "type": "ok", "f": "incr", "key": "orders", "value": 1},
+        {"process": 901, "type": "ok", "f": "incr", "key": "orders", "value": 1},  # a lost increment
+    ])  # fmt: skip
+    check = next(check for check in checks_for(smoke, user_load=True) if check.name == "user-linearizability")
+    outcome = check.judge(record)
+    assert outcome is not None and outcome.result.valid is False and "both returned 1" in outcome.result.detail
+    summary = record.to_summary()
+    assert summary["user_load"] == {"locustfile": "/x/orders.py", "users": 3}
+    assert summary["replay"].endswith("--locustfile /x/orders.py --locust-users 3")
+
+
+def test_a_user_locustfile_that_records_nothing_gets_no_history_verdict(tmp_path: Path) -> None:
+    record = _record(_run_dir(tmp_path), user_load={"locustfile": "/x/plain.py", "users": 1})
+    record.load_results["user"] = _user_load_result(record.run_dir, [])
+    check = next(check for check in checks_for(load_scenario("smoke"), user_load=True) if check.name == "user-linearizability")
+    assert check.judge(record) is None

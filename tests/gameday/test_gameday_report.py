@@ -633,3 +633,23 @@ def test_set_history_adds_to_the_counts_and_load_counts_are_shown(tmp_path: Path
     assert rows["add"] == ["1", "1", "0", "0"]
     assert rows["total"][0] == str(sum(counts["ok"] for counts in built.completions.values()) + 1)
     assert table_rows(root.find_all("table", "load-counts")[0]) == [["load", "read", "150", "3", "2"]]
+
+
+def test_locust_requests_of_every_load_and_a_user_locustfiles_history_are_shown(tmp_path: Path) -> None:
+    build_history(tmp_path)
+    events = [
+        {"time": _ns(1.0), "process": 900_000_000, "type": "invoke", "f": "incr", "key": "orders", "value": 1},
+        {"time": _ns(1.1), "process": 900_000_000, "type": "ok", "f": "incr", "key": "orders", "value": 1},
+    ]
+    (tmp_path / "history-user.jsonl").write_text("".join(json.dumps(event) + "\n" for event in events))
+    stats = {"requests": 20, "failures": 1, "requests_per_s": 4.5, "p50_ms": 12.0, "p95_ms": 40.0, "p99_ms": None}
+    build_summary(tmp_path, load={
+        "register": {"counts": {}, "requests": {"read": stats, "total": stats}},
+        "user": {"counts": {}, "requests": {"count order": stats}},
+    })  # fmt: skip
+    _, root = render(tmp_path)
+    rows = {row[0]: row[1:] for row in table_rows(root.find_all("table", "operations")[0])}
+    assert rows["incr"] == ["1", "0", "0", "0"]
+    requests = table_rows(root.find_all("table", "locust-requests")[0])
+    assert [row[:3] for row in requests] == [["register", "read", "20"], ["register", "total", "20"], ["user", "count order", "20"]]
+    assert requests[2][3:] == ["1", "4.5", "12.0", "40.0", "–"]

@@ -22,11 +22,12 @@ READ_TIMEOUT_S = 0.5
 OPERATIONS = [
     PlannedOperation("write", "r0", 7),
     PlannedOperation("cas", "r0", [7, 8]),
+    PlannedOperation("incr", "c0", 1),
     PlannedOperation("add", "set", 9),
     PlannedOperation("read", "r0", None),
     PlannedOperation("read-set", "set", None),
 ]
-EXPECTED_WHEN_UNANSWERED = {"write": "info", "cas": "info", "add": "info", "read": "fail", "read-set": "fail"}
+EXPECTED_WHEN_UNANSWERED = {"write": "info", "cas": "info", "incr": "info", "add": "info", "read": "fail", "read-set": "fail"}
 
 
 class SilentServer:

@@ -116,3 +116,22 @@ def test_loadgen_stop_leaves_no_locust_process(
     assert result.exit_codes == {"master": 0, "worker0": 0}
     code, verdict = gameday_check(result.history_path, "register", monkeypatch, capsys)
     assert code == 0 and verdict["valid"] is True
+
+
+def test_loadgen_locustfile_counters_are_incremented_read_back_and_judged(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = run_locustfile(
+        moto_endpoint, tmp_path, "--workload", "register", "--keys", "2", "--table", "counters", "--incr-weight", "3",
+        "-t", "6s",  # table set-up eats into the run time on a busy machine
+    )
+    events = list(read_history(history))
+    counts = [event.value for event in events if event.function == "incr" and event.type == "ok"]
+    counter_reads = [e for e in events if e.function == "read" and e.type == "ok" and str(e.key).startswith("c")]
+    assert counts and counter_reads and all(isinstance(count, int) and count >= 1 for count in counts)
+    code, verdict = gameday_check(history, "register", monkeypatch, capsys)
+    assert code == 0 and verdict["valid"] is True
+    counter_keys = {name for name, entry in verdict["keys"].items() if entry.get("model") == "counter"}
+    assert counter_keys == {"c0", "c1"}
+    # Every acknowledged increment is counted: the highest count is at least their number.
+    assert sum(verdict["keys"][key]["final_value"] for key in counter_keys) >= len(counts)
