@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
 
 pytestmark = pytest.mark.cluster
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "locust_orders.py"
 
 TINY_SCENARIO = """
 name = "tiny"
@@ -35,6 +38,7 @@ rate_per_client_s = 20
 read_weight = 2
 write_weight = 2
 cas_weight = 1
+incr_weight = 1
 
 [faults]
 duration_s = 10
@@ -90,8 +94,13 @@ def scenario_file(tmp_path: Path) -> Path:
 
 
 def test_a_short_game_day_is_valid_and_leaves_its_files_and_no_process(tmp_path: Path, scenario_file: Path) -> None:
+    """Also the suite's one run of counters (UpdateItem ADD), the set's final read by Query and a user's own
+    locustfile beside our loads (`--locustfile examples/locust_orders.py`): one game day pays for all."""
     run_dir = tmp_path / "run"
-    process = _gameday("run", str(scenario_file), "--seed", "3", "--out", str(run_dir), cwd=tmp_path)
+    process = _gameday(
+        "run", str(scenario_file), "--seed", "3", "--out", str(run_dir), "--locustfile", str(EXAMPLE),
+        "--locust-users", "2", cwd=tmp_path,
+    )  # fmt: skip
     try:
         output, _ = process.communicate(timeout=240)
     finally:
@@ -103,8 +112,9 @@ def test_a_short_game_day_is_valid_and_leaves_its_files_and_no_process(tmp_path:
     names = {verifier["name"]: verifier["valid"] for verifier in summary["verifiers"]}
     assert names == {
         "linearizability": True, "sets": True, "alarms": True, "cluster-healthy": True, "log-replicas": True,
-        "scrub": True, "store-errors": True, "canary-data": True,
+        "scrub": True, "store-errors": True, "canary-data": True, "user-linearizability": True,
     }
+    _assert_counters_set_query_and_user_load(summary, run_dir)
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     nemesis = [event["f"] for event in history if event["process"] == "nemesis"]
     assert {"start-power-off", "stop-power-off", "start-kill-leader", "stop-kill-leader"} <= set(nemesis)
@@ -120,6 +130,24 @@ def test_a_short_game_day_is_valid_and_leaves_its_files_and_no_process(tmp_path:
     assert "linearizability" in case_names and any(name.startswith("write-availability") for name in case_names)
     assert suite.get("failures") == "0"
     assert _processes_mentioning(str(run_dir)) == []
+
+
+def _assert_counters_set_query_and_user_load(summary: dict[str, Any], run_dir: Path) -> None:
+    verdicts = {verifier["name"]: verifier for verifier in summary["verifiers"]}
+    # The register workload's counters were incremented, read back and judged by the counter model.
+    assert summary["load"]["register"]["counts"]["incr"]["ok"] > 0
+    keys = verdicts["linearizability"]["data"]["verdict"]["keys"]
+    assert {name for name, entry in keys.items() if entry.get("model") == "counter"} == {"c0", "c1", "c2", "c3"}
+    # The set's final read (a Query per item collection) saw every acknowledged add.
+    set_key = verdicts["sets"]["data"]["verdict"]["keys"]["set"]
+    assert set_key["read_count"] == 1 and set_key["lost_count"] == 0 and set_key["ok_add_count"] > 0
+    # The user's file: its requests in Locust's statistics, its recorded counts judged as counters.
+    assert summary["user_load"] == {"locustfile": str(EXAMPLE), "users": 2}
+    requests = summary["load"]["user"]["requests"]
+    assert requests["count order"]["requests"] > 0 and requests["list orders"]["requests"] > 0
+    user_keys = verdicts["user-linearizability"]["data"]["verdict"]["keys"]
+    assert user_keys and all(entry["model"] == "counter" for entry in user_keys.values())
+    assert "locust-requests" in (run_dir / "report.html").read_text()
 
 
 def test_the_same_seed_plans_the_same_faults(tmp_path: Path, scenario_file: Path) -> None:
