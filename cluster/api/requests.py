@@ -461,12 +461,7 @@ def _read_projection_and_conditions(
         values_used |= condition.values_used
         # Each carries only its own placeholders so that re-parsing it alone (on a replica, or
         # via ConditionSource.parse) does not see the others' as unused.
-        sources[field] = ConditionSource(
-            expression,
-            _placeholders_subset(names, condition.names_used),
-            _placeholders_subset(values, condition.values_used),
-            field,
-        )
+        sources[field] = ConditionSource(expression, *_own_placeholders(names, values, condition), field)
     if not present and values is not None:
         raise ValidationException(
             f"ExpressionAttributeValues can only be specified when using expressions: {condition_fields[-1]} is null"
@@ -475,6 +470,11 @@ def _read_projection_and_conditions(
         )
     check_all_placeholders_used(names, values, names_used, values_used)
     return projection, sources
+
+
+def _own_placeholders(names: dict | None, values: dict | None, parsed: Any) -> tuple[dict | None, dict | None]:
+    """The names and values one parsed expression uses (`parsed` has names_used and values_used)."""
+    return _placeholders_subset(names, parsed.names_used), _placeholders_subset(values, parsed.values_used)
 
 
 def _placeholders_subset(placeholders: dict | None, used: frozenset[str]) -> dict | None:
@@ -715,20 +715,12 @@ def _parse_update_item(body: Body) -> UpdateItemRequest:
         parsed = parse_update(update_expression, names, values, check_unused=False)
         names_used |= parsed.names_used
         values_used |= parsed.values_used
-        update = UpdateSource(
-            update_expression,
-            _placeholders_subset(names, parsed.names_used),
-            _placeholders_subset(values, parsed.values_used),
-        )
+        update = UpdateSource(update_expression, *_own_placeholders(names, values, parsed))
     if condition_expression is not None:
         parsed_condition = parse_condition(condition_expression, names, values, check_unused=False)
         names_used |= parsed_condition.names_used
         values_used |= parsed_condition.values_used
-        condition = ConditionSource(
-            condition_expression,
-            _placeholders_subset(names, parsed_condition.names_used),
-            _placeholders_subset(values, parsed_condition.values_used),
-        )
+        condition = ConditionSource(condition_expression, *_own_placeholders(names, values, parsed_condition))
     check_all_placeholders_used(names, values, names_used, values_used)
     return UpdateItemRequest(table_name, key, update, condition, return_values, on_failure)
 
