@@ -47,3 +47,37 @@ def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCl
         yield cluster
     finally:
         cluster.down()
+
+
+# One cluster for the data-plane modules (boto3's and PynamoDB's): starting one costs seconds of the suite's budget.
+# Package scope would keep it idling through the later modules' timing-sensitive tests, so it stops after the last
+# test that uses it (pytest_runtest_teardown below); its package-scope teardown then finds nothing left to stop.
+DATA_PLANE_CLUSTER = "data_plane_cluster"
+_data_plane_cluster_key = pytest.StashKey[LocalCluster]()
+_last_data_plane_test_key = pytest.StashKey[str]()
+
+
+@pytest.fixture(scope="package")
+def data_plane_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(tmp_path_factory.mktemp("data_plane") / "cluster")
+    request.config.stash[_data_plane_cluster_key] = cluster
+    try:
+        cluster.up(wait_s=60)
+        yield cluster
+    finally:
+        cluster.down()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    users = [item.nodeid for item in session.items if DATA_PLANE_CLUSTER in getattr(item, "fixturenames", ())]
+    if users:
+        session.config.stash[_last_data_plane_test_key] = users[-1]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    yield
+    if item.nodeid == item.config.stash.get(_last_data_plane_test_key, None):
+        cluster = item.config.stash.get(_data_plane_cluster_key, None)
+        if cluster is not None:
+            cluster.down()

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")
-def client(shared_cluster: LocalCluster):  # noqa: ANN201
-    client = make_client(shared_cluster.endpoints()["az-a"])
+def client(data_plane_cluster: LocalCluster):  # noqa: ANN201
+    client = make_client(data_plane_cluster.endpoints()["az-a"])
     create_table(client, "updates")
     create_table(client, "ranges", range_key=True)
     return client
@@ -122,9 +122,9 @@ def test_update_item_errors(client) -> None:  # noqa: ANN001
     assert client.get_item(TableName="updates", Key=key, ConsistentRead=True)["Item"]["s"] == {"S": "x"}
 
 
-def test_concurrent_counter_updates_are_identical_on_every_replica(shared_cluster: LocalCluster, client) -> None:  # noqa: ANN001
+def test_concurrent_counter_updates_are_identical_on_every_replica(data_plane_cluster: LocalCluster, client) -> None:  # noqa: ANN001
     # Increments through every router: each one applied once, on every replica alike.
-    clients = [make_client(endpoint) for endpoint in shared_cluster.endpoints().values()]
+    clients = [make_client(endpoint) for endpoint in data_plane_cluster.endpoints().values()]
     for round_number in range(5):
         for each in clients:
             each.update_item(
@@ -136,7 +136,7 @@ def test_concurrent_counter_updates_are_identical_on_every_replica(shared_cluste
     assert expected["hits"] == {"N": str(5 * len(clients))} and len(expected["seen"]["L"]) == 5 * len(clients)
 
     def every_replica_agrees() -> bool:
-        copies = _copies_on_replicas(shared_cluster, "counter")
+        copies = _copies_on_replicas(data_plane_cluster, "counter")
         return len(copies) == 3 and all(json.dumps(c, sort_keys=True) == json.dumps(expected, sort_keys=True) for c in copies)
 
     wait_until(every_replica_agrees, 20, "three equal replicas of the counter")
@@ -478,11 +478,11 @@ def test_batch_get_over_capacity_returns_the_keys_it_did_not_read(client) -> Non
     assert sorted(returned + unprocessed) == sorted(key["pk"]["S"] for key in keys)
 
 
-def test_boto3_resource_api_unchanged(shared_cluster: LocalCluster, ranges) -> None:  # noqa: ANN001
+def test_boto3_resource_api_unchanged(data_plane_cluster: LocalCluster, ranges) -> None:  # noqa: ANN001
     # The high-level API builds its own expressions and placeholders, and batch_writer resends
     # UnprocessedItems by itself: both must work against a router as they do against DynamoDB.
     table = boto3.resource(
-        "dynamodb", endpoint_url=shared_cluster.endpoints()["az-b"], region_name="us-east-1",
+        "dynamodb", endpoint_url=data_plane_cluster.endpoints()["az-b"], region_name="us-east-1",
         aws_access_key_id="x", aws_secret_access_key="x",
     ).Table("ranges")
     with table.batch_writer() as batch:
@@ -499,7 +499,7 @@ def test_boto3_resource_api_unchanged(shared_cluster: LocalCluster, ranges) -> N
     assert updated["Attributes"] == {"tags": {"a", "t1", "z"}, "hits": 1}
 
 
-def test_batches_across_a_split_answer_every_key(shared_cluster: LocalCluster, client) -> None:  # noqa: ANN001
+def test_batches_across_a_split_answer_every_key(data_plane_cluster: LocalCluster, client) -> None:  # noqa: ANN001
     # One partition split in two while every router still maps the table to the parent: the
     # parent refuses (MOVED) and the router regroups the batch by the refreshed map.
     client.create_table(
@@ -509,15 +509,15 @@ def test_batches_across_a_split_answer_every_key(shared_cluster: LocalCluster, c
     )
     client.get_waiter("table_exists").wait(TableName="splitting", WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
     keys = [{"pk": {"S": f"s{i}"}} for i in range(25)]
-    clients = [make_client(endpoint) for endpoint in shared_cluster.endpoints().values()]
+    clients = [make_client(endpoint) for endpoint in data_plane_cluster.endpoints().values()]
     for each in clients:  # every router learns the one-partition map
         assert each.batch_write_item(RequestItems={"splitting": [
             {"PutRequest": {"Item": {**key, "v": {"N": "1"}}}} for key in keys]})["UnprocessedItems"] == {}
-    [parent] = table_partitions(shared_cluster, "splitting")
-    begun = metadata_call(shared_cluster, "meta.split_partition", {"table": "splitting", "group": parent["group_id"]})
+    [parent] = table_partitions(data_plane_cluster, "splitting")
+    begun = metadata_call(data_plane_cluster, "meta.split_partition", {"table": "splitting", "group": parent["group_id"]})
     assert begun["status"] == "ok", begun
     child = begun["split"]["child"]["group_id"]
-    wait_until(lambda: finished(shared_cluster, child), 60, f"the split into {child}")
+    wait_until(lambda: finished(data_plane_cluster, child), 60, f"the split into {child}")
     for number, each in enumerate(clients, start=2):
         written = each.batch_write_item(RequestItems={"splitting": [
             {"PutRequest": {"Item": {**key, "v": {"N": str(number)}}}} for key in keys]})
@@ -535,18 +535,18 @@ def _leader_of(cluster: LocalCluster, group: str) -> str | None:
     return None
 
 
-def test_updates_after_a_leader_is_killed_leave_every_replica_equal(shared_cluster: LocalCluster, client) -> None:  # noqa: ANN001
-    # Last in the module: it kills a node of the shared cluster (and starts it again).
+def test_updates_after_a_leader_is_killed_leave_every_replica_equal(data_plane_cluster: LocalCluster, client) -> None:  # noqa: ANN001
+    # Last in the module: it kills a node of the shared cluster, and starts it again for the PynamoDB module.
     key = {"pk": {"S": "failover"}}
     increment = {"UpdateExpression": "ADD hits :one SET trail = list_append(if_not_exists(trail, :empty), :me)"}
     for number in range(3):
         client.update_item(TableName="updates", Key=key, **increment, ExpressionAttributeValues={
             ":one": {"N": "1"}, ":empty": {"L": []}, ":me": {"L": [{"N": str(number)}]}})
-    wait_until(lambda: len(_replicas_holding(shared_cluster, "failover")) == 3, 20, "three replicas of the item")
-    group = _replicas_holding(shared_cluster, "failover")[0][1]
-    victim = _leader_of(shared_cluster, group)
+    wait_until(lambda: len(_replicas_holding(data_plane_cluster, "failover")) == 3, 20, "three replicas of the item")
+    group = _replicas_holding(data_plane_cluster, "failover")[0][1]
+    victim = _leader_of(data_plane_cluster, group)
     assert victim is not None
-    shared_cluster.signal_process(victim, signal.SIGKILL)
+    data_plane_cluster.signal_process(victim, signal.SIGKILL)
 
     def readable() -> bool:
         try:
@@ -561,12 +561,12 @@ def test_updates_after_a_leader_is_killed_leave_every_replica_equal(shared_clust
             ":one": {"N": "1"}, ":empty": {"L": []}, ":me": {"L": [{"N": str(number)}]}})
     after = client.get_item(TableName="updates", Key=key, ConsistentRead=True)["Item"]
     assert after["hits"] == {"N": "6"} and [int(v["N"]) for v in after["trail"]["L"]] == list(range(6))
-    assert _leader_of(shared_cluster, group) != victim
-    shared_cluster.start_process(victim)
-    shared_cluster.wait_until_serving(30)
+    assert _leader_of(data_plane_cluster, group) != victim
+    data_plane_cluster.start_process(victim)
+    data_plane_cluster.wait_until_serving(30)
 
     def every_replica_agrees() -> bool:
-        copies = _copies_on_replicas(shared_cluster, "failover")
+        copies = _copies_on_replicas(data_plane_cluster, "failover")
         return len(copies) == 3 and all(copy == after for copy in copies)
 
     wait_until(every_replica_agrees, 30, "the restarted replica to hold the same item")
