@@ -21,6 +21,9 @@ from cluster.admission.token_bucket import TokenBucket
 
 FALLBACK_AFTER_INTERVALS = 3
 FIRST_SEEN_SHARE_S = 1.0
+# A new table's first request always fits: DynamoDB's burst capacity serves it however small the table's
+# rate, and a share below one unit (2 WCU over 3 routers) would throttle every router's first write.
+FIRST_SEEN_MIN_UNITS = 1.0
 # What a router's bucket may hold: this long of the table's whole rate (grants beyond it are lost).
 ROUTER_CAPACITY_S = 1.0
 # Ask for this multiple of what the last interval wanted.
@@ -99,8 +102,9 @@ class RouterAdmission:
         buckets = {}
         for kind in KINDS:
             share = rates[kind] / self.router_count
-            capacity = max(rates[kind] * ROUTER_CAPACITY_S, share * FIRST_SEEN_SHARE_S)
-            buckets[kind] = TokenBucket(0.0, capacity, share * FIRST_SEEN_SHARE_S, now_s)
+            first = max(share * FIRST_SEEN_SHARE_S, FIRST_SEEN_MIN_UNITS)
+            capacity = max(rates[kind] * ROUTER_CAPACITY_S, first)
+            buckets[kind] = TokenBucket(0.0, capacity, first, now_s)
         state = self.tables[table] = RouterTable(limits, rates, buckets, last_grant_s=now_s, last_request_s=now_s)
         # Until GAC's first grant the buckets also refill at the fair share: a table's first requests
         # (or all of them, while metadata is down) are never throttled below that share.

@@ -23,6 +23,15 @@ def test_a_new_table_starts_with_the_fair_share_for_one_second() -> None:
     assert router.charge("t", PROVISIONED, "read", 1.0, 0.0), "reads have their own bucket"
 
 
+def test_a_table_slower_than_one_unit_per_router_still_takes_each_routers_first_request() -> None:
+    # 2 WCU over 3 routers is 0.67 of a unit each: DynamoDB's burst capacity serves the first write anyway.
+    small = TableLimits("PROVISIONED", 2.0, 2.0)
+    routers = [RouterAdmission(f"router-{name}", SETTINGS, router_count=3) for name in "abc"]
+    assert all(router.charge("small", small, "write", 1.0, 0.0) for router in routers)
+    assert all(router.charge("small", small, "read", 1.0, 0.0) for router in routers)
+    assert not routers[0].charge("small", small, "write", 1.0, 0.0), "but no more than that within the second"
+
+
 def test_the_ask_is_about_twice_the_demand_less_what_is_held_and_grants_fill_the_bucket() -> None:
     router = RouterAdmission("router-a", SETTINGS, router_count=3)
     for _ in range(14):
