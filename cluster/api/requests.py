@@ -979,31 +979,48 @@ def _parse_batch_write_item(body: Body) -> BatchWriteItemRequest:
     return BatchWriteItemRequest(tables)
 
 
-_PARSERS: dict[str, Callable[[Body], Request]] = {
-    "CreateTable": _parse_create_table,
-    "DescribeTable": _parse_describe_table,
-    "ListTables": _parse_list_tables,
-    "DeleteTable": _parse_delete_table,
-    "PutItem": _parse_put_item,
-    "GetItem": _parse_get_item,
-    "DeleteItem": _parse_delete_item,
-    "UpdateItem": _parse_update_item,
-    "Scan": _parse_scan,
-    "Query": _parse_query,
-    "BatchGetItem": _parse_batch_get_item,
-    "BatchWriteItem": _parse_batch_write_item,
+@dataclass(frozen=True)
+class Operation:
+    """One DynamoDB operation the store speaks. The router's handler for it is the method named after it
+    (`PutItem` -> `put_item`), so this table is the one place an operation is registered."""
+
+    name: str
+    parse: Callable[[Body], Request]
+    batch: bool = False  # ConsumedCapacity comes back as a list, one entry per table
+
+    @property
+    def handler_name(self) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
+
+OPERATIONS: dict[str, Operation] = {
+    operation.name: operation
+    for operation in (
+        Operation("CreateTable", _parse_create_table),
+        Operation("DescribeTable", _parse_describe_table),
+        Operation("ListTables", _parse_list_tables),
+        Operation("DeleteTable", _parse_delete_table),
+        Operation("PutItem", _parse_put_item),
+        Operation("GetItem", _parse_get_item),
+        Operation("DeleteItem", _parse_delete_item),
+        Operation("UpdateItem", _parse_update_item),
+        Operation("Scan", _parse_scan),
+        Operation("Query", _parse_query),
+        Operation("BatchGetItem", _parse_batch_get_item, batch=True),
+        Operation("BatchWriteItem", _parse_batch_write_item, batch=True),
+    )
 }
-SUPPORTED_OPERATIONS = tuple(_PARSERS)
+SUPPORTED_OPERATIONS = tuple(OPERATIONS)
 
 
 def parse_request(operation: str, body: object) -> Request:
     """Validate a JSON-decoded request body for `operation` (the part after the dot of
     X-Amz-Target) and return its typed request."""
-    parser = _PARSERS.get(operation)
-    if parser is None:
+    registered = OPERATIONS.get(operation)
+    if registered is None:
         raise UnknownOperationException(
             f"Unknown or unsupported operation: {operation}; supported: {', '.join(SUPPORTED_OPERATIONS)}"
         )
     if not isinstance(body, dict):
         raise ValidationException("The request body must be a JSON object")
-    return parser(body)
+    return registered.parse(body)

@@ -6,7 +6,6 @@ index: that is what makes a conditional put linearizable without locks.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,81 +13,20 @@ from typing import Any
 
 from cluster.api.attribute_values import item_size_bytes
 from cluster.api.errors import ApiError
+from cluster.api.item_commands import (
+    BatchCommand,
+    DeleteCommand,
+    PutCommand,
+    UpdateCommand,
+    decode_item_command,
+)
 from cluster.api.item_writes import apply_delete, apply_put, apply_update, update_return_attributes
 from cluster.api.key_conditions import StoreBounds
-from cluster.api.requests import ConditionSource, UpdateSource
 from cluster.core.types import Entry
 from cluster.node.partition_splits import SplitState
 from cluster.scrub.commands import ReplicaScrubState
 from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.item_store import ItemStore
-
-
-def encode_put_command(
-    partition_hash: int, key: bytes, item: dict, condition: ConditionSource | None, return_old: bool
-) -> bytes:
-    return json.dumps(
-        {
-            "op": "put",
-            "hash": partition_hash,
-            "key": base64.b64encode(key).decode(),
-            "item": item,
-            "condition": condition.to_json() if condition else None,
-            "return_old": return_old,
-        },
-        separators=(",", ":"),
-    ).encode()
-
-
-def encode_delete_command(
-    partition_hash: int, key: bytes, condition: ConditionSource | None, return_old: bool
-) -> bytes:
-    return json.dumps(
-        {
-            "op": "delete",
-            "hash": partition_hash,
-            "key": base64.b64encode(key).decode(),
-            "condition": condition.to_json() if condition else None,
-            "return_old": return_old,
-        },
-        separators=(",", ":"),
-    ).encode()
-
-
-def encode_update_command(
-    partition_hash: int,
-    key: bytes,
-    key_item: dict,
-    update: UpdateSource | None,
-    condition: ConditionSource | None,
-    return_values: str,
-) -> bytes:
-    return json.dumps(
-        {
-            "op": "update",
-            "hash": partition_hash,
-            "key": base64.b64encode(key).decode(),
-            "key_item": key_item,
-            "update": update.to_json() if update else None,
-            "condition": condition.to_json() if condition else None,
-            "return_values": return_values,
-        },
-        separators=(",", ":"),
-    ).encode()
-
-
-def encode_batch_command(writes: list[tuple[int, bytes, dict | None]]) -> bytes:
-    """Puts (item) and deletes (None) of one partition, applied together."""
-    return json.dumps(
-        {
-            "op": "batch",
-            "writes": [
-                {"hash": write_hash, "key": base64.b64encode(key).decode(), "item": item}
-                for write_hash, key, item in writes
-            ],
-        },
-        separators=(",", ":"),
-    ).encode()
 
 
 class PartitionStateMachine:
@@ -132,29 +70,25 @@ class PartitionStateMachine:
 
     def _apply_one(self, command_bytes: bytes, index: int = 0) -> dict[str, Any]:
         try:
-            command = json.loads(command_bytes)
-            if str(command["op"]).startswith("split_"):
-                return self.splits.apply(index, command)
-            if command["op"] == "batch":
-                return self._apply_batch(command["writes"])
-            partition_hash = int(command["hash"])
-            moved_to = self.splits.moved_child(partition_hash)
+            decoded = json.loads(command_bytes)
+            if str(decoded["op"]).startswith("split_"):
+                return self.splits.apply(index, decoded)
+            command = decode_item_command(decoded)
+            if isinstance(command, BatchCommand):
+                return self._apply_batch(command)
+            moved_to = self.splits.moved_child(command.partition_hash)
             if moved_to is not None:
                 # Certainly not applied: the router looks the table up again and sends it to the child.
                 return {"status": "moved", "child": moved_to}
-            key = base64.b64decode(command["key"])
-            condition = ConditionSource.from_json(command["condition"]) if command.get("condition") else None
-            current_json = self.store.get(partition_hash, key)
+            current_json = self.store.get(command.partition_hash, command.key)
             current = json.loads(current_json) if current_json is not None else None
-            if command["op"] == "put":
-                outcome = apply_put(command["item"], condition, current)
-            elif command["op"] == "delete":
-                outcome = apply_delete(condition, current)
-            elif command["op"] == "update":
-                update = UpdateSource.from_json(command["update"]) if command.get("update") else None
-                outcome = apply_update(update, condition, current, command["key_item"])
-            else:
-                return {"status": "invalid", "message": f"unknown command {command['op']!r}"}
+            match command:
+                case PutCommand():
+                    outcome = apply_put(command.item, command.condition, current)
+                case DeleteCommand():
+                    outcome = apply_delete(command.condition, current)
+                case UpdateCommand():
+                    outcome = apply_update(command.update, command.condition, current, command.key_item)
         except ApiError as error:
             # Deterministic on every replica, so rejecting here keeps replicas equal.
             return {"status": "invalid", "message": error.message}
@@ -164,28 +98,27 @@ class PartitionStateMachine:
             return {"status": "condition_failed", "old": current}
         if outcome.changed:
             if outcome.new_item is None:
-                self.store.delete(partition_hash, key)
+                self.store.delete(command.partition_hash, command.key)
             else:
-                self.store.put(partition_hash, key, json.dumps(outcome.new_item, separators=(",", ":")))
+                self.store.put(command.partition_hash, command.key, json.dumps(outcome.new_item, separators=(",", ":")))
         # What the write costs (ReturnConsumedCapacity): the larger of the old and new item.
         write_bytes = max(item_size_bytes(current or {}), item_size_bytes(outcome.new_item or {}))
-        if command["op"] == "update":
-            attributes = update_return_attributes(command["return_values"], update, current, outcome.new_item)
+        if isinstance(command, UpdateCommand):
+            attributes = update_return_attributes(command.return_values, command.update, current, outcome.new_item)
             return {"status": "ok", "attributes": attributes, "write_bytes": write_bytes}
-        return {"status": "ok", "old": current if command.get("return_old") else None, "write_bytes": write_bytes}
+        return {"status": "ok", "old": current if command.return_old else None, "write_bytes": write_bytes}
 
-    def _apply_batch(self, writes: list[dict[str, Any]]) -> dict[str, Any]:
+    def _apply_batch(self, command: BatchCommand) -> dict[str, Any]:
         """BatchWriteItem's puts and deletes for this partition, all in this one log entry."""
-        decoded = [(int(write["hash"]), base64.b64decode(write["key"]), write.get("item")) for write in writes]
-        for partition_hash, _, _ in decoded:
-            moved_to = self.splits.moved_child(partition_hash)
+        for write in command.writes:
+            moved_to = self.splits.moved_child(write.partition_hash)
             if moved_to is not None:
                 return {"status": "moved", "child": moved_to}  # none applied: the router regroups them all
-        for partition_hash, key, item in decoded:
-            if item is None:
-                self.store.delete(partition_hash, key)
+        for write in command.writes:
+            if write.item is None:
+                self.store.delete(write.partition_hash, write.key)
             else:
-                self.store.put(partition_hash, key, json.dumps(item, separators=(",", ":")))
+                self.store.put(write.partition_hash, write.key, json.dumps(write.item, separators=(",", ":")))
         return {"status": "ok"}
 
     def get(self, partition_hash: int, key: bytes) -> dict | None:

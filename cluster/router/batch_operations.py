@@ -31,11 +31,11 @@ from cluster.api.attribute_values import (
 )
 from cluster.api.consumed_capacity import CONSUMED_UNITS
 from cluster.api.errors import ApiError, InternalServerError, ValidationException
+from cluster.api.item_commands import BatchCommand, LocatedWrite, encode_command
 from cluster.api.projection import project
 from cluster.api.requests import BatchGetItemRequest, BatchWrite, BatchWriteItemRequest
 from cluster.api.tables import TableInfo
 from cluster.metadata.catalogue import PartitionInfo, TableEntry
-from cluster.node.partition_state_machine import encode_batch_command
 from cluster.router import partition_calls
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
 from cluster.router.moved_retry import MovedRetry
@@ -208,8 +208,13 @@ class BatchOperations:
         async def call(partition: PartitionInfo, located: list[_Located]) -> Any:
             units = sum(write_units(item_size_bytes(writes[each.position].item or {})) for each in located)
             self.cluster.admission.charge(entry, "write", units)
-            command = encode_batch_command(
-                [(each.item_hash, each.encoded_key, writes[each.position].item) for each in located]
+            command = encode_command(
+                BatchCommand(
+                    tuple(
+                        LocatedWrite(each.item_hash, each.encoded_key, writes[each.position].item)
+                        for each in located
+                    )
+                )
             )
             return await partition_calls.propose_once(self.cluster, partition, located[0].item_hash, command)
 

@@ -30,6 +30,7 @@ from cluster.api.errors import (
     UnknownOperationException,
     ValidationException,
 )
+from cluster.api.item_commands import DeleteCommand, PutCommand, UpdateCommand, encode_command
 from cluster.api.key_conditions import (
     check_filter_avoids_keys,
     check_query_start_key,
@@ -38,6 +39,9 @@ from cluster.api.key_conditions import (
 )
 from cluster.api.projection import project
 from cluster.api.requests import (
+    OPERATIONS,
+    BatchGetItemRequest,
+    BatchWriteItemRequest,
     CreateTableRequest,
     DeleteItemRequest,
     DeleteTableRequest,
@@ -52,11 +56,6 @@ from cluster.api.requests import (
 )
 from cluster.api.tables import TableInfo, describe_table_json
 from cluster.metadata.catalogue import HASH_SPACE, TableEntry
-from cluster.node.partition_state_machine import (
-    encode_delete_command,
-    encode_put_command,
-    encode_update_command,
-)
 from cluster.router import partition_calls
 from cluster.router.batch_operations import BatchOperations
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
@@ -103,20 +102,8 @@ class DynamoDbService:
         # any replica, own AZ first, exactly like an eventually consistent read.
         self._stale_consistent_reads = "stale-consistent-read" in cluster.topology.faults_enabled
         self.batches = BatchOperations(cluster)
-        self.operations = {
-            "CreateTable": self.create_table,
-            "DescribeTable": self.describe_table,
-            "ListTables": self.list_tables,
-            "DeleteTable": self.delete_table,
-            "PutItem": self.put_item,
-            "GetItem": self.get_item,
-            "DeleteItem": self.delete_item,
-            "UpdateItem": self.update_item,
-            "Scan": self.scan,
-            "Query": self.query,
-            "BatchGetItem": self.batches.batch_get_item,
-            "BatchWriteItem": self.batches.batch_write_item,
-        }
+        # Every registered operation has its handler, or the router refuses to start.
+        self.handlers = {name: getattr(self, operation.handler_name) for name, operation in OPERATIONS.items()}
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         if request.method == "GET" and request.path.split("?")[0] == "/":
@@ -128,19 +115,18 @@ class DynamoDbService:
             if not target.startswith(TARGET_PREFIX):
                 raise UnknownOperationException(f"Unknown target {target!r}")
             operation = target[len(TARGET_PREFIX):]
-            handler = self.operations.get(operation)
+            handler = self.handlers.get(operation)
             if handler is None:
                 raise UnknownOperationException(f"Operation {operation} is not supported by this endpoint")
             try:
                 body = json.loads(request.body or b"{}")
             except (UnicodeDecodeError, json.JSONDecodeError) as error:
                 raise ValidationException(f"Request body is not valid JSON: {error}") from error
-            parsed = parse_request(operation, body)
-            response = await handler(parsed)
+            response = await handler(parse_request(operation, body))
             consumed = consumed_capacity(
                 str(body.get("ReturnConsumedCapacity") or "NONE"),
                 response.pop(CONSUMED_UNITS, {}),
-                batch=operation in ("BatchGetItem", "BatchWriteItem"),
+                batch=OPERATIONS[operation].batch,
             )
             if consumed is not None:
                 response["ConsumedCapacity"] = consumed
@@ -150,6 +136,14 @@ class DynamoDbService:
         except Exception as error:  # never a traceback to the client, never a crash
             log.exception("unexpected failure")
             return error_response(InternalServerError(f"internal error: {error!r}"))
+
+    # ---- batches (BatchOperations splits them by partition) -----------------------------------
+
+    async def batch_get_item(self, request: BatchGetItemRequest) -> dict[str, Any]:
+        return await self.batches.batch_get_item(request)
+
+    async def batch_write_item(self, request: BatchWriteItemRequest) -> dict[str, Any]:
+        return await self.batches.batch_write_item(request)
 
     # ---- tables -------------------------------------------------------------------------------
 
@@ -235,7 +229,9 @@ class DynamoDbService:
             raise ValidationException("Item size has exceeded the maximum allowed size")
         item_hash = partition_hash(key, schema)
         return_old = request.return_values == "ALL_OLD"
-        command = encode_put_command(item_hash, encode_key(key, schema), request.item, request.condition, return_old)
+        command = encode_command(
+            PutCommand(item_hash, encode_key(key, schema), request.item, request.condition, return_old)
+        )
         self.cluster.admission.charge(entry, "write", write_units(size))  # PTEE before any work
         return await self._write(
             entry, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
@@ -247,7 +243,7 @@ class DynamoDbService:
         key = validate_key(request.key, schema)
         item_hash = partition_hash(key, schema)
         return_old = request.return_values == "ALL_OLD"
-        command = encode_delete_command(item_hash, encode_key(key, schema), request.condition, return_old)
+        command = encode_command(DeleteCommand(item_hash, encode_key(key, schema), request.condition, return_old))
         self.cluster.admission.charge(entry, "write", write_units(0))  # the deleted item's size is unknown here
         return await self._write(
             entry, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
@@ -265,8 +261,10 @@ class DynamoDbService:
                         "This attribute is part of the key"
                     )
         item_hash = partition_hash(key, schema)
-        command = encode_update_command(
-            item_hash, encode_key(key, schema), key, request.update, request.condition, request.return_values
+        command = encode_command(
+            UpdateCommand(
+                item_hash, encode_key(key, schema), key, request.update, request.condition, request.return_values
+            )
         )
         # The updated item's size is known only on the replicas; charge what the request carries.
         self.cluster.admission.charge(entry, "write", write_units(len(command)))

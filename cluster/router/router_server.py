@@ -18,7 +18,7 @@ class RouterServer:
         self.topology = topology
         self.cluster = ClusterClient(process_id, topology)
         self.service = DynamoDbService(self.cluster, f"dynamodb.{topology.get(process_id).az}.local")
-        self.metrics = RouterMetrics(topology.get(process_id).az, self.service.operations, self.cluster.retry_counts)
+        self.metrics = RouterMetrics(topology.get(process_id).az, self.service.handlers, self.cluster.retry_counts)
         self._serve_api = self.metrics.instrument(self.service.handle)
         self.http = HttpServer(self._handle, protocol_error_response)
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from cluster.api.item_commands import PutCommand, encode_command
 from cluster.core.config import RaftConfig
 from cluster.core.types import Entry
-from cluster.node.partition_state_machine import PartitionStateMachine, encode_put_command
+from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.node.planted_apply_crash import PlantedApplyCrash, PlantedGroupCrash
 from cluster.node.storage_node import StorageNode
 from cluster.runtime.topology import ProcessSpec, Topology
@@ -56,7 +57,7 @@ def test_wal_switches_reach_the_wal_setting_and_skip_fsync_still_wins(tmp_path: 
 def test_hidden_group_crash_fails_an_apply_once_per_index_and_harms_no_data(tmp_path: Path) -> None:
     crash = PlantedApplyCrash(every_entries=3)
     machine = PartitionStateMachine(tmp_path / "state", before_apply=crash.hook("g1"))
-    batch = [Entry(1, index, encode_put_command(7, f"k{index}".encode(), {"pk": {"S": f"k{index}"}}, None, False))
+    batch = [Entry(1, index, encode_command(PutCommand(7, f"k{index}".encode(), {"pk": {"S": f"k{index}"}})))
              for index in range(1, 5)]  # fmt: skip
     with pytest.raises(PlantedGroupCrash, match="hidden-group-crash: group g1 fails applying index 3"):
         machine.apply(batch)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from cluster.api.item_commands import PutCommand, encode_command
 from cluster.core.types import Entry
-from cluster.node.partition_state_machine import PartitionStateMachine, encode_put_command
+from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.scrub.commands import (
     ItemRewrite,
     ReplicaScrubState,
@@ -89,7 +90,7 @@ def _machine(tmp_path: Path, replica: str, markers: list[tuple[int, bool]]) -> P
 
 def _put(index: int, key: bytes, value: str) -> Entry:
     item = {"pk": {"S": key.decode()}, "v": {"S": value}}
-    return Entry(1, index, encode_put_command(len(key), key, item, None, False))
+    return Entry(1, index, encode_command(PutCommand(len(key), key, item)))
 
 
 def test_a_marker_digests_the_state_at_its_own_index_on_every_replica(tmp_path: Path) -> None:

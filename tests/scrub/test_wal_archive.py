@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from cluster.api.item_commands import PutCommand, encode_command
 from cluster.core.types import Entry, HardState
-from cluster.node.partition_state_machine import PartitionStateMachine, encode_put_command
+from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.scrub.commands import ReplicaScrubState, encode_marker
 from cluster.scrub.comparison import compare_ranges
 from cluster.scrub.reference import ReferenceReplica
@@ -31,7 +32,7 @@ from cluster.storage.wal_archive import (
 
 def _put(term: int, index: int, key: str, value: int) -> Entry:
     item = {"pk": {"S": key}, "v": {"N": str(value)}}
-    return Entry(term, index, encode_put_command(hash(key) % 1000 + 1000 * len(key), key.encode(), item, None, False))
+    return Entry(term, index, encode_command(PutCommand(hash(key) % 1000 + 1000 * len(key), key.encode(), item)))
 
 
 def _run_replica(tmp_path: Path, archive: SegmentArchive) -> tuple[PartitionStateMachine, list[int]]:

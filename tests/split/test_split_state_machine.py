@@ -6,13 +6,10 @@ import base64
 import json
 from pathlib import Path
 
+from cluster.api.item_commands import DeleteCommand, PutCommand, encode_command
 from cluster.core.types import Entry
 from cluster.node.partition_splits import HASH_SPACE, encode_split_command
-from cluster.node.partition_state_machine import (
-    PartitionStateMachine,
-    encode_delete_command,
-    encode_put_command,
-)
+from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.scrub.commands import ReplicaScrubState, encode_marker, iterate_items
 from cluster.scrub.digests import digest_state
 
@@ -37,7 +34,7 @@ class Replica:
 
 
 def put(partition_hash: int, key: str, value: int) -> bytes:
-    return encode_put_command(partition_hash, key.encode(), {"pk": {"S": key}, "v": {"N": str(value)}}, None, False)
+    return encode_command(PutCommand(partition_hash, key.encode(), {"pk": {"S": key}, "v": {"N": str(value)}}))
 
 
 def items(replica: Replica) -> dict[tuple[int, bytes], dict]:
@@ -63,7 +60,7 @@ def test_fence_refuses_writes_in_the_moved_range_and_scans_skip_it(tmp_path: Pat
     assert parent.apply(fence())["fenced_at"] == result["fenced_at"]  # a repeat changes nothing
     moved_hash, moved_key = keys[-1]
     assert parent.apply(put(moved_hash, moved_key, 99)) == {"status": "moved", "child": CHILD}
-    assert parent.apply(encode_delete_command(moved_hash, moved_key.encode(), None, False))["status"] == "moved"
+    assert parent.apply(encode_command(DeleteCommand(moved_hash, moved_key.encode())))["status"] == "moved"
     assert parent.machine.get(moved_hash, moved_key.encode())["v"] == {"N": "19"}  # frozen, not deleted
     assert parent.apply(put(keys[0][0], "k0", 42))["status"] == "ok"  # the kept range still takes writes
     scanned = items(parent)
