@@ -26,7 +26,9 @@ from gameday.selftest_verdict import CAUGHT, RunRecord, classify
 # short game day run (the others need the FUSE power-loss model, leader churn, clients on every router or
 # the availability baseline; `gameday selftest` skips or reports them).
 CASES = load_cases(PLANTED_BUGS)
-IN_CI = ("ack-before-quorum", "stale-consistent-read", "forget-on-leader-change", "skip-fsync")
+# stale-consistent-read is left to `gameday selftest` (last caught there on 2026-12-06): the same scenario and
+# verifier as the two below, and the suite's 15-minute budget pays for one game day per way of being caught.
+IN_CI = ("ack-before-quorum", "forget-on-leader-change", "skip-fsync")
 SEED = 1
 SCENARIOS = sorted({CASES[bug].scenario for bug in IN_CI})
 RUN_TIMEOUT_S = 180
