@@ -27,7 +27,7 @@ from gameday.selftest_verdict import CAUGHT, RunRecord, classify
 # the availability baseline; `gameday selftest` skips or reports them).
 CASES = load_cases(PLANTED_BUGS)
 # stale-consistent-read is left to `gameday selftest` (last caught there on 2026-12-06): the same scenario and
-# verifier as the two below, and the suite's 15-minute budget pays for one game day per way of being caught.
+# verifier as the two below; the suite's 15-minute budget keeps two of those three.
 IN_CI = ("ack-before-quorum", "forget-on-leader-change", "skip-fsync")
 SEED = 1
 SCENARIOS = sorted({CASES[bug].scenario for bug in IN_CI})
