@@ -35,6 +35,10 @@ class RaftConfig:
     # PLANTED BUG `eager-step-down`: a leader steps down whenever any single voter was silent for a whole
     # CheckQuorum round, not only when it lost a quorum. Safe for data; costs availability.
     unsafe_eager_step_down: bool = False
+    # PLANTED BUG `vote-ignores-log`: a voter grants its (pre-)vote without Raft's election restriction
+    # (§5.4.1), so a candidate whose log lacks committed entries can win and overwrite them. It needs an
+    # election in which a lagging replica times out first: fast leader churn makes those common.
+    unsafe_vote_ignores_log: bool = False
 
     def __post_init__(self) -> None:
         if self.election_ticks_min < 1:

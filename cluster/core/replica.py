@@ -545,7 +545,8 @@ class Replica:
             or (self._voted_for is None and self._leader_id is None)
             or (is_pre_vote and message.term > self._term)
         )
-        if can_vote and self._log.is_up_to_date(message.log_term, message.index):
+        up_to_date = self._log.is_up_to_date(message.log_term, message.index) or self._config.unsafe_vote_ignores_log
+        if can_vote and up_to_date:
             # A granted pre-vote answers in the term asked about, so the pre-candidate can count it.
             self._send(Message(_VOTE_RESPONSE_KIND[message.kind], self._node_id, message.sender, message.term))
             if not is_pre_vote:

@@ -53,6 +53,11 @@ PLANTED_BUGS: dict[str, str] = {
         "Raft's Figure 8: a leader commits an earlier term's entry by counting replicas, which a later "
         "leader may overwrite (linearizability, with fast leader churn)"
     ),
+    "vote-ignores-log": (
+        "a replica grants its vote without checking that the candidate's log is as up to date as its own "
+        "(Raft's election restriction), so a lagging replica can win and overwrite committed writes "
+        "(linearizability, with leader churn)"
+    ),
     "eager-step-down": (
         "a partition leader steps down whenever any one follower was silent for an election timeout, "
         "not only when it lost its quorum: data stays correct, availability drops during single-node "
@@ -74,6 +79,7 @@ RAFT_CONFIG_SWITCHES: dict[str, str] = {
     "deposed-leader-reads": "unsafe_deposed_leader_reads",
     "churn-commit-bug": "unsafe_commit_previous_term_by_counting",
     "eager-step-down": "unsafe_eager_step_down",
+    "vote-ignores-log": "unsafe_vote_ignores_log",
 }
 
 

@@ -40,6 +40,7 @@ def test_no_switch_leaves_the_node_as_the_host_made_it(tmp_path: Path) -> None:
         ("deposed-leader-reads", "unsafe_deposed_leader_reads"),
         ("churn-commit-bug", "unsafe_commit_previous_term_by_counting"),
         ("eager-step-down", "unsafe_eager_step_down"),
+        ("vote-ignores-log", "unsafe_vote_ignores_log"),
     ],
 )
 def test_a_core_switch_reaches_the_raft_config(tmp_path: Path, bug: str, field: str) -> None:
