@@ -277,29 +277,36 @@ class WriteAheadLog:
             raise
 
     def _rotate(self) -> None:
-        """Seal the current segment and start the next one.
+        """Seal the current segment and start the next one, durably.
 
-        The sealed segment and its directory entry are made durable before the next segment
-        exists; recovery relies on this to treat damage in any non-last segment as corruption.
+        The sealed segment and its directory entry are made durable before the next segment exists;
+        recovery relies on this to treat damage in any non-last segment as corruption. The next
+        segment's directory entry is made durable before the sealed one is listed as closed: were it
+        lost to a power loss, the log would reopen with the sealed segment last and append to it,
+        behind the back of an archive that already copied it (and never copies a name twice).
         """
         try:
             if self._sync_enabled:
                 self._sync_current_segment()
                 if self._directory_needs_sync:
                     self._sync_directory()
-                # The sealed segment is whole and durable; the next one is not, until its first sync.
+                # The sealed segment is whole and durable; the next one is not, until its directory entry is.
                 write_durable_mark(self._durable_mark_descriptor, self._current_sequence, self._current_size_bytes)
             os.close(self._current_descriptor)
             self._current_descriptor = -1
-            sealed_path = segment_path(self._directory, self._current_sequence)
-            self._sealed_segments.append((sealed_path, self._current_size_bytes))
+            sealed = (segment_path(self._directory, self._current_sequence), self._current_size_bytes)
+            self._current_descriptor = _create_segment(segment_path(self._directory, self._current_sequence + 1))
             self._current_sequence += 1
-            self._current_descriptor = _create_segment(segment_path(self._directory, self._current_sequence))
+            self._current_size_bytes = 0
+            self._directory_needs_sync = True
+            if self._sync_enabled:
+                self._sync_directory()
+                self._directory_needs_sync = False
+                write_durable_mark(self._durable_mark_descriptor, self._current_sequence, 0)
         except OSError as error:
             self._failure = error
             raise
-        self._current_size_bytes = 0
-        self._directory_needs_sync = True
+        self._sealed_segments.append(sealed)
 
 
 def _create_segment(path: Path) -> int:

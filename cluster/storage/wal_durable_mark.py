@@ -7,7 +7,8 @@ fault (chaos/faults/power_loss.py) cuts each log back to that mark while the nod
 does for Jepsen. With fsync disabled the mark is never moved, which is exactly what that loses.
 
 Segments older than the mark's segment are whole (the writer fsyncs a segment before starting the next
-one and moves the mark then); segments newer than it were never synced and are removed.
+one and moves the mark then; once the next one's directory entry is durable, the mark moves on to it at
+length 0, so a sealed segment stays sealed); segments newer than it were never synced and are removed.
 """
 
 from __future__ import annotations

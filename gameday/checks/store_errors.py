@@ -91,14 +91,6 @@ KNOWN_ISSUES: tuple[KnownIssue, ...] = (
         "the /metrics port chosen at cluster up was taken by another program before the process bound it (a "
         "port race on a shared machine); the process serves on without metrics, as designed",
     ),
-    KnownIssue(
-        "archive-gap-after-cluster-power-off",
-        re.compile(r"reference replay failed: corrupt write-ahead log record .* leaving a gap after last index"),
-        frozenset({"cluster-power-off"}),
-        "after a whole-cluster power loss every replica's WAL archive of a group can lack a batch (default seed "
-        "1: entries 228-234 of one group), so the scrub cannot replay that group's reference any more; the "
-        "archive or the power-loss cut (cut_to_durable_mark) loses it: not yet found which",
-    ),
 )
 
 
@@ -373,7 +365,9 @@ def _ends_in_traceback(run: Incarnation) -> bool:
 
 
 def judge(
-    log_lines_by_process: Mapping[str, Sequence[str] | None], nemesis_events: Sequence[Mapping[str, Any]]
+    log_lines_by_process: Mapping[str, Sequence[str] | None],
+    nemesis_events: Sequence[Mapping[str, Any]],
+    known_issues: Sequence[KnownIssue] = KNOWN_ISSUES,
 ) -> VerifierResult:
     """`log_lines_by_process`: every store process's whole log (None: the backend kept none)."""
     missing = sorted(process for process, lines in log_lines_by_process.items() if lines is None)
@@ -388,7 +382,7 @@ def judge(
         for run in runs:
             findings += log_findings(process, run)
         findings += exit_findings(process, runs, lives.get(process))
-    findings, known = _set_apart_known_issues(findings, _fault_kinds(nemesis_events))
+    findings, known = _set_apart_known_issues(findings, _fault_kinds(nemesis_events), known_issues)
     counts: dict[str, int] = {}
     for finding in findings:
         counts[finding.kind] = counts.get(finding.kind, 0) + 1
@@ -418,14 +412,14 @@ def _fault_kinds(nemesis_events: Iterable[Mapping[str, Any]]) -> set[str]:
 
 
 def _set_apart_known_issues(
-    findings: Sequence[Finding], fault_kinds_run: set[str]
+    findings: Sequence[Finding], fault_kinds_run: set[str], known_issues: Sequence[KnownIssue]
 ) -> tuple[list[Finding], dict[str, dict[str, Any]]]:
     remaining: list[Finding] = []
     known: dict[str, dict[str, Any]] = {}
     for finding in findings:
         issue = next(
             (
-                issue for issue in KNOWN_ISSUES
+                issue for issue in known_issues
                 if (not issue.after_fault_kinds or issue.after_fault_kinds & fault_kinds_run) and issue.pattern.search("\n".join(finding.lines[:1]))
             ),
             None,

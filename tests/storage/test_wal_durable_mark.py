@@ -53,3 +53,23 @@ def test_opening_a_log_makes_what_it_recovered_durable(tmp_path: Path) -> None:
     cut_to_durable_mark(directory)
     _, again = WriteAheadLog.open(directory)
     assert again.entries == recovered.entries and len(again.entries) == 3
+
+
+def test_a_sealed_segment_stays_sealed_across_a_power_loss(tmp_path: Path) -> None:
+    """The archive copies a segment once, when it is sealed: the log must never write to it again."""
+    directory = tmp_path / "wal"
+    wal, _ = WriteAheadLog.open(directory)
+    wal.append(_entries(1, 3), HardState(term=1, voted_for="a", commit=3))
+    wal.sync()
+    sealed = wal.seal_current_segment()
+    assert sealed is not None
+    sealed_bytes = sealed.read_bytes()
+    wal.close()  # the power fails before anything else is synced
+    cut_to_durable_mark(directory)
+    reopened, recovered = WriteAheadLog.open(directory)
+    with reopened:
+        assert [entry.index for entry in recovered.entries] == [1, 2, 3]
+        assert reopened.closed_segments() == [sealed]
+        reopened.append(_entries(4, 2), HardState(term=1, voted_for="a", commit=5))
+        reopened.sync()
+    assert sealed.read_bytes() == sealed_bytes
