@@ -55,9 +55,14 @@ def _key(client: int, sequence: int) -> dict[str, Any]:
     return {"pk": {"S": f"k{client}-{sequence % KEYS_PER_CLIENT}"}}
 
 
+def _value(sequence: int) -> dict[str, Any]:
+    """As long as VALUE, and new at every write: a write that changes nothing is not stored again."""
+    return {"S": f"{sequence:010d}{VALUE[10:]}"}
+
+
 def put_body(client: int, sequence: int) -> dict[str, Any]:
     # The attributes UpdateItem sets, at the size it leaves them: both write items of one size.
-    item = {**_key(client, sequence), "n": {"S": VALUE}, "c": {"N": "1"}}
+    item = {**_key(client, sequence), "n": _value(sequence), "c": {"N": "1"}}
     return {"TableName": WRITE_TABLE, "Item": item}
 
 
@@ -67,7 +72,7 @@ def update_body(client: int, sequence: int) -> dict[str, Any]:
         "Key": _key(client, sequence),
         "UpdateExpression": "SET #n = :v ADD #c :one",
         "ExpressionAttributeNames": {"#n": "n", "#c": "c"},
-        "ExpressionAttributeValues": {":v": {"S": VALUE}, ":one": {"N": "1"}},
+        "ExpressionAttributeValues": {":v": _value(sequence), ":one": {"N": "1"}},
         "ReturnValues": "NONE",
     }
 
