@@ -40,6 +40,7 @@ PAGE_LIMIT = 10
 BATCH_WRITE_ITEMS = 25
 UPDATE_GOAL = 0.85  # UpdateItem within 15 % of PutItem
 QUERY_GOAL_PAGES_S = 1000.0
+THROTTLED = ("ProvisionedThroughputExceededException", "ThrottlingException")
 
 PUT = "PutItem"
 UPDATE = "UpdateItem"
@@ -115,14 +116,15 @@ class Pagination:
 
 async def _batch_write(port: int, table: str, items: list[dict[str, Any]]) -> None:
     requests = {table: [{"PutRequest": {"Item": item}} for item in items]}
-    for _ in range(20):
+    for attempt in range(20):
         status, answer = await call("127.0.0.1", port, "BatchWriteItem", {"RequestItems": requests})
-        if status != 200:
+        if status == 200:
+            requests = answer.get("UnprocessedItems") or {}
+            if not requests:
+                return
+        elif not str(answer.get("__type", "")).endswith(THROTTLED):  # a throttle is retried, as SDKs do
             raise RuntimeError(f"BatchWriteItem failed: {status} {answer}")
-        requests = answer.get("UnprocessedItems") or {}
-        if not requests:
-            return
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05 * (attempt + 1))
     raise RuntimeError("BatchWriteItem left items unprocessed after 20 attempts")
 
 
