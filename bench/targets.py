@@ -27,20 +27,24 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_port(port: int, timeout_s: float = 30.0) -> None:
+def wait_port(port: int, timeout_s: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    """Until something listens on `port`; an exit of `process`, the server meant to, ends the wait at once."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before listening on {port}")
         time.sleep(0.1)
     raise RuntimeError(f"nothing listens on {port} after {timeout_s}s")
 
 
 @contextlib.contextmanager
 def server_process(command: list[str], port: int) -> Iterator[None]:
+    """`command` runs while the block does, once it listens on `port`; stopped (TERM, then KILL) after it."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_port(port)
+        wait_port(port, process=process)
         yield
     finally:
         process.terminate()
