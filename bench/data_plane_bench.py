@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -219,18 +220,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-references", action="store_true", help="measure only our cluster")
     args = parser.parse_args(argv)
     table: dict[str, Results] = {}
+    loads = [os.getloadavg()[0]]
     with (
         tempfile.TemporaryDirectory(prefix="data-plane-bench-") as directory,
         running_cluster(Path(directory) / "cluster") as (_, ports),
     ):
         print("measuring the replicated cluster (3 AZs x 2 nodes, fsync on), one router...", file=sys.stderr)
         table[OURS] = asyncio.run(measure_target(ports[0], args.seconds, args.trials))
+        loads.append(os.getloadavg()[0])
     if not args.skip_references:
         for name, port in each_reference():
             table[name] = asyncio.run(measure_target(port, args.seconds, args.trials))
+            loads.append(os.getloadavg()[0])
     print("\n".join(markdown_table(table)))
     print()
     print("\n".join(goal_lines(table[OURS])))
+    # Other processes on the machine lower every number; the ratios within a row suffer least.
+    print(f"Machine: {os.cpu_count()} CPUs, 1-minute load average {min(loads):.1f} to {max(loads):.1f} during the run")
     return 0
 
 
