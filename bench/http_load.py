@@ -10,7 +10,7 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # Well-formed but unchecked credentials: moto and dynalite want the header present, our router ignores it.
@@ -71,10 +71,18 @@ class LoadResult:
 
 
 async def run_load(
-    host: str, ports: Sequence[int], operation: str, make_body, clients: int, duration_s: float  # noqa: ANN001
+    host: str,
+    ports: Sequence[int],
+    operation: str,
+    make_body,  # noqa: ANN001
+    clients: int,
+    duration_s: float,
+    on_response: Callable[[int, int, bytes], None] | None = None,
 ) -> LoadResult:
     """`clients` connections, each sending one request at a time for `duration_s`; client n talks to
-    ports[n % len(ports)], as clients behind a load balancer spread over a fleet's endpoints."""
+    ports[n % len(ports)], as clients behind a load balancer spread over a fleet's endpoints.
+    `on_response(client, status, body)` sees every answer before that client builds its next request
+    (how a client follows LastEvaluatedKey)."""
     latencies: list[float] = []
     counters = {"ok": 0, "errors": 0}
     deadline = time.perf_counter() + duration_s
@@ -94,8 +102,10 @@ async def run_load(
                     connection = await asyncio.open_connection(host, port)
                 reader, writer = connection
                 writer.write(request)
-                status, _, keep_alive = await read_response(reader)
+                status, body, keep_alive = await read_response(reader)
                 latencies.append(time.perf_counter() - started)
+                if on_response is not None:
+                    on_response(number, status, body)
                 counters["ok" if status == 200 else "errors"] += 1
                 if not keep_alive:
                     writer.close()

@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 BENCHMARKS = (
-    "bench.wal_bench", "bench.verify_bench", "bench.toxiproxy_bench", "bench.store_bench", "bench.log_replica_bench",
+    "bench.wal_bench", "bench.verify_bench", "bench.toxiproxy_bench", "bench.store_bench", "bench.data_plane_bench",
+    "bench.log_replica_bench",
 )
 
 

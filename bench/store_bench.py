@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from bench.http_load import LoadResult, call, run_load
+from bench.targets import MOTO, create_table, each_reference, running_cluster
 from cluster.api.attribute_values import KeySchema, partition_hash
 from cluster.deploy.local_processes import LocalCluster
 from cluster.deploy.status_probe import probe_status
@@ -33,64 +29,11 @@ OURS = "gameday cluster (3 replicas, fsync), one router"
 OURS_SPREAD = "gameday cluster, clients spread over 3 routers"
 OURS_PROXIED = "gameday cluster, every link proxied, one router"
 TABLE = "bench"
-DYNALITE_DIR = Path(__file__).resolve().parent / ".dynalite"
 VALUE = "v" * 100
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_port(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port} after {timeout_s}s")
-
-
-@contextlib.contextmanager
-def _process(command: list[str], port: int) -> Iterator[None]:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        _wait_port(port)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def ensure_dynalite() -> Path | None:
-    cli = DYNALITE_DIR / "node_modules" / "dynalite" / "cli.js"
-    if cli.exists():
-        return cli
-    if shutil.which("npm") is None:
-        return None
-    DYNALITE_DIR.mkdir(exist_ok=True)
-    result = subprocess.run(["npm", "install", "--silent", "--prefix", str(DYNALITE_DIR), "dynalite@4"], capture_output=True)
-    return cli if result.returncode == 0 and cli.exists() else None
-
-
 async def _create_table(port: int) -> None:
-    await call("127.0.0.1", port, "CreateTable", {
-        "TableName": TABLE,
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    })
-    for _ in range(300):
-        status, body = await call("127.0.0.1", port, "DescribeTable", {"TableName": TABLE})
-        if status == 200 and body["Table"]["TableStatus"] == "ACTIVE":
-            return
-        await asyncio.sleep(0.1)
-    raise RuntimeError("table never became ACTIVE")
+    await create_table(port, TABLE)
 
 
 def _put_body(client: int, sequence: int) -> dict:
@@ -191,10 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     table: dict[str, dict[tuple[str, int], LoadResult]] = {}
     failovers: list[float] = []
     with tempfile.TemporaryDirectory(prefix="store-bench-") as directory:
-        cluster = LocalCluster(Path(directory) / "cluster")
-        try:
-            endpoints = cluster.up()["endpoints"]
-            ports = [int(url.rsplit(":", 1)[1]) for url in endpoints.values()]
+        with running_cluster(Path(directory) / "cluster") as (cluster, ports):
             port = ports[0]
             print("measuring the replicated cluster (3 AZs x 2 nodes, fsync on), one router...", file=sys.stderr)
             table[OURS] = asyncio.run(measure_target([port], args.seconds))
@@ -203,31 +143,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.trials:
                 print(f"measuring failover over {args.trials} trials...", file=sys.stderr)
                 failovers = measure_failover(cluster, port, args.trials)
-        finally:
-            cluster.down()
         if args.proxied:
             # The same cluster with every link chaos may cut going through our Toxiproxy server.
-            proxied = LocalCluster(Path(directory) / "proxied-cluster")
-            try:
-                endpoints = proxied.up(proxy_links=True)["endpoints"]
-                port = int(endpoints["az-a"].rsplit(":", 1)[1])
+            with running_cluster(Path(directory) / "proxied-cluster", proxy_links=True) as (_, ports):
                 print("measuring the cluster with every link proxied, one router...", file=sys.stderr)
-                table[OURS_PROXIED] = asyncio.run(measure_target([port], args.seconds))
-            finally:
-                proxied.down()
+                table[OURS_PROXIED] = asyncio.run(measure_target(ports[:1], args.seconds))
     if not args.skip_references:
-        port = _free_port()
-        moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-        if moto:
-            print("measuring moto_server...", file=sys.stderr)
-            with _process([moto, "-p", str(port)], port):
-                table["moto_server (1 node, memory)"] = asyncio.run(measure_target([port], args.seconds))
-        dynalite = ensure_dynalite()
-        if dynalite:
-            port = _free_port()
-            print("measuring dynalite...", file=sys.stderr)
-            with _process(["node", str(dynalite), "--port", str(port), "--createTableMs", "0"], port):
-                table["dynalite (1 node, memory)"] = asyncio.run(measure_target([port], args.seconds))
+        for name, port in each_reference():
+            table[name] = asyncio.run(measure_target([port], args.seconds))
     header = "| target | operation | " + " | ".join(f"{c} client{'s' if c > 1 else ''}" for c in CONCURRENCY) + " |"
     print(header)
     print("|" + "---|" * (2 + len(CONCURRENCY)))
@@ -238,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nFailover (SIGKILL a group leader -> first acknowledged write to that group), {len(failovers)} trials: "
               f"p50 {statistics.median(failovers):.2f} s, max {max(failovers):.2f} s")
     ours = table.get(OURS)
-    moto_results = table.get("moto_server (1 node, memory)")
+    moto_results = table.get(MOTO)
     if ours and moto_results:
         ratio = ours[("PutItem", 32)].throughput / moto_results[("PutItem", 32)].throughput
         print(f"PutItem at 32 clients: {ratio:.1f}x moto_server")

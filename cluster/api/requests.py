@@ -7,6 +7,7 @@ Checks that need the key schema (`extract_key`, `validate_key`) are the router's
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -92,9 +93,14 @@ class UpdateSource:
     expression: str
     names: dict | None
     values: dict | None
+    # The parse, once made: the router checks the request and then reads the paths it writes.
+    parsed: UpdateExpression | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def parse(self) -> UpdateExpression:
-        return parse_update(self.expression, self.names, self.values)
+        if self.parsed is None:
+            object.__setattr__(self, "parsed", parse_update(self.expression, self.names, self.values))
+        assert self.parsed is not None
+        return self.parsed
 
     def to_json(self) -> dict[str, Any]:
         return {"expression": self.expression, "names": self.names, "values": self.values}
@@ -715,7 +721,8 @@ def _parse_update_item(body: Body) -> UpdateItemRequest:
         parsed = parse_update(update_expression, names, values, check_unused=False)
         names_used |= parsed.names_used
         values_used |= parsed.values_used
-        update = UpdateSource(update_expression, *_own_placeholders(names, values, parsed))
+        # The same parse as of its own placeholders alone: the placeholders it does not use change nothing.
+        update = UpdateSource(update_expression, *_own_placeholders(names, values, parsed), parsed=parsed)
     if condition_expression is not None:
         parsed_condition = parse_condition(condition_expression, names, values, check_unused=False)
         names_used |= parsed_condition.names_used

@@ -186,6 +186,43 @@ def test_api_item_size_follows_the_developer_guide() -> None:
     assert item_size_bytes({"m": {"M": {"k": {"S": "v"}}}}) == 1 + 3 + (1 + 1 + 1)
 
 
+def _significant_digits_by_decimal(text: str) -> int:
+    value = decimal.Decimal(text)
+    return 0 if value.is_zero() else len(value.normalize(decimal.Context(prec=100)).as_tuple().digits)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["", "-", "+"]),
+    st.text(alphabet="0123456789", max_size=22),
+    st.sampled_from(["", "."]),
+    st.text(alphabet="0123456789", max_size=22),
+)
+def test_api_number_size_counts_significant_digits_of_any_spelling(
+    sign: str, integer_part: str, point: str, fraction_part: str
+) -> None:
+    # Plain spellings (counted on the string) and long ones (counted by Decimal) must agree with Decimal.
+    text = sign + integer_part + (point + fraction_part if point else "")
+    if not (integer_part or (point and fraction_part)):
+        with pytest.raises(ValidationException):
+            item_size_bytes({"n": {"N": text}})
+        return
+    expected = (_significant_digits_by_decimal(text) + 1) // 2 + 1
+    if _significant_digits_by_decimal(text) > 38:
+        with pytest.raises(ValidationException):
+            item_size_bytes({"n": {"N": text}})
+        return
+    assert item_size_bytes({"n": {"N": text}}) == 1 + expected
+
+
+def test_api_number_size_still_refuses_what_dynamodb_refuses() -> None:
+    for text in ("1e126", "1e-131", "12a", "1" * 39, " 1"):
+        with pytest.raises(ValidationException):
+            item_size_bytes({"n": {"N": text}})
+    assert item_size_bytes({"n": {"N": "1.50E+3"}}) == 1 + 2
+    assert item_size_bytes({"n": {"N": "-000.0100"}}) == 1 + 2
+
+
 def test_api_max_item_size_is_400_kib() -> None:
     assert MAX_ITEM_SIZE_BYTES == 409600
 

@@ -330,3 +330,14 @@ def test_api_not_equal_is_the_negation_of_equal(stored: dict | None, compared: d
         assert ordered == [False, False]
     else:
         assert sum(ordered) + int(equal) == 1  # exactly one of <, =, > within a type
+
+
+def test_api_the_same_expression_text_parses_afresh_with_each_request_s_values() -> None:
+    # Tokens of a text are shared between requests; names and values never are.
+    item = {"a": {"S": "x"}, "b": {"S": "y"}}
+    assert parse_condition("#k = :v", {"#k": "a"}, {":v": {"S": "x"}}).evaluate(item)
+    assert not parse_condition("#k = :v", {"#k": "a"}, {":v": {"S": "y"}}).evaluate(item)
+    assert parse_condition("#k = :v", {"#k": "b"}, {":v": {"S": "y"}}).evaluate(item)
+    for _ in range(2):  # a syntax error is an error every time, not only the first
+        with pytest.raises(ValidationException, match="Syntax error"):
+            parse_condition("#k = = :v", {"#k": "a"}, {":v": {"S": "x"}})

@@ -116,6 +116,7 @@ ALLOWED_MODULES = {
     "copy",
     "dataclasses",
     "decimal",
+    "functools",  # lru_cache of pure functions (tokens of an expression text)
     "hashlib",
     "json",
     "re",

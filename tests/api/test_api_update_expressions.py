@@ -10,7 +10,7 @@ from cluster.api.document_paths import PathOperand, check_paths_apart
 from cluster.api.errors import ValidationException
 from cluster.api.item_writes import apply_update, update_return_attributes
 from cluster.api.projection import project
-from cluster.api.requests import ConditionSource, UpdateSource
+from cluster.api.requests import ConditionSource, UpdateSource, parse_request
 from cluster.api.update_expressions import apply_update as apply_expression
 from cluster.api.update_expressions import parse_update
 
@@ -208,3 +208,19 @@ def test_projection_keeps_exactly_what_each_path_resolves_to(raw_paths: list) ->
         if not any(isinstance(element, int) for element in path):
             assert PathOperand(path).resolve(projected) == original
     assert set(projected) <= {path[0] for path in chosen if PathOperand(path).resolve(ITEM) is not None}
+
+
+def test_api_a_request_s_update_parses_as_a_replica_parses_it_from_the_command() -> None:
+    request = parse_request("UpdateItem", {
+        "TableName": "things", "Key": {"id": {"S": "a"}},
+        "UpdateExpression": "SET #n = :v ADD #c :one",
+        "ConditionExpression": "#w <> :v",
+        "ExpressionAttributeNames": {"#n": "n", "#c": "c", "#w": "w"},
+        "ExpressionAttributeValues": {":v": {"S": "x"}, ":one": {"N": "1"}},
+    })
+    replica_source = UpdateSource.from_json(request.update.to_json())  # what travels in the command
+    assert request.update.to_json() == {"expression": "SET #n = :v ADD #c :one", "names": {"#n": "n", "#c": "c"},
+                                        "values": {":v": {"S": "x"}, ":one": {"N": "1"}}}
+    assert request.update == replica_source
+    assert request.update.parse() == replica_source.parse()
+    assert request.update.parse() is request.update.parse()  # parsed once on the router

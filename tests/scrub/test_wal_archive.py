@@ -3,16 +3,13 @@ equals the live replica at a marker (and tells a rotten live replica apart)."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.targets import free_port, server_process
 from cluster.api.item_commands import PutCommand, encode_command
 from cluster.core.types import Entry, HardState
 from cluster.node.partition_state_machine import PartitionStateMachine
@@ -107,36 +104,12 @@ def test_archiving_twice_copies_nothing_new_and_a_copy_is_byte_identical(tmp_pat
     assert (tmp_path / "archive" / "g" / "n" / segment.name).read_bytes() == b"sealed bytes"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def moto_s3() -> Iterator[str]:
     pytest.importorskip("moto.server", reason="moto[server] (the bench extra) is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            assert process.poll() is None, "moto server exited"
-            assert time.monotonic() < deadline, "moto server did not listen within 30 s"
-            time.sleep(0.1)
+    port = free_port()
+    with server_process([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_the_same_archive_and_reference_work_against_an_s3_endpoint(tmp_path: Path, moto_s3: str) -> None:
