@@ -430,6 +430,10 @@ def _read_projection_and_conditions(
     """ProjectionExpression (or AttributesToGet) and the condition-like expressions of a read
     (FilterExpression; KeyConditionExpression for Query), which share one set of placeholders:
     every placeholder must be used by one of them."""
+    if not condition_fields:
+        # GetItem and BatchGetItem have no ExpressionAttributeValues member: like any member an
+        # operation does not have, it is ignored (as dynalite does), not refused as unused.
+        body = {name: value for name, value in body.items() if name != "ExpressionAttributeValues"}
     projection_expression = _optional_string(body, "ProjectionExpression")
     attributes_to_get = _legacy_attribute_names(body, "AttributesToGet")
     expressions = {field: _optional_string(body, field) for field in condition_fields}
@@ -658,8 +662,10 @@ def _conditional_write_options(body: Body) -> dict[str, Any]:
     _check_expression_mix(body, ("ConditionExpression",), ("Expected", "ConditionalOperator"))
     _common_write_options(body)
     legacy = _legacy_condition(expected_condition(body), "ConditionExpression")
+    # Read even beside Expected: placeholders without a ConditionExpression are refused either way.
+    condition = _condition_source(body, "ConditionExpression", "ConditionExpression")
     return {
-        "condition": legacy or _condition_source(body, "ConditionExpression", "ConditionExpression"),
+        "condition": legacy or condition,
         "return_values": _return_values(body),
         "return_values_on_condition_check_failure": _optional_enum(
             body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE"
