@@ -24,6 +24,8 @@ from bench.differential_values import (
     condition,
     item_attributes,
     key_value,
+    legacy_conditions,
+    legacy_key_conditions,
     projection,
     typed_value_for,
     update_expression,
@@ -198,8 +200,8 @@ class RequestGenerator:
             else:
                 body["ConditionExpression"] = condition(rng, placeholders)
             placeholders.attach(body)
-        elif rng.random() < 0.1:
-            body["Expected"] = {rng.choice(ATTRIBUTE_NAMES): {"Exists": False}}
+        elif rng.random() < 0.15:
+            legacy_conditions(rng, body, "Expected")
         if rng.random() < 0.4:
             body["ReturnValues"] = rng.choice(("NONE", "ALL_OLD"))
         return body
@@ -224,6 +226,8 @@ class RequestGenerator:
             placeholders = Placeholders(rng)
             body["ConditionExpression"] = condition(rng, placeholders)
             placeholders.attach(body)
+        elif rng.random() < 0.15:
+            legacy_conditions(rng, body, "Expected")
         if rng.random() < 0.4:
             body["ReturnValues"] = rng.choice(("NONE", "ALL_OLD"))
         return body
@@ -236,6 +240,8 @@ class RequestGenerator:
             name = rng.choice(ATTRIBUTE_NAMES)
             # No DELETE-only update: like a REMOVE-only expression, dynalite would create an absent item.
             body["AttributeUpdates"] = {name: {"Action": rng.choice(("PUT", "ADD")), "Value": typed_value_for(rng, name)}}
+            if rng.random() < 0.4:
+                legacy_conditions(rng, body, "Expected")
         else:
             placeholders = Placeholders(rng)
             body["UpdateExpression"] = update_expression(rng, placeholders)
@@ -281,9 +287,14 @@ class RequestGenerator:
     def _query_body(self, table: TableSpec) -> Body:
         rng = self.rng
         body: Body = {"TableName": table.name}
-        if rng.random() < 0.1:
-            operator = {"ComparisonOperator": "EQ", "AttributeValueList": [self._key(table)[table.hash_name]]}
-            body["KeyConditions"] = {table.hash_name: operator}
+        if rng.random() < 0.15:
+            body["KeyConditions"] = legacy_key_conditions(rng, table, self._key(table)[table.hash_name])
+            if rng.random() < 0.4:
+                legacy_conditions(rng, body, "QueryFilter", avoid=tuple(table.key_types()))
+            if rng.random() < 0.3:
+                body["Limit"] = rng.randint(1, 6)
+            if rng.random() < 0.3:
+                body["ScanIndexForward"] = rng.random() < 0.5
             return body
         placeholders = Placeholders(rng)
         body["KeyConditionExpression"] = self._key_condition(table, placeholders)
@@ -303,8 +314,8 @@ class RequestGenerator:
         if rng.random() < 0.1:
             total = rng.randint(1, 4)
             body["TotalSegments"], body["Segment"] = total, rng.randrange(total)
-        if "FilterExpression" not in body and "ProjectionExpression" not in body and rng.random() < 0.1:
-            body["ScanFilter"] = {rng.choice(ATTRIBUTE_NAMES): {"ComparisonOperator": rng.choice(("NOT_NULL", "NULL"))}}
+        if "FilterExpression" not in body and "ProjectionExpression" not in body and rng.random() < 0.15:
+            legacy_conditions(rng, body, "ScanFilter")
         placeholders.attach(body)
         return body
 

@@ -13,7 +13,10 @@ KEY_TYPES = ("S", "N", "B")
 ATTRIBUTE_NAMES = ("a", "b", "num", "tags", "nums", "doc", "items", "flag", "name", "count", "data")
 RESERVED_NAMES = frozenset({"name", "count", "data", "items", "user", "rank"})
 STRING_POOL = ("", "x", "alpha", "beta", "al", "gamma", "zeta", "ab c", "é")
-NUMBER_POOL = ("0", "1", "-1", "2", "3.5", "-0.25", "10", "100", "1e2", "0.001", "12345678901234567890")
+NUMBER_POOL = (
+    "0", "1", "-1", "2", "3.5", "-0.25", "10", "100", "1e2", "0.001", "12345678901234567890",
+    "1E+2", "-0", "00.50", ".5", "5.", "-1e-3",  # odd spellings: both stores must canonicalise them alike
+)
 
 Body = dict[str, Any]
 
@@ -54,7 +57,7 @@ def key_value(rng: random.Random, type_name: str) -> Body:
     if type_name == "S":
         return {"S": f"k{rng.randint(0, 7)}"}
     if type_name == "N":
-        return {"N": str(rng.choice((-3, 0, 1, 2, 5, 8, 13, 1.5)))}
+        return {"N": rng.choice(("-3", "0", "1", "2", "5", "8", "13", "1.5", "1.50", "2E0", "-0"))}
     return {"B": base64.b64encode(bytes([rng.randint(0, 5), rng.randint(0, 1)])).decode()}
 
 
@@ -160,8 +163,10 @@ def condition(rng: random.Random, placeholders: Placeholders, depth: int = 0, av
         low, high = sorted(rng.sample(range(-5, 30), 2))
         return f"{path} BETWEEN {placeholders.value({'N': str(low)})} AND {placeholders.value({'N': str(high)})}"
     if kind == 2:
-        options = ", ".join(placeholders.value(typed_value_for(rng, attribute)) for _ in range(rng.randint(1, 3)))
-        return f"{path} IN ({options})"
+        options = [typed_value_for(rng, attribute) for _ in range(rng.randint(1, 3))]
+        # No BOOL: dynalite's IN never matches an attribute holding false (it tests `!attrVal`).
+        options = [value if "BOOL" not in value else {"N": "1"} for value in options]
+        return f"{path} IN ({', '.join(placeholders.value(value) for value in options)})"
     if kind == 3:
         return f"attribute_exists({path})"
     if kind == 4:
@@ -220,3 +225,79 @@ def update_expression(rng: random.Random, placeholders: Placeholders) -> str:
         spare = next(name for name in ATTRIBUTE_NAMES if name not in attributes)
         clauses["SET"] = [f"{placeholders.name(spare)} = {placeholders.value(typed_value_for(rng, spare))}"]
     return " ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses.items())
+
+
+# ---------------------------------------------------------------------------- legacy parameters
+
+LEGACY_OPERATORS = (
+    "EQ", "NE", "LE", "LT", "GE", "GT", "NULL", "NOT_NULL", "CONTAINS", "NOT_CONTAINS", "BEGINS_WITH", "IN", "BETWEEN",
+)
+
+
+def _legacy_scalar(rng: random.Random, attribute: str) -> Body:
+    value = typed_value_for(rng, attribute)
+    return value if next(iter(value)) in ("S", "N", "B") else {"N": str(rng.randint(-5, 30))}
+
+
+def legacy_condition(rng: random.Random, attribute: str) -> Body:
+    """One Condition (ComparisonOperator and its AttributeValueList) on an attribute. EQ and NE sometimes
+    get a value of a type they refuse (a list, a map), which both stores must refuse alike."""
+    operator = rng.choice(LEGACY_OPERATORS)
+    if operator in ("NULL", "NOT_NULL"):
+        return {"ComparisonOperator": operator}
+    if operator in ("EQ", "NE"):
+        values = [typed_value_for(rng, attribute)]
+    elif operator == "BEGINS_WITH":
+        values = [{"S": rng.choice(STRING_POOL[1:])[:2]}]
+    elif operator == "IN":
+        first = _legacy_scalar(rng, attribute)
+        values = [first] + [{next(iter(first)): _scalar(rng, next(iter(first)))} for _ in range(rng.randint(0, 2))]
+        values = [value for position, value in enumerate(values) if value not in values[:position]]
+    elif operator == "BETWEEN":
+        low, high = sorted(rng.sample(range(-5, 30), 2))
+        values = [{"N": str(low)}, {"N": str(high)}]
+    else:
+        values = [_legacy_scalar(rng, attribute)]
+    return {"ComparisonOperator": operator, "AttributeValueList": values}
+
+
+def legacy_conditions(rng: random.Random, body: Body, field: str, avoid: tuple[str, ...] = ()) -> None:
+    """Expected, ScanFilter or QueryFilter on one to three attributes, with a ConditionalOperator at times.
+    Expected also takes its older forms: Exists false, or a Value that must be equal."""
+    attributes = rng.sample([name for name in ATTRIBUTE_NAMES if name not in avoid], rng.randint(1, 3))
+    conditions: Body = {}
+    for attribute in attributes:
+        roll = rng.random()
+        if field == "Expected" and roll < 0.2:
+            conditions[attribute] = {"Exists": False}
+        elif field == "Expected" and roll < 0.35:
+            conditions[attribute] = {"Value": _legacy_scalar(rng, attribute)}
+        else:
+            conditions[attribute] = legacy_condition(rng, attribute)
+    body[field] = conditions
+    if len(conditions) > 1 and rng.random() < 0.3:
+        # AND only: dynalite's legacy OR stops at the first false condition (db/index.js matchesFilter).
+        body["ConditionalOperator"] = "AND"
+
+
+def legacy_key_conditions(rng: random.Random, table: TableSpec, hash_value: Body) -> Body:
+    """KeyConditions: EQ on the partition key, and at times one condition on the sort key."""
+    conditions: Body = {table.hash_name: {"ComparisonOperator": "EQ", "AttributeValueList": [hash_value]}}
+    if table.range_name is not None and table.range_type is not None and rng.random() < 0.6:
+        operators = ["EQ", "LE", "LT", "GE", "GT", "BETWEEN"] + (["BEGINS_WITH"] if table.range_type != "N" else [])
+        operator = rng.choice(operators)
+        if operator == "BETWEEN":
+            values = sorted((_scalar(rng, table.range_type) for _ in range(2)), key=_sort_key(table.range_type))
+            range_values = [{table.range_type: value} for value in values]
+        else:
+            range_values = [{table.range_type: _scalar(rng, table.range_type)}]
+        conditions[table.range_name] = {"ComparisonOperator": operator, "AttributeValueList": range_values}
+    return conditions
+
+
+def _sort_key(type_name: str):  # noqa: ANN202 - a key function for sorted()
+    if type_name == "N":
+        return lambda text: float(text)
+    if type_name == "B":
+        return lambda text: base64.b64decode(text)
+    return lambda text: text.encode()
