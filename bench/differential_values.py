@@ -239,14 +239,16 @@ def _legacy_scalar(rng: random.Random, attribute: str) -> Body:
     return value if next(iter(value)) in ("S", "N", "B") else {"N": str(rng.randint(-5, 30))}
 
 
-def legacy_condition(rng: random.Random, attribute: str) -> Body:
-    """One Condition (ComparisonOperator and its AttributeValueList) on an attribute. EQ and NE sometimes
-    get a value of a type they refuse (a list, a map), which both stores must refuse alike."""
+def legacy_condition(rng: random.Random, attribute: str, any_type_equal: bool) -> Body:
+    """One Condition (ComparisonOperator and its AttributeValueList) on an attribute. With
+    `any_type_equal`, EQ and NE also get lists, maps, booleans and nulls."""
     operator = rng.choice(LEGACY_OPERATORS)
     if operator in ("NULL", "NOT_NULL"):
         return {"ComparisonOperator": operator}
     if operator in ("EQ", "NE"):
-        values = [typed_value_for(rng, attribute)]
+        value = typed_value_for(rng, attribute)
+        values = [value if any_type_equal or next(iter(value)) in ("S", "N", "B", "SS", "NS", "BS")
+                  else _legacy_scalar(rng, attribute)]
     elif operator == "BEGINS_WITH":
         values = [{"S": rng.choice(STRING_POOL[1:])[:2]}]
     elif operator == "IN":
@@ -273,7 +275,10 @@ def legacy_conditions(rng: random.Random, body: Body, field: str, avoid: tuple[s
         elif field == "Expected" and roll < 0.35:
             conditions[attribute] = {"Value": _legacy_scalar(rng, attribute)}
         else:
-            conditions[attribute] = legacy_condition(rng, attribute)
+            # "EQ is supported for all data types, including lists and maps" (API_Condition); dynalite agrees
+            # for Expected but refuses a list, map, boolean or null in a ScanFilter or QueryFilter, so those
+            # get only the types both accept.
+            conditions[attribute] = legacy_condition(rng, attribute, any_type_equal=field == "Expected")
     body[field] = conditions
     if len(conditions) > 1 and rng.random() < 0.3:
         # AND only: dynalite's legacy OR stops at the first false condition (db/index.js matchesFilter).
