@@ -193,18 +193,27 @@ class RequestGenerator:
     def _put_item_body(self, table: TableSpec) -> Body:
         rng = self.rng
         body: Body = {"TableName": table.name, "Item": {**item_attributes(rng), **self._key(table)}}
-        if rng.random() < 0.35:
+        # PutItem's most common condition: create only if absent.
+        created_only = rng.random() < 0.15
+        if created_only:
             placeholders = Placeholders(rng)
-            if rng.random() < 0.4:
-                body["ConditionExpression"] = f"attribute_not_exists({placeholders.name(table.hash_name)})"
-            else:
-                body["ConditionExpression"] = condition(rng, placeholders)
+            body["ConditionExpression"] = f"attribute_not_exists({placeholders.name(table.hash_name)})"
             placeholders.attach(body)
-        elif rng.random() < 0.15:
+        self._write_options(body, conditioned=created_only)
+        return body
+
+    def _write_options(self, body: Body, conditioned: bool = False) -> None:
+        """What PutItem and DeleteItem share: a condition (expression or legacy Expected), ReturnValues."""
+        rng = self.rng
+        roll = rng.random()
+        if not conditioned and roll < 0.3:
+            placeholders = Placeholders(rng)
+            body["ConditionExpression"] = condition(rng, placeholders)
+            placeholders.attach(body)
+        elif not conditioned and roll < 0.4:
             legacy_conditions(rng, body, "Expected")
         if rng.random() < 0.4:
             body["ReturnValues"] = rng.choice(("NONE", "ALL_OLD"))
-        return body
 
     def _get_item_body(self, table: TableSpec) -> Body:
         rng = self.rng
@@ -220,16 +229,8 @@ class RequestGenerator:
         return body
 
     def _delete_item_body(self, table: TableSpec) -> Body:
-        rng = self.rng
         body: Body = {"TableName": table.name, "Key": self._key(table)}
-        if rng.random() < 0.35:
-            placeholders = Placeholders(rng)
-            body["ConditionExpression"] = condition(rng, placeholders)
-            placeholders.attach(body)
-        elif rng.random() < 0.15:
-            legacy_conditions(rng, body, "Expected")
-        if rng.random() < 0.4:
-            body["ReturnValues"] = rng.choice(("NONE", "ALL_OLD"))
+        self._write_options(body)
         return body
 
     def _update_item_body(self, table: TableSpec) -> Body:

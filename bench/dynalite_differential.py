@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from bench.differential_compare import (
 )
 from bench.differential_requests import Call, generate
 from bench.http_load import call as http_call
+from bench.store_bench import _process as running_process
 from bench.store_bench import ensure_dynalite
 from cluster.deploy.local_processes import LocalCluster, free_port
 
@@ -140,18 +140,9 @@ def running_dynalite() -> Iterator[int]:
     if cli is None:
         raise DynaliteUnavailable("dynalite is not installed and `npm install dynalite@4` failed (is npm on PATH?)")
     port = free_port()
-    command = ["node", str(cli), "--port", str(port), "--createTableMs", "0", "--deleteTableMs", "0"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
+    with running_process(["node", str(cli), "--port", str(port), "--createTableMs", "0", "--deleteTableMs", "0"], port):
         asyncio.run(_wait_serving(port))
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def _wait_serving(port: int, timeout_s: float = 30.0) -> None:
