@@ -291,11 +291,14 @@ def _optional_boolean(body: Body, field_name: str) -> bool:
     return bool(_typed(body, field_name, bool, "a boolean"))
 
 
-def _optional_integer(body: Body, field_name: str, minimum: int, maximum: int | None = None) -> int | None:
+def _optional_integer(
+    body: Body, field_name: str, minimum: int, maximum: int | None = None, parent: str = ""
+) -> int | None:
+    """`parent` names the structure holding the field in messages ('provisionedThroughput.')."""
     value = _typed(body, field_name, int, "an integer")
     if value is None:
         return None
-    member = _member_name(field_name)
+    member = parent + _member_name(field_name)
     if value < minimum:
         raise validation_errors_detected(
             [
@@ -612,8 +615,8 @@ def _parse_create_table(body: Body) -> CreateTableRequest:
                 "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be "
                 "specified when BillingMode is PROVISIONED"
             )
-        read_capacity_units = _optional_integer(throughput, "ReadCapacityUnits", minimum=1)
-        write_capacity_units = _optional_integer(throughput, "WriteCapacityUnits", minimum=1)
+        read_capacity_units = _optional_integer(throughput, "ReadCapacityUnits", 1, parent="provisionedThroughput.")
+        write_capacity_units = _optional_integer(throughput, "WriteCapacityUnits", 1, parent="provisionedThroughput.")
         if read_capacity_units is None:
             raise _not_null_error("provisionedThroughput.readCapacityUnits")
         if write_capacity_units is None:

@@ -368,3 +368,16 @@ def test_api_get_item_ignores_expression_attribute_values_it_has_no_member_for()
     with pytest.raises(ValidationException, match="unused in expressions"):
         parse_request("GetItem", {"TableName": "ttt", "Key": {"pk": {"S": "a"}}, "ProjectionExpression": "a",
                                   "ExpressionAttributeNames": {"#a": "a"}})
+
+
+def test_api_capacity_units_below_one_are_named_by_their_full_member_path() -> None:
+    # DynamoDB (and dynalite) name a nested member by its path; found by the dynalite differential.
+    body = {"TableName": "ttt", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 0}}
+    with pytest.raises(ValidationException) as refused:
+        parse_request("CreateTable", body)
+    assert refused.value.message == (
+        "1 validation error detected: Value '0' at 'provisionedThroughput.writeCapacityUnits' failed to satisfy "
+        "constraint: Member must have value greater than or equal to 1"
+    )
