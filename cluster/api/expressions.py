@@ -254,6 +254,7 @@ class ExpressionParser:
         self.position = 0
         self.names_used: set[str] = set()
         self.values_used: set[str] = set()
+        self.groups: set[tuple[int, int]] = set()  # token positions of each "(" and its ")"
 
     # -- helpers
 
@@ -319,9 +320,15 @@ class ExpressionParser:
 
     def parse_predicate(self) -> ConditionNode:
         if self.at_punctuation("("):
+            opening = self.position
             self.advance()
             node = self.parse_or()
+            closing = self.position
             self.expect_punctuation(")")
+            # A group that only wraps another group, ((a = :v)), is refused, as DynamoDB does.
+            if (opening + 1, closing - 1) in self.groups:
+                raise self.error("The expression has redundant parentheses;")
+            self.groups.add((opening, closing))
             return node
         token = self.peek()
         if token.kind == "name" and token.text in CONDITION_FUNCTIONS and self.next_is_call():
@@ -335,7 +342,10 @@ class ExpressionParser:
         comparator = self.peek()
         if comparator.kind == "comparator":
             self.advance()
-            return Comparison(comparator.text, left, self.parse_operand())
+            right = self.parse_operand()
+            if comparator.text not in ("=", "<>"):
+                self.check_ordered_operands(comparator.text, (left, right))
+            return Comparison(comparator.text, left, right)
         if self.at_keyword("BETWEEN"):
             self.advance()
             low = self.parse_operand()
@@ -343,6 +353,7 @@ class ExpressionParser:
                 raise self.syntax_error()
             self.advance()
             high = self.parse_operand()
+            self.check_ordered_operands("BETWEEN", (left, low, high))
             self.check_between_bounds(low, high)
             return Between(left, low, high)
         if self.at_keyword("IN"):
@@ -363,6 +374,14 @@ class ExpressionParser:
                 "The function is not allowed to be used this way in an expression; function: size"
             )
         raise self.syntax_error()
+
+    def check_ordered_operands(self, operator: str, operands: tuple[Operand, ...]) -> None:
+        """Order comparisons are defined on S, N and B only. A value of another type given in the
+        request is refused; one read from the item just makes the comparison false (DynamoDB's
+        behaviour, as ScyllaDB's Alternator tests check it against DynamoDB)."""
+        for operand in operands:
+            if isinstance(operand, ValueOperand) and next(iter(operand.value)) not in ("S", "N", "B"):
+                raise self.incorrect_operand_type(operator, operand.value)
 
     def check_between_bounds(self, low: Operand, high: Operand) -> None:
         if not (isinstance(low, ValueOperand) and isinstance(high, ValueOperand)):

@@ -20,8 +20,9 @@ _ARGUMENT_COUNTS = {
     "NULL": 0, "NOT_NULL": 0, "EQ": 1, "NE": 1, "LE": 1, "LT": 1, "GE": 1, "GT": 1,
     "CONTAINS": 1, "NOT_CONTAINS": 1, "BEGINS_WITH": 1, "BETWEEN": 2,
 }
+# The value types each operator accepts. EQ and NE take any ("EQ is supported for all data types,
+# including lists and maps", API_Condition), so they are not listed.
 _VALUE_TYPES = {
-    "EQ": ("S", "N", "B", "SS", "NS", "BS"), "NE": ("S", "N", "B", "SS", "NS", "BS"),
     "LE": ("S", "N", "B"), "LT": ("S", "N", "B"), "GE": ("S", "N", "B"), "GT": ("S", "N", "B"),
     "CONTAINS": ("S", "N", "B"), "NOT_CONTAINS": ("S", "N", "B"), "BEGINS_WITH": ("S", "B"),
     "IN": ("S", "N", "B"), "BETWEEN": ("S", "N", "B"),

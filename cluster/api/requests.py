@@ -297,11 +297,14 @@ def _optional_boolean(body: Body, field_name: str) -> bool:
     return bool(_typed(body, field_name, bool, "a boolean"))
 
 
-def _optional_integer(body: Body, field_name: str, minimum: int, maximum: int | None = None) -> int | None:
+def _optional_integer(
+    body: Body, field_name: str, minimum: int, maximum: int | None = None, parent: str = ""
+) -> int | None:
+    """`parent` names the structure holding the field in messages ('provisionedThroughput.')."""
     value = _typed(body, field_name, int, "an integer")
     if value is None:
         return None
-    member = _member_name(field_name)
+    member = parent + _member_name(field_name)
     if value < minimum:
         raise validation_errors_detected(
             [
@@ -436,6 +439,10 @@ def _read_projection_and_conditions(
     """ProjectionExpression (or AttributesToGet) and the condition-like expressions of a read
     (FilterExpression; KeyConditionExpression for Query), which share one set of placeholders:
     every placeholder must be used by one of them."""
+    if not condition_fields:
+        # GetItem and BatchGetItem have no ExpressionAttributeValues member: like any member an
+        # operation does not have, it is ignored (as dynalite does), not refused as unused.
+        body = {name: value for name, value in body.items() if name != "ExpressionAttributeValues"}
     projection_expression = _optional_string(body, "ProjectionExpression")
     attributes_to_get = _legacy_attribute_names(body, "AttributesToGet")
     expressions = {field: _optional_string(body, field) for field in condition_fields}
@@ -614,8 +621,8 @@ def _parse_create_table(body: Body) -> CreateTableRequest:
                 "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be "
                 "specified when BillingMode is PROVISIONED"
             )
-        read_capacity_units = _optional_integer(throughput, "ReadCapacityUnits", minimum=1)
-        write_capacity_units = _optional_integer(throughput, "WriteCapacityUnits", minimum=1)
+        read_capacity_units = _optional_integer(throughput, "ReadCapacityUnits", 1, parent="provisionedThroughput.")
+        write_capacity_units = _optional_integer(throughput, "WriteCapacityUnits", 1, parent="provisionedThroughput.")
         if read_capacity_units is None:
             raise _not_null_error("provisionedThroughput.readCapacityUnits")
         if write_capacity_units is None:
@@ -664,8 +671,10 @@ def _conditional_write_options(body: Body) -> dict[str, Any]:
     _check_expression_mix(body, ("ConditionExpression",), ("Expected", "ConditionalOperator"))
     _common_write_options(body)
     legacy = _legacy_condition(expected_condition(body), "ConditionExpression")
+    # Read even beside Expected: placeholders without a ConditionExpression are refused either way.
+    condition = _condition_source(body, "ConditionExpression", "ConditionExpression")
     return {
-        "condition": legacy or _condition_source(body, "ConditionExpression", "ConditionExpression"),
+        "condition": legacy or condition,
         "return_values": _return_values(body),
         "return_values_on_condition_check_failure": _optional_enum(
             body, "ReturnValuesOnConditionCheckFailure", ("ALL_OLD", "NONE"), "NONE"

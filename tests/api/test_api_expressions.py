@@ -323,6 +323,10 @@ def test_api_not_equal_is_the_negation_of_equal(stored: dict | None, compared: d
     equal = parse_condition("v = :x", None, {":x": compared}).evaluate(item)
     not_equal = parse_condition("v <> :x", None, {":x": compared}).evaluate(item)
     assert equal is not not_equal
+    if "BOOL" in compared:  # a constant of a type without an order is refused, not just false
+        with pytest.raises(ValidationException, match="Incorrect operand type"):
+            parse_condition("v < :x", None, {":x": compared})
+        return
     ordered = [
         parse_condition(f"v {operator} :x", None, {":x": compared}).evaluate(item) for operator in ("<", ">")
     ]
@@ -341,3 +345,34 @@ def test_api_the_same_expression_text_parses_afresh_with_each_request_s_values()
     for _ in range(2):  # a syntax error is an error every time, not only the first
         with pytest.raises(ValidationException, match="Syntax error"):
             parse_condition("#k = = :v", {"#k": "a"}, {":v": {"S": "x"}})
+
+
+
+@pytest.mark.parametrize("value", [{"L": [{"N": "1"}]}, {"M": {}}, {"SS": ["a"]}, {"BOOL": True}, {"NULL": True}])
+@pytest.mark.parametrize("expression", ["a < :v", ":v >= a", "a BETWEEN :v AND :n", "a BETWEEN :n AND :v"])
+def test_api_order_comparison_refuses_a_constant_without_an_order(expression: str, value: dict) -> None:
+    # DynamoDB refuses such a constant (Alternator's tests, run against DynamoDB); found by the dynalite
+    # differential, where ours answered an always-false filter instead.
+    values = {":v": value, ":n": {"N": "1"}} if ":n" in expression else {":v": value}
+    with pytest.raises(ValidationException, match="Incorrect operand type for operator or function; operator or "
+                       f"function: {'BETWEEN' if 'BETWEEN' in expression else expression.split()[1]}, operand type"):
+        parse_condition(expression, None, values, kind="FilterExpression")
+
+
+def test_api_order_comparison_with_an_unordered_stored_value_is_false() -> None:
+    # The type that cannot be ordered comes from the item, not the request: simply false.
+    condition = parse_condition("a < :v", None, {":v": {"N": "1"}})
+    assert condition.evaluate({"a": {"L": [{"N": "0"}]}}) is False
+    assert condition.evaluate({"a": {"N": "0"}}) is True
+
+
+@pytest.mark.parametrize("expression", ["((a = :v))", "NOT ((a = :v))", "(a = :v) AND ((a = :v))", "(((a = :v) OR a = :v))"])
+def test_api_a_group_that_only_wraps_a_group_is_refused(expression: str) -> None:
+    # DynamoDB's (and dynalite's) wording; found by the dynalite differential, where ours accepted these.
+    with pytest.raises(ValidationException, match="Invalid FilterExpression: The expression has redundant parentheses;"):
+        parse_condition(expression, None, {":v": {"N": "1"}}, kind="FilterExpression")
+
+
+def test_api_groups_side_by_side_or_nested_in_more_are_not_redundant() -> None:
+    for expression in ("(a = :v)", "NOT (a <> :v)", "((a = :v) AND (a = :v))", "((a = :v) OR a = :v) AND (a = :v)"):
+        assert parse_condition(expression, None, {":v": {"N": "1"}}).evaluate({"a": {"N": "1"}}) is True

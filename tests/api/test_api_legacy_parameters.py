@@ -112,3 +112,14 @@ def test_query_and_scan_legacy_conditions() -> None:
         "Can not use both expression and non-expression parameters in the same request: "
         "Non-expression parameters: {ScanFilter} Expression parameters: {FilterExpression}"
     )
+
+
+@pytest.mark.parametrize("operator", ["EQ", "NE"])
+@pytest.mark.parametrize("value", [{"BOOL": True}, {"L": [{"N": "1"}]}, {"M": {"x": {"S": "y"}}}, {"NULL": True}])
+def test_eq_and_ne_take_values_of_every_type(operator: str, value: dict) -> None:
+    # API_Condition: "EQ is supported for all data types, including lists and maps" (NE alike). Found by
+    # the dynalite differential: ours refused a BOOL or a list as "not valid for ... AttributeValue type".
+    condition = _put({"v": {"ComparisonOperator": operator, "AttributeValueList": [value]}}).condition
+    assert condition is not None
+    assert condition.parse().evaluate({**ITEM, "v": value}) is (operator == "EQ")
+    assert condition.parse().evaluate({**ITEM, "v": {"S": "other"}}) is (operator == "NE")

@@ -341,3 +341,43 @@ def test_api_scan_count_and_start_key() -> None:
 def test_api_duplicate_attributes_to_get_names_the_duplicate() -> None:
     message = rejects("GetItem", {"TableName": "things", "Key": {"id": {"S": "a"}}, "AttributesToGet": ["n", "m", "n"]})
     assert message == "One or more parameter values were invalid: Duplicate value in attribute name: n"
+
+
+def test_api_placeholders_beside_legacy_expected_are_refused() -> None:
+    # Found by the dynalite differential: Expected went through and the names were silently ignored.
+    body = {"TableName": "ttt", "Item": {"pk": {"S": "a"}}, "Expected": {"b": {"Exists": False}}}
+    for field, value in (("ExpressionAttributeNames", {}), ("ExpressionAttributeNames", {"#b": "b"}),
+                         ("ExpressionAttributeValues", {":b": {"S": "b"}})):
+        for operation in ("PutItem", "DeleteItem"):
+            request = {**body, field: value} if operation == "PutItem" else {
+                "TableName": "ttt", "Key": {"pk": {"S": "a"}}, "Expected": body["Expected"], field: value}
+            with pytest.raises(ValidationException, match=f"{field} can only be specified when using expressions"):
+                parse_request(operation, request)
+
+
+def test_api_get_item_ignores_expression_attribute_values_it_has_no_member_for() -> None:
+    # GetItem and BatchGetItem's KeysAndAttributes have no ExpressionAttributeValues member: ignored, not
+    # refused as unused (dynalite agrees); the names they do have must still all be used.
+    values = {":unused": {"S": "u"}}
+    request = parse_request("GetItem", {"TableName": "ttt", "Key": {"pk": {"S": "a"}}, "ProjectionExpression": "#a",
+                                        "ExpressionAttributeNames": {"#a": "a"}, "ExpressionAttributeValues": values})
+    assert request.projection == (("a",),)
+    batch = parse_request("BatchGetItem", {"RequestItems": {"ttt": {"Keys": [{"pk": {"S": "a"}}],
+                                                                    "ExpressionAttributeValues": values}}})
+    assert batch.tables["ttt"].projection is None
+    with pytest.raises(ValidationException, match="unused in expressions"):
+        parse_request("GetItem", {"TableName": "ttt", "Key": {"pk": {"S": "a"}}, "ProjectionExpression": "a",
+                                  "ExpressionAttributeNames": {"#a": "a"}})
+
+
+def test_api_capacity_units_below_one_are_named_by_their_full_member_path() -> None:
+    # DynamoDB (and dynalite) name a nested member by its path; found by the dynalite differential.
+    body = {"TableName": "ttt", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 0}}
+    with pytest.raises(ValidationException) as refused:
+        parse_request("CreateTable", body)
+    assert refused.value.message == (
+        "1 validation error detected: Value '0' at 'provisionedThroughput.writeCapacityUnits' failed to satisfy "
+        "constraint: Member must have value greater than or equal to 1"
+    )
