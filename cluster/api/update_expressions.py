@@ -13,7 +13,6 @@ end appends, several such elements in order of their index.
 
 from __future__ import annotations
 
-import copy
 import decimal
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from cluster.api.attribute_values import (
     SET_TYPES,
     Item,
     canonical_number,
+    copy_value,
     decode_binary,
     item_size_bytes,
     parse_number,
@@ -342,7 +342,7 @@ def apply_update(update: UpdateExpression, current: Item | None, key: Item) -> I
     """The item after the update; `current` None means absent (the update creates it from `key`).
     Raises ValidationException, identically on every replica, when the update cannot apply."""
     original = current if current is not None else dict(key)
-    new_item = copy.deepcopy(original)
+    new_item = copy_value(original)
     root = {"M": new_item}
     # Every SET operand reads the item as it was before any action of this update.
     set_values = {
@@ -361,7 +361,7 @@ def apply_update(update: UpdateExpression, current: Item | None, key: Item) -> I
         action = update.actions[position]
         slot = _Slot(root, action.path.elements)
         if isinstance(action, SetAction):
-            slot.put(copy.deepcopy(set_values[position]))
+            slot.put(copy_value(set_values[position]))
         elif isinstance(action, AddAction):
             _add(slot, action.value)
         else:
@@ -382,7 +382,7 @@ def _add(slot: _Slot, value: dict) -> None:
     type_name, raw = next(iter(value.items()))
     existing = slot.get()
     if existing is None:
-        slot.put(copy.deepcopy(value))
+        slot.put(copy_value(value))
         return
     if type_name not in existing:
         raise ValidationException(WRONG_TYPE)

@@ -403,10 +403,10 @@ class DynamoDbService:
                 self.cluster, entry, item_hash, "node.query", params, request.consistent_read
             )
             rows = result.get("items", []) if isinstance(result, dict) else []
-            for row_key, item in rows:
+            for row_key, item, size in rows:
                 after = base64.b64decode(row_key)
                 scanned += 1
-                page_bytes += item_size_bytes(item)
+                page_bytes += size
                 # Limit counts items read, before the filter, as in DynamoDB.
                 if condition is None or condition.evaluate(item):
                     items.append(project(item, projection))

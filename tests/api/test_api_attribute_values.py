@@ -12,6 +12,7 @@ from cluster.api.attribute_values import (
     MAX_ITEM_SIZE_BYTES,
     KeySchema,
     canonical_number,
+    copy_value,
     encode_key,
     extract_key,
     item_size_bytes,
@@ -356,3 +357,13 @@ def test_api_partition_hash_uses_only_the_partition_key_and_is_stable() -> None:
 def test_api_errors_are_api_errors() -> None:
     with pytest.raises(ApiError):
         parse_number("x")
+
+
+def test_copy_value_shares_no_dict_or_list_with_the_original() -> None:
+    item = {"m": {"M": {"l": {"L": [{"N": "1"}, {"SS": ["a", "b"]}]}}}, "s": {"S": "x"}}
+    copied = copy_value(item)
+    assert copied == item
+    copied["m"]["M"]["l"]["L"][1]["SS"].append("c")
+    copied["m"]["M"]["l"]["L"].append({"NULL": True})
+    copied["s"]["S"] = "y"
+    assert item == {"m": {"M": {"l": {"L": [{"N": "1"}, {"SS": ["a", "b"]}]}}}, "s": {"S": "x"}}
