@@ -1,0 +1,171 @@
+"""What a cluster's age costs: storage nodes' memory, WAL bytes and a node's restart time as writes pile up
+on a fixed set of keys (issue 15's "before" numbers: without snapshots or compaction all three grow with
+the number of writes, not with the data).
+
+One real local cluster (3 AZs x 2 nodes, fsync on), one table in one partition so a single group's log
+takes every write. After each stage of writes: the resident memory of every storage node, the bytes of
+their WALs and item stores, and the time a killed follower of the group takes from its start until it
+holds the group's log again (it replays its whole WAL first).
+
+    python -m bench.growth_bench [--stages 10000,30000,60000] [--keys 1000] [--value-bytes 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.http_load import run_load
+from bench.targets import create_table
+from cluster.deploy.local_processes import LocalCluster
+
+TABLE = "growth"
+CLIENTS = 16
+CHUNK_S = 5.0
+STAGES = (10_000, 30_000, 60_000)
+
+
+@dataclass(frozen=True)
+class Stage:
+    writes: int
+    write_rate: float
+    rss_mb_total: float
+    rss_mb_max: float
+    wal_mb: float
+    store_mb: float
+    log_entries: int
+    restart_s: float
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def directory_mb(root: Path, part: str) -> float:
+    """Bytes under every `groups/<group>/<part>` of every process of the cluster."""
+    return sum(f.stat().st_size for f in root.glob(f"processes/*/groups/*/{part}/**/*") if f.is_file()) / 2**20
+
+
+def _wait(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def _table_group(cluster: LocalCluster) -> tuple[str, list[str], int]:
+    """(group, follower processes, leader's commit index) of the table's one partition."""
+    for process in cluster.status()["processes"]:
+        for group in process.get("groups", []):
+            if group.get("role") == "leader" and group["group"] != "metadata":
+                followers = [member for member in group["membership"]["storage"] if member != process["id"]]
+                return group["group"], followers, int(group["commit_index"])
+    raise RuntimeError("the table's group has no leader")
+
+
+def _holds(cluster: LocalCluster, process_id: str, group_id: str, index: int) -> bool:
+    for process in cluster.status()["processes"]:
+        if process["id"] == process_id:
+            return any(g["group"] == group_id and int(g.get("last_index", 0)) >= index for g in process.get("groups", []))
+    return False
+
+
+def _write(port: int, keys: int, value: str, count: int) -> float:
+    """At least `count` PutItems over `keys` keys; returns the rate achieved."""
+    done = 0
+    started = time.monotonic()
+
+    def body(client: int, sequence: int) -> dict:
+        return {"TableName": TABLE, "Item": {"pk": {"S": f"k{(client * 7919 + sequence) % keys}"}, "v": {"S": value}}}
+
+    while done < count:
+        result = asyncio.run(run_load("127.0.0.1", [port], "PutItem", body, CLIENTS, CHUNK_S))
+        done += result.operations
+    return done / (time.monotonic() - started)
+
+
+def measure(cluster: LocalCluster, written: int, rate: float) -> Stage:
+    storage = [pid for process_id, pid in cluster.pids().items() if process_id.startswith("node-")]
+    rss = [resident_mb(pid) for pid in storage]
+    group_id, followers, commit_index = _table_group(cluster)
+    victim = followers[0]
+    cluster.signal_process(victim, signal.SIGKILL)
+    started = time.monotonic()
+    cluster.start_process(victim)
+    _wait(lambda: _holds(cluster, victim, group_id, commit_index), 600, f"{victim} to hold {group_id} again")
+    restart_s = time.monotonic() - started
+    return Stage(
+        written, rate, sum(rss), max(rss), directory_mb(cluster.data_dir, "wal"),
+        directory_mb(cluster.data_dir, "state"), commit_index, restart_s,
+    )
+
+
+def run(stages: list[int], keys: int, value_bytes: int) -> list[Stage]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="growth-bench-") as scratch:
+        cluster = LocalCluster(Path(scratch) / "cluster")
+        try:
+            endpoints = cluster.up(partitions_per_table=1)["endpoints"]
+            port = int(next(iter(endpoints.values())).rsplit(":", 1)[1])
+            asyncio.run(create_table(port, TABLE))
+            written = 0
+            for target in stages:
+                rate = _write(port, keys, "v" * value_bytes, target - written)
+                written = target
+                results.append(measure(cluster, target, rate))
+                print(_row(results[-1]), flush=True)
+        finally:
+            cluster.down()
+    return results
+
+
+HEADER = (
+    "| writes | write rate /s | log entries | storage nodes' RSS (sum / max) | WAL | item stores | follower restart |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def _row(stage: Stage) -> str:
+    return (
+        f"| {stage.writes:,} | {stage.write_rate:,.0f} | {stage.log_entries:,} | {stage.rss_mb_total:,.0f} / "
+        f"{stage.rss_mb_max:,.0f} MB | {stage.wal_mb:,.1f} MB | {stage.store_mb:,.1f} MB | {stage.restart_s:.2f} s |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stages", default=",".join(str(s) for s in STAGES), help="cumulative write counts")
+    parser.add_argument("--keys", type=int, default=1000, help="the writes overwrite this many keys")
+    parser.add_argument("--value-bytes", type=int, default=120)
+    args = parser.parse_args(argv)
+    try:
+        stages = sorted(int(part) for part in args.stages.split(","))
+    except ValueError:
+        parser.error(f"--stages must be comma-separated write counts, got {args.stages!r}")
+    print(HEADER, flush=True)
+    results = run(stages, args.keys, args.value_bytes)
+    first, last = results[0], results[-1]
+    print(
+        f"\n{last.writes / first.writes:.1f}x the writes: RSS {last.rss_mb_total / first.rss_mb_total:.2f}x, "
+        f"WAL {last.wal_mb / max(first.wal_mb, 1e-9):.2f}x, restart {last.restart_s / first.restart_s:.2f}x "
+        "(the data is the same few keys throughout)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""growth_bench's measuring helpers (the benchmark itself runs a cluster: `python -m bench.growth_bench`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench.growth_bench import Stage, _row, directory_mb, resident_mb
+
+
+def test_resident_memory_of_a_live_process_is_read_from_proc() -> None:
+    before = resident_mb(os.getpid())
+    ballast = bytearray(64 * 2**20)
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touch every page so it is resident
+    assert resident_mb(os.getpid()) >= before + 60
+    del ballast
+
+
+def test_directory_bytes_count_one_part_of_every_group_of_every_process(tmp_path: Path) -> None:
+    for process, group in (("node-a1", "t-p0"), ("node-b1", "t-p0"), ("node-b1", "t-p1")):
+        wal = tmp_path / "processes" / process / "groups" / group / "wal"
+        wal.mkdir(parents=True)
+        (wal / "0000000000000001.wal").write_bytes(b"w" * 2**20)
+        (wal.parent / "state").mkdir()
+        (wal.parent / "state" / "items.sqlite").write_bytes(b"s" * 2**19)
+    assert directory_mb(tmp_path, "wal") == 3.0
+    assert directory_mb(tmp_path, "state") == 1.5
+
+
+def test_a_row_shows_every_measure() -> None:
+    row = _row(Stage(30_000, 612.4, 410.0, 95.2, 12.25, 0.5, 30_017, 1.234))
+    assert row == "| 30,000 | 612 | 30,017 | 410 / 95 MB | 12.2 MB | 0.5 MB | 1.23 s |"
