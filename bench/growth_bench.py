@@ -3,9 +3,10 @@ on a fixed set of keys (issue 15's "before" numbers: without snapshots or compac
 the number of writes, not with the data).
 
 One real local cluster (3 AZs x 2 nodes, fsync on), one table in one partition so a single group's log
-takes every write. After each stage of writes: the resident memory of every storage node, the bytes of
-their WALs and item stores, and the time a killed follower of the group takes from its start until it
-holds the group's log again (it replays its whole WAL first).
+takes every write (until admission control splits it: the table's groups are summed). After each stage
+of writes: the resident memory of every storage node, the bytes of
+their WALs and item stores, and the time a killed storage node takes from its start until it holds its
+groups' logs again (it replays each whole WAL first).
 
     python -m bench.growth_bench [--stages 10000,30000,60000] [--keys 1000] [--value-bytes 120]
 """
@@ -41,7 +42,8 @@ class Stage:
     rss_mb_max: float
     wal_mb: float
     store_mb: float
-    log_entries: int
+    log_entries: int  # over every group of the table
+    groups: int
     restart_s: float
 
 
@@ -67,20 +69,24 @@ def _wait(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
     raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
 
 
-def _table_group(cluster: LocalCluster) -> tuple[str, list[str], int]:
-    """(group, follower processes, leader's commit index) of the table's one partition."""
+def _table_groups(cluster: LocalCluster) -> dict[str, tuple[str, list[str], int]]:
+    """Each group of the table (a hot partition may split): (leader, storage members, commit index)."""
+    groups = {}
     for process in cluster.status()["processes"]:
         for group in process.get("groups", []):
             if group.get("role") == "leader" and group["group"] != "metadata":
-                followers = [member for member in group["membership"]["storage"] if member != process["id"]]
-                return group["group"], followers, int(group["commit_index"])
-    raise RuntimeError("the table's group has no leader")
+                groups[group["group"]] = (process["id"], list(group["membership"]["storage"]), int(group["commit_index"]))
+    if not groups:
+        raise RuntimeError("the table has no led group")
+    return groups
 
 
-def _holds(cluster: LocalCluster, process_id: str, group_id: str, index: int) -> bool:
+def _holds(cluster: LocalCluster, process_id: str, wanted: dict[str, int]) -> bool:
+    """Does `process_id` hold every group of `wanted` up to its index?"""
     for process in cluster.status()["processes"]:
         if process["id"] == process_id:
-            return any(g["group"] == group_id and int(g.get("last_index", 0)) >= index for g in process.get("groups", []))
+            held = {g["group"]: int(g.get("last_index", 0)) for g in process.get("groups", [])}
+            return all(held.get(group, -1) >= index for group, index in wanted.items())
     return False
 
 
@@ -101,16 +107,20 @@ def _write(port: int, keys: int, value: str, count: int) -> float:
 def measure(cluster: LocalCluster, written: int, rate: float) -> Stage:
     storage = [pid for process_id, pid in cluster.pids().items() if process_id.startswith("node-")]
     rss = [resident_mb(pid) for pid in storage]
-    group_id, followers, commit_index = _table_group(cluster)
-    victim = followers[0]
+    groups = _table_groups(cluster)
+    # The restarted node: one that follows in most of the table's groups (it replays each group's WAL).
+    followers = [member for leader, members, _ in groups.values() for member in members if member != leader]
+    victim = max(sorted(set(followers)), key=followers.count)
+    wanted = {group: commit for group, (_, members, commit) in groups.items() if victim in members}
     cluster.signal_process(victim, signal.SIGKILL)
     started = time.monotonic()
     cluster.start_process(victim)
-    _wait(lambda: _holds(cluster, victim, group_id, commit_index), 600, f"{victim} to hold {group_id} again")
+    _wait(lambda: _holds(cluster, victim, wanted), 600, f"{victim} to hold its groups again")
     restart_s = time.monotonic() - started
     return Stage(
         written, rate, sum(rss), max(rss), directory_mb(cluster.data_dir, "wal"),
-        directory_mb(cluster.data_dir, "state"), commit_index, restart_s,
+        directory_mb(cluster.data_dir, "state"), sum(commit for _, _, commit in groups.values()), len(groups),
+        restart_s,
     )
 
 
@@ -134,14 +144,14 @@ def run(stages: list[int], keys: int, value_bytes: int) -> list[Stage]:
 
 
 HEADER = (
-    "| writes | write rate /s | log entries | storage nodes' RSS (sum / max) | WAL | item stores | follower restart |\n"
-    "|---:|---:|---:|---:|---:|---:|---:|"
+    "| writes | write rate /s | groups | log entries | storage nodes' RSS (sum / max) | WAL | item stores "
+    "| follower restart |\n|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
 def _row(stage: Stage) -> str:
     return (
-        f"| {stage.writes:,} | {stage.write_rate:,.0f} | {stage.log_entries:,} | {stage.rss_mb_total:,.0f} / "
+        f"| {stage.writes:,} | {stage.write_rate:,.0f} | {stage.groups} | {stage.log_entries:,} | {stage.rss_mb_total:,.0f} / "
         f"{stage.rss_mb_max:,.0f} MB | {stage.wal_mb:,.1f} MB | {stage.store_mb:,.1f} MB | {stage.restart_s:.2f} s |"
     )
 

@@ -28,5 +28,5 @@ def test_directory_bytes_count_one_part_of_every_group_of_every_process(tmp_path
 
 
 def test_a_row_shows_every_measure() -> None:
-    row = _row(Stage(30_000, 612.4, 410.0, 95.2, 12.25, 0.5, 30_017, 1.234))
-    assert row == "| 30,000 | 612 | 30,017 | 410 / 95 MB | 12.2 MB | 0.5 MB | 1.23 s |"
+    row = _row(Stage(30_000, 612.4, 410.0, 95.2, 12.25, 0.5, 30_017, 3, 1.234))
+    assert row == "| 30,000 | 612 | 3 | 30,017 | 410 / 95 MB | 12.2 MB | 0.5 MB | 1.23 s |"
