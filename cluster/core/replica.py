@@ -232,6 +232,20 @@ class Replica:
         else:
             self._tick_election()
 
+    def advance_clock(self, ticks: int) -> None:
+        """`ticks` of time passed that no tick() counted (the process was paused or starved).
+
+        Leases count them: a leader paused for longer than its lease must not wake up and serve reads on
+        stamps its quorum acknowledged before the pause, while the others may have elected a new leader.
+        Election timers and silence do not: what was not heard while we could not listen says nothing
+        about a peer, and a paused replica must not wake up and campaign at once.
+        """
+        if ticks <= 0:
+            return
+        self._tick_count += ticks
+        for progress in self._progress.values():
+            progress.last_heard_tick += ticks
+
     def propose(self, command: bytes) -> int:
         if self._role is not Role.LEADER:
             raise NotLeaderError(self._leader_id)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -119,6 +121,12 @@ class GroupRunner:
         self._read_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._lease_waiters: list[asyncio.Future[None]] = []
         self._pending_ticks = 0
+        # Lease reads trust the core's tick clock only while it keeps up with real time: ticks keep
+        # coming (within max_tick_gap_s, set by the host) and no clock jump the host reported after a
+        # pause waits to be applied. Otherwise a paused leader's lease would outlive its pause.
+        self._pending_clock_jump = 0
+        self._last_tick_s: float | None = None
+        self.max_tick_gap_s = math.inf
         self._pending_transfer: str | None = None
         self._pending_membership: tuple[Membership, asyncio.Future[int]] | None = None
         self.needs_sync = False
@@ -137,7 +145,18 @@ class GroupRunner:
 
     def tick(self) -> None:
         self._pending_ticks += 1
+        self._last_tick_s = time.monotonic()
         self._mark_dirty()
+
+    def advance_clock(self, ticks: int) -> None:
+        """The host missed `ticks` (the process was paused): leases will count them (Replica.advance_clock)."""
+        self._pending_clock_jump += ticks
+        self._mark_dirty()
+
+    def _clock_trusted(self) -> bool:
+        if self._pending_clock_jump:
+            return False
+        return self._last_tick_s is None or time.monotonic() - self._last_tick_s <= self.max_tick_gap_s
 
     def _mark_dirty(self) -> None:
         if self._on_dirty is not None:
@@ -179,7 +198,7 @@ class GroupRunner:
         while True:
             if self.replica.role is not Role.LEADER:
                 raise NotLeaderError(self.replica.leader_id)
-            read_index = self.replica.lease_read_index()
+            read_index = self.replica.lease_read_index() if self._clock_trusted() else None
             if read_index is not None:
                 break
             # A fresh leader has no lease until its no-op commits and a quorum acknowledges it.
@@ -213,6 +232,9 @@ class GroupRunner:
         if self.closed:
             return None
         replica = self.replica
+        if self._pending_clock_jump:
+            replica.advance_clock(self._pending_clock_jump)
+            self._pending_clock_jump = 0
         for _ in range(self._pending_ticks):
             replica.tick()
         self._pending_ticks = 0

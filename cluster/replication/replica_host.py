@@ -157,6 +157,9 @@ class ReplicaHost:
     def add_group(self, group: GroupRunner) -> None:
         if self._crash_group_loop and self.process_id in group.voters:  # storage replicas, not log replicas
             group.planted_crash_every_applied_entries = PLANTED_CRASH_EVERY_APPLIED_ENTRIES
+        # A lease read waits while the tick clock is more than two ticks behind: the lease's margin below
+        # the election timeout is three ticks (RaftConfig.lease_ticks).
+        group.max_tick_gap_s = 2 * self.tick_s
         self.groups[group.group_id] = group
         self.mark_dirty(group)
 
@@ -273,8 +276,13 @@ class ReplicaHost:
             next_tick += self.tick_s
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
             # Tick once per elapsed period even if the loop was late (e.g. after SIGSTOP), but never
-            # burst: a paused process must not wake up and instantly expire every timer.
-            if loop.time() - next_tick > self.tick_s * 4:
+            # burst: a paused process must not wake up and instantly expire every timer. Its leases do
+            # count the missed time, though: a lease that outlived a pause would serve stale reads.
+            late_s = loop.time() - next_tick
+            if late_s > self.tick_s * 4:
+                missed = int(late_s / self.tick_s)
+                for group in list(self.groups.values()):
+                    group.advance_clock(missed)
                 next_tick = loop.time()
             for group in list(self.groups.values()):
                 group.tick()
