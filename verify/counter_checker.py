@@ -70,8 +70,8 @@ def check_counter(operations: Sequence[Operation]) -> CounterResult:
                 f"line {operation.invoke_line_number}: f {operation.function!r} on a counter key "
                 "(only incr and read are counter operations)"
             )
-        if operation.outcome == "fail" or (operation.function == "read" and operation.outcome != OK):
-            continue  # did not happen, or a read that saw nothing
+        if not operation.can_constrain:
+            continue
         (increments if operation.function == INCREMENT else reads).append(operation)
     odd = [operation for operation in increments if operation.input_value != 1]
     if odd:

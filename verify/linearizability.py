@@ -75,7 +75,7 @@ def relevant_register_operations(operations: Sequence[Operation]) -> list[Operat
                 f"line {operation.invoke_line_number}: f {operation.function!r} is not a register operation "
                 "(read, write, cas); use the set model for add/read-set"
             )
-        if operation.outcome == "fail" or (operation.function == "read" and operation.outcome != OK):
+        if not operation.can_constrain:
             continue
         relevant.append(operation)
     relevant.sort(key=lambda operation: operation.invoke_position)

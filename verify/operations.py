@@ -33,6 +33,12 @@ class Operation(NamedTuple):
     def is_unknown(self) -> bool:
         return self.outcome in UNKNOWN_OUTCOMES
 
+    @property
+    def can_constrain(self) -> bool:
+        """False for what a check may drop: an operation that certainly did not happen (fail) and a read
+        without an ok (it saw nothing)."""
+        return not (self.outcome == FAIL or (self.function == "read" and self.outcome != OK))
+
     def describe(self) -> str:
         """`p3 write 4 ok` style summary a person can scan."""
         if self.function == "read":
