@@ -19,13 +19,11 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.http_load import run_load
-from bench.targets import create_table
+from bench.targets import create_table, wait_for
 from cluster.deploy.local_processes import LocalCluster
 
 TABLE = "growth"
@@ -57,16 +55,6 @@ def resident_mb(pid: int) -> float:
 def directory_mb(root: Path, part: str) -> float:
     """Bytes under every `groups/<group>/<part>` of every process of the cluster."""
     return sum(f.stat().st_size for f in root.glob(f"processes/*/groups/*/{part}/**/*") if f.is_file()) / 2**20
-
-
-def _wait(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def _table_groups(cluster: LocalCluster) -> dict[str, tuple[str, list[str], int]]:
@@ -115,7 +103,7 @@ def measure(cluster: LocalCluster, written: int, rate: float) -> Stage:
     cluster.signal_process(victim, signal.SIGKILL)
     started = time.monotonic()
     cluster.start_process(victim)
-    _wait(lambda: _holds(cluster, victim, wanted), 600, f"{victim} to hold its groups again")
+    wait_for(lambda: _holds(cluster, victim, wanted), 600, f"{victim} to hold its groups again")
     restart_s = time.monotonic() - started
     return Stage(
         written, rate, sum(rss), max(rss), directory_mb(cluster.data_dir, "wal"),

@@ -17,25 +17,15 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.targets import wait_for
 from cluster.deploy.local_processes import LocalCluster
 from loadgen.dynamodb_client import ClientSettings, make_client
 
 TABLE = "bench-log-replica"
-
-
-def _wait(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def _leader_groups(cluster: LocalCluster) -> dict[str, dict[str, Any]]:
@@ -86,13 +76,13 @@ def run(items: int, value_bytes: int) -> dict[str, float]:
             victim = next(m for m in group["membership"]["storage"] if m != group["leader_process"])
             cluster.signal_process(victim, signal.SIGKILL)
             killed_at = time.time()
-            [added] = _wait(lambda: _events(cluster, group_id, "add-log-replica"), 60, "a log replica")
+            [added] = wait_for(lambda: _events(cluster, group_id, "add-log-replica"), 60, "a log replica")
             log_replica_s = added["committed_at"] - killed_at
             # The rebuild: the victim's replica of the group is gone; it comes back empty and replays the log.
             shutil.rmtree(cluster.data_dir / "processes" / victim / "groups" / group_id)
             started_at = time.time()
             cluster.start_process(victim)
-            [removed] = _wait(lambda: _events(cluster, group_id, "remove-log-replica"), 600, "the rebuilt replica")
+            [removed] = wait_for(lambda: _events(cluster, group_id, "remove-log-replica"), 600, "the rebuilt replica")
             rebuild_s = removed["committed_at"] - started_at
             return {
                 "items": items,
