@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cluster.deploy.local_processes import LocalCluster
+from cluster.replication.group_runner import GroupRunner
+from cluster.replication.replica_host import ReplicaHost
+from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
 from loadgen.dynamodb_client import ClientSettings
 from loadgen.dynamodb_client import make_client as dynamodb_client
 
@@ -15,6 +19,17 @@ from loadgen.dynamodb_client import make_client as dynamodb_client
 def make_client(endpoint: str, timeout_s: float = 10.0):  # noqa: ANN201 - boto3 clients are untyped
     # The tests judge what the store answered, so botocore must not retry behind their back.
     return dynamodb_client(ClientSettings(endpoint, connect_timeout_s=2.0, read_timeout_s=timeout_s))
+
+
+def one_voter_group(host: ReplicaHost, directory: Path) -> GroupRunner:
+    """A one-replica group on `host` (in process, WAL without fsync), added to the host: what tests of the
+    runtime's group loop drive without a cluster."""
+    group = GroupRunner(
+        "c7114e9c-p0", host.process_id, [host.process_id], directory, WalOnlyStateMachine(), host.send,
+        host.raft_config, random.Random(1), on_dirty=host.mark_dirty, wal_sync=False,
+    )
+    host.add_group(group)
+    return group
 
 
 def create_table(client, name: str, range_key: bool = False) -> None:  # noqa: ANN001

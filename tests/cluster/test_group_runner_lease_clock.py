@@ -9,7 +9,6 @@ how long it was stopped.
 from __future__ import annotations
 
 import asyncio
-import random
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,11 @@ import pytest
 from cluster.deploy.local_processes import build_topology
 from cluster.replication.group_runner import GroupRunner
 from cluster.replication.replica_host import ReplicaHost
-from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
+from tests.cluster.conftest import one_voter_group
 
 
 async def _leading_group(host: ReplicaHost, directory: Path) -> GroupRunner:
-    group = GroupRunner(
-        "c7114e9c-p0", "node-a1", ["node-a1"], directory, WalOnlyStateMachine(), host.send, host.raft_config,
-        random.Random(1), on_dirty=host.mark_dirty, wal_sync=False,
-    )
-    host.add_group(group)
+    group = one_voter_group(host, directory)
     for _ in range(200):
         if group.is_leader:
             break
@@ -72,10 +67,6 @@ def test_a_stale_tick_clock_or_an_unapplied_jump_holds_reads_until_the_next_tick
 
 def test_every_group_of_a_host_waits_at_most_two_ticks_of_silence(tmp_path: Path) -> None:
     host = ReplicaHost("node-a1", build_topology(3, 1, 1))
-    group = GroupRunner(
-        "c7114e9c-p0", "node-a1", ["node-a1"], tmp_path / "g", WalOnlyStateMachine(), host.send, host.raft_config,
-        random.Random(1), on_dirty=host.mark_dirty, wal_sync=False,
-    )
-    host.add_group(group)
+    group = one_voter_group(host, tmp_path / "g")
     assert group.max_tick_gap_s == pytest.approx(2 * host.tick_s)
     host._sync_pool.shutdown(wait=True)

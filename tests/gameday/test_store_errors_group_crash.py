@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,8 @@ import pytest
 from cluster.deploy.local_processes import build_topology
 from cluster.replication.group_runner import GroupRunner, ProposalOutcomeUnknown
 from cluster.replication.replica_host import PLANTED_CRASH_EVERY_APPLIED_ENTRIES, ReplicaHost
-from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
 from gameday.checks.store_errors import judge
+from tests.cluster.conftest import one_voter_group
 
 LOG_FORMAT = "%(asctime)s node-a1 %(levelname)s %(name)s: %(message)s"  # process_main's
 
@@ -48,11 +47,7 @@ def test_a_group_crash_in_the_io_loop_is_logged_once_and_judged(tmp_path: Path, 
     topology = build_topology(3, 1, 1)
     topology.faults_enabled = ["crash-group-loop"]
     host = ReplicaHost("node-a1", topology)
-    group = GroupRunner(
-        "c7114e9c-p0", "node-a1", ["node-a1"], tmp_path / "g", WalOnlyStateMachine(), host.send, host.raft_config,
-        random.Random(1), on_dirty=host.mark_dirty, wal_sync=False,
-    )
-    host.add_group(group)
+    group = one_voter_group(host, tmp_path / "g")
     with caplog.at_level(logging.INFO):
         committed = asyncio.run(_drive_until_closed(host, group))
     assert group.closed and "c7114e9c-p0" not in host.groups
@@ -74,11 +69,7 @@ def test_a_group_crash_in_the_io_loop_is_logged_once_and_judged(tmp_path: Path, 
 
 def test_without_the_switch_the_same_load_closes_nothing(tmp_path: Path) -> None:
     host = ReplicaHost("node-a1", build_topology(3, 1, 1))
-    group = GroupRunner(
-        "c7114e9c-p0", "node-a1", ["node-a1"], tmp_path / "g", WalOnlyStateMachine(), host.send, host.raft_config,
-        random.Random(1), on_dirty=host.mark_dirty, wal_sync=False,
-    )
-    host.add_group(group)
+    group = one_voter_group(host, tmp_path / "g")
     committed = asyncio.run(_drive_until_closed(host, group))
     assert not group.closed and committed == 2 * PLANTED_CRASH_EVERY_APPLIED_ENTRIES
 
