@@ -37,6 +37,8 @@ ATTRIBUTE_TYPES = ("S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "L", "M")
 # Java's BigDecimal grammar, which is what DynamoDB accepts: optional sign, digits with an
 # optional point (either side may be empty but not both), optional exponent.
 _NUMBER_PATTERN = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# An integer already in DynamoDB's returned form, within its limits: most numbers a workload sends.
+_CANONICAL_INTEGER = re.compile(r"-?[1-9][0-9]{0,37}|0")
 # Enough precision that no canonical DynamoDB number is ever rounded by decimal arithmetic.
 _EXACT_CONTEXT = decimal.Context(prec=200, Emax=999999, Emin=-999999)
 _SET_NOUNS = {"SS": "string", "NS": "number", "BS": "binary"}
@@ -74,10 +76,29 @@ def parse_number(text: object) -> decimal.Decimal:
 
 def canonical_number(text: object) -> str:
     """DynamoDB's returned form: plain notation, no exponent, no redundant zeros, no '-0'."""
+    if isinstance(text, str) and _CANONICAL_INTEGER.fullmatch(text):
+        return text  # already that form; Decimal showed in the profiles of every write
     value = parse_number(text)
     if value.is_zero():
         return "0"
     return format(value, "f")
+
+
+def add_numbers(left: str, right: str, operator: str = "+") -> str:
+    """`left + right` (or `-`) exactly, in DynamoDB's form; ValidationException past its limits."""
+    if (
+        isinstance(left, str)
+        and isinstance(right, str)
+        and _CANONICAL_INTEGER.fullmatch(left)
+        and _CANONICAL_INTEGER.fullmatch(right)
+    ):
+        total = str(int(left) + int(right) if operator == "+" else int(left) - int(right))
+        if len(total) <= MAX_NUMBER_SIGNIFICANT_DIGITS:  # so within range and precision too
+            return total
+    exact_left, exact_right = parse_number(left), parse_number(right)
+    if operator == "+":
+        return canonical_number(str(_EXACT_CONTEXT.add(exact_left, exact_right)))
+    return canonical_number(str(_EXACT_CONTEXT.subtract(exact_left, exact_right)))
 
 
 def decode_binary(text: object) -> bytes:
@@ -136,6 +157,12 @@ def _normalize(value: object, path: str, depth: int) -> dict:
         raise ValidationException("Nesting Levels have exceeded supported limits")
     if not isinstance(value, dict):
         raise ValidationException(f"Expected an AttributeValue object at {path}")
+    if len(value) == 1:  # the common scalars first, with the same outcome as the general checks below
+        ((type_name, raw),) = value.items()
+        if type_name == "S" and isinstance(raw, str):
+            return {"S": raw}
+        if type_name == "N" and isinstance(raw, str):
+            return {"N": canonical_number(raw)}
     unknown = sorted(key for key in value if key not in ATTRIBUTE_TYPES)
     if unknown:
         raise ValidationException(f"Supplied AttributeValue at {path} has unsupported datatypes: {unknown}")

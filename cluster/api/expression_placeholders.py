@@ -9,6 +9,8 @@ from cluster.api.attribute_values import normalize_attribute_value
 from cluster.api.errors import ValidationException
 
 MAX_EXPRESSION_LENGTH = 4096
+_NAME_PLACEHOLDER = re.compile(r"#[A-Za-z0-9_]+")
+_VALUE_PLACEHOLDER = re.compile(r":[A-Za-z0-9_]+")
 
 
 def normalize_expression_names(names: object) -> dict[str, str] | None:
@@ -19,7 +21,7 @@ def normalize_expression_names(names: object) -> dict[str, str] | None:
     if not names:
         raise ValidationException("ExpressionAttributeNames must not be empty")
     for placeholder in names:
-        if not re.fullmatch(r"#[A-Za-z0-9_]+", placeholder):
+        if not _NAME_PLACEHOLDER.fullmatch(placeholder):
             raise ValidationException(
                 f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{placeholder}"'
             )
@@ -35,7 +37,7 @@ def normalize_expression_values(values: object) -> dict[str, dict] | None:
         raise ValidationException("ExpressionAttributeValues must not be empty")
     normalized: dict[str, dict] = {}
     for placeholder, value in values.items():
-        if not re.fullmatch(r":[A-Za-z0-9_]+", placeholder):
+        if not _VALUE_PLACEHOLDER.fullmatch(placeholder):
             raise ValidationException(
                 f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{placeholder}"'
             )

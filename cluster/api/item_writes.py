@@ -13,8 +13,7 @@ from cluster.api.attribute_comparison import values_equal
 from cluster.api.attribute_values import Item
 from cluster.api.projection import project
 from cluster.api.requests import ConditionSource, UpdateSource
-from cluster.api.update_expressions import apply_update as apply_update_expression
-from cluster.api.update_expressions import only_removes
+from cluster.api.update_expressions import apply_update_sized, only_removes
 
 
 @dataclass(frozen=True)
@@ -26,6 +25,7 @@ class WriteOutcome:
     old_item: Item | None
     condition_failed: bool
     changed: bool
+    new_size: int | None = None  # new_item's size when the write measured it already
 
 
 def items_equal(left: Item | None, right: Item | None) -> bool:
@@ -62,6 +62,7 @@ def apply_update(
     if not _condition_holds(condition, current):
         return WriteOutcome(new_item=current, old_item=current, condition_failed=True, changed=False)
     parsed = update.parse() if update is not None else None
+    new_size = None
     if parsed is None:
         new_item: Item | None = current if current is not None else dict(key)
     elif current is None and only_removes(parsed):
@@ -69,9 +70,13 @@ def apply_update(
         # against DynamoDB by ScyllaDB's Alternator tests); an empty update does create one.
         new_item = None
     else:
-        new_item = apply_update_expression(parsed, current, key)
+        new_item, new_size = apply_update_sized(parsed, current, key)
     return WriteOutcome(
-        new_item=new_item, old_item=current, condition_failed=False, changed=not items_equal(new_item, current)
+        new_item=new_item,
+        old_item=current,
+        condition_failed=False,
+        changed=not items_equal(new_item, current),
+        new_size=new_size,
     )
 
 

@@ -13,14 +13,13 @@ end appends, several such elements in order of their index.
 
 from __future__ import annotations
 
-import decimal
 from dataclasses import dataclass
 
 from cluster.api.attribute_values import (
     MAX_ITEM_SIZE_BYTES,
     SET_TYPES,
     Item,
-    canonical_number,
+    add_numbers,
     copy_value,
     decode_binary,
     item_size_bytes,
@@ -40,8 +39,15 @@ KIND = "UpdateExpression"
 SECTIONS = ("SET", "REMOVE", "ADD", "DELETE")
 UPDATE_FUNCTIONS = {"if_not_exists": 2, "list_append": 2}
 # DynamoDB's names for types in "Incorrect operand type ... operator: ADD" messages.
-_TYPE_WORDS = {"S": "STRING", "N": "NUMBER", "B": "BINARY", "NULL": "NULL", "BOOL": "BOOLEAN", "L": "LIST", "M": "MAP"}
-_EXACT_CONTEXT = decimal.Context(prec=200, Emax=999999, Emin=-999999)
+_TYPE_WORDS = {
+    "S": "STRING",
+    "N": "NUMBER",
+    "B": "BINARY",
+    "NULL": "NULL",
+    "BOOL": "BOOLEAN",
+    "L": "LIST",
+    "M": "MAP",
+}
 
 INVALID_PATH = "The document path provided in the update expression is invalid for update"
 WRONG_TYPE = "An operand in the update expression has an incorrect data type"
@@ -88,12 +94,14 @@ class RemoveAction:
 class AddAction:
     path: PathOperand
     value: dict
+    placeholder: str = ""
 
 
 @dataclass(frozen=True)
 class DeleteAction:
     path: PathOperand
     value: dict
+    placeholder: str = ""
 
 
 UpdateAction = SetAction | RemoveAction | AddAction | DeleteAction
@@ -153,7 +161,8 @@ class _UpdateParser(ExpressionParser):
                 f"Incorrect operand type for operator or function; operator: {section}, "
                 f"operand type: {_TYPE_WORDS[type_name]}"
             )
-        return AddAction(path, value.value) if section == "ADD" else DeleteAction(path, value.value)
+        action = AddAction if section == "ADD" else DeleteAction
+        return action(path, value.value, value.placeholder)
 
     def parse_value_placeholder(self) -> ValueOperand:
         if self.peek().kind != "value_placeholder":
@@ -203,7 +212,9 @@ class _UpdateParser(ExpressionParser):
         if name == "if_not_exists":
             path = arguments[0]
             if not isinstance(path, PathOperand):
-                raise self.error(f"Operator or function requires a document path; operator or function: {name}")
+                raise self.error(
+                    f"Operator or function requires a document path; operator or function: {name}"
+                )
             return IfNotExists(path, arguments[1])
         for operand in arguments:
             self.check_immediate_type(name, operand, "L")
@@ -217,28 +228,87 @@ class _UpdateParser(ExpressionParser):
             )
 
 
+# Parsed updates by (text, names, each value's type, check_unused): a workload sends the same few
+# expressions with new values, and every replica parses each one again. The parse depends on a
+# value only through its type, so a parse made once is reused with each request's values bound in.
+_STRUCTURE_CACHE_SIZE = 512
+_structures: dict[tuple, UpdateExpression] = {}
+
+
 def parse_update(
     expression: str, names: dict | None, values: dict | None, *, check_unused: bool = True
 ) -> UpdateExpression:
     text = check_expression_text(expression, KIND)
     normalized_names = normalize_expression_names(names)
     normalized_values = normalize_expression_values(values)
+    structure_key = (
+        text,
+        tuple(sorted(normalized_names.items())) if normalized_names else (),
+        tuple(sorted((placeholder, next(iter(value))) for placeholder, value in normalized_values.items()))
+        if normalized_values
+        else (),
+        check_unused,
+    )
+    known = _structures.get(structure_key)
+    if known is not None:
+        return _bind_values(known, normalized_values or {})
     parser = _UpdateParser(text, KIND, normalized_names, normalized_values)
     actions = parser.parse_update()
     parser.expect_end()
     check_paths_apart([action.path.elements for action in actions], KIND)
     if check_unused:
-        check_all_placeholders_used(normalized_names, normalized_values, parser.names_used, parser.values_used)
-    return UpdateExpression(text, tuple(actions), frozenset(parser.names_used), frozenset(parser.values_used))
+        check_all_placeholders_used(
+            normalized_names, normalized_values, parser.names_used, parser.values_used
+        )
+    parsed = UpdateExpression(
+        text, tuple(actions), frozenset(parser.names_used), frozenset(parser.values_used)
+    )
+    if len(_structures) >= _STRUCTURE_CACHE_SIZE:
+        _structures.clear()  # a workload's expressions are few; one that makes many starts over
+    _structures[structure_key] = parsed
+    return parsed
+
+
+def _bind_values(parsed: UpdateExpression, values: dict[str, dict]) -> UpdateExpression:
+    """The same update with this request's values (same placeholders, same types) in its operands."""
+    return UpdateExpression(
+        parsed.expression,
+        tuple(_bind_action(action, values) for action in parsed.actions),
+        parsed.names_used,
+        parsed.values_used,
+    )
+
+
+def _bind_action(action: UpdateAction, values: dict[str, dict]) -> UpdateAction:
+    if isinstance(action, SetAction):
+        return SetAction(action.path, _bind_operand(action.value, values))
+    if isinstance(action, RemoveAction):
+        return action
+    placeholder = action.placeholder
+    return type(action)(action.path, values[placeholder], placeholder)
+
+
+def _bind_operand(value: SetValue, values: dict[str, dict]) -> SetValue:
+    if isinstance(value, ValueOperand):
+        return ValueOperand(value.placeholder, values[value.placeholder])
+    if isinstance(value, IfNotExists):
+        return IfNotExists(value.path, _bind_operand(value.fallback, values))
+    if isinstance(value, ListAppend):
+        return ListAppend(_bind_operand(value.first, values), _bind_operand(value.second, values))
+    if isinstance(value, Arithmetic):
+        return Arithmetic(
+            value.operator, _bind_operand(value.left, values), _bind_operand(value.right, values)
+        )
+    return value  # a document path: no value in it
 
 
 # ---------------------------------------------------------------------------- evaluation
 
 
-def _number(value: dict) -> decimal.Decimal:
+def _number(value: dict) -> str:
     if "N" not in value:
         raise ValidationException(WRONG_TYPE)
-    return parse_number(value["N"])
+    return value["N"]
 
 
 def _resolve(value: SetValue, item: Item) -> dict:
@@ -258,8 +328,7 @@ def _resolve(value: SetValue, item: Item) -> dict:
             raise ValidationException(WRONG_TYPE)
         return {"L": first["L"] + second["L"]}
     left, right = _number(_resolve(value.left, item)), _number(_resolve(value.right, item))
-    result = _EXACT_CONTEXT.add(left, right) if value.operator == "+" else _EXACT_CONTEXT.subtract(left, right)
-    return {"N": canonical_number(str(result))}
+    return {"N": add_numbers(left, right, value.operator)}
 
 
 def _set_member_identity(type_name: str, member: str) -> object:
@@ -294,8 +363,12 @@ class _Slot:
         for element in elements[:-1]:
             container = _child(container, element)
         last = elements[-1]
-        self.list: list | None = container.get("L") if container is not None and isinstance(last, int) else None
-        self.map: dict | None = container.get("M") if container is not None and isinstance(last, str) else None
+        self.list: list | None = (
+            container.get("L") if container is not None and isinstance(last, int) else None
+        )
+        self.map: dict | None = (
+            container.get("M") if container is not None and isinstance(last, str) else None
+        )
         if self.list is None and self.map is None:
             raise ValidationException(INVALID_PATH)
         self.element = last
@@ -341,6 +414,11 @@ def only_removes(update: UpdateExpression) -> bool:
 def apply_update(update: UpdateExpression, current: Item | None, key: Item) -> Item:
     """The item after the update; `current` None means absent (the update creates it from `key`).
     Raises ValidationException, identically on every replica, when the update cannot apply."""
+    return apply_update_sized(update, current, key)[0]
+
+
+def apply_update_sized(update: UpdateExpression, current: Item | None, key: Item) -> tuple[Item, int]:
+    """apply_update, and the new item's size, which it measures anyway (the limit)."""
     original = current if current is not None else dict(key)
     new_item = copy_value(original)
     root = {"M": new_item}
@@ -373,9 +451,10 @@ def apply_update(update: UpdateExpression, current: Item | None, key: Item) -> I
     slots = [_Slot(root, elements) for elements in removals]  # every path checked before any removal
     for slot in slots:
         slot.remove()
-    if item_size_bytes(new_item) > MAX_ITEM_SIZE_BYTES:
+    size = item_size_bytes(new_item)
+    if size > MAX_ITEM_SIZE_BYTES:
         raise ValidationException("Item size to update has exceeded the maximum allowed size")
-    return new_item
+    return new_item, size
 
 
 def _add(slot: _Slot, value: dict) -> None:
@@ -387,8 +466,7 @@ def _add(slot: _Slot, value: dict) -> None:
     if type_name not in existing:
         raise ValidationException(WRONG_TYPE)
     if type_name == "N":
-        total = _EXACT_CONTEXT.add(parse_number(existing["N"]), parse_number(raw))
-        slot.put({"N": canonical_number(str(total))})
+        slot.put({"N": add_numbers(existing["N"], raw)})
     else:
         slot.put({type_name: _set_union(type_name, existing[type_name], raw)})
 

@@ -80,8 +80,9 @@ class PartitionStateMachine:
             if moved_to is not None:
                 # Certainly not applied: the router looks the table up again and sends it to the child.
                 return {"status": "moved", "child": moved_to}
-            current_json = self.store.get(command.partition_hash, command.key)
-            current = json.loads(current_json) if current_json is not None else None
+            stored = self.store.get_sized(command.partition_hash, command.key)
+            current = json.loads(stored[0]) if stored is not None else None
+            current_size = stored[1] if stored is not None and stored[1] is not None else item_size_bytes(current or {})
             match command:
                 case PutCommand():
                     outcome = apply_put(command.item, command.condition, current)
@@ -96,13 +97,15 @@ class PartitionStateMachine:
             return {"status": "invalid", "message": f"malformed command: {error!r}"}
         if outcome.condition_failed:
             return {"status": "condition_failed", "old": current}
+        new_size = outcome.new_size if outcome.new_size is not None else item_size_bytes(outcome.new_item or {})
         if outcome.changed:
             if outcome.new_item is None:
                 self.store.delete(command.partition_hash, command.key)
             else:
-                self.store.put(command.partition_hash, command.key, json.dumps(outcome.new_item, separators=(",", ":")))
+                item_json = json.dumps(outcome.new_item, separators=(",", ":"))
+                self.store.put(command.partition_hash, command.key, item_json, new_size)
         # What the write costs (ReturnConsumedCapacity): the larger of the old and new item.
-        write_bytes = max(item_size_bytes(current or {}), item_size_bytes(outcome.new_item or {}))
+        write_bytes = max(current_size, new_size)
         if isinstance(command, UpdateCommand):
             attributes = update_return_attributes(command.return_values, command.update, current, outcome.new_item)
             return {"status": "ok", "attributes": attributes, "write_bytes": write_bytes}
@@ -118,7 +121,8 @@ class PartitionStateMachine:
             if write.item is None:
                 self.store.delete(write.partition_hash, write.key)
             else:
-                self.store.put(write.partition_hash, write.key, json.dumps(write.item, separators=(",", ":")))
+                item_json = json.dumps(write.item, separators=(",", ":"))
+                self.store.put(write.partition_hash, write.key, item_json, item_size_bytes(write.item))
         return {"status": "ok"}
 
     def get(self, partition_hash: int, key: bytes) -> dict | None:
@@ -132,10 +136,11 @@ class PartitionStateMachine:
 
     def query(
         self, partition_hash: int, bounds: StoreBounds, after: bytes | None, forward: bool, limit: int
-    ) -> list[tuple[bytes, dict]]:
-        """One partition key's items within `bounds`, in sort-key order (or reversed)."""
+    ) -> list[tuple[bytes, str, int]]:
+        """One partition key's items within `bounds`, in sort-key order (or reversed): each as its key,
+        its JSON as stored (a Query passes it on undecoded) and its size."""
         rows = self.store.query(partition_hash, bounds.prefix, bounds.lower, bounds.upper, after, forward, limit)
-        return [(k, json.loads(item)) for k, item in rows]
+        return [(k, text, size if size is not None else item_size_bytes(json.loads(text))) for k, text, size in rows]
 
     def close(self) -> None:
         self.store.close()

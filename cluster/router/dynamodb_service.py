@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from cluster.admission.capacity_units import read_units, read_units_up_front, write_units
@@ -70,8 +71,27 @@ SCAN_PAGE_BYTES = 1 << 20
 SCAN_BATCH_ITEMS = 500
 
 
+@dataclass(frozen=True)
+class EncodedItems:
+    """A response's Items already in JSON text (a Query passes the stored items on undecoded)."""
+
+    texts: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def _encode_payload(payload: dict[str, Any]) -> str:
+    items = payload.get("Items")
+    if not isinstance(items, EncodedItems):
+        return json.dumps(payload, separators=(",", ":"))
+    rest = json.dumps({name: value for name, value in payload.items() if name != "Items"}, separators=(",", ":"))
+    spliced = '{"Items":[' + ",".join(items.texts) + "]"
+    return spliced + ("}" if rest == "{}" else "," + rest[1:])
+
+
 def json_response(status: int, payload: dict[str, Any]) -> HttpResponse:
-    body = json.dumps(payload, separators=(",", ":")).encode()
+    body = _encode_payload(payload).encode()
     return HttpResponse(
         status,
         body,
@@ -386,7 +406,8 @@ class DynamoDbService:
         item_hash = partition_hash({schema.hash_name: selected.hash_value}, schema)
         bounds = store_bounds(selected, schema).to_json()
         projection = request.projection if request.select == "SPECIFIC_ATTRIBUTES" else None
-        items: list[dict[str, Any]] = []
+        # Items stay the JSON text the node sent unless a filter or projection must look inside them.
+        items = EncodedItems([])
         scanned = 0
         page_bytes = 0
         while True:
@@ -403,16 +424,20 @@ class DynamoDbService:
                 self.cluster, entry, item_hash, "node.query", params, request.consistent_read
             )
             rows = result.get("items", []) if isinstance(result, dict) else []
-            for row_key, item, size in rows:
+            for row_key, item_json, size in rows:
                 after = base64.b64decode(row_key)
                 scanned += 1
                 page_bytes += size
                 # Limit counts items read, before the filter, as in DynamoDB.
-                if condition is None or condition.evaluate(item):
-                    items.append(project(item, projection))
+                if condition is None and projection is None:
+                    items.texts.append(item_json)
+                else:
+                    item = json.loads(item_json)
+                    if condition is None or condition.evaluate(item):
+                        items.texts.append(json.dumps(project(item, projection), separators=(",", ":")))
                 if (request.limit is not None and scanned >= request.limit) or page_bytes >= SCAN_PAGE_BYTES:
                     return self._scan_response(
-                        items, scanned, request.select == "COUNT", extract_key(item, schema),
+                        items, scanned, request.select == "COUNT", extract_key(json.loads(item_json), schema),
                         {entry.name: read_units(page_bytes, request.consistent_read)},
                     )
             if len(rows) < batch:
@@ -423,7 +448,7 @@ class DynamoDbService:
 
     @staticmethod
     def _scan_response(
-        items: list[dict[str, Any]],
+        items: list[dict[str, Any]] | EncodedItems,
         scanned: int,
         select_count: bool,
         last_key: dict[str, Any] | None,

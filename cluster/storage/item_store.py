@@ -30,10 +30,14 @@ class ItemStore:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # size: the item's size in DynamoDB's terms, recorded by the write that knew it (NULL: not
+        # recorded; a reader sizes the item itself), so a Query can answer without decoding items.
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS items (hash INTEGER NOT NULL, key BLOB NOT NULL, item TEXT NOT NULL,"
-            " PRIMARY KEY (hash, key)) WITHOUT ROWID"
+            " size INTEGER, PRIMARY KEY (hash, key)) WITHOUT ROWID"
         )
+        if "size" not in {column[1] for column in self._db.execute("PRAGMA table_info(items)")}:
+            self._db.execute("ALTER TABLE items ADD COLUMN size INTEGER")  # a store made before sizes
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
         # Small replicated facts beside the items (a partition's split fences), written in apply transactions.
         self._db.execute("CREATE TABLE IF NOT EXISTS notes (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -69,11 +73,18 @@ class ItemStore:
         ).fetchone()
         return row[0] if row else None
 
-    def put(self, partition_hash: int, key: bytes, item_json: str) -> None:
+    def get_sized(self, partition_hash: int, key: bytes) -> tuple[str, int | None] | None:
+        """The item's JSON and its recorded size (None: not recorded), or None when absent."""
+        row = self._db.execute(
+            "SELECT item, size FROM items WHERE hash = ? AND key = ?", (_to_signed(partition_hash), key)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def put(self, partition_hash: int, key: bytes, item_json: str, size: int | None = None) -> None:
         self._db.execute(
-            "INSERT INTO items (hash, key, item) VALUES (?, ?, ?)"
-            " ON CONFLICT(hash, key) DO UPDATE SET item = excluded.item",
-            (_to_signed(partition_hash), key, item_json),
+            "INSERT INTO items (hash, key, item, size) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(hash, key) DO UPDATE SET item = excluded.item, size = excluded.size",
+            (_to_signed(partition_hash), key, item_json, size),
         )
 
     def delete(self, partition_hash: int, key: bytes) -> None:
@@ -99,9 +110,10 @@ class ItemStore:
         after: bytes | None,
         forward: bool,
         limit: int,
-    ) -> list[tuple[bytes, str]]:
+    ) -> list[tuple[bytes, str, int | None]]:
         """Items of one partition key: keys starting with `prefix`, within the (key, inclusive)
-        bounds, strictly beyond `after` in the reading direction, in key order (or reversed)."""
+        bounds, strictly beyond `after` in the reading direction, in key order (or reversed); each
+        as (key, item JSON, recorded size or None)."""
         where = ["hash = ?", "substr(key, 1, ?) = ?"]
         parameters: list[object] = [_to_signed(partition_hash), len(prefix), prefix]
         if lower is not None:
@@ -115,10 +127,10 @@ class ItemStore:
             parameters.append(after)
         order = "ASC" if forward else "DESC"
         rows = self._db.execute(
-            f"SELECT key, item FROM items WHERE {' AND '.join(where)} ORDER BY key {order} LIMIT ?",
+            f"SELECT key, item, size FROM items WHERE {' AND '.join(where)} ORDER BY key {order} LIMIT ?",
             (*parameters, limit),
         )
-        return [(bytes(k), item) for k, item in rows]
+        return [(bytes(k), item, size) for k, item, size in rows]
 
     def get_note(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM notes WHERE name = ?", (name,)).fetchone()

@@ -224,3 +224,57 @@ def test_api_a_request_s_update_parses_as_a_replica_parses_it_from_the_command()
     assert request.update == replica_source
     assert request.update.parse() == replica_source.parse()
     assert request.update.parse() is request.update.parse()  # parsed once on the router
+
+
+def test_a_parse_reused_for_the_same_expression_takes_each_requests_own_values() -> None:
+    # Parses are cached by text, names and value types: a cache that kept the first values would
+    # apply them again here.
+    text = "SET s = if_not_exists(s, :s), n = n + :one ADD nums :add, tags :tag DELETE lst2 :gone"
+    for step in range(1, 4):
+        values = {
+            ":s": {"S": f"v{step}"},
+            ":one": {"N": str(step)},
+            ":add": {"NS": [str(10 * step)]},
+            ":tag": {"SS": [f"t{step}"]},
+            ":gone": {"SS": ["x"]},
+        }
+        item = {"pk": {"S": "k"}, "n": {"N": "5"}, **({"s": {"S": "kept"}} if step == 3 else {})}
+        new = update(text, values, item=item)
+        assert new["n"] == {"N": str(5 + step)}
+        assert new["nums"] == {"NS": [str(10 * step)]}
+        assert new["tags"]["SS"][-1] == f"t{step}"
+        assert new["s"] == {"S": "kept" if step == 3 else f"v{step}"}
+
+
+def test_a_reused_parse_still_checks_the_types_of_the_new_values() -> None:
+    assert update("SET n = n + :v", {":v": {"N": "2"}})["n"] == {"N": "7"}
+    assert "operand type: S" in rejected("SET n = n + :v", {":v": {"S": "2"}})
+    assert update("ADD nums :v", {":v": {"NS": ["9"]}})["nums"] == {"NS": ["1", "2", "9"]}
+    assert "operator: ADD, operand type: STRING" in rejected("ADD nums :v", {":v": {"S": "9"}})
+    # Names are part of what a parse is reused for: another name, another attribute.
+    assert update("SET #a = :v", {":v": {"N": "1"}}, {"#a": "first"})["first"] == {"N": "1"}
+    assert "second" in update("SET #a = :v", {":v": {"N": "1"}}, {"#a": "second"})
+    assert "unused" in rejected("SET #a = :v", {":v": {"N": "1"}, ":w": {"N": "2"}}, {"#a": "first"})
+
+
+@pytest.mark.parametrize(
+    ("start", "added", "total"),
+    [
+        ("5", "-7", "-2"),
+        ("99999999999999999999999999999999999999", "-1", "99999999999999999999999999999999999998"),
+        ("1.5", "2", "3.5"),
+        ("1e3", "1", "1001"),
+        ("-0.25", "0.25", "0"),
+    ],
+)
+def test_add_and_arithmetic_are_exact_for_integers_and_decimals(start: str, added: str, total: str) -> None:
+    item = {"pk": {"S": "k"}, "n": {"N": start}}
+    assert update("ADD n :v", {":v": {"N": added}}, item=item)["n"] == {"N": total}
+    assert update("SET n = n + :v", {":v": {"N": added}}, item=item)["n"] == {"N": total}
+
+
+def test_a_sum_is_refused_past_38_significant_digits_not_past_38_digits() -> None:
+    nines = {"pk": {"S": "k"}, "n": {"N": "9" * 38}}
+    assert update("ADD n :v", {":v": {"N": "1"}}, item=nines)["n"] == {"N": "1" + "0" * 38}
+    assert "38 significant digits" in rejected("ADD n :v", {":v": {"N": "0.1"}}, item=nines)
+    assert "38 significant digits" in rejected("SET n = n - :v", {":v": {"N": "0.1"}}, item=nines)

@@ -32,7 +32,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> ItemStore:
 def _select(store: ItemStore, selected: KeyRange, forward: bool = True) -> list[str]:
     bounds = store_bounds(selected, SCHEMA)
     item_hash = partition_hash({"pk": HASH_VALUE}, SCHEMA)
-    return [item for _, item in store.query(item_hash, bounds.prefix, bounds.lower, bounds.upper, None, forward, 100)]
+    return [item for _, item, _ in store.query(item_hash, bounds.prefix, bounds.lower, bounds.upper, None, forward, 100)]
 
 
 def _parsed(expression: str, values: dict) -> KeyRange:
