@@ -10,7 +10,7 @@ times, PutItem and UpdateItem alternating which goes first; the table shows medi
 UpdateItem / PutItem is the median of the per-trial ratios, so that load from other processes on the
 machine falls on both sides of it.
 
-    .venv/bin/python -m bench.data_plane_bench [--seconds 2] [--trials 5] [--skip-references]
+    .venv/bin/python -m bench.data_plane_bench [--seconds 4] [--trials 5] [--skip-references]
 """
 
 from __future__ import annotations
@@ -180,11 +180,16 @@ def paired_ratio(numerators: Sequence[LoadResult], denominators: Sequence[LoadRe
     return statistics.median(top.throughput / bottom.throughput for top, bottom in zip(numerators, denominators, strict=True))
 
 
-def _cell(results: Sequence[LoadResult]) -> str:
+def cell_text(results: Sequence[LoadResult]) -> str:
     rates = [result.throughput for result in results]
     errors = sum(result.errors for result in results)
+    kinds: dict[str, int] = {}
+    for result in results:
+        for kind, count in result.error_types.items():
+            kinds[kind] = kinds.get(kind, 0) + count
     text = f"{statistics.median(rates):,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
-    return text + (f", {errors} errors" if errors else "")
+    named = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    return text + (f", {errors} errors ({named})" if errors else "")
 
 
 def markdown_table(table: dict[str, Results]) -> list[str]:
@@ -195,9 +200,9 @@ def markdown_table(table: dict[str, Results]) -> list[str]:
     ]
     for name, results in table.items():
         lines.append(
-            f"| {name} | {_cell(results[PUT])} | {_cell(results[UPDATE])} | "
-            f"{paired_ratio(results[UPDATE], results[PUT]):.2f} | {_cell(results[QUERY_WHOLE])} | "
-            f"{_cell(results[QUERY_PAGED])} |"
+            f"| {name} | {cell_text(results[PUT])} | {cell_text(results[UPDATE])} | "
+            f"{paired_ratio(results[UPDATE], results[PUT]):.2f} | {cell_text(results[QUERY_WHOLE])} | "
+            f"{cell_text(results[QUERY_PAGED])} |"
         )
     return lines
 
@@ -215,7 +220,12 @@ def goal_lines(ours: Results) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0, help="duration of each trial of each cell")
+    parser.add_argument(
+        "--seconds", type=float, default=4.0,
+        # At least one 10 s scrub-reference period in two back-to-back trials: shorter trials saw the
+        # scrub's bursts or not, and the ratio swung with them.
+        help="duration of each trial of each cell",
+    )  # fmt: skip
     parser.add_argument("--trials", type=int, default=5, help="trials of each cell; the table shows medians")
     parser.add_argument("--skip-references", action="store_true", help="measure only our cluster")
     args = parser.parse_args(argv)

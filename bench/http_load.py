@@ -11,7 +11,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Well-formed but unchecked credentials: moto and dynalite want the header present, our router ignores it.
 AUTHORIZATION = (
@@ -54,6 +54,7 @@ class LoadResult:
     errors: int
     duration_s: float
     latencies_s: list[float]
+    error_types: dict[str, int] = field(default_factory=dict)  # DynamoDB's __type (or the status) -> count
 
     @property
     def throughput(self) -> float:
@@ -85,6 +86,7 @@ async def run_load(
     (how a client follows LastEvaluatedKey)."""
     latencies: list[float] = []
     counters = {"ok": 0, "errors": 0}
+    error_types: dict[str, int] = {}
     deadline = time.perf_counter() + duration_s
 
     async def client(number: int) -> None:
@@ -107,6 +109,9 @@ async def run_load(
                 if on_response is not None:
                     on_response(number, status, body)
                 counters["ok" if status == 200 else "errors"] += 1
+                if status != 200:
+                    kind = error_type(status, body)
+                    error_types[kind] = error_types.get(kind, 0) + 1
                 if not keep_alive:
                     writer.close()
                     connection = None
@@ -116,7 +121,16 @@ async def run_load(
 
     started = time.perf_counter()
     await asyncio.gather(*(client(n) for n in range(clients)))
-    return LoadResult(counters["ok"], counters["errors"], time.perf_counter() - started, latencies)
+    return LoadResult(counters["ok"], counters["errors"], time.perf_counter() - started, latencies, error_types)
+
+
+def error_type(status: int, body: bytes) -> str:
+    """What a failed answer was: its DynamoDB error type without the namespace, else its HTTP status."""
+    try:
+        kind = json.loads(body).get("__type")
+    except (ValueError, AttributeError):
+        kind = None
+    return str(kind).rsplit("#", 1)[-1] if kind else f"HTTP {status}"
 
 
 async def call(host: str, port: int, operation: str, body: dict, timeout_s: float = 10.0) -> tuple[int, dict]:

@@ -9,12 +9,13 @@ from bench.data_plane_bench import (
     QUERY_WHOLE,
     UPDATE,
     Pagination,
+    cell_text,
     markdown_table,
     paired_ratio,
     put_body,
     update_body,
 )
-from bench.http_load import LoadResult
+from bench.http_load import LoadResult, error_type
 from cluster.api.attribute_values import item_size_bytes
 from cluster.api.requests import parse_request
 
@@ -66,3 +67,13 @@ def test_bench_table_has_one_row_per_target_and_a_column_per_cell_and_the_ratio(
     assert len(lines) == 4
     assert all(line.count("|") == len(CELLS) + 3 for line in lines)
     assert lines[2].startswith("| ours | 1,100 (1,000–1,200) | 1,000 (900–1,100) | 0.90 | 600 (500–700) |")
+
+
+def test_bench_cells_name_the_kinds_of_errors_they_saw() -> None:
+    results = _results(1000, 1100, 1200)
+    results[0].errors, results[0].error_types = 3, {"ProvisionedThroughputExceededException": 2, "HTTP 500": 1}
+    results[2].errors, results[2].error_types = 1, {"HTTP 500": 1}
+    text = cell_text(results)
+    assert text == "1,100 (1,000–1,200), 4 errors (2 HTTP 500, 2 ProvisionedThroughputExceededException)"
+    assert error_type(400, b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException"}') == "ThrottlingException"
+    assert error_type(503, b"<html>not json</html>") == "HTTP 503"
