@@ -25,10 +25,10 @@ RUN_TIMEOUT_S = 300
 
 
 def _short_copy(name: str, directory: Path) -> Path:
-    """The shipped scenario with a 15 s baseline and a 20 s hot phase (enough for a split: sustain 3 s)."""
+    """The shipped scenario with a 10 s baseline and a 16 s hot phase (enough for a split: sustain 3 s)."""
     data = tomllib.loads((SCENARIOS / f"{name}.toml").read_text())
-    data.update(warmup_s=15, recovery_s=30)
-    data["workload"].update(hot_start_s=15, hot_duration_s=20)
+    data.update(warmup_s=10, recovery_s=18)
+    data["workload"].update(hot_start_s=10, hot_duration_s=16)
     path = directory / f"{name}-short.toml"
     path.write_text("\n".join(_toml_lines(data, [])) + "\n")
     return path

@@ -38,8 +38,8 @@ pytestmark = pytest.mark.cluster
 TABLES = [f"cache-{number}" for number in range(6)]
 CLIENTS = 6
 RATE_PER_CLIENT_S = 20.0  # paced: the request rate stays flat whatever the metadata service does
-STEADY_S = 6.0
-AFTER_FLUSH_S = 6.0
+STEADY_S = 5.0  # the verifier needs 3 one-second windows before a flush
+AFTER_FLUSH_S = 4.0  # it judges the 3 s after one
 
 
 def cluster_in_mode(data_dir: Path, mode: str) -> LocalCluster:
