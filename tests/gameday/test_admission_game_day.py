@@ -10,38 +10,22 @@ import json
 import signal
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.gameday.scenario_copies import shortened_copy
 from tests.gameday.test_gameday_run import _processes_mentioning
 
 pytestmark = pytest.mark.cluster
 
-SCENARIOS = Path(__file__).parents[2] / "gameday" / "scenarios"
 RUN_TIMEOUT_S = 300
 
 
 def _short_copy(name: str, directory: Path) -> Path:
     """The shipped scenario with a 10 s baseline and a 16 s hot phase (enough for a split: sustain 3 s)."""
-    data = tomllib.loads((SCENARIOS / f"{name}.toml").read_text())
-    data.update(warmup_s=10, recovery_s=18)
-    data["workload"].update(hot_start_s=10, hot_duration_s=16)
-    path = directory / f"{name}-short.toml"
-    path.write_text("\n".join(_toml_lines(data, [])) + "\n")
-    return path
-
-
-def _toml_lines(table: dict[str, Any], prefix: list[str]) -> list[str]:
-    """A table and its sub-tables at any depth (thresholds.by_alarm_kind.<kind> is three deep)."""
-    lines = [f"[{'.'.join(prefix)}]"] if prefix else []
-    lines += [f"{key} = {json.dumps(value)}" for key, value in table.items() if not isinstance(value, dict)]
-    for key, value in table.items():
-        if isinstance(value, dict):
-            lines += _toml_lines(value, [*prefix, key])
-    return lines
+    return shortened_copy(name, directory, {"warmup_s": 10, "recovery_s": 18}, workload={"hot_start_s": 10, "hot_duration_s": 16})
 
 
 def _run(scenario: Path, run_dir: Path, cwd: Path) -> tuple[int, str, dict[str, Any]]:
