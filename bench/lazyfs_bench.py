@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.http_load import run_load
-from bench.store_bench import _create_table, _put_body
+from bench.store_bench import create_store_table, put_body
 from cluster.deploy.local_processes import LocalCluster
 
 MODELS = ("store-mark", "fuse")
@@ -40,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(cluster.down)
             endpoints = cluster.up(power_loss=model)["endpoints"]
             ports[model] = int(endpoints["az-a"].rsplit(":", 1)[1])
-            asyncio.run(_create_table(ports[model]))
+            asyncio.run(create_store_table(ports[model]))
         for round_number in range(args.rounds):
             # ABBA order: neither model always runs first after the other's burst.
             order = MODELS if round_number % 2 == 0 else tuple(reversed(MODELS))
             for model in order:
                 result = asyncio.run(
-                    run_load("127.0.0.1", [ports[model]], "PutItem", _put_body, args.clients, args.seconds)
+                    run_load("127.0.0.1", [ports[model]], "PutItem", put_body, args.clients, args.seconds)
                 )
                 samples[model].append(result.throughput)
             print(f"round {round_number + 1}: plain {samples['store-mark'][-1]:.0f}/s, "

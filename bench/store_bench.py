@@ -32,15 +32,15 @@ TABLE = "bench"
 VALUE = "v" * 100
 
 
-async def _create_table(port: int) -> None:
+async def create_store_table(port: int) -> None:
     await create_table(port, TABLE)
 
 
-def _put_body(client: int, sequence: int) -> dict:
+def put_body(client: int, sequence: int) -> dict:
     return {"TableName": TABLE, "Item": {"pk": {"S": f"k{client}-{sequence % 2000}"}, "v": {"S": VALUE}}}
 
 
-def _get_body(client: int, sequence: int) -> dict:
+def get_body(client: int, sequence: int) -> dict:
     return {"TableName": TABLE, "Key": {"pk": {"S": f"k{client}-{sequence % 200}"}}, "ConsistentRead": True}
 
 
@@ -48,11 +48,11 @@ async def measure_target(
     ports: list[int], seconds: float, table_exists: bool = False
 ) -> dict[tuple[str, int], LoadResult]:
     if not table_exists:
-        await _create_table(ports[0])
+        await create_store_table(ports[0])
     results = {}
     for clients in CONCURRENCY:
-        results[("PutItem", clients)] = await run_load("127.0.0.1", ports, "PutItem", _put_body, clients, seconds)
-        results[("GetItem", clients)] = await run_load("127.0.0.1", ports, "GetItem", _get_body, clients, seconds)
+        results[("PutItem", clients)] = await run_load("127.0.0.1", ports, "PutItem", put_body, clients, seconds)
+        results[("GetItem", clients)] = await run_load("127.0.0.1", ports, "GetItem", get_body, clients, seconds)
     return results
 
 

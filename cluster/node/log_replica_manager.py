@@ -13,18 +13,16 @@ import logging
 import time
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cluster.core.membership import Membership, MembershipError
 from cluster.core.replica import NotLeaderError
+from cluster.node.group_host import GroupHost
 from cluster.node.log_replica_policy import ACTION_KINDS, LeaderView, MembershipAction, decide
-from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
+from cluster.replication.group_runner import GroupRunner
+from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
 from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.json_lines import append_json_object, read_json_objects
-
-if TYPE_CHECKING:
-    from cluster.node.storage_node import StorageNode
-    from cluster.replication.group_runner import GroupRunner
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +42,7 @@ EVENTS_FILE = "events.jsonl"
 
 
 class LogReplicaManager:
-    def __init__(self, node: StorageNode, enabled: bool, directory: Path) -> None:
+    def __init__(self, node: GroupHost, enabled: bool, directory: Path) -> None:
         self.node = node
         self.enabled = enabled
         self.detect_ticks = max(1, round(DETECTION_TIMEOUT_S / (node.topology.timing.tick_ms / 1000.0)))
@@ -54,7 +52,6 @@ class LogReplicaManager:
         self.events_path = directory / EVENTS_FILE
         self.events: deque[dict[str, Any]] = deque(read_json_objects(self.events_path), maxlen=MAX_EVENTS)
         self._busy: dict[str, asyncio.Task[None]] = {}
-        self._clients: dict[str, RpcClient] = {}
         self._ticks = 0
         # A log replica stands in for one storage replica; remembered for the removal's event.
         self._standing_in_for: dict[str, str] = {}
@@ -177,17 +174,11 @@ class LogReplicaManager:
             raise TimeoutError(f"membership change at index {index} was overwritten")
 
     async def _call(self, member: str, method: str, params: dict[str, Any], timeout_s: float = RPC_TIMEOUT_S) -> Any:
-        client = self._clients.get(member)
-        if client is None:
-            client = RpcClient(self.node.topology.address(self.node.process_id, member), connect_timeout_s=0.5)
-            self._clients[member] = client
-        return await client.call(method, params, timeout_s=timeout_s)
+        return await self.node.peers.get(member).call(method, params, timeout_s=timeout_s)
 
     async def stop(self) -> None:
         for task in list(self._busy.values()):
             task.cancel()
-        for client in self._clients.values():
-            await client.close()
 
     # ---- the chosen node's side -------------------------------------------------------------------
 

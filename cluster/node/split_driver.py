@@ -16,15 +16,14 @@ import base64
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cluster.node.group_host import GroupHost
 from cluster.node.partition_splits import encode_split_command
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.replication.remote_errors import NO_SUCH_GROUP, as_rpc_errors, leader_hint_of, not_leader
-from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
-
-if TYPE_CHECKING:
-    from cluster.node.storage_node import StorageNode
+from cluster.runtime.peer_clients import hint_first
+from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +44,9 @@ class SplitStepFailed(Exception):
 
 
 class SplitDriver:
-    def __init__(self, node: StorageNode) -> None:
+    def __init__(self, node: GroupHost) -> None:
         self.node = node
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._clients: dict[str, RpcClient] = {}
         self._child_hints: dict[str, str] = {}
         self._metadata_hint: str | None = None
         self.completed: list[dict[str, Any]] = []
@@ -98,8 +96,6 @@ class SplitDriver:
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
-        for client in self._clients.values():
-            await client.close()
 
     def status(self) -> dict[str, Any]:
         running = sorted(f"{p}->{c}" for (p, c), task in self._tasks.items() if not task.done())
@@ -206,13 +202,6 @@ class SplitDriver:
 
     # ---- RPCs ---------------------------------------------------------------------------------
 
-    def _client(self, process_id: str) -> RpcClient:
-        client = self._clients.get(process_id)
-        if client is None:
-            client = RpcClient(self.node.topology.address(self.node.process_id, process_id), connect_timeout_s=0.5)
-            self._clients[process_id] = client
-        return client
-
     async def _propose_child(self, child: dict[str, Any], command: str) -> Any:
         """node.split_load to the child's leader: the child may still be opening and electing its first one."""
         group_id, members = child["group_id"], list(child["members"])
@@ -222,11 +211,11 @@ class SplitDriver:
         last_error = "no member answered"
         while loop.time() < deadline:
             hint = self._child_hints.get(group_id)
-            order = ([hint] if hint in members else []) + [m for m in members if m != hint]
+            order = hint_first(members, hint)
             target = order[attempt % len(order)]
             attempt += 1
             try:
-                return await self._client(target).call(
+                return await self.node.peers.get(target).call(
                     "node.split_load", {"group": group_id, "command": command}, timeout_s=PROPOSE_TIMEOUT_S + 1.0
                 )
             except RpcError as error:
@@ -249,12 +238,10 @@ class SplitDriver:
         deadline = loop.time() + STEP_BUDGET_S
         last_error = "no metadata replica answered"
         while loop.time() < deadline:
-            order = ([self._metadata_hint] if self._metadata_hint else []) + [
-                m for m in metadata_ids if m != self._metadata_hint
-            ]
+            order = hint_first(metadata_ids, self._metadata_hint)
             for target in order:
                 try:
-                    result = await self._client(target).call(method, params, timeout_s=PROPOSE_TIMEOUT_S + 1.0)
+                    result = await self.node.peers.get(target).call(method, params, timeout_s=PROPOSE_TIMEOUT_S + 1.0)
                 except RpcError as error:
                     last_error = f"{target}: {error.code}: {error.message}"
                     hint = leader_hint_of(error)

@@ -36,8 +36,9 @@ from cluster.replication.remote_errors import (
 )
 from cluster.replication.replica_host import ReplicaHost
 from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
+from cluster.runtime.peer_clients import PeerClients, hint_first
 from cluster.runtime.planted_bugs import planted_raft_settings, planted_sync_bugs
-from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
+from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.topology import Topology
 from cluster.scrub.coordinator import ScrubCoordinator
 from cluster.scrub.settings import scrub_settings
@@ -70,7 +71,8 @@ class StorageNode(ReplicaHost):
         self.members: dict[str, list[str]] = {}
         self._metadata_ids = [spec.process_id for spec in topology.by_role("metadata")]
         self._metadata_hint: str | None = None
-        self._metadata_clients: dict[str, RpcClient] = {}
+        # The node's clients to its peers, shared by the metadata reports, scrub, log-replica and split managers.
+        self.peers = PeerClients(topology, process_id)
         self._ticks = 0
         self._leading_since_tick: dict[str, int] = {}
         self._report_task: asyncio.Task[None] | None = None
@@ -114,12 +116,10 @@ class StorageNode(ReplicaHost):
     async def stop(self) -> None:
         if self._report_task is not None:
             self._report_task.cancel()
-        # A copy: a request still being served may open a client while we await a close (seen at shutdown).
-        for client in list(self._metadata_clients.values()):
-            await client.close()
         await self.scrub.stop()
         await self.log_replicas.stop()
         await self.split_driver.stop()
+        await self.peers.close()
         await super().stop()
 
     # ---- groups -------------------------------------------------------------------------------
@@ -238,21 +238,12 @@ class StorageNode(ReplicaHost):
                 log.info("handing leadership of %s back to its preferred member %s", group_id, preferred)
                 group.transfer_leadership(preferred)
 
-    def _metadata_client(self, metadata_id: str) -> RpcClient:
-        client = self._metadata_clients.get(metadata_id)
-        if client is None:
-            client = RpcClient(self.topology.address(self.process_id, metadata_id), connect_timeout_s=0.5)
-            self._metadata_clients[metadata_id] = client
-        return client
-
     async def _report_to_metadata(self) -> None:
         leading = {group_id: group.replica.term for group_id, group in self.groups.items() if group.is_leader}
-        order = ([self._metadata_hint] if self._metadata_hint else []) + [
-            m for m in self._metadata_ids if m != self._metadata_hint
-        ]
+        order = hint_first(self._metadata_ids, self._metadata_hint)
         for metadata_id in order:
             try:
-                response = await self._metadata_client(metadata_id).call(
+                response = await self.peers.get(metadata_id).call(
                     "meta.node_report",
                     {"node": self.process_id, "leading": leading,
                      "consumption": self.admission.consumption(set(leading), time.monotonic())},

@@ -22,6 +22,7 @@ from cluster.core.config import RaftConfig
 from cluster.core.messages import Message, MessageDecodeError, message_from_wire, message_to_wire
 from cluster.replication.group_runner import GroupRunner
 from cluster.runtime.rpc import RpcClient, RpcServer
+from cluster.runtime.task_cancel import cancel_and_wait
 from cluster.runtime.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -87,9 +88,7 @@ class _PeerOutbox:
                 await asyncio.sleep(0.05)
 
     async def close(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        await cancel_and_wait(self.task)
         await self.client.close()
 
 

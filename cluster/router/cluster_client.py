@@ -24,6 +24,7 @@ from cluster.replication.remote_errors import (
     THROTTLED,
 )
 from cluster.router.partition_cache import PartitionCache
+from cluster.runtime.peer_clients import PeerClients, hint_first
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.topology import Topology
 
@@ -60,7 +61,7 @@ class ClusterClient:
         self._lookups_pending = asyncio.Event()
         self._lookup_tasks: list[asyncio.Task[None]] = []
         self.leaders: dict[str, str] = {}
-        self._clients: dict[str, RpcClient] = {}
+        self._peers = PeerClients(topology, router_id)
         self._metadata_ids = [spec.process_id for spec in topology.by_role("metadata")]
         self._metadata_hint: str | None = None
         self._node_az = {spec.process_id: spec.az for spec in topology.by_role("node")}
@@ -71,11 +72,7 @@ class ClusterClient:
         self.admission = RouterGate(router_id, topology.admission, len(topology.by_role("router")))
 
     def client(self, process_id: str) -> RpcClient:
-        client = self._clients.get(process_id)
-        if client is None:
-            client = RpcClient(self.topology.address(self.router_id, process_id), connect_timeout_s=0.5)
-            self._clients[process_id] = client
-        return client
+        return self._peers.get(process_id)
 
     async def start(self) -> None:
         self._lookup_tasks = [asyncio.ensure_future(self._lookup_forever()) for _ in range(LOOKUP_WORKERS)]
@@ -84,8 +81,7 @@ class ClusterClient:
     async def stop(self) -> None:
         for task in self._lookup_tasks:
             task.cancel()
-        for client in self._clients.values():
-            await client.close()
+        await self._peers.close()
 
     # ---- metadata -----------------------------------------------------------------------------
 
@@ -95,9 +91,7 @@ class ClusterClient:
         last_error = "no metadata replica answered"
         attempt = 0
         while loop.time() < deadline and attempt < MAX_ATTEMPTS:
-            order = ([self._metadata_hint] if self._metadata_hint else []) + [
-                m for m in self._metadata_ids if m != self._metadata_hint
-            ]
+            order = hint_first(self._metadata_ids, self._metadata_hint)
             target = order[attempt % len(order)] if attempt < len(order) else order[0]
             attempt += 1
             remaining = deadline - loop.time()
@@ -206,7 +200,7 @@ class ClusterClient:
 
     def _leader_order(self, partition: PartitionInfo) -> list[str]:
         hint = self.leaders.get(partition.group_id)
-        order = ([hint] if hint in partition.members else []) + [m for m in partition.members if m != hint]
+        order = hint_first(partition.members, hint)
         return sorted(order, key=self._is_suspect)  # stable: the hint stays first among the healthy
 
     async def call_leader(self, partition: PartitionInfo, method: str, params: dict[str, Any], *, is_write: bool) -> Any:

@@ -7,13 +7,13 @@ Every wait is bounded by a timeout: a peer that does not answer is an unknown ou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cluster.runtime.framing import FrameError, encode_frame, read_frame
+from cluster.runtime.task_cancel import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,4 @@ class RpcClient:
         if self._writer is not None:
             self._writer.close()
         if self._reader_task is not None:
-            self._reader_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader_task
+            await cancel_and_wait(self._reader_task)

@@ -23,10 +23,12 @@ import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cluster.node.group_host import GroupHost
 from cluster.replication.group_runner import GroupRunner
-from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
+from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
+from cluster.runtime.task_cancel import cancel_and_wait
 from cluster.scrub.commands import ItemRewrite, ReplicaScrubState, encode_marker, encode_repair
 from cluster.scrub.comparison import RangeVerdict, compare_ranges, plan_key_repairs
 from cluster.scrub.digests import KeyId, StateDigest, describe_range, item_digest, range_of
@@ -35,9 +37,6 @@ from cluster.scrub.reference import ReferenceReplica
 from cluster.scrub.settings import ScrubSettings
 from cluster.storage.wal_archive import ArchiveError, SegmentArchive, archive_sealed_segments, open_archive
 from cluster.storage.wal_errors import WalCorruptionError
-
-if TYPE_CHECKING:
-    from cluster.node.storage_node import StorageNode
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ MAX_KEYS_PER_REPAIR = 500
 
 
 class ScrubCoordinator:
-    def __init__(self, node: StorageNode, data_dir: Path, settings: ScrubSettings) -> None:
+    def __init__(self, node: GroupHost, data_dir: Path, settings: ScrubSettings) -> None:
         self.node = node
         self.settings = settings
         self.data_dir = data_dir / "scrub"
@@ -79,7 +78,6 @@ class ScrubCoordinator:
         self._round_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._restart_task: asyncio.Task[None] | None = None
-        self._clients: dict[str, RpcClient] = {}
         for method, handler in (
             ("scrub.checksums", self.handle_checksums),
             ("scrub.keys", self.handle_keys),
@@ -109,11 +107,7 @@ class ScrubCoordinator:
     async def stop(self) -> None:
         for task in (self._task, self._restart_task):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        for client in self._clients.values():
-            await client.close()
+                await cancel_and_wait(task)
         self._archive_pool.shutdown(wait=True)
         for reference in self._references.values():
             reference.close()
@@ -160,7 +154,7 @@ class ScrubCoordinator:
                     waiting.discard(group_id)
                     continue
                 try:
-                    await self._client(leader).call("scrub.request", {"group": group_id}, timeout_s=PEER_TIMEOUT_S)
+                    await self.node.peers.get(leader).call("scrub.request", {"group": group_id}, timeout_s=PEER_TIMEOUT_S)
                     waiting.discard(group_id)
                 except (RpcError, RpcTimeout, RpcUnavailable, OSError) as error:
                     log.info("asking %s to scrub %s failed (retrying): %s", leader, group_id, error)
@@ -357,7 +351,7 @@ class ScrubCoordinator:
             if member == self.node.process_id:
                 return member, self._checksums_answer(group_id, index)
             try:
-                answer = await self._client(member).call(
+                answer = await self.node.peers.get(member).call(
                     "scrub.checksums", {"group": group_id, "index": index, "wait_s": PEER_APPLY_WAIT_S},
                     timeout_s=PEER_TIMEOUT_S,
                 )
@@ -454,7 +448,7 @@ class ScrubCoordinator:
             digest = self._digest(group_id, index)
             return digest.keys_in_range(range_index) if digest is not None else None
         try:
-            answer = await self._client(replica).call(
+            answer = await self.node.peers.get(replica).call(
                 "scrub.keys", {"group": group_id, "index": index, "range": range_index}, timeout_s=PEER_TIMEOUT_S
             )
             return {(int(h), base64.b64decode(k)): str(d) for h, k, d in answer["keys"]}
@@ -466,7 +460,7 @@ class ScrubCoordinator:
         if replica == self.node.process_id:
             return self._read_items(group_id, keys)
         try:
-            answer = await self._client(replica).call(
+            answer = await self.node.peers.get(replica).call(
                 "scrub.items",
                 {"group": group_id, "keys": [[h, base64.b64encode(k).decode()] for h, k in keys]},
                 timeout_s=PEER_TIMEOUT_S,
@@ -476,13 +470,6 @@ class ScrubCoordinator:
         except (RpcError, RpcTimeout, RpcUnavailable, OSError, KeyError, TypeError) as error:
             log.warning("scrub of %s: no items from %s: %s", group_id, replica, error)
             return None
-
-    def _client(self, member: str) -> RpcClient:
-        client = self._clients.get(member)
-        if client is None:
-            client = RpcClient(self.node.topology.address(self.node.process_id, member), connect_timeout_s=0.5)
-            self._clients[member] = client
-        return client
 
     # ---- what peers answer --------------------------------------------------------------------
 

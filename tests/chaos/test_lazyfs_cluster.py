@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.http_load import call
-from bench.store_bench import TABLE, _create_table
+from bench.store_bench import TABLE, create_store_table
 from chaos.faults.injector import FaultContext
 from chaos.faults.leaders import LeaderView
 from chaos.faults.power_loss import ClusterPowerOff
@@ -60,7 +60,7 @@ def test_acknowledged_writes_survive_a_lazyfs_cluster_power_off(tmp_path: Path) 
         port = int(cluster.up(nodes_per_az=1, power_loss="fuse")["endpoints"]["az-a"].rsplit(":", 1)[1])
         nodes = [spec.process_id for spec in cluster.topology().by_role("node")]
         assert all(cluster.lazyfs_mount(node) for node in nodes)
-        asyncio.run(_create_table(port))
+        asyncio.run(create_store_table(port))
         acknowledged = asyncio.run(_put_all(port))
         assert len(acknowledged) > WRITES // 2
         context = FaultContext(cluster, leaders=lambda: LeaderView({}))
