@@ -21,6 +21,7 @@ from cluster.node.group_host import GroupHost
 from cluster.node.log_replica_policy import ACTION_KINDS, LeaderView, MembershipAction, decide
 from cluster.replication.group_runner import GroupRunner
 from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
+from cluster.runtime.task_cancel import cancel_and_wait
 from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.json_lines import append_json_object, read_json_objects
 
@@ -178,7 +179,7 @@ class LogReplicaManager:
 
     async def stop(self) -> None:
         for task in list(self._busy.values()):
-            task.cancel()
+            await cancel_and_wait(task)
 
     # ---- the chosen node's side -------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.replication.remote_errors import NO_SUCH_GROUP, as_rpc_errors, leader_hint_of, not_leader
 from cluster.runtime.peer_clients import hint_first
 from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
+from cluster.runtime.task_cancel import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ class SplitDriver:
         return await as_rpc_errors(group.propose(command.encode(), PROPOSE_TIMEOUT_S))
 
     async def stop(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
+        for task in list(self._tasks.values()):
+            await cancel_and_wait(task)
 
     def status(self) -> dict[str, Any]:
         running = sorted(f"{p}->{c}" for (p, c), task in self._tasks.items() if not task.done())

@@ -39,6 +39,7 @@ from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
 from cluster.runtime.peer_clients import PeerClients, hint_first
 from cluster.runtime.planted_bugs import planted_raft_settings, planted_sync_bugs
 from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
+from cluster.runtime.task_cancel import cancel_and_wait
 from cluster.runtime.topology import Topology
 from cluster.scrub.coordinator import ScrubCoordinator
 from cluster.scrub.settings import scrub_settings
@@ -115,7 +116,7 @@ class StorageNode(ReplicaHost):
 
     async def stop(self) -> None:
         if self._report_task is not None:
-            self._report_task.cancel()
+            await cancel_and_wait(self._report_task)
         await self.scrub.stop()
         await self.log_replicas.stop()
         await self.split_driver.stop()

@@ -26,6 +26,7 @@ from cluster.replication.remote_errors import (
 from cluster.router.partition_cache import PartitionCache
 from cluster.runtime.peer_clients import PeerClients, hint_first
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
+from cluster.runtime.task_cancel import cancel_and_wait
 from cluster.runtime.topology import Topology
 
 # Errors no metadata outage causes: the refresh worker swallows the others, never these silently.
@@ -80,7 +81,7 @@ class ClusterClient:
 
     async def stop(self) -> None:
         for task in self._lookup_tasks:
-            task.cancel()
+            await cancel_and_wait(task)
         await self._peers.close()
 
     # ---- metadata -----------------------------------------------------------------------------

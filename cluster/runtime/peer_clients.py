@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cluster.runtime.rpc import RpcClient
+from cluster.runtime.rpc import RpcClient, RpcUnavailable
 from cluster.runtime.topology import Topology
 
 CONNECT_TIMEOUT_S = 0.5
@@ -20,9 +20,14 @@ class PeerClients:
         self._topology = topology
         self._own_id = own_id
         self._clients: dict[str, RpcClient] = {}
+        self._closed = False
 
     def get(self, process_id: str) -> RpcClient:
-        """The client to `process_id` (through the proxy on our link to it, when links are proxied)."""
+        """The client to `process_id` (through the proxy on our link to it, when links are proxied).
+        Raises RpcUnavailable once closed: a request still being served when the process stops must not
+        open a connection that outlives its event loop."""
+        if self._closed:
+            raise RpcUnavailable(f"{self._own_id} is stopping: no new connection to {process_id}")
         client = self._clients.get(process_id)
         if client is None:
             client = RpcClient(self._topology.address(self._own_id, process_id), connect_timeout_s=CONNECT_TIMEOUT_S)
@@ -30,7 +35,7 @@ class PeerClients:
         return client
 
     async def close(self) -> None:
-        # A copy: a request still being served may open a client while we await a close (seen at shutdown).
+        self._closed = True
         for client in list(self._clients.values()):
             await client.close()
 

@@ -63,7 +63,7 @@ class RpcServer:
         for writer in list(self._connections):
             writer.close()
         for task in list(self._tasks):
-            task.cancel()
+            await cancel_and_wait(task)
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections.add(writer)
@@ -178,6 +178,10 @@ class RpcClient:
                 )
             except (TimeoutError, OSError) as error:
                 raise RpcUnavailable(f"cannot connect to {self.address[0]}:{self.address[1]}: {error!r}") from error
+            if self._closed:  # closed while connecting: a reader started now would outlive the process's loop
+                self._writer.close()
+                self._writer = None
+                raise RpcUnavailable(f"client for {self.address} closed while connecting")
             self._output = _CoalescingWriter(self._writer)
             self._reader_task = asyncio.ensure_future(self._read_responses(self._reader, self._writer))
             return self._output

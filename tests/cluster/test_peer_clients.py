@@ -8,7 +8,7 @@ import pytest
 
 from cluster.deploy.local_processes import build_topology
 from cluster.runtime.peer_clients import PeerClients, hint_first
-from cluster.runtime.rpc import RpcUnavailable
+from cluster.runtime.rpc import RpcClient, RpcUnavailable
 
 
 def test_hint_first_asks_the_hinted_member_first_and_ignores_a_stranger() -> None:
@@ -40,3 +40,31 @@ def test_closed_peers_refuse_calls() -> None:
 
     with pytest.raises(RpcUnavailable):
         asyncio.run(close_then_call())
+
+
+def test_a_client_closed_while_it_connects_starts_no_reader_and_its_call_is_refused() -> None:
+    # A node stopped just after it started: a connect that finished after close used to start a reader
+    # that outlived the event loop ("Event loop is closed" in the node's log: a store-errors finding).
+    async def scenario() -> list[asyncio.Task]:
+        accepted: list[asyncio.StreamWriter] = []
+        server = await asyncio.start_server(lambda _reader, writer: accepted.append(writer), "127.0.0.1", 0)
+        client = RpcClient(server.sockets[0].getsockname()[:2])
+        call = asyncio.ensure_future(client.call("node.status", {}, timeout_s=2.0))
+        await asyncio.sleep(0)  # the call is connecting
+        await client.close()
+        with pytest.raises(RpcUnavailable):
+            await call
+        left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task() and not task.done()]
+        for writer in accepted:
+            writer.close()
+        server.close()
+        return left
+
+    assert asyncio.run(scenario()) == []
+
+
+def test_closed_peers_open_no_new_client() -> None:
+    peers = PeerClients(build_topology(3, 1, 4), "node-a1")
+    asyncio.run(peers.close())
+    with pytest.raises(RpcUnavailable, match="stopping"):
+        peers.get("meta-a")
