@@ -114,7 +114,9 @@ class SplitDriver:
     async def _drive(self, split: dict[str, Any]) -> None:
         parent, child = split["parent"], split["child"]["group_id"]
         try:
-            if split.get("state") == "pending":
+            # A report answered before our finish_split landed still says "pending": the split is done here.
+            finished_here = any(c["parent"] == parent and c["child"] == child for c in self.completed)
+            if split.get("state") == "pending" and not finished_here:
                 await self._split(split)
             await self._drop(split)
         except asyncio.CancelledError:

@@ -93,7 +93,8 @@ def test_baseline_command_records_a_run(tmp_path: Path) -> None:
 @pytest.mark.cluster
 def test_a_run_that_regresses_against_its_baseline_exits_1(tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
-    scenario.write_text(TINY_SCENARIO)
+    # One fault is enough: the impossible baseline fails any run, faults or none.
+    scenario.write_text(TINY_SCENARIO.replace("duration_s = 10", "duration_s = 5"))
     # A baseline no real run can meet: 1 microsecond p99 on every pair.
     impossible = {
         "pairs": {f"az-{c}->az-{e}": {"latency_p99_ms": 0.001} for c in "abc" for e in "abc"},
