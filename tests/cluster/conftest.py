@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,16 @@ def one_voter_group(host: ReplicaHost, directory: Path) -> GroupRunner:
     )
     host.add_group(group)
     return group
+
+
+async def tick_until_leader(group: GroupRunner) -> None:
+    """Ticks a one-voter group until it has elected itself (it needs no peer, only its election timeout)."""
+    for _ in range(200):
+        if group.is_leader:
+            return
+        group.tick()
+        await asyncio.sleep(0)
+    assert group.is_leader
 
 
 def create_table(client, name: str, range_key: bool = False) -> None:  # noqa: ANN001

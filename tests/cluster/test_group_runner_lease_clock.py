@@ -16,17 +16,12 @@ import pytest
 from cluster.deploy.local_processes import build_topology
 from cluster.replication.group_runner import GroupRunner
 from cluster.replication.replica_host import ReplicaHost
-from tests.cluster.conftest import one_voter_group
+from tests.cluster.conftest import one_voter_group, tick_until_leader
 
 
 async def _leading_group(host: ReplicaHost, directory: Path) -> GroupRunner:
     group = one_voter_group(host, directory)
-    for _ in range(200):
-        if group.is_leader:
-            break
-        group.tick()
-        await asyncio.sleep(0)
-    assert group.is_leader
+    await tick_until_leader(group)
     await group.propose(b"x", timeout_s=5.0)
     return group
 

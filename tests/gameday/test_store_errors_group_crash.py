@@ -13,7 +13,7 @@ from cluster.deploy.local_processes import build_topology
 from cluster.replication.group_runner import GroupRunner, ProposalOutcomeUnknown
 from cluster.replication.replica_host import PLANTED_CRASH_EVERY_APPLIED_ENTRIES, ReplicaHost
 from gameday.checks.store_errors import judge
-from tests.cluster.conftest import one_voter_group
+from tests.cluster.conftest import one_voter_group, tick_until_leader
 
 LOG_FORMAT = "%(asctime)s node-a1 %(levelname)s %(name)s: %(message)s"  # process_main's
 
@@ -22,12 +22,7 @@ async def _drive_until_closed(host: ReplicaHost, group: GroupRunner) -> int:
     """Ticks the one-voter group until it leads, then proposes until the planted crash closes it."""
     pump = asyncio.ensure_future(host._pump_forever())
     try:
-        for _ in range(200):
-            if group.is_leader:
-                break
-            group.tick()
-            await asyncio.sleep(0)
-        assert group.is_leader
+        await tick_until_leader(group)
         committed = 0
         while not group.closed and committed < 2 * PLANTED_CRASH_EVERY_APPLIED_ENTRIES:
             try:
