@@ -78,6 +78,7 @@ class ScrubCoordinator:
         self._round_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._restart_task: asyncio.Task[None] | None = None
+        self._stopping = False
         for method, handler in (
             ("scrub.checksums", self.handle_checksums),
             ("scrub.keys", self.handle_keys),
@@ -105,6 +106,7 @@ class ScrubCoordinator:
         self._restart_task = asyncio.ensure_future(self._ask_leaders_to_check_us())
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in (self._task, self._restart_task):
             if task is not None:
                 await cancel_and_wait(task)
@@ -182,7 +184,9 @@ class ScrubCoordinator:
     def _schedule_archive(self, group_id: str) -> None:
         group = self.node.groups.get(group_id)
         archive = self.archive
-        if group is None or archive is None:
+        # A seal applied while the node stops (its groups still apply until the host stops) stays sealed:
+        # the next start archives it. The pool is shut down by then, and a submit would close the group.
+        if group is None or archive is None or self._stopping:
             return
         sealed = group.wal.closed_segments()
         replica = self.node.process_id
@@ -369,7 +373,7 @@ class ScrubCoordinator:
             with contextlib.suppress(Exception):
                 await job
         archive = self.archive
-        if archive is None:
+        if archive is None or self._stopping:
             return None
         reference = self._references.get(group_id)
         if reference is None:
