@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.conftest import labelled
+from tests.gameday.run_failures import failed_verifiers
 from tests.gameday.scenario_copies import shortened_copy
 
 pytestmark = [pytest.mark.docker, pytest.mark.cluster]
@@ -37,7 +38,7 @@ def test_smoke_game_day_on_docker_is_valid_and_leaves_nothing(tmp_path: Path, do
             check=False,
         )
         output = result.stdout + result.stderr
-        assert result.returncode == 0, output[-4000:]
+        assert result.returncode == 0, output[-4000:] + "\n" + failed_verifiers(run_dir)
         summary = json.loads((run_dir / "summary.json").read_text())
         assert summary["backend"] == "docker"
         verdicts = {verifier["name"]: verifier["valid"] for verifier in summary["verifiers"]}

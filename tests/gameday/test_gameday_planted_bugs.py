@@ -20,6 +20,7 @@ from chaos.schedule import FaultPhase, NodeRef, plan_faults
 from cluster.runtime.planted_bugs import PLANTED_BUGS
 from gameday.selftest_cases import load_cases, scenario_reference
 from gameday.selftest_verdict import CAUGHT, RunRecord, classify
+from tests.gameday.run_failures import failed_verifiers
 
 # The self-test's own data (gameday/selftest_cases.toml, gameday/selftest_scenarios/): the same scenario
 # and the same verifiers `gameday selftest` judges each bug by. Here only the bugs this build can show in a
@@ -36,6 +37,7 @@ ATTEMPTS_PER_BUG = 3
 
 
 def _run(tmp_path: Path, scenario: str, seed: int, *planted: str) -> tuple[int, dict[str, Any], str]:
+    """The exit code, the summary and the output (with the failed verifiers' whole detail)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     run_dir = tmp_path / f"run-{scenario}-{'-'.join(planted) or 'control'}"
     arguments = ["run", scenario_reference(scenario), "--seed", str(seed), "--out", str(run_dir)]
@@ -45,7 +47,7 @@ def _run(tmp_path: Path, scenario: str, seed: int, *planted: str) -> tuple[int, 
         [sys.executable, "-m", "gameday.cli", *arguments],
         cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
     )  # fmt: skip
-    output = process.stdout + process.stderr
+    output = process.stdout + process.stderr + "\n" + failed_verifiers(run_dir)
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     return process.returncode, summary, output

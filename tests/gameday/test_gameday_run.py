@@ -14,6 +14,8 @@ from xml.etree import ElementTree
 
 import pytest
 
+from tests.gameday.run_failures import failed_verifiers
+
 pytestmark = pytest.mark.cluster
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "locust_orders.py"
@@ -116,7 +118,7 @@ def test_a_short_game_day_is_valid_and_leaves_its_files_and_no_process(tmp_path:
         output, _ = process.communicate(timeout=240)
     finally:
         process.kill()
-    assert process.returncode == 0, output
+    assert process.returncode == 0, output + "\n" + failed_verifiers(run_dir)
     assert "fault schedule" in output and "verdict: VALID (exit 0)" in output
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["verdict"]["valid"] is True and summary["seed"] == 3 and not summary["partial"]
