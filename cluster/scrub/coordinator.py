@@ -3,7 +3,8 @@
 A round for a group: propose a marker through the log; every replica digests its state when it
 applies it; collect the digests (own + peers over RPC); compare range checksums; for each damaged
 (replica, range), diff item digests, fetch the healthy items and propose a repair aimed at the
-damaged replica; then a second round confirms the repair. Every marker that asks for it also seals
+damaged replica; then a second round confirms the repair (or a later one: a repair the next round
+could not see stays pending, and goes with the lead; confirmation.py). Every marker that asks for it also seals
 the WAL segment so the archive reaches the marker, and a reference replica replayed from the archive
 is compared with the live digests (at most once per group per reference interval).
 
@@ -31,6 +32,7 @@ from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.task_cancel import cancel_and_wait
 from cluster.scrub.commands import ItemRewrite, ReplicaScrubState, encode_marker, encode_repair
 from cluster.scrub.comparison import RangeVerdict, compare_ranges, plan_key_repairs
+from cluster.scrub.confirmation import PendingConfirmations, confirmed_by_round, repairs_from_wire
 from cluster.scrub.digests import KeyId, StateDigest, describe_range, item_digest, range_of
 from cluster.scrub.findings import FindingsLog
 from cluster.scrub.reference import ReferenceReplica
@@ -73,6 +75,7 @@ class ScrubCoordinator:
         self._verified_at: dict[tuple[str, str], float] = {}  # (group, member) -> monotonic time found clean
         self._missing_rounds: dict[tuple[str, str], int] = {}  # (group, member) -> rounds in a row without digest
         self._priority: deque[str] = deque()
+        self._pending = PendingConfirmations()
         self._cursor = 0
         self._wake = asyncio.Event()
         self._round_lock = asyncio.Lock()
@@ -120,6 +123,7 @@ class ScrubCoordinator:
             "interval_s": self.settings.interval_s,
             "archive": self.archive.location if self.archive else None,
             "incarnation": self.incarnation,
+            "pending_confirmations": len(self._pending),
             **self.findings.counters,
         }
 
@@ -218,6 +222,7 @@ class ScrubCoordinator:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.interval_s)
             self._wake.clear()
+            await self._hand_over_pending()
             group_id = self._next_group()
             if group_id is None:
                 continue
@@ -227,6 +232,26 @@ class ScrubCoordinator:
                 log.exception("scrub round of %s failed", group_id)
             if self._priority:
                 self._wake.set()  # hand-backs waiting: do not sleep a whole interval between them
+
+    async def _hand_over_pending(self) -> None:
+        """Repairs this node could not confirm before it lost a group's lead go to the new leader."""
+        for group_id in self._pending.groups():
+            group = self.node.groups.get(group_id)
+            if group is None or group.closed:
+                dropped = self._pending.take(group_id)
+                log.info("scrub of %s: %d unconfirmed repair(s) dropped: no replica here", group_id, len(dropped))
+                continue
+            leader = group.leader_hint
+            if group.is_leader or leader is None or leader == self.node.process_id:
+                continue
+            repairs = self._pending.take(group_id)
+            try:
+                await self.node.peers.get(leader).call(
+                    "scrub.request", {"group": group_id, "confirm": repairs}, timeout_s=PEER_TIMEOUT_S
+                )
+            except (RpcError, RpcTimeout, RpcUnavailable, OSError) as error:
+                log.info("scrub of %s: handing unconfirmed repairs to %s failed (retrying): %s", group_id, leader, error)
+                self._pending.keep(group_id, repairs)
 
     def _led_groups(self) -> list[str]:
         return sorted(group_id for group_id, group in self.node.groups.items() if group.is_leader and not group.closed)
@@ -244,9 +269,15 @@ class ScrubCoordinator:
 
     async def scrub_group(self, group_id: str) -> dict[str, Any]:
         async with self._round_lock:
-            report = await self._round(group_id, confirm=False)
+            # Every round also checks the repairs earlier rounds could not confirm (confirmation.py).
+            pending = self._pending.take(group_id)
+            report = await self._round(group_id, confirm=False, repaired=pending)
+            unconfirmed = report.get("unconfirmed", pending)
             if report.get("repairs"):
-                report["confirmation"] = await self._round(group_id, confirm=True, repaired=report["repairs"])
+                confirmation = await self._round(group_id, confirm=True, repaired=report["repairs"])
+                report["confirmation"] = confirmation
+                unconfirmed = [*unconfirmed, *confirmation.get("unconfirmed", report["repairs"])]
+            self._pending.keep(group_id, unconfirmed)
             return report
 
     async def _round(
@@ -318,13 +349,11 @@ class ScrubCoordinator:
         for replica in checksums:
             if replica not in damaged_members and not any(not v.decided for v in verdicts):
                 self._verified_at[(group_id, replica)] = time.monotonic()
-        if confirm and repaired:
-            for outcome in repaired:
-                still = any(
-                    outcome["replica"] in v.damaged and v.range_index == outcome["range"] for v in verdicts
-                )
-                if not still and outcome["replica"] in checksums:
-                    self.findings.record(
+        if repaired:
+            damaged_now = [(v.range_index, replica) for v in verdicts for replica in v.damaged]
+            confirmed, report["unconfirmed"] = confirmed_by_round(repaired, damaged_now, checksums)
+            for outcome in confirmed:
+                self.findings.record(
                         "repaired", group=group_id, replica=outcome["replica"], range=outcome["range"],
                         range_description=describe_range(outcome["range"]), marker_index=index,
                         keys=outcome["keys"], detected_by=self.node.process_id,
@@ -543,10 +572,16 @@ class ScrubCoordinator:
         return {"process": self.node.process_id, "enabled": True, "rounds": rounds}
 
     async def handle_request(self, params: dict[str, Any]) -> Any:
-        """A member asks for a round of a group this node leads (it just restarted)."""
+        """A member asks for a round of a group this node leads (it just restarted), or a former leader
+        hands over the repairs it could not confirm (`confirm`)."""
         group_id = self._group_param(params)
         if not self.node.groups[group_id].is_leader:
             raise RpcError("NotLeader", f"{self.node.process_id} does not lead {group_id}")
+        if "confirm" in params:
+            try:
+                self._pending.keep(group_id, repairs_from_wire(params["confirm"]))
+            except ValueError as error:
+                raise RpcError("ValidationError", str(error)) from error
         if self.settings.enabled:
             self._request(group_id)
         return {"queued": self.settings.enabled}
