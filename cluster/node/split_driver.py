@@ -146,21 +146,24 @@ class SplitDriver:
             if not isinstance(result, dict) or result.get("status") != "ok":
                 raise SplitStepFailed(f"fence of {parent} refused: {result}")
         fenced_s = time.monotonic()
-        loaded = await self._load(parent, child, hash_from, hash_to)
+        loaded, sealed_before = await self._load(parent, child, hash_from, hash_to)
         await self._call_metadata(
             "meta.finish_split",
             {"table": split["table"], "table_id": split["table_id"], "group": parent, "child": child["group_id"]},
         )
         finished_s = time.monotonic()
+        # Two drives can overlap when the parent's lead moves mid-split: the child's seal lets one load it.
         self.completed.append(
-            {"parent": parent, "child": child["group_id"], "items": loaded, "fence_to_finish_s": finished_s - fenced_s}
-        )
+            {"parent": parent, "child": child["group_id"], "items": loaded, "fence_to_finish_s": finished_s - fenced_s,
+             "child_was_sealed": sealed_before}
+        )  # fmt: skip
         del self.completed[:-KEPT_COMPLETIONS]
-        log.info("split %s into %s: %d items, %.2fs fence to finish", parent, child["group_id"], loaded,
-                 finished_s - fenced_s)
+        log.info("split %s into %s: %d items, %.2fs fence to finish%s", parent, child["group_id"], loaded,
+                 finished_s - fenced_s, " (the child was loaded by an earlier drive)" if sealed_before else "")
 
-    async def _load(self, parent: str, child: dict[str, Any], hash_from: int, hash_to: int) -> int:
-        """Copies the frozen range into the child in bounded batches; the last batch seals the child."""
+    async def _load(self, parent: str, child: dict[str, Any], hash_from: int, hash_to: int) -> tuple[int, bool]:
+        """Copies the frozen range into the child in bounded batches; the last batch seals the child.
+        Returns the items this drive loaded and whether an earlier drive had sealed the child already."""
         after: tuple[int, bytes] | None = None
         batch: list[list[Any]] = []
         batch_bytes = 0
@@ -172,7 +175,7 @@ class SplitDriver:
                 row_bytes = len(item_json) + len(key) * 2 + 32
                 if batch and batch_bytes + row_bytes > LOAD_BATCH_BYTES:
                     if await self._send_load(child, batch, last=False) == "sealed":
-                        return loaded  # an earlier drive loaded everything and sealed the child
+                        return loaded, True  # an earlier drive loaded everything and sealed the child
                     loaded += len(batch)
                     batch, batch_bytes = [], 0
                 batch.append([row_hash, base64.b64encode(key).decode(), json.loads(item_json)])
@@ -180,9 +183,9 @@ class SplitDriver:
                 after = (row_hash, key)
             if len(rows) < READ_PAGE_ITEMS:
                 break
-        if await self._send_load(child, batch, last=True) != "sealed":
-            loaded += len(batch)
-        return loaded
+        if await self._send_load(child, batch, last=True) == "sealed":
+            return loaded, True
+        return loaded + len(batch), False
 
     async def _send_load(self, child: dict[str, Any], items: list[list[Any]], last: bool) -> str:
         command = encode_split_command("split_load", items=items, last=last).decode()

@@ -86,8 +86,13 @@ def test_split_under_writes_keeps_every_acknowledged_write_and_moves_the_child_e
         30, "the child and the parent led by different nodes",
     )
     completed = [c for status in node_split_status(fresh_cluster).values() for c in status["completed"]]
-    assert [c["child"] for c in completed] == [child_id]
-    print(f"split of {parent}: {completed[0]['items']} items, {completed[0]['fence_to_finish_s']:.3f}s fence to finish")
+    assert {c["child"] for c in completed} == {child_id}
+    # When the parent's lead moves mid-split a second drive may finish it too (seen in CI), but only one
+    # loads the child: the last batch seals it, and the other drive finds it sealed.
+    loaders = [c for c in completed if not c["child_was_sealed"]]
+    assert len(loaders) <= 1, completed
+    for loader in loaders:
+        print(f"split of {parent}: {loader['items']} items, {loader['fence_to_finish_s']:.3f}s fence to finish")
 
 
 def test_split_completes_after_the_parent_leader_is_killed_mid_split(fresh_cluster: LocalCluster) -> None:
