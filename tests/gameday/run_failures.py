@@ -20,6 +20,9 @@ def failed_verifiers(run_dir: Path) -> str:
         if verifier.get("valid") is not False:
             continue
         lines.append(f"{verifier['name']}: {verifier.get('detail', '')}")
-        findings = (verifier.get("data") or {}).get("findings") or []
-        lines += [f"    {json.dumps(finding)[:2000]}" for finding in findings[:FINDINGS_SHOWN]]
+        findings = (verifier.get("data") or {}).get("findings")
+        if isinstance(findings, list):  # some verifiers keep counts there (scrub: findings by kind)
+            lines += [f"    {json.dumps(finding)[:2000]}" for finding in findings[:FINDINGS_SHOWN]]
+        elif findings:
+            lines.append(f"    findings: {json.dumps(findings)[:2000]}")
     return "\n".join(lines) or "(every verifier passed)"

@@ -31,7 +31,7 @@ from gameday.checks.metadata_load import (
     rates,
     read_samples,
 )
-from tests.cluster.conftest import create_table, make_client
+from tests.cluster.conftest import create_tables, make_client
 
 pytestmark = pytest.mark.cluster
 
@@ -127,8 +127,7 @@ def test_flush_under_load_metadata_rate(cluster: LocalCluster, tmp_path: Path) -
     mode = cluster.topology().router_cache_mode
     endpoints = list(cluster.endpoints().values())
     admin = make_client(endpoints[0])
-    for table in TABLES:
-        create_table(admin, table)
+    create_tables(admin, TABLES)
     samples_path = tmp_path / "metadata-load.jsonl"
     sampler = MetadataLoadSampler(metadata_addresses(cluster), samples_path, cluster.endpoints())
     flush = CacheFlush({"routers": "all"})
