@@ -11,6 +11,7 @@ wants it, what it reads from the live and the stopped cluster, and its verdict f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -362,6 +363,9 @@ def _raise_if_load_died(state: _RunState) -> None:
 
 
 def _stop_load_and_canaries(state: _RunState, record: RunRecord, say: Say) -> None:
+    for load in state.loads.values():  # every load told first: they wind down (final reads too) side by side
+        with contextlib.suppress(Exception):  # one that cannot be told is reported by its stop() below
+            load.stop()
     for model, load in list(state.loads.items()):
         try:
             load.stop()
