@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,3 +138,12 @@ def place_partitions(
         end = (index + 1) * HASH_SPACE // partition_count
         partitions.append(PartitionInfo(f"{table_id[:8]}-p{index}", index, start, end, members))
     return partitions
+
+
+def with_item_stats(entry: TableEntry, stats: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+    """The entry's JSON with its table's item count and bytes summed over its partitions' latest reports
+    (a partition not reported yet counts 0: DynamoDB's own numbers lag behind writes too)."""
+    data = entry.to_json()
+    counted = [stats[partition.group_id] for partition in entry.partitions if partition.group_id in stats]
+    data["table"] = {**entry.table, "item_count": sum(c for c, _ in counted), "size_bytes": sum(b for _, b in counted)}
+    return data

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.admission.gac_service import GacService
-from cluster.metadata.catalogue import NodePlacement
+from cluster.metadata.catalogue import NodePlacement, with_item_stats
 from cluster.metadata.catalogue_state_machine import CatalogueStateMachine
 from cluster.metadata.split_service import SplitService
 from cluster.replication.group_runner import GroupRunner
@@ -53,6 +53,8 @@ class MetadataServer(ReplicaHost):
         )
         self.add_group(self.group)
         self.leader_reports: dict[str, tuple[str, int, float]] = {}
+        # group -> (items, bytes) as its leader last counted them: DescribeTable's ItemCount and TableSizeBytes.
+        self.partition_stats: dict[str, tuple[int, int]] = {}
         self._activations_in_flight: set[str] = set()
         # Read requests served, for the metadata-load plots: routers' per-table lookups and full catalogues.
         self.lookups_served = 0
@@ -96,7 +98,7 @@ class MetadataServer(ReplicaHost):
         await as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S))
         self.catalogues_served += 1
         return {
-            "tables": {name: entry.to_json() for name, entry in self.catalogue.tables.items()},
+            "tables": {name: with_item_stats(entry, self.partition_stats) for name, entry in self.catalogue.tables.items()},
             "leaders": self._fresh_leaders(),
         }
 
@@ -133,6 +135,7 @@ class MetadataServer(ReplicaHost):
             previous = self.leader_reports.get(group_id)
             if previous is None or int(term) >= previous[1] or now - previous[2] > LEADER_REPORT_TTL_S:
                 self.leader_reports[group_id] = (node_id, int(term), now)
+        self._note_stats(leading, params.get("stats"))
         self._activate_ready_tables()
         self.splits.on_node_report(params.get("consumption"), self.group.is_leader)
         assignments, splits = self.splits.report_answer(node_id)
@@ -143,6 +146,14 @@ class MetadataServer(ReplicaHost):
                         {"group_id": partition.group_id, "members": partition.members, "table": entry.name}
                     )
         return {"assignments": assignments, "authoritative": True, "splits": splits}
+
+    def _note_stats(self, leading: dict[str, Any], stats: Any) -> None:
+        if not isinstance(stats, dict):
+            return  # a node from before item counts
+        for group_id, value in stats.items():
+            if (group_id in leading and isinstance(value, list) and len(value) == 2
+                    and all(isinstance(number, int) and number >= 0 for number in value)):
+                self.partition_stats[group_id] = (value[0], value[1])
 
     def _activate_ready_tables(self) -> None:
         leaders = self._fresh_leaders()

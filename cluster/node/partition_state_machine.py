@@ -134,6 +134,10 @@ class PartitionStateMachine:
         rows = self.store.scan_excluding(after, limit, self.splits.excluded_ranges())
         return [(h, k, json.loads(item)) for h, k, item in rows]
 
+    def stats(self) -> tuple[int, int]:
+        """(items, bytes) the partition answers for: DescribeTable's ItemCount and TableSizeBytes."""
+        return self.store.stats_excluding(self.splits.excluded_ranges())
+
     def query(
         self, partition_hash: int, bounds: StoreBounds, after: bytes | None, forward: bool, limit: int
     ) -> list[tuple[bytes, str, int]]:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ REPORT_INTERVAL_TICKS = 5
 # but only after the current leader has held it this long, so failovers settle before rebalancing.
 REBALANCE_INTERVAL_TICKS = 20
 REBALANCE_AFTER_LEADING_TICKS = 60
+# A led partition's item count and bytes go to the metadata service with the reports, counted again at
+# most this often (a COUNT over the partition; DynamoDB itself refreshes them about every six hours).
+STATS_REFRESH_TICKS = 40
 MAX_SCAN_LIMIT = 1000
 
 
@@ -76,6 +80,7 @@ class StorageNode(ReplicaHost):
         self.peers = PeerClients(topology, process_id)
         self._ticks = 0
         self._leading_since_tick: dict[str, int] = {}
+        self._stats: dict[str, tuple[int, int, int]] = {}  # group -> (items, bytes, tick counted)
         self._report_task: asyncio.Task[None] | None = None
         # PLANTED BUG stale-consistent-read (harness self-tests only): serve ConsistentRead GetItem from
         # whatever this replica applied, leader or not, lease or not.
@@ -224,6 +229,25 @@ class StorageNode(ReplicaHost):
             self._return_leadership_to_preferred_members()
         self.log_replicas.on_tick()
 
+    def _partition_stats(self, leading: dict[str, int]) -> dict[str, list[int]]:
+        """[items, bytes] of each partition this node leads, recounted every STATS_REFRESH_TICKS."""
+        stats: dict[str, list[int]] = {}
+        for group_id in leading:
+            state_machine = self.groups[group_id].state_machine
+            if not isinstance(state_machine, PartitionStateMachine):
+                continue
+            counted = self._stats.get(group_id)
+            if counted is None or self._ticks - counted[2] >= STATS_REFRESH_TICKS:
+                try:
+                    counted = self._stats[group_id] = (*state_machine.stats(), self._ticks)
+                except sqlite3.Error as error:  # a group closing under us: it is simply not counted now
+                    log.info("no item count for %s: %s", group_id, error)
+                    continue
+            stats[group_id] = [counted[0], counted[1]]
+        for group_id in set(self._stats) - set(leading):
+            del self._stats[group_id]  # counted afresh if it leads the group again
+        return stats
+
     def _return_leadership_to_preferred_members(self) -> None:
         for group_id, group in self.groups.items():
             if not group.is_leader:
@@ -241,12 +265,13 @@ class StorageNode(ReplicaHost):
 
     async def _report_to_metadata(self) -> None:
         leading = {group_id: group.replica.term for group_id, group in self.groups.items() if group.is_leader}
+        stats = self._partition_stats(leading)
         order = hint_first(self._metadata_ids, self._metadata_hint)
         for metadata_id in order:
             try:
                 response = await self.peers.get(metadata_id).call(
                     "meta.node_report",
-                    {"node": self.process_id, "leading": leading,
+                    {"node": self.process_id, "leading": leading, "stats": stats,
                      "consumption": self.admission.consumption(set(leading), time.monotonic())},
                     timeout_s=1.0,
                 )

@@ -177,6 +177,14 @@ class ItemStore:
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
+    def stats_excluding(self, excluded: list[tuple[int, int]]) -> tuple[int, int]:
+        """(items, bytes) outside the [start, end) ranges (moved by a split); bytes as the writes recorded
+        them (an item from before sizes were recorded counts 0 until it is written again)."""
+        where, parameters = _outside(excluded)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        count, size = self._db.execute(f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM items{clause}", parameters).fetchone()
+        return int(count), int(size)
+
     def close(self) -> None:
         self._db.close()
 

@@ -11,6 +11,7 @@ import pytest
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from cluster.api.attribute_values import item_size_bytes
 from cluster.deploy.local_processes import LocalCluster
 from cluster.runtime.rpc import RpcError, RpcUnavailable
 from tests.cluster.cluster_rpc import rpc, wait_until
@@ -571,3 +572,22 @@ def test_updates_after_a_leader_is_killed_leave_every_replica_equal(data_plane_c
 
     wait_until(every_replica_agrees, 30, "the restarted replica to hold the same item")
 
+
+
+def test_describe_table_counts_items_and_bytes_a_few_seconds_behind_the_writes(client) -> None:  # noqa: ANN001
+    """ItemCount and TableSizeBytes (PynamoDB's Model.count() without a key reads them): each partition's
+    leader counts its items and their recorded sizes, and the metadata service sums the latest counts."""
+    create_table(client, "counted")
+    items = [{"pk": {"S": f"c{n}"}, "v": {"S": "x" * n}} for n in range(30)]
+    for item in items:
+        client.put_item(TableName="counted", Item=item)
+
+    def counts() -> tuple[int, int]:
+        table = client.describe_table(TableName="counted")["Table"]
+        return table["ItemCount"], table["TableSizeBytes"]
+
+    expected_bytes = sum(item_size_bytes(item) for item in items)
+    wait_until(lambda: counts() == (30, expected_bytes), 20, "30 items counted")
+    for item in items[:10]:
+        client.delete_item(TableName="counted", Key={"pk": item["pk"]})
+    wait_until(lambda: counts() == (20, sum(item_size_bytes(item) for item in items[10:])), 20, "20 items counted")

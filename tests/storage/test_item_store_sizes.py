@@ -93,3 +93,17 @@ def test_a_write_costs_the_larger_of_the_recorded_old_size_and_the_new_one(tmp_p
     assert [results[index]["write_bytes"] for index in range(first, first + 3)] == [
         item_size_bytes(big), item_size_bytes(big), item_size_bytes(small)
     ]
+
+
+def test_a_partition_counts_its_items_and_recorded_bytes_without_a_range_it_moved(tmp_path: Path) -> None:
+    store = ItemStore(tmp_path / "items.sqlite")
+    try:
+        store.put(10, b"a", '{"pk":{"S":"a"}}', 7)
+        store.put(20, b"b", '{"pk":{"S":"b"}}', 11)
+        store.put(2**63 + 5, b"c", '{"pk":{"S":"c"}}', 13)  # above the signed range SQLite stores
+        store.put(30, b"old", '{"pk":{"S":"old"}}')  # from before sizes: counted, 0 bytes
+        assert store.stats_excluding([]) == (4, 31)
+        assert store.stats_excluding([(15, 25)]) == (3, 20)
+        assert store.stats_excluding([(2**63, 2**64), (0, 11)]) == (2, 11)
+    finally:
+        store.close()
