@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -49,8 +50,12 @@ class SilentServer:
             self.accepted.append(connection)
 
     def close(self) -> None:
+        # A close alone leaves accept() blocked on Linux (the join then waited its whole 5 s): shut it down.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         self._thread.join(timeout=5)
+        assert not self._thread.is_alive(), "the accepting thread outlived its listener"
         for connection in self.accepted:
             connection.close()
 
