@@ -60,3 +60,21 @@ def test_an_add_that_waited_for_a_reachable_spare_is_reported_not_judged() -> No
     assert result.valid is True and "1 more once a spare node" in result.detail
     assert result.data["add_seconds_after_detection"] == [0.3]
     assert result.data["added_after_failed_attempts"][0]["failed_attempts_before"] == 3
+
+
+def _adds(*seconds: float) -> dict[str, Any]:
+    return status([event("add-log-replica", value, 10.0 + number) for number, value in enumerate(seconds)])
+
+
+def test_one_slow_add_in_ten_is_a_busy_machine_two_are_a_slow_mechanism() -> None:
+    busy = log_replica_result(_adds(*[0.4] * 9, 2.4), enabled=True)
+    assert busy.valid is True and "0.40s p90 / 2.40s max" in busy.detail
+    slow = log_replica_result(_adds(*[0.4] * 8, 2.5, 2.6), enabled=True)
+    assert slow.valid is False
+    assert "2 of 10 log replicas committed later than 2s" in slow.detail and "2.50s for 90%" in slow.detail
+
+
+def test_no_add_may_take_over_three_times_the_goal_however_fast_the_others() -> None:
+    result = log_replica_result(_adds(*[0.3] * 19, 6.5), enabled=True)
+    assert result.valid is False and "6.50s after detection (none may take over 6s)" in result.detail
+    assert log_replica_result(_adds(*[0.3] * 19, 5.9), enabled=True).valid is True
