@@ -140,6 +140,18 @@ class DeleteTableRequest:
 
 
 @dataclass(frozen=True)
+class UpdateTimeToLiveRequest:
+    table_name: str
+    enabled: bool
+    attribute_name: str
+
+
+@dataclass(frozen=True)
+class DescribeTimeToLiveRequest:
+    table_name: str
+
+
+@dataclass(frozen=True)
 class PutItemRequest:
     table_name: str
     item: Item
@@ -238,6 +250,8 @@ Request = (
     | DescribeTableRequest
     | ListTablesRequest
     | DeleteTableRequest
+    | UpdateTimeToLiveRequest
+    | DescribeTimeToLiveRequest
     | PutItemRequest
     | GetItemRequest
     | DeleteItemRequest
@@ -650,6 +664,37 @@ def _parse_delete_table(body: Body) -> DeleteTableRequest:
     return DeleteTableRequest(_table_name(body))
 
 
+MAX_TTL_ATTRIBUTE_NAME_LENGTH = 255
+
+
+def _parse_update_time_to_live(body: Body) -> UpdateTimeToLiveRequest:
+    table_name = _table_name(body)
+    specification = _typed(body, "TimeToLiveSpecification", dict, "a map")
+    if specification is None:
+        raise _not_null_error("TimeToLiveSpecification")
+    enabled = _typed(specification, "Enabled", bool, "a boolean")
+    attribute = _typed(specification, "AttributeName", str, "a string")
+    problems = []
+    if enabled is None:
+        problems.append("Value null at 'timeToLiveSpecification.enabled' failed to satisfy constraint: Member must not be null")
+    if attribute is None:
+        problems.append(
+            "Value null at 'timeToLiveSpecification.attributeName' failed to satisfy constraint: Member must not be null"
+        )
+    elif not 1 <= len(attribute) <= MAX_TTL_ATTRIBUTE_NAME_LENGTH:
+        problems.append(
+            f"Value '{attribute}' at 'timeToLiveSpecification.attributeName' failed to satisfy constraint: "
+            f"Member must have length between 1 and {MAX_TTL_ATTRIBUTE_NAME_LENGTH}"
+        )
+    if problems:
+        raise validation_errors_detected(problems)
+    return UpdateTimeToLiveRequest(table_name, bool(enabled), str(attribute))
+
+
+def _parse_describe_time_to_live(body: Body) -> DescribeTimeToLiveRequest:
+    return DescribeTimeToLiveRequest(_table_name(body))
+
+
 def _parse_list_tables(body: Body) -> ListTablesRequest:
     start = _optional_string(body, "ExclusiveStartTableName")
     if start is not None:
@@ -1016,6 +1061,8 @@ OPERATIONS: dict[str, Operation] = {
         Operation("DescribeTable", _parse_describe_table),
         Operation("ListTables", _parse_list_tables),
         Operation("DeleteTable", _parse_delete_table),
+        Operation("UpdateTimeToLive", _parse_update_time_to_live),
+        Operation("DescribeTimeToLive", _parse_describe_time_to_live),
         Operation("PutItem", _parse_put_item),
         Operation("GetItem", _parse_get_item),
         Operation("DeleteItem", _parse_delete_item),

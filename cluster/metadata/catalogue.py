@@ -51,6 +51,8 @@ class TableEntry:
     partitions: list[PartitionInfo] = field(default_factory=list)
     # Splits for consumption (cluster/metadata/catalogue_splits.py): at most one "pending", then "finished".
     splits: list[dict[str, Any]] = field(default_factory=list)
+    # Time to Live (cluster/api/time_to_live.py): {"attribute": name} while enabled, None while disabled.
+    ttl: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -60,6 +62,8 @@ class TableEntry:
         data: dict[str, Any] = {"table": self.table, "partitions": [p.to_json() for p in self.partitions]}
         if self.splits:  # absent = none, so entries of tables never split read as before
             data["splits"] = [dict(split) for split in self.splits]
+        if self.ttl:  # likewise
+            data["ttl"] = dict(self.ttl)
         return data
 
     @classmethod
@@ -68,6 +72,7 @@ class TableEntry:
             dict(data["table"]),
             [PartitionInfo.from_json(p) for p in data["partitions"]],
             [dict(split) for split in data.get("splits") or []],
+            dict(data["ttl"]) if data.get("ttl") else None,
         )
 
     def pending_split(self) -> dict[str, Any] | None:

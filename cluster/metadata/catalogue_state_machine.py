@@ -11,6 +11,7 @@ from typing import Any
 from cluster.api.attribute_values import KeySchema
 from cluster.api.errors import ApiError
 from cluster.api.tables import TableInfo
+from cluster.api.time_to_live import change_ttl
 from cluster.core.types import Entry
 from cluster.metadata.catalogue import NodePlacement, TableEntry, place_partitions, table_id_for
 from cluster.metadata.catalogue_splits import begin_split, finish_split
@@ -118,6 +119,16 @@ class CatalogueStateMachine:
                 return {"status": "not_found"}
             self._db.execute("DELETE FROM tables WHERE name = ?", (command["name"],))
             existing.table["status"] = "DELETING"
+            return {"status": "ok", "table": existing.to_json()}
+        if op == "update_ttl":
+            existing = self.tables.get(command["name"])
+            if existing is None:
+                return {"status": "not_found"}
+            setting, refused = change_ttl(existing.ttl, bool(command["enabled"]), str(command["attribute"]))
+            if refused:
+                return {"status": "invalid", "message": refused}
+            existing.ttl = setting
+            self._save(existing)
             return {"status": "ok", "table": existing.to_json()}
         if op in ("begin_split", "finish_split"):
             existing = self.tables.get(command["name"])

@@ -61,6 +61,7 @@ class MetadataServer(ReplicaHost):
         self.catalogues_served = 0
         self.register("meta.create_table", self.create_table)
         self.register("meta.delete_table", self.delete_table)
+        self.register("meta.update_ttl", self.update_ttl)
         self.register("meta.catalogue", self.get_catalogue)
         self.register("meta.lookup_table", self.lookup_table)
         self.register("meta.node_report", self.node_report)
@@ -87,6 +88,12 @@ class MetadataServer(ReplicaHost):
 
     async def delete_table(self, params: dict[str, Any]) -> Any:
         return await self._propose({"op": "delete_table", "name": params.get("name")})
+
+    async def update_ttl(self, params: dict[str, Any]) -> Any:
+        name, enabled, attribute = params.get("name"), params.get("enabled"), params.get("attribute")
+        if not isinstance(name, str) or not isinstance(enabled, bool) or not isinstance(attribute, str):
+            raise RpcError("Invalid", "update_ttl needs name, enabled (bool) and attribute")
+        return await self._propose({"op": "update_ttl", "name": name, "enabled": enabled, "attribute": attribute})
 
     def _fresh_leaders(self) -> dict[str, str]:
         now = time.monotonic()
@@ -143,8 +150,9 @@ class MetadataServer(ReplicaHost):
             for partition in entry.partitions:
                 if node_id in partition.members:
                     assignments.append(
-                        {"group_id": partition.group_id, "members": partition.members, "table": entry.name}
-                    )
+                        {"group_id": partition.group_id, "members": partition.members, "table": entry.name,
+                         "ttl_attribute": entry.ttl["attribute"] if entry.ttl else None}
+                    )  # fmt: skip
         return {"assignments": assignments, "authoritative": True, "splits": splits}
 
     def _note_stats(self, leading: dict[str, Any], stats: Any) -> None:

@@ -26,6 +26,7 @@ from cluster.node.log_replica_manager import LogReplicaManager
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.node.planted_apply_crash import PlantedApplyCrash
 from cluster.node.split_driver import SplitDriver
+from cluster.node.ttl_sweeper import TtlSweeper
 from cluster.replication.group_runner import GroupRunner
 from cluster.replication.remote_errors import (
     MOVED,
@@ -97,6 +98,7 @@ class StorageNode(ReplicaHost):
         # at the replica that serves them, everything else at the leader (cluster/admission/).
         self.admission = PartitionAdmission(topology.admission, time.monotonic())
         self.split_driver = SplitDriver(self)
+        self.ttl = TtlSweeper(self)
         for method, handler in (
             ("node.open_log_replica", self.log_replicas.handle_open),
             ("node.drop_log_replica", self.log_replicas.handle_drop),
@@ -125,6 +127,7 @@ class StorageNode(ReplicaHost):
         await self.scrub.stop()
         await self.log_replicas.stop()
         await self.split_driver.stop()
+        await self.ttl.stop()
         await self.peers.close()
         await super().stop()
 
@@ -228,6 +231,7 @@ class StorageNode(ReplicaHost):
         if self._ticks % REBALANCE_INTERVAL_TICKS == 0:
             self._return_leadership_to_preferred_members()
         self.log_replicas.on_tick()
+        self.ttl.on_tick()
 
     def _partition_stats(self, leading: dict[str, int]) -> dict[str, list[int]]:
         """[items, bytes] of each partition this node leads, recounted every STATS_REFRESH_TICKS."""
@@ -295,6 +299,7 @@ class StorageNode(ReplicaHost):
                 log.info("opening replica of %s (members %s)", group_id, members)
                 self.open_group(group_id, members)
         if response.get("authoritative"):
+            self.ttl.on_assignments(response.get("assignments", []))
             # Log replicas are the groups' own business, not the catalogue's: their leaders remove them.
             for group_id in [g for g in self.groups if g not in assigned and not self.is_log_replica(g)]:
                 log.info("dropping replica of %s: its table is gone", group_id)
@@ -448,4 +453,5 @@ class StorageNode(ReplicaHost):
             "log_replicas": self.log_replicas.status(),
             "admission": self.admission.status(),
             "splits": self.split_driver.status(),
+            "ttl": self.ttl.status(),
         }

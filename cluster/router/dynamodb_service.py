@@ -47,15 +47,18 @@ from cluster.api.requests import (
     DeleteItemRequest,
     DeleteTableRequest,
     DescribeTableRequest,
+    DescribeTimeToLiveRequest,
     GetItemRequest,
     ListTablesRequest,
     PutItemRequest,
     QueryRequest,
     ScanRequest,
     UpdateItemRequest,
+    UpdateTimeToLiveRequest,
     parse_request,
 )
 from cluster.api.tables import TableInfo, describe_table_json
+from cluster.api.time_to_live import describe_ttl
 from cluster.metadata.catalogue import HASH_SPACE, TableEntry
 from cluster.router import partition_calls
 from cluster.router.batch_operations import BatchOperations
@@ -217,6 +220,25 @@ class DynamoDbService:
             raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
         self.cluster.forget_table(request.table_name)
         return {"TableDescription": self._describe(result["table"], status="DELETING")}
+
+    async def update_time_to_live(self, request: UpdateTimeToLiveRequest) -> dict[str, Any]:
+        result = await self.cluster.call_metadata(
+            "meta.update_ttl",
+            {"name": request.table_name, "enabled": request.enabled, "attribute": request.attribute_name},
+        )
+        if result["status"] == "not_found":
+            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+        if result["status"] == "invalid":
+            raise ValidationException(str(result.get("message")))
+        if result["status"] != "ok":
+            raise InternalServerError(f"update time to live failed: {result}")
+        return {"TimeToLiveSpecification": {"AttributeName": request.attribute_name, "Enabled": request.enabled}}
+
+    async def describe_time_to_live(self, request: DescribeTimeToLiveRequest) -> dict[str, Any]:
+        entry = (await self.cluster.refresh_catalogue()).get(request.table_name)
+        if entry is None:
+            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+        return {"TimeToLiveDescription": describe_ttl(entry.ttl)}
 
     # ---- items --------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from decimal import Decimal
 
 import boto3
@@ -591,3 +592,39 @@ def test_describe_table_counts_items_and_bytes_a_few_seconds_behind_the_writes(c
     for item in items[:10]:
         client.delete_item(TableName="counted", Key={"pk": item["pk"]})
     wait_until(lambda: counts() == (20, sum(item_size_bytes(item) for item in items[10:])), 20, "20 items counted")
+
+
+def test_time_to_live_is_switched_through_the_api_and_only_items_past_their_expiry_are_deleted(client) -> None:  # noqa: ANN001
+    create_table(client, "expiring")
+    assert client.describe_time_to_live(TableName="expiring")["TimeToLiveDescription"] == {"TimeToLiveStatus": "DISABLED"}
+    now = int(time.time())
+    items = {
+        "past": {"pk": {"S": "past"}, "ttl": {"N": str(now - 60)}},
+        "future": {"pk": {"S": "future"}, "ttl": {"N": str(now + 3600)}},
+        "text": {"pk": {"S": "text"}, "ttl": {"S": str(now - 60)}},  # not a Number: never expires
+        "none": {"pk": {"S": "none"}},
+    }
+    for item in items.values():
+        client.put_item(TableName="expiring", Item=item)
+    answer = client.update_time_to_live(TableName="expiring", TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+    assert answer["TimeToLiveSpecification"] == {"Enabled": True, "AttributeName": "ttl"}
+    assert client.describe_time_to_live(TableName="expiring")["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"
+    }
+
+    def present() -> set[str]:
+        return {item["pk"]["S"] for item in client.scan(TableName="expiring", ConsistentRead=True)["Items"]}
+
+    wait_until(lambda: present() == {"future", "text", "none"}, 20, "the expired item deleted")
+    assert _error(lambda: client.update_time_to_live(
+        TableName="expiring", TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+    )) == ("ValidationException", "TimeToLive is already enabled")
+    assert _error(lambda: client.update_time_to_live(
+        TableName="expiring", TimeToLiveSpecification={"Enabled": True, "AttributeName": "other"}
+    )) == ("ValidationException", "TimeToLive is active on a different AttributeName: current AttributeName is ttl")
+    client.update_time_to_live(TableName="expiring", TimeToLiveSpecification={"Enabled": False, "AttributeName": "ttl"})
+    assert client.describe_time_to_live(TableName="expiring")["TimeToLiveDescription"] == {"TimeToLiveStatus": "DISABLED"}
+    assert _error(lambda: client.update_time_to_live(
+        TableName="expiring", TimeToLiveSpecification={"Enabled": False, "AttributeName": "ttl"}
+    )) == ("ValidationException", "TimeToLive is already disabled")
+    assert _error(lambda: client.describe_time_to_live(TableName="nowhere"))[0] == "ResourceNotFoundException"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pynamodb.attributes import (
@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     NumberSetAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
@@ -340,3 +341,27 @@ def test_batch_write_and_batch_get_past_the_request_limits(request: pytest.Fixtu
     projected = list(Order.batch_get([(customer, 1), (customer, 3)], consistent_read=True, attributes_to_get=["status"]))
     assert sorted(order.status for order in projected) == ["s1", "s3"]
     assert all(order.total is None or order.total == 0 for order in projected)
+
+
+class Session(Model):
+    class Meta(ClusterMeta):
+        table_name = "pynamodb_sessions"
+        billing_mode = "PAY_PER_REQUEST"
+
+    token = UnicodeAttribute(hash_key=True)
+    expires = TTLAttribute(null=True)
+
+
+def test_a_model_with_a_ttl_attribute_creates_its_table_with_ttl_on_and_expired_items_go() -> None:
+    """create_table turns TTL on (UpdateTimeToLive); the store deletes what expired, keeps the rest."""
+    _create_table_and_wait(Session)
+    assert Session.describe_table()["TableName"] == "pynamodb_sessions"
+    Session("old", expires=datetime.now(UTC) - timedelta(minutes=5)).save()
+    Session("fresh", expires=timedelta(hours=1)).save()
+    Session("forever").save()
+    deadline_s = time.monotonic() + 20
+    while Session.count("old", consistent_read=True):
+        assert time.monotonic() < deadline_s, "the expired session is still there after 20 s"
+        time.sleep(0.2)
+    assert {session.token for session in Session.scan(consistent_read=True)} == {"fresh", "forever"}
+    Session.delete_table()
