@@ -7,7 +7,6 @@ Checks that need the key schema (`extract_key`, `validate_key`) are the router's
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from cluster.api.expression_placeholders import (
     normalize_expression_names,
     normalize_expression_values,
 )
-from cluster.api.expressions import Condition, parse_condition, parse_projection
+from cluster.api.expressions import parse_condition, parse_projection
 from cluster.api.legacy_parameters import (
     LegacyExpression,
     attribute_updates_expression,
@@ -40,7 +39,28 @@ from cluster.api.legacy_parameters import (
     expected_condition,
 )
 from cluster.api.projection import DocumentPath
-from cluster.api.update_expressions import UpdateExpression, parse_update
+from cluster.api.request_types import (  # noqa: F401 - the request types are imported from here too
+    BatchGetItemRequest,
+    BatchGetTable,
+    BatchWrite,
+    BatchWriteItemRequest,
+    ConditionSource,
+    CreateTableRequest,
+    DeleteItemRequest,
+    DeleteTableRequest,
+    DescribeTableRequest,
+    DescribeTimeToLiveRequest,
+    GetItemRequest,
+    ListTablesRequest,
+    PutItemRequest,
+    QueryRequest,
+    Request,
+    ScanRequest,
+    UpdateItemRequest,
+    UpdateSource,
+    UpdateTimeToLiveRequest,
+)
+from cluster.api.update_expressions import parse_update
 
 TABLE_NAME_PATTERN = re.compile(r"[a-zA-Z0-9_.-]+")
 MIN_TABLE_NAME_LENGTH = 3
@@ -53,214 +73,6 @@ MAX_PARTITION_COUNT = 256
 
 Body = dict[str, Any]
 
-
-# ---------------------------------------------------------------------------- conditions
-
-
-@dataclass(frozen=True)
-class ConditionSource:
-    """The text of a condition as the client sent it (placeholders not yet substituted).
-
-    This is what travels in replicated commands: every replica calls parse() and gets the
-    same Condition, because parsing is a pure function of these fields."""
-
-    expression: str
-    names: dict | None
-    values: dict | None
-    kind: str = "ConditionExpression"
-
-    def parse(self) -> Condition:
-        return parse_condition(self.expression, self.names, self.values, kind=self.kind)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"expression": self.expression, "names": self.names, "values": self.values, "kind": self.kind}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ConditionSource:
-        return cls(
-            expression=data["expression"],
-            names=data.get("names"),
-            values=data.get("values"),
-            kind=data.get("kind", "ConditionExpression"),
-        )
-
-
-@dataclass(frozen=True)
-class UpdateSource:
-    """An UpdateExpression as the client sent it, with only the placeholders it uses, so that
-    every replica re-parses it alone (like ConditionSource) and gets the same update."""
-
-    expression: str
-    names: dict | None
-    values: dict | None
-    # The parse, once made: the router checks the request and then reads the paths it writes.
-    parsed: UpdateExpression | None = dataclasses.field(default=None, compare=False, repr=False)
-
-    def parse(self) -> UpdateExpression:
-        if self.parsed is None:
-            object.__setattr__(self, "parsed", parse_update(self.expression, self.names, self.values))
-        assert self.parsed is not None
-        return self.parsed
-
-    def to_json(self) -> dict[str, Any]:
-        return {"expression": self.expression, "names": self.names, "values": self.values}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> UpdateSource:
-        return cls(expression=data["expression"], names=data.get("names"), values=data.get("values"))
-
-
-# ---------------------------------------------------------------------------- requests
-
-
-@dataclass(frozen=True)
-class CreateTableRequest:
-    table_name: str
-    key_schema: KeySchema
-    billing_mode: str
-    read_capacity_units: int | None
-    write_capacity_units: int | None
-    partition_count: int | None
-
-
-@dataclass(frozen=True)
-class DescribeTableRequest:
-    table_name: str
-
-
-@dataclass(frozen=True)
-class ListTablesRequest:
-    exclusive_start_table_name: str | None
-    limit: int | None
-
-
-@dataclass(frozen=True)
-class DeleteTableRequest:
-    table_name: str
-
-
-@dataclass(frozen=True)
-class UpdateTimeToLiveRequest:
-    table_name: str
-    enabled: bool
-    attribute_name: str
-
-
-@dataclass(frozen=True)
-class DescribeTimeToLiveRequest:
-    table_name: str
-
-
-@dataclass(frozen=True)
-class PutItemRequest:
-    table_name: str
-    item: Item
-    condition: ConditionSource | None
-    return_values: str
-    return_values_on_condition_check_failure: str = "NONE"
-
-
-@dataclass(frozen=True)
-class GetItemRequest:
-    table_name: str
-    key: dict
-    consistent_read: bool
-    projection: tuple[DocumentPath, ...] | None
-
-
-@dataclass(frozen=True)
-class DeleteItemRequest:
-    table_name: str
-    key: dict
-    condition: ConditionSource | None
-    return_values: str
-    return_values_on_condition_check_failure: str = "NONE"
-
-
-@dataclass(frozen=True)
-class UpdateItemRequest:
-    table_name: str
-    key: dict
-    update: UpdateSource | None  # None: the item is only created (with its key) if absent
-    condition: ConditionSource | None
-    return_values: str
-    return_values_on_condition_check_failure: str = "NONE"
-
-
-@dataclass(frozen=True)
-class ScanRequest:
-    table_name: str
-    consistent_read: bool
-    limit: int | None
-    exclusive_start_key: dict | None
-    filter: ConditionSource | None
-    projection: tuple[DocumentPath, ...] | None
-    select_count: bool
-    segment: int = 0
-    total_segments: int = 1
-
-
-@dataclass(frozen=True)
-class QueryRequest:
-    table_name: str
-    key_condition: ConditionSource
-    consistent_read: bool
-    scan_index_forward: bool
-    limit: int | None
-    exclusive_start_key: dict | None
-    filter: ConditionSource | None
-    projection: tuple[DocumentPath, ...] | None
-    select: str
-
-
-@dataclass(frozen=True)
-class BatchGetTable:
-    keys: tuple[dict, ...]
-    consistent_read: bool
-    projection: tuple[DocumentPath, ...] | None
-    # What the client sent besides Keys, echoed beside the keys in UnprocessedKeys.
-    options: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class BatchGetItemRequest:
-    tables: dict[str, BatchGetTable]
-
-
-@dataclass(frozen=True)
-class BatchWrite:
-    """One PutRequest (item set) or DeleteRequest (key set), as sent."""
-
-    item: Item | None
-    key: Item | None
-
-    def to_json(self) -> dict[str, Any]:
-        if self.item is not None:
-            return {"PutRequest": {"Item": self.item}}
-        return {"DeleteRequest": {"Key": self.key}}
-
-
-@dataclass(frozen=True)
-class BatchWriteItemRequest:
-    tables: dict[str, tuple[BatchWrite, ...]]
-
-
-Request = (
-    CreateTableRequest
-    | DescribeTableRequest
-    | ListTablesRequest
-    | DeleteTableRequest
-    | UpdateTimeToLiveRequest
-    | DescribeTimeToLiveRequest
-    | PutItemRequest
-    | GetItemRequest
-    | DeleteItemRequest
-    | UpdateItemRequest
-    | ScanRequest
-    | QueryRequest
-    | BatchGetItemRequest
-    | BatchWriteItemRequest
-)
 
 
 # ---------------------------------------------------------------------------- field readers
