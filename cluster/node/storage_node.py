@@ -233,20 +233,23 @@ class StorageNode(ReplicaHost):
         self.log_replicas.on_tick()
         self.ttl.on_tick()
 
-    def _partition_stats(self, leading: dict[str, int]) -> dict[str, list[int]]:
-        """[items, bytes] of each partition this node leads, recounted every STATS_REFRESH_TICKS."""
+    async def _partition_stats(self, leading: dict[str, int]) -> dict[str, list[int]]:
+        """[items, bytes] of each partition this node leads, recounted every STATS_REFRESH_TICKS (in a
+        thread: a count reads the whole partition)."""
         stats: dict[str, list[int]] = {}
         for group_id in leading:
-            state_machine = self.groups[group_id].state_machine
+            group = self.groups.get(group_id)
+            state_machine = group.state_machine if group is not None else None
             if not isinstance(state_machine, PartitionStateMachine):
                 continue
             counted = self._stats.get(group_id)
             if counted is None or self._ticks - counted[2] >= STATS_REFRESH_TICKS:
                 try:
-                    counted = self._stats[group_id] = (*state_machine.stats(), self._ticks)
+                    items, size = await asyncio.get_running_loop().run_in_executor(None, state_machine.stats)
                 except sqlite3.Error as error:  # a group closing under us: it is simply not counted now
                     log.info("no item count for %s: %s", group_id, error)
                     continue
+                counted = self._stats[group_id] = (items, size, self._ticks)
             stats[group_id] = [counted[0], counted[1]]
         for group_id in set(self._stats) - set(leading):
             del self._stats[group_id]  # counted afresh if it leads the group again
@@ -269,7 +272,7 @@ class StorageNode(ReplicaHost):
 
     async def _report_to_metadata(self) -> None:
         leading = {group_id: group.replica.term for group_id, group in self.groups.items() if group.is_leader}
-        stats = self._partition_stats(leading)
+        stats = await self._partition_stats(leading)
         order = hint_first(self._metadata_ids, self._metadata_hint)
         for metadata_id in order:
             try:

@@ -7,6 +7,7 @@ the entries after it are replayed from the WAL on restart.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -179,10 +180,14 @@ class ItemStore:
 
     def stats_excluding(self, excluded: list[tuple[int, int]]) -> tuple[int, int]:
         """(items, bytes) outside the [start, end) ranges (moved by a split); bytes as the writes recorded
-        them (an item from before sizes were recorded counts 0 until it is written again)."""
+        them (an item from before sizes were recorded counts 0 until it is written again).
+
+        A count reads every item: it opens its own read-only connection, so that a thread can count while
+        the store applies writes (WAL mode) and a big partition never stalls the caller's event loop."""
         where, parameters = _outside(excluded)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        count, size = self._db.execute(f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM items{clause}", parameters).fetchone()
+        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as reader:
+            count, size = reader.execute(f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM items{clause}", parameters).fetchone()
         return int(count), int(size)
 
     def close(self) -> None:
