@@ -80,6 +80,7 @@ class StorageNode(ReplicaHost):
         # The node's clients to its peers, shared by the metadata reports, scrub, log-replica and split managers.
         self.peers = PeerClients(topology, process_id)
         self._ticks = 0
+        self._stopping = False
         self._leading_since_tick: dict[str, int] = {}
         self._stats: dict[str, tuple[int, int, int]] = {}  # group -> (items, bytes, tick counted)
         self._report_task: asyncio.Task[None] | None = None
@@ -122,6 +123,9 @@ class StorageNode(ReplicaHost):
         self.scrub.start()
 
     async def stop(self) -> None:
+        # From here the tick loop, which runs until the host stops, starts no new report, move or sweep:
+        # a task started after its manager stopped would outlive it.
+        self._stopping = True
         if self._report_task is not None:
             await cancel_and_wait(self._report_task)
         await self.scrub.stop()
@@ -226,6 +230,8 @@ class StorageNode(ReplicaHost):
 
     def on_tick(self) -> None:
         self._ticks += 1
+        if self._stopping:
+            return
         if self._ticks % REPORT_INTERVAL_TICKS == 0 and (self._report_task is None or self._report_task.done()):
             self._report_task = asyncio.ensure_future(self._report_to_metadata())
         if self._ticks % REBALANCE_INTERVAL_TICKS == 0:
