@@ -276,7 +276,12 @@ class ScrubCoordinator:
             if report.get("repairs"):
                 confirmation = await self._round(group_id, confirm=True, repaired=report["repairs"])
                 report["confirmation"] = confirmation
-                unconfirmed = [*unconfirmed, *confirmation.get("unconfirmed", report["repairs"])]
+                # What the confirming round repaired again waits for a later round like the rest.
+                unconfirmed = [
+                    *unconfirmed,
+                    *confirmation.get("unconfirmed", report["repairs"]),
+                    *confirmation.get("repairs", []),
+                ]
             self._pending.keep(group_id, unconfirmed)
             return report
 
