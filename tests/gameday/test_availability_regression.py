@@ -239,6 +239,11 @@ def test_the_command_refuses_runs_that_are_not_controls(tmp_path: Path, capsys) 
         baseline_from_runs("s", [])
 
 
+# default's cluster-power-off stops every node for a few seconds: 18-55 canary writes fall in it, never the
+# SAMPLES_MIN a judgement needs, so no run judges it (the verdict says "unknown" for it) and its entry is inert.
+TOO_BRIEF_TO_JUDGE = {"default": ("cluster-power-off",)}
+
+
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "gameday" / "baselines").glob("*.json")),
                          ids=lambda path: path.stem)  # fmt: skip
 def test_each_shipped_baseline_parses_and_covers_every_fault_kind_of_its_scenario(path: Path) -> None:
@@ -255,6 +260,10 @@ def test_each_shipped_baseline_parses_and_covers_every_fault_kind_of_its_scenari
     }
     for kind, entry in baseline["fault_kinds"].items():
         assert entry["runs"] >= 3, kind
+        if kind in TOO_BRIEF_TO_JUDGE.get(scenario.name, ()):
+            # Every control run saw fewer requests than a judgement needs: runs judge the kind unknown too.
+            assert entry["write_samples_min"] < SAMPLES_MIN, f"{kind} is judged now: drop it from TOO_BRIEF_TO_JUDGE"
+            continue
         assert entry["write_samples_min"] >= SAMPLES_MIN and entry["read_samples_min"] >= SAMPLES_MIN, kind
 
 
