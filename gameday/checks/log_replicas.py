@@ -13,24 +13,18 @@ mechanism; a mechanism that is slow for most groups, or very slow for one, is.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Mapping
 from typing import Any
 
+from canaries.alarms import percentile_nearest_rank
 from gameday.checks.base import Check, CheckOutcome
 from gameday.run_record import RunRecord
 from gameday.run_verdict import VerifierResult
 
 ADD_GOAL_S = 2.0
-WITHIN_GOAL_FRACTION = 0.9
+WITHIN_GOAL_PERCENT = 90.0
 HARD_LIMIT_FACTOR = 3.0
-
-
-def nearest_rank(values: list[float], fraction: float) -> float:
-    """The smallest value that at least `fraction` of `values` do not exceed (nearest-rank percentile)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def log_replica_events(status: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -74,7 +68,7 @@ def log_replica_result(status: Mapping[str, Any], enabled: bool, goal_s: float =
     }
     if add_seconds:
         data["add_seconds_median"] = statistics.median(add_seconds)
-        data["add_seconds_p90"] = nearest_rank(add_seconds, WITHIN_GOAL_FRACTION)
+        data["add_seconds_p90"] = percentile_nearest_rank(add_seconds, WITHIN_GOAL_PERCENT)
         data["add_seconds_max"] = max(add_seconds)
     if not enabled:
         return VerifierResult(
@@ -93,7 +87,7 @@ def log_replica_result(status: Mapping[str, Any], enabled: bool, goal_s: float =
         )
         problems.append(
             f"{len(over_goal)} of {len(adds)} log replicas committed later than {goal_s:g}s after detection "
-            f"(goal: {WITHIN_GOAL_FRACTION:.0%} within it; {data['add_seconds_p90']:.2f}s for {WITHIN_GOAL_FRACTION:.0%}): "
+            f"(goal: {WITHIN_GOAL_PERCENT:g}% within it; {data['add_seconds_p90']:.2f}s for {WITHIN_GOAL_PERCENT:g}%): "
             f"{slowest}"
         )
     stood_in = groups_still_stood_in(status)
@@ -109,7 +103,7 @@ def log_replica_result(status: Mapping[str, Any], enabled: bool, goal_s: float =
         "log-replicas",
         True,
         f"{len(adds)} log replica(s) added, {data['add_seconds_median']:.2f}s median / {data['add_seconds_p90']:.2f}s "
-        f"p90 / {data['add_seconds_max']:.2f}s max after detection (goal: {WITHIN_GOAL_FRACTION:.0%} within "
+        f"p90 / {data['add_seconds_max']:.2f}s max after detection (goal: {WITHIN_GOAL_PERCENT:g}% within "
         f"{goal_s:g}s, none over {hard_limit_s:g}s){later}; every group back to its placed replicas",
         data,
     )
