@@ -7,10 +7,9 @@ the entries after it are replayed from the WAL on restart.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 # SQLite integers are signed 64-bit; shifting keeps unsigned hash order.
@@ -186,7 +185,7 @@ class ItemStore:
         the store applies writes (WAL mode) and a big partition never stalls the caller's event loop."""
         where, parameters = _outside(excluded)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as reader:
+        with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as reader:
             count, size = reader.execute(f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM items{clause}", parameters).fetchone()
         return int(count), int(size)
 
