@@ -60,8 +60,10 @@ class TtlSweeper:
     async def _sweep(self) -> None:
         budget = MAX_DELETES_PER_SWEEP
         for group_id, attribute in sorted(self.attributes.items()):
+            if budget <= 0:
+                break  # the rest keep their place in their walks for the next sweep
             group = self.node.groups.get(group_id)
-            if group is None or group.closed or not group.is_leader or budget <= 0:
+            if group is None or group.closed or not group.is_leader:
                 self._cursors.pop(group_id, None)
                 continue
             state_machine = group.state_machine
