@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cluster.api.item_commands import DeleteCommand, encode_command
-from cluster.api.requests import ConditionSource
+from cluster.api.request_types import ConditionSource
 from cluster.api.time_to_live import expiry_if_expired
 from cluster.node.group_host import GroupHost
 from cluster.node.partition_state_machine import PartitionStateMachine
