@@ -7,14 +7,12 @@ The off scenario (the failure mode, expected INVALID) is a soak test: it proves 
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.gameday.game_day_process import run_gameday
 from tests.gameday.scenario_copies import shortened_copy
 from tests.gameday.test_gameday_run import _processes_mentioning
 
@@ -24,27 +22,14 @@ RUN_TIMEOUT_S = 300
 
 
 def _short_copy(name: str, directory: Path) -> Path:
-    """The shipped scenario with a 10 s baseline and a 16 s hot phase (enough for a split: sustain 3 s)."""
-    return shortened_copy(name, directory, {"warmup_s": 10, "recovery_s": 18}, workload={"hot_start_s": 10, "hot_duration_s": 16})
+    """The shipped scenario with a 6 s baseline and a 12 s hot phase (enough for a split: sustain 3 s)."""
+    return shortened_copy(name, directory, {"warmup_s": 6, "recovery_s": 14}, workload={"hot_start_s": 6, "hot_duration_s": 12})
 
 
 def _run(scenario: Path, run_dir: Path, cwd: Path) -> tuple[int, str, dict[str, Any]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gameday.cli", "run", str(scenario), "--seed", "11", "--out", str(run_dir)],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        output, _ = process.communicate(timeout=RUN_TIMEOUT_S)
-    finally:
-        if process.poll() is None:  # Ctrl-C first: the game day heals, stops its load and cluster
-            process.send_signal(signal.SIGINT)
-            try:
-                process.communicate(timeout=90)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
+    code, output = run_gameday(["run", str(scenario), "--seed", "11", "--out", str(run_dir)], cwd, RUN_TIMEOUT_S)
     summary = json.loads((run_dir / "summary.json").read_text())
-    return process.returncode, output, summary
+    return code, output, summary
 
 
 def test_hot_key_game_day_throttles_splits_and_keeps_the_cold_keys_latency(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ run directory, the verdict carries its cross-check, and every dashboard panel ha
 The scenario's p99 latency threshold is 1 ms, which every real request exceeds: a customer-facing
 alarm fires in both sources (the canaries' files and Prometheus' alert rules), so the alarms panel has
 data and the cross-check compares a run with alarms, not an idle one. That run is therefore INVALID
-(exit 1) by design.
+(exit 1) by design. The same run is judged against a baseline no real run can meet, so it also shows
+`gameday run --baseline` failing a regression end to end.
 """
 
 from __future__ import annotations
@@ -75,10 +76,18 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     directory = tmp_path_factory.mktemp("prometheus-run")
     scenario = directory / "prometheus-tiny.toml"
     scenario.write_text(SCENARIO)
+    # A baseline no real run can meet: 1 microsecond p99 on every pair.
+    impossible = {
+        "pairs": {f"az-{c}->az-{e}": {"latency_p99_ms": 0.001} for c in "abc" for e in "abc"},
+        "seed": 0,
+    }
+    baseline = directory / "baseline.json"
+    baseline.write_text(json.dumps(impossible))
     run_dir = directory / "run"
     started_s = time.time()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gameday.cli", "run", str(scenario), "--seed", "7", "--out", str(run_dir), "--prometheus"],
+        [sys.executable, "-m", "gameday.cli", "run", str(scenario), "--seed", "7", "--out", str(run_dir), "--prometheus",
+         "--baseline", str(baseline)],
         cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -124,6 +133,15 @@ def test_the_run_ends_with_a_verdict_that_carries_the_prometheus_cross_check(fin
     assert any((run_dir / DATA_DIR).iterdir())
     for job in ("storage-node", "metadata", "router", "canary", "chaos"):
         assert f"job_name: \"{job}\"" in (run_dir / "prometheus.yml").read_text()
+
+
+def test_a_run_that_regresses_against_its_baseline_fails_on_the_regression(finished_run: dict[str, Any]) -> None:
+    assert finished_run["code"] == 1, finished_run["output"]
+    verifiers = {v["name"]: v for v in json.loads((finished_run["run_dir"] / "summary.json").read_text())["verifiers"]}
+    assert verifiers["regression"]["valid"] is False
+    assert "latency_p99_ms" in verifiers["regression"]["detail"]
+    # Every verifier but the two this run fails by design passed: the regression is the baseline's doing.
+    assert all(v["valid"] is True for name, v in verifiers.items() if name not in ("regression", "alarms"))
 
 
 def _panel_queries() -> list[tuple[str, str]]:
