@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from canaries.alarms import percentile_nearest_rank
 from cluster.storage.json_lines import read_json_objects
 from gameday.checks.admission_probe import read_admission_observations
 from gameday.checks.base import Check, CheckOutcome
@@ -82,13 +83,9 @@ class HistoryDigest:
     hot_operations: Counter[str]  # outcome -> count
 
 
-def percentile(values: Sequence[float], fraction: float) -> float | None:
-    """Nearest-rank percentile (no interpolation: a p99 is a latency some request really had)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
+def percentile(values: Sequence[float], percent: float) -> float | None:
+    """Nearest-rank percentile (no interpolation: a p99 is a latency some request really had); None of none."""
+    return percentile_nearest_rank(list(values), percent) if values else None
 
 
 def hot_phase_from_events(events: Iterable[Mapping[str, Any]]) -> HotPhase | None:
@@ -164,7 +161,7 @@ def digest_history(events: Iterable[Mapping[str, Any]]) -> HistoryDigest:
 
 def latency_summary(operations: Sequence[ColdOperation]) -> dict[str, Any]:
     latencies = [operation.latency_ms for operation in operations]
-    return {"count": len(latencies), "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99)}
+    return {"count": len(latencies), "p50_ms": percentile(latencies, 50.0), "p99_ms": percentile(latencies, 99.0)}
 
 
 def latency_bound_ms(baseline_ms: float, ratio: float = LATENCY_RATIO, slack_ms: float = LATENCY_SLACK_MS) -> float:
@@ -196,13 +193,13 @@ def per_second(times_s: Sequence[float], origin_s: float) -> list[list[float]]:
 
 
 def cold_percentile_per_bucket(
-    cold: Sequence[ColdOperation], origin_s: float, fraction: float, bucket_s: float = 2.0
+    cold: Sequence[ColdOperation], origin_s: float, percent: float, bucket_s: float = 2.0
 ) -> list[list[float]]:
     """A cold latency percentile per `bucket_s` (by invoke time) for the report's latency plot."""
     buckets: dict[int, list[float]] = {}
     for operation in cold:
         buckets.setdefault(math.floor((operation.invoke_s - origin_s) / bucket_s), []).append(operation.latency_ms)
-    return [[bucket * bucket_s, float(percentile(values, fraction) or 0.0)] for bucket, values in sorted(buckets.items())]
+    return [[bucket * bucket_s, float(percentile(values, percent) or 0.0)] for bucket, values in sorted(buckets.items())]
 
 
 def router_throttles(admissions: Sequence[Mapping[str, Any]]) -> int | None:
@@ -261,8 +258,8 @@ def judge_admission(
         ],
         "splits_available": splits is not None,
         "throttles_per_second": per_second(digest.throttle_times_s, run_start_s),
-        "cold_p99_ms_per_2s": cold_percentile_per_bucket(digest.cold, run_start_s, 0.99),
-        "cold_p50_ms_per_2s": cold_percentile_per_bucket(digest.cold, run_start_s, 0.5),
+        "cold_p99_ms_per_2s": cold_percentile_per_bucket(digest.cold, run_start_s, 99.0),
+        "cold_p50_ms_per_2s": cold_percentile_per_bucket(digest.cold, run_start_s, 50.0),
     }
     if baseline["count"] < OPERATIONS_MIN or during["count"] < OPERATIONS_MIN:
         return VerifierResult(

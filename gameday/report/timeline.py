@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from canaries.alarms import percentile_nearest_rank
 from gameday.report.inputs import BUCKETS_PER_SECOND, CanaryRecord, NemesisEvent
 
 # A time this far before t=0 is taken as already relative to t=0 (orchestrators write fault and
@@ -180,15 +181,10 @@ def latency_series(
     p50: list[float | None] = []
     p99: list[float | None] = []
     for second in range(first, last + 1):
-        values = sorted(by_second.get(second, []))
-        p50.append(nearest_rank(values, 50.0) if values else None)
-        p99.append(nearest_rank(values, 99.0) if values else None)
+        values = by_second.get(second, [])
+        p50.append(percentile_nearest_rank(values, 50.0) if values else None)
+        p99.append(percentile_nearest_rank(values, 99.0) if values else None)
     return SecondSeries(first, p50), SecondSeries(first, p99)
-
-
-def nearest_rank(ordered: list[float], percentile: float) -> float:
-    rank = max(1, math.ceil(percentile / 100.0 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass

@@ -229,9 +229,9 @@ def test_timeouts_of_cold_operations_count_with_their_wait() -> None:
 
 
 def test_small_helpers() -> None:
-    assert percentile([], 0.99) is None
-    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
-    assert percentile(list(range(1, 101)), 0.99) == 99
+    assert percentile([], 99.0) is None
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50.0) == 2.0
+    assert percentile(list(range(1, 101)), 99.0) == 99
     assert latency_bound_ms(10.0) == 35.0 and latency_bound_ms(100.0) == 200.0
     assert latency_bound_ms(2.0, MEDIAN_RATIO, MEDIAN_SLACK_MS) == 4.0
     assert latency_bound_ms(4.0, MEDIAN_RATIO, MEDIAN_SLACK_MS) == pytest.approx(7.2)
