@@ -11,6 +11,12 @@ class ReplicationMode(enum.Enum):
     PROBE = "probe"
     # The follower accepted our last probe: stream APPENDs optimistically, up to the inflight bound.
     REPLICATE = "replicate"
+    # It needs entries our log compacted away: a SNAPSHOT is on its way; nothing else until it answers.
+    SNAPSHOT = "snapshot"
+
+
+# Heartbeat rounds a SNAPSHOT may go unanswered before we send it again (it or its answer may be lost).
+SNAPSHOT_RETRY_HEARTBEATS = 5
 
 
 class FollowerProgress:
@@ -33,11 +39,21 @@ class FollowerProgress:
         # Heartbeat rounds in REPLICATE mode without match_index moving while entries were outstanding.
         self.stalled_heartbeats = 0
         self.match_at_last_heartbeat = 0
+        # SNAPSHOT: the index of the snapshot we sent.
+        self.pending_snapshot = 0
 
     def can_send_entries(self) -> bool:
+        if self.mode is ReplicationMode.SNAPSHOT:
+            return False
         if self.mode is ReplicationMode.PROBE:
             return not self.probe_sent
         return len(self.inflight) < self.max_inflight
+
+    def sent_snapshot(self, index: int) -> None:
+        self.mode = ReplicationMode.SNAPSHOT
+        self.pending_snapshot = index
+        self.inflight.clear()
+        self.stalled_heartbeats = 0
 
     def sent_entries(self, last_index: int) -> None:
         if self.mode is ReplicationMode.PROBE:
@@ -54,6 +70,12 @@ class FollowerProgress:
         if moved:
             self.match_index = index
             self.next_index = max(self.next_index, index + 1)
+        if self.mode is ReplicationMode.SNAPSHOT:
+            if index >= self.pending_snapshot:
+                # Installed (or it already had as much): stream what follows it.
+                self.mode = ReplicationMode.REPLICATE
+                self.next_index = index + 1
+            return moved
         if self.mode is ReplicationMode.PROBE and index >= self.next_index - 1:
             # Our probe (not merely a heartbeat below it) was accepted: the logs agree, start streaming.
             self.mode = ReplicationMode.REPLICATE
@@ -63,6 +85,8 @@ class FollowerProgress:
 
     def rejected(self, rejected_index: int, hint: int) -> bool:
         """The follower's log does not match at rejected_index. Returns whether we should resend."""
+        if self.mode is ReplicationMode.SNAPSHOT:
+            return False  # an answer to an APPEND sent before the snapshot: the snapshot settles it
         if self.mode is ReplicationMode.REPLICATE:
             # An answer to an APPEND older than our last retry, or to one already known to match: stale.
             if rejected_index <= self.match_index:
@@ -82,7 +106,11 @@ class FollowerProgress:
     def on_heartbeat(self, last_index: int) -> None:
         """Each heartbeat round: let a lost probe be retried, and give up streaming into a void."""
         self.probe_sent = False
-        if self.mode is ReplicationMode.REPLICATE:
+        if self.mode is ReplicationMode.SNAPSHOT:
+            self.stalled_heartbeats += 1
+            if self.stalled_heartbeats >= SNAPSHOT_RETRY_HEARTBEATS:
+                self.become_probing(self.match_index + 1)  # the next send finds the prefix gone: a snapshot again
+        elif self.mode is ReplicationMode.REPLICATE:
             stuck = self.match_index == self.match_at_last_heartbeat and self.match_index < last_index
             self.stalled_heartbeats = self.stalled_heartbeats + 1 if stuck else 0
             if self.stalled_heartbeats >= 2:

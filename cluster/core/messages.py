@@ -25,6 +25,10 @@ class MessageKind(enum.Enum):
     APPEND = "append"
     APPEND_RESPONSE = "append_response"
     TIMEOUT_NOW = "timeout_now"
+    # The leader no longer holds the entries a follower needs: install the state machine's snapshot
+    # through `index` (term `log_term`) instead. The runtime carries the snapshot's data beside the
+    # message; the follower answers with an APPEND_RESPONSE.
+    SNAPSHOT = "snapshot"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,8 @@ class Message:
     lease_stamp: int = 0
     # (PRE_)VOTE caused by TIMEOUT_NOW: voters skip leader stickiness for it.
     transfer: bool = False
+    # SNAPSHOT: the membership in force at the snapshot's index (Membership.encode()).
+    snapshot_membership: bytes = b""
 
 
 class MessageDecodeError(ValueError):
@@ -60,7 +66,7 @@ _KINDS_BY_VALUE = {kind.value: kind for kind in MessageKind}
 
 def message_to_wire(message: Message) -> dict[str, Any]:
     """A JSON-serialisable dict; entries become [term, index, base64 command] triples."""
-    return {
+    wire: dict[str, Any] = {
         "kind": message.kind.value,
         "sender": message.sender,
         "recipient": message.recipient,
@@ -77,6 +83,9 @@ def message_to_wire(message: Message) -> dict[str, Any]:
         "lease_stamp": message.lease_stamp,
         "transfer": message.transfer,
     }
+    if message.snapshot_membership:  # only SNAPSHOT carries one: the other kinds' wire form stays as it was
+        wire["snapshot_membership"] = base64.b64encode(message.snapshot_membership).decode("ascii")
+    return wire
 
 
 def _non_negative_integer(data: dict[Any, Any], field: str) -> int:
@@ -119,6 +128,10 @@ def describe_malformation(message: Message) -> str | None:
         previous_term = entry.term
     if message.log_term > message.term:
         return "log_term exceeds the message term"
+    if message.kind is MessageKind.SNAPSHOT and (message.index < 1 or message.log_term < 1 or not message.snapshot_membership):
+        return "a snapshot needs a positive index and term and its membership"
+    if message.snapshot_membership and message.kind is not MessageKind.SNAPSHOT:
+        return f"only SNAPSHOT carries a membership, not {message.kind.value}"
     return None
 
 
@@ -143,11 +156,21 @@ def message_from_wire(data: object) -> Message:
     if not isinstance(raw_entries, list):
         raise MessageDecodeError("entries must be a list")
     entries = tuple(_decode_entry(raw, position) for position, raw in enumerate(raw_entries))
+    snapshot_membership = b""
+    if "snapshot_membership" in data:
+        raw_membership = data["snapshot_membership"]
+        if not isinstance(raw_membership, str) or not raw_membership:
+            raise MessageDecodeError("snapshot_membership must be a non-empty base64 string when present")
+        try:
+            snapshot_membership = base64.b64decode(raw_membership.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError) as error:
+            raise MessageDecodeError(f"snapshot_membership is not base64: {error}") from None
     message = Message(
         kind=_KINDS_BY_VALUE[kind_value],
         sender=sender,
         recipient=recipient,
         entries=entries,
+        snapshot_membership=snapshot_membership,
         **integers,
         **booleans,
     )

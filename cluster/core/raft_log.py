@@ -2,8 +2,8 @@
 
 Entries live in one list addressed through an offset, so reading a batch for an APPEND copies only
 that batch and appending is amortised O(1): replicating 10k entries stays linear.
-Snapshots would move `_snapshot_index`/`_snapshot_term` forward and drop the list's prefix; this
-version never compacts, so both stay 0 and the list always starts at index 1.
+A snapshot moves `snapshot_index`/`snapshot_term` forward and drops the list's prefix: the entries
+through snapshot_index live only in the state machine's snapshot from then on.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from cluster.core.types import Entry
 
 
 class RaftLog:
-    def __init__(self, entries: Sequence[Entry] = ()) -> None:
-        self._snapshot_index = 0
-        self._snapshot_term = 0
+    def __init__(self, entries: Sequence[Entry] = (), snapshot_index: int = 0, snapshot_term: int = 0) -> None:
+        self._snapshot_index = snapshot_index
+        self._snapshot_term = snapshot_term
         self._entries: list[Entry] = []
-        previous_term = 0
+        # A crash between a snapshot becoming durable and the WAL's truncation leaves entries the
+        # snapshot covers in the WAL: skip them (the snapshot holds the same committed entries).
+        entries = [entry for entry in entries if entry.index > snapshot_index]
+        previous_term = snapshot_term
         for expected_index, entry in enumerate(entries, start=self._snapshot_index + 1):
             if entry.index != expected_index:
                 raise ValueError(f"recovered log is not contiguous: expected index {expected_index}, got {entry.index}")
@@ -30,6 +33,15 @@ class RaftLog:
         self.persisted_index = self.last_index
         # The lowest index the runtime has not been asked to persist yet (entries above it are new).
         self._unpersisted_from = self.last_index + 1
+
+    @property
+    def snapshot_index(self) -> int:
+        """The last index the snapshot covers (0: no snapshot); the log holds the entries after it."""
+        return self._snapshot_index
+
+    @property
+    def snapshot_term(self) -> int:
+        return self._snapshot_term
 
     @property
     def last_index(self) -> int:
@@ -58,6 +70,7 @@ class RaftLog:
 
     def batch_from(self, first_index: int, max_count: int, max_bytes: int) -> tuple[Entry, ...]:
         """Up to max_count entries from first_index within max_bytes of commands (always at least one)."""
+        assert first_index > self._snapshot_index, (first_index, self._snapshot_index)  # send the snapshot instead
         start = first_index - self._snapshot_index - 1
         end = min(start + max_count, len(self._entries))
         if start >= end:
@@ -99,7 +112,32 @@ class RaftLog:
         if index <= self.last_index:
             self._truncate_from(index)
 
+    def compact_through(self, index: int) -> None:
+        """Drop the entries through index: a durable snapshot of the state machine holds them now."""
+        assert self._snapshot_index < index <= self.persisted_index, (index, self._snapshot_index, self.persisted_index)
+        self._snapshot_term = self.entry_at(index).term
+        del self._entries[: index - self._snapshot_index]
+        self._snapshot_index = index
+
+    def restore(self, index: int, term: int) -> bool:
+        """Follower side of SNAPSHOT: the log now starts after (index, term). Keeps the entries after it
+        when ours hold the same entry at index (Raft §7); returns whether it kept them."""
+        assert index > self._snapshot_index, (index, self._snapshot_index)
+        kept = self.term_at(index) == term
+        # The runtime installs the snapshot durably before anything of this Ready goes out.
+        if kept:
+            del self._entries[: index - self._snapshot_index]
+            self.persisted_index = max(self.persisted_index, index)
+            self._unpersisted_from = max(self._unpersisted_from, index + 1)
+        else:
+            self._entries = []
+            self.persisted_index = index
+            self._unpersisted_from = index + 1
+        self._snapshot_index, self._snapshot_term = index, term
+        return kept
+
     def _truncate_from(self, index: int) -> None:
+        assert index > self._snapshot_index, (index, self._snapshot_index)
         del self._entries[index - self._snapshot_index - 1 :]
         self._unpersisted_from = min(self._unpersisted_from, index)
         # The WAL still holds the old suffix until the replacement is persisted; it no longer counts as ours.

@@ -1,7 +1,8 @@
 """One Raft replica of one replication group, as a pure state machine (etcd-io/raft's RawNode/Ready).
 
-Inputs: tick() (logical time), step(message), propose(command), transfer_leadership(target).
-Outputs: ready() -> what to persist, send and apply; advance(ready) once the runtime has done it.
+Inputs: tick() (logical time), step(message), propose(command), transfer_leadership(target),
+compact(index) once the runtime holds a durable snapshot of the state machine through index.
+Outputs: ready() -> what to install, persist, send and apply; advance(ready) once the runtime has done it.
 No sockets, no clocks, no global randomness: time is the tick count and randomness the injected rng,
 so a seed plus a message schedule replays exactly.
 
@@ -23,7 +24,7 @@ from cluster.core.membership import Membership, MembershipError
 from cluster.core.messages import Message, MessageKind
 from cluster.core.raft_log import RaftLog
 from cluster.core.ready import Ready
-from cluster.core.types import Entry, HardState
+from cluster.core.types import Entry, HardState, SnapshotMeta
 
 __all__ = ["Membership", "MembershipError", "NotLeaderError", "Ready", "Replica", "Role"]
 
@@ -42,6 +43,10 @@ class NotLeaderError(Exception):
         super().__init__(f"not the leader; try {leader_hint}" if leader_hint else "not the leader; leader unknown")
         self.leader_hint = leader_hint
 
+
+# What only a leader sends, and a replica takes from a sender outside its membership (a new member, or
+# one that was down while it was added back, learns the membership from them).
+_FROM_ANY_LEADER = frozenset({MessageKind.APPEND, MessageKind.SNAPSHOT})
 
 _VOTE_RESPONSE_KIND = {
     MessageKind.PRE_VOTE: MessageKind.PRE_VOTE_RESPONSE,
@@ -62,22 +67,41 @@ class Replica:
         applied_index: int = 0,
         log_replicas: Sequence[str] = (),
         learners: Sequence[str] = (),
+        snapshot: SnapshotMeta | None = None,
     ) -> None:
         """`voters` are the group's initial storage replicas and `log_replicas` its initial log
-        replicas; membership entries in the log (recovered or replicated later) take precedence."""
+        replicas; a recovered `snapshot`'s membership, then membership entries in the log (recovered
+        or replicated later) take precedence. With a snapshot, `entries` are the WAL's tail after it and
+        `applied_index` is at least its index (the state machine starts from it)."""
         voters = tuple(voters)
         if len(set(voters)) != len(voters):
             raise ValueError(f"duplicate voters in {voters}")
         initial = Membership(voters, tuple(log_replicas), tuple(learners))
+        if snapshot is not None:
+            recovered_membership = Membership.decode(snapshot.membership)
+            if recovered_membership is None:
+                raise ValueError(f"the snapshot at index {snapshot.index} holds no membership")
+            initial = recovered_membership
+            if applied_index < snapshot.index:
+                raise ValueError(
+                    f"applied index {applied_index} below the snapshot's index {snapshot.index}: the state "
+                    "machine starts from the snapshot"
+                )
         if node_id not in initial.replicated:
             raise ValueError(f"{node_id!r} is not one of the voters {initial.replicated}")
         self._node_id = node_id
         self._config = config
         self._rng = rng
-        self._log = RaftLog(entries)
+        self._log = (
+            RaftLog(entries, snapshot.index, snapshot.term) if snapshot is not None else RaftLog(entries)
+        )
+        # The latest durable snapshot (what a follower behind our log's start is sent), and one a leader
+        # sent us that the runtime has still to install (handed out in the next Ready).
+        self._snapshot = snapshot
+        self._snapshot_to_install: SnapshotMeta | None = None
         # (index, membership) of every membership entry in the log, oldest first; index 0 is the initial one.
         self._memberships: list[tuple[int, Membership]] = [(0, initial)]
-        for entry in entries:
+        for entry in self._log.entries_between(self._log.snapshot_index + 1, self._log.last_index):
             self._note_membership_entry(entry)
         self._progress: dict[str, FollowerProgress] = {}
         self._use_latest_membership()
@@ -170,6 +194,11 @@ class Replica:
         return self._log.persisted_index
 
     @property
+    def snapshot(self) -> SnapshotMeta | None:
+        """The latest snapshot this replica's log starts after (None: the log starts at index 1)."""
+        return self._snapshot
+
+    @property
     def transfer_target(self) -> str | None:
         return self._transfer_target
 
@@ -208,6 +237,7 @@ class Replica:
                 "learners": list(self.membership.learners),
             },
             "membership_index": self.membership_index,
+            "snapshot_index": self._log.snapshot_index,
         }
         if self._role is Role.LEADER:
             status["transfer_target"] = self._transfer_target
@@ -296,6 +326,22 @@ class Replica:
         else:
             self._replicate_to(target)
 
+    def compact(self, index: int) -> SnapshotMeta:
+        """The runtime holds a durable snapshot of the state machine through `index` (at most the applied
+        index): drop the log through it. Returns what the snapshot must be stored with (its term and the
+        membership in force there); a follower that needs the dropped entries is sent that snapshot."""
+        if not self._log.snapshot_index < index <= min(self._applied_index, self._log.persisted_index):
+            raise ValueError(
+                f"cannot compact through {index}: it must exceed the snapshot index {self._log.snapshot_index} "
+                f"and be applied ({self._applied_index}) and durable ({self._log.persisted_index})"
+            )
+        in_force = [membership for at, membership in self._memberships if at <= index][-1]
+        self._log.compact_through(index)
+        # Membership entries through index are in the snapshot now: the one in force there is the base.
+        self._memberships = [(0, in_force)] + [(at, membership) for at, membership in self._memberships if at > index]
+        self._snapshot = SnapshotMeta(index, self._log.snapshot_term, in_force.encode())
+        return self._snapshot
+
     def lease_read_index(self) -> int | None:
         """The index a strongly consistent read must wait to see applied, or None if we may not serve it.
 
@@ -328,7 +374,7 @@ class Replica:
     def step(self, message: Message) -> None:
         if message.recipient != self._node_id:
             return
-        if message.sender not in self._peer_set and message.kind is not MessageKind.APPEND:
+        if message.sender not in self._peer_set and message.kind not in _FROM_ANY_LEADER:
             # Appends are taken from anyone: a replica down while a member was added back knows a membership
             # without it, and must still follow that member once it leads (the log brings the membership).
             # Votes from outside stay ignored, so a removed member cannot disrupt the group.
@@ -348,9 +394,9 @@ class Replica:
                 # Pre-votes speak of a term nobody has entered yet; they must not move ours.
                 pass
             else:
-                self._become_follower(message.term, message.sender if kind is MessageKind.APPEND else None)
+                self._become_follower(message.term, message.sender if kind in _FROM_ANY_LEADER else None)
         elif message.term < self._term:
-            if kind is MessageKind.APPEND:
+            if kind in _FROM_ANY_LEADER:
                 # A deposed leader (perhaps cut off while we moved on): tell it our term so it steps down.
                 self._send(Message(MessageKind.APPEND_RESPONSE, self._node_id, message.sender, self._term))
             elif kind is MessageKind.PRE_VOTE:
@@ -367,12 +413,15 @@ class Replica:
         elif kind is MessageKind.VOTE_RESPONSE:
             if self._role is Role.CANDIDATE and message.term == self._term:
                 self._record_vote(message.sender, not message.reject)
-        elif kind is MessageKind.APPEND:
+        elif kind in _FROM_ANY_LEADER:
             if self._role is Role.LEADER:
                 return  # Two leaders in one term cannot happen; a forged message must not make it so.
             if self._role is not Role.FOLLOWER:
                 self._become_follower(self._term, message.sender)
-            self._handle_append(message)
+            if kind is MessageKind.APPEND:
+                self._handle_append(message)
+            else:
+                self._handle_snapshot(message)
         elif kind is MessageKind.APPEND_RESPONSE:
             if self._role is Role.LEADER:
                 self._handle_append_response(message)
@@ -385,6 +434,7 @@ class Replica:
     def has_ready(self) -> bool:
         return bool(
             self._outbox
+            or self._snapshot_to_install is not None
             or self._log.has_unpersisted_entries()
             or self._commit_index > self._applied_index
             or self._hard_state() != self._persisted_hard_state
@@ -398,14 +448,20 @@ class Replica:
                 for peer in self._peers:
                     self._replicate_to(peer)
         hard_state = self._hard_state()
+        installed = self._snapshot_to_install.index if self._snapshot_to_install is not None else 0
         return Ready(
             persist=self._log.unpersisted_entries(),
             hard_state=hard_state if hard_state != self._persisted_hard_state else None,
             send=tuple(self._outbox),
-            apply=tuple(self._log.entries_between(self._applied_index + 1, self._commit_index)),
+            apply=tuple(self._log.entries_between(max(self._applied_index, installed) + 1, self._commit_index)),
+            snapshot=self._snapshot_to_install,
         )
 
     def advance(self, ready: Ready) -> None:
+        if ready.snapshot is not None:
+            self._applied_index = max(self._applied_index, ready.snapshot.index)
+            if self._snapshot_to_install == ready.snapshot:
+                self._snapshot_to_install = None
         if ready.persist:
             self._log.mark_persisted(ready.persist[-1].index)
         if ready.hard_state is not None:
@@ -625,17 +681,41 @@ class Replica:
         self._after_merge(entries)
         last_new_index = previous_index + len(entries)
         self._commit_index = max(self._commit_index, min(message.commit, last_new_index))
-        # Sent after the runtime persists this Ready, so the match we claim is durable.
+        self._acknowledge(message, last_new_index)
+
+    def _acknowledge(self, message: Message, matched_index: int) -> None:
+        """Tell the leader our log matches its own through matched_index, echoing its lease stamp.
+        Sent after the runtime persists (or installs) this Ready, so the match we claim is durable."""
         self._send(
             Message(
                 MessageKind.APPEND_RESPONSE,
                 self._node_id,
                 message.sender,
                 self._term,
-                index=last_new_index,
+                index=matched_index,
                 lease_stamp=message.lease_stamp,
             )
         )
+
+    def _handle_snapshot(self, message: Message) -> None:
+        self._leader_id = message.sender
+        self._election_elapsed = 0
+        self._ticks_since_leader_contact = 0
+        if message.index > self._commit_index:
+            membership = Membership.decode(message.snapshot_membership)
+            if membership is None:
+                return  # not a membership: a malformed snapshot is not installed
+            kept = self._log.restore(message.index, message.log_term)
+            self._commit_index = message.index
+            self._snapshot = self._snapshot_to_install = SnapshotMeta(message.index, message.log_term, message.snapshot_membership)
+            self._memberships = [(0, membership)]
+            if kept:
+                for entry in self._log.entries_between(message.index + 1, self._log.last_index):
+                    self._note_membership_entry(entry)
+            self._use_latest_membership()
+        # Our log now matches the leader's through commit_index: the snapshot's index, or further when we
+        # held all it covers already (committed entries equal the leader's).
+        self._acknowledge(message, self._commit_index)
 
     # ---- replication, leader side -----------------------------------------------------------------
 
@@ -687,6 +767,7 @@ class Replica:
         sent_before = len(self._outbox)
         self._replicate_to(peer)
         if len(self._outbox) == sent_before:
+            known_term = self._log.term_at(progress.match_index)
             # Nothing to stream (or window full): a bare heartbeat at a prefix the follower surely holds,
             # carrying our commit index and a fresh lease stamp.
             self._send(
@@ -695,8 +776,9 @@ class Replica:
                     self._node_id,
                     peer,
                     self._term,
-                    log_term=self._log.term_at(progress.match_index) or 0,
-                    index=progress.match_index,
+                    # Below our snapshot we no longer know the term: index 0 matches on every replica.
+                    log_term=known_term or 0,
+                    index=progress.match_index if known_term is not None else 0,
                     commit=self._commit_index,
                     lease_stamp=self._tick_count,
                 )
@@ -704,9 +786,12 @@ class Replica:
 
     def _send_append(self, peer: str, progress: FollowerProgress) -> None:
         previous_index = progress.next_index - 1
-        # With snapshots, a previous_index below the first retained entry would send a snapshot instead.
         previous_term = self._log.term_at(previous_index)
-        assert previous_term is not None, (previous_index, self._log.last_index)
+        if previous_term is None:
+            # The entries the follower needs were compacted into our snapshot: send that instead.
+            assert previous_index < self._log.snapshot_index and self._snapshot is not None, (previous_index, self._log.last_index)
+            self._send_snapshot(peer, progress)
+            return
         entries = self._log.batch_from(
             progress.next_index, self._config.max_entries_per_append, self._config.max_bytes_per_append
         )
@@ -724,6 +809,24 @@ class Replica:
             )
         )
         progress.sent_entries(entries[-1].index if entries else previous_index)
+
+    def _send_snapshot(self, peer: str, progress: FollowerProgress) -> None:
+        snapshot = self._snapshot
+        assert snapshot is not None
+        self._send(
+            Message(
+                MessageKind.SNAPSHOT,
+                self._node_id,
+                peer,
+                self._term,
+                log_term=snapshot.term,
+                index=snapshot.index,
+                commit=self._commit_index,
+                lease_stamp=self._tick_count,
+                snapshot_membership=snapshot.membership,
+            )
+        )
+        progress.sent_snapshot(snapshot.index)
 
     def _send_timeout_now(self, target: str) -> None:
         self._send(Message(MessageKind.TIMEOUT_NOW, self._node_id, target, self._term))

@@ -5,6 +5,10 @@ live replica): Ready handling in the required order (persist + fsync, send, appl
 that drops, delays, duplicates and reorders messages and can be partitioned (symmetrically or one way),
 and crashes that lose everything that was not yet fsynced. The same seed and the same calls replay the
 same run exactly; print the seed of a failing run to replay it.
+
+Snapshots: `compact(node)` stores a node's state machine (its applied entries) as its durable snapshot
+and drops the log and the WAL through it; a SNAPSHOT message carries a copy of the sender's snapshot,
+taken when it is sent, which the recipient installs when its Ready says so.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from dataclasses import dataclass, field
 
 from cluster.core.config import RaftConfig
 from cluster.core.membership import Membership
-from cluster.core.messages import Message
+from cluster.core.messages import Message, MessageKind
 from cluster.core.replica import NotLeaderError, Replica, Role
 from cluster.core.simulation_invariants import SafetyMonitor
-from cluster.core.types import Entry, HardState
+from cluster.core.types import Entry, HardState, SnapshotMeta
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,24 @@ class CrashPoint(enum.Enum):
 class SimulatedNode:
     node_id: str
     replica: Replica | None
-    # What the WAL holds: only ever changed by a Ready's persist, after which it is "fsynced".
+    # What the WAL holds (the entries after the snapshot): only ever changed by a Ready's persist or
+    # snapshot, or by a compaction, after which it is "fsynced".
     durable_entries: list[Entry] = field(default_factory=list)
     durable_hard_state: HardState | None = None
     # The state machine: entries applied, in order; durable like the runtime's SQLite state.
     applied: list[Entry] = field(default_factory=list)
+    # The durable snapshot: what the state machine held through durable_snapshot.index.
+    durable_snapshot: SnapshotMeta | None = None
+    snapshot_entries: list[Entry] = field(default_factory=list)
+    # Snapshots delivered to the replica, by (index, term), until its Ready installs one.
+    received_snapshots: dict[tuple[int, int], list[Entry]] = field(default_factory=dict)
     pending_crash: CrashPoint | None = None
     restarts: int = 0
+
+    @property
+    def wal_start(self) -> int:
+        """The index the WAL's first entry has (1 without a snapshot)."""
+        return (self.durable_snapshot.index if self.durable_snapshot is not None else 0) + 1
 
     @property
     def alive(self) -> bool:
@@ -86,10 +101,13 @@ class Simulation:
             self.nodes[node_id] = SimulatedNode(node_id, None)
             self.nodes[node_id].replica = self._new_replica(self.nodes[node_id])
         self._in_flight: list[tuple[int, int, Message]] = []
+        # The snapshot copy each SNAPSHOT message in flight carries, by its sequence number.
+        self._snapshot_payloads: dict[int, list[Entry]] = {}
         self._message_sequence = 0
         self.blocked_links: set[tuple[str, str]] = set()
         self.messages_sent = 0
         self.messages_delivered = 0
+        self.snapshots_sent = 0
         self.monitor = SafetyMonitor(self) if check_invariants else None
 
     # ---- construction and crashes -----------------------------------------------------------------
@@ -108,6 +126,7 @@ class Simulation:
             entries=list(node.durable_entries),
             hard_state=node.durable_hard_state,
             applied_index=len(node.applied),
+            snapshot=node.durable_snapshot,
         )
 
     def add_node(self, node_id: str, joining: Membership) -> None:
@@ -134,11 +153,29 @@ class Simulation:
         if node.alive:
             return
         if lose_state_machine:
-            node.applied = []
+            node.applied = list(node.snapshot_entries)  # the state machine restarts from its snapshot
+        node.received_snapshots.clear()
         node.restarts += 1
         node.replica = self._new_replica(node)
         if self.monitor is not None:
             self.monitor.on_restart(node_id)
+
+    def compact(self, node_id: str, index: int | None = None, *, truncate_wal: bool = True) -> SnapshotMeta:
+        """Snapshot a live node's state machine through `index` (default: all it applied) and drop its
+        log through it; truncate_wal=False is a crash after the snapshot became durable and before the
+        WAL was truncated (the restart must cope with the overlap)."""
+        node = self.nodes[node_id]
+        assert node.replica is not None, f"{node_id} is down"
+        through = node.replica.applied_index if index is None else index
+        meta = node.replica.compact(through)
+        node.durable_snapshot = meta
+        node.snapshot_entries = node.applied[:through]
+        if truncate_wal:
+            node.durable_entries = [entry for entry in node.durable_entries if entry.index > through]
+        else:
+            node.replica = None
+            node.pending_crash = None
+        return meta
 
     # ---- network ----------------------------------------------------------------------------------
 
@@ -165,7 +202,7 @@ class Simulation:
     def heal(self) -> None:
         self.blocked_links.clear()
 
-    def _enqueue(self, message: Message) -> None:
+    def _enqueue(self, message: Message, snapshot_payload: list[Entry] | None = None) -> None:
         self.messages_sent += 1
         if self.faults.drop_probability and self.rng.random() < self.faults.drop_probability:
             return
@@ -173,6 +210,8 @@ class Simulation:
         for _ in range(copies):
             delay = self.rng.randint(self.faults.delay_steps_min, self.faults.delay_steps_max)
             self._message_sequence += 1
+            if snapshot_payload is not None:
+                self._snapshot_payloads[self._message_sequence] = snapshot_payload
             heapq.heappush(self._in_flight, (self.time + delay, self._message_sequence, message))
 
     # ---- driving ----------------------------------------------------------------------------------
@@ -180,13 +219,16 @@ class Simulation:
     def step(self) -> None:
         self.time += 1
         while self._in_flight and self._in_flight[0][0] <= self.time:
-            _, _, message = heapq.heappop(self._in_flight)
+            _, sequence, message = heapq.heappop(self._in_flight)
+            payload = self._snapshot_payloads.pop(sequence, None)
             recipient = self.nodes.get(message.recipient)
             if recipient is None or recipient.replica is None:
                 continue
             if (message.sender, message.recipient) in self.blocked_links:
                 continue
             self.messages_delivered += 1
+            if payload is not None:
+                recipient.received_snapshots[(message.index, message.log_term)] = payload
             recipient.replica.step(message)
         for node in self.nodes.values():
             if node.replica is not None:
@@ -208,10 +250,13 @@ class Simulation:
             if node.pending_crash is CrashPoint.BEFORE_FSYNC:
                 self.crash(node.node_id)
                 return
+            if ready.snapshot is not None:
+                self._install_snapshot(node, ready.snapshot)
             if ready.persist:
                 first_index = ready.persist[0].index
-                assert first_index <= len(node.durable_entries) + 1, "WAL gap"
-                del node.durable_entries[first_index - 1 :]
+                offset = node.wal_start
+                assert offset <= first_index <= offset + len(node.durable_entries), "WAL gap"
+                del node.durable_entries[first_index - offset :]
                 node.durable_entries.extend(ready.persist)
             if ready.hard_state is not None:
                 node.durable_hard_state = ready.hard_state
@@ -219,7 +264,12 @@ class Simulation:
                 self.crash(node.node_id)
                 return
             for message in ready.send:
-                self._enqueue(message)
+                if message.kind is MessageKind.SNAPSHOT:
+                    assert node.durable_snapshot is not None and node.durable_snapshot.index == message.index
+                    self.snapshots_sent += 1
+                    self._enqueue(message, list(node.snapshot_entries))
+                else:
+                    self._enqueue(message)
             if node.pending_crash is CrashPoint.AFTER_SEND:
                 self.crash(node.node_id)
                 return
@@ -229,6 +279,19 @@ class Simulation:
                 if self.monitor is not None:
                     self.monitor.on_apply(node.node_id, ready.apply)
             replica.advance(ready)
+
+    def _install_snapshot(self, node: SimulatedNode, meta: SnapshotMeta) -> None:
+        """What the runtime does with a Ready's snapshot: replace the state machine, then the WAL."""
+        payload = node.received_snapshots.pop((meta.index, meta.term))
+        assert len(payload) == meta.index and payload[-1].term == meta.term, (meta, len(payload))
+        node.snapshot_entries = list(payload)
+        node.applied = list(payload)
+        wal_term_there = next((entry.term for entry in node.durable_entries if entry.index == meta.index), None)
+        kept = [entry for entry in node.durable_entries if entry.index > meta.index] if wal_term_there == meta.term else []
+        node.durable_snapshot = meta
+        node.durable_entries = kept
+        if self.monitor is not None:
+            self.monitor.on_snapshot_installed(node.node_id, payload)
 
     def run_until(self, condition: Callable[[], bool], max_steps: int) -> int:
         """Steps until condition() holds; returns the steps taken, or raises TimeoutError with the seed."""

@@ -24,6 +24,8 @@ class ChaosSettings:
     partition_probability: float = 0.01
     heal_probability: float = 0.02
     transfer_probability: float = 0.003
+    # Per step: one live replica snapshots its state machine and compacts its log through what it applied.
+    compaction_probability: float = 0.0
     faults: NetworkFaults = field(
         default_factory=lambda: NetworkFaults(
             drop_probability=0.05, duplicate_probability=0.03, delay_steps_min=1, delay_steps_max=4
@@ -45,6 +47,8 @@ class ChaosReport:
     transfers: int = 0
     lease_reads_checked: int = 0
     messages_sent: int = 0
+    compactions: int = 0
+    snapshots_sent: int = 0
 
 
 def run_chaos(seed: int, settings: ChaosSettings | None = None) -> ChaosReport:
@@ -84,6 +88,7 @@ def run_chaos(seed: int, settings: ChaosSettings | None = None) -> ChaosReport:
     report.terms = len(monitor.leader_of_term)
     report.lease_reads_checked = monitor.lease_reads_checked
     report.messages_sent = simulation.messages_sent
+    report.snapshots_sent = simulation.snapshots_sent
     return report
 
 
@@ -118,6 +123,17 @@ def _inject_faults(
             simulation.cut_one_way(sender, recipient)
     if simulation.blocked_links and chaos_rng.random() < settings.heal_probability:
         simulation.heal()
+    if settings.compaction_probability and chaos_rng.random() < settings.compaction_probability:
+        compactable = [
+            node_id
+            for node_id, node in simulation.nodes.items()
+            if node.replica is not None
+            and node.replica.applied_index > (node.durable_snapshot.index if node.durable_snapshot else 0)
+            and node.replica.applied_index <= node.replica.persisted_index
+        ]
+        if compactable:
+            simulation.compact(chaos_rng.choice(compactable))
+            report.compactions += 1
     if chaos_rng.random() < settings.transfer_probability:
         leader = simulation.leader()
         if leader is not None:

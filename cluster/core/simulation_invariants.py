@@ -47,12 +47,16 @@ class SafetyMonitor:
     def on_restart(self, node_id: str) -> None:
         self._commit_watermark[node_id] = 0
 
-    def on_apply(self, node_id: str, entries: Sequence[Entry]) -> None:
+    def on_apply(self, node_id: str, entries: Sequence[Entry], how: str = "applied") -> None:
         for entry in entries:
             previous = self.applied_at.setdefault(entry.index, entry)
             if previous != entry:
-                self._fail(f"state machine safety: {node_id} applied {entry} where another applied {previous}")
+                self._fail(f"state machine safety: {node_id} {how} {entry} where another applied {previous}")
             self._applied_since_check.append((node_id, entry))
+
+    def on_snapshot_installed(self, node_id: str, entries: Sequence[Entry]) -> None:
+        """A node's state machine became a copy of a leader's snapshot: every entry must be the committed one."""
+        self.on_apply(node_id, entries, "installed a snapshot with")
 
     def check(self) -> None:
         simulation = self.simulation
@@ -112,7 +116,11 @@ class SafetyMonitor:
         """Log matching, leader completeness and durability of committed entries (O(log length))."""
         simulation = self.simulation
         replicas = simulation.live_replicas()
-        terms = {replica.node_id: [entry.term for entry in replica.entries_between(1, replica.last_index)] for replica in replicas}
+        # Each log from its first retained entry (after its snapshot) on, by index.
+        terms = {
+            replica.node_id: {entry.index: entry.term for entry in replica.entries_between(1, replica.last_index)}
+            for replica in replicas
+        }
         commands: dict[tuple[int, int], bytes] = {}
         for replica in replicas:
             for entry in replica.entries_between(1, replica.last_index):
@@ -122,19 +130,22 @@ class SafetyMonitor:
         for position, first in enumerate(replicas):
             for second in replicas[position + 1 :]:
                 first_terms, second_terms = terms[first.node_id], terms[second.node_id]
-                common = min(len(first_terms), len(second_terms))
-                while common > 0 and first_terms[common - 1] != second_terms[common - 1]:
-                    common -= 1
-                if first_terms[:common] != second_terms[:common]:
-                    self._fail(f"log matching: {first.node_id} and {second.node_id} agree at {common} but not before")
+                shared = sorted(set(first_terms) & set(second_terms), reverse=True)
+                agreed = next((index for index in shared if first_terms[index] == second_terms[index]), 0)
+                if any(first_terms[index] != second_terms[index] for index in shared if index < agreed):
+                    self._fail(f"log matching: {first.node_id} and {second.node_id} agree at {agreed} but not before")
         for replica in replicas:
             if replica.role is not Role.LEADER:
                 continue
             self._checked_leaders.add(replica.term)
             leader_terms = terms[replica.node_id]
+            # What its snapshot covers was committed and applied (the state machine checks judge it).
+            compacted_through = replica.snapshot.index if replica.snapshot is not None else 0
             for index, entry in self.committed.items():
-                if self.committed_known_at_term[index] < replica.term and (
-                    index > len(leader_terms) or leader_terms[index - 1] != entry.term
+                if (
+                    self.committed_known_at_term[index] < replica.term
+                    and index > compacted_through
+                    and leader_terms.get(index) != entry.term
                 ):
                     self._fail(f"leader completeness: leader {replica.node_id} of term {replica.term} lacks {entry}")
         # An entry reached a majority of the membership that committed it; single-server changes keep
@@ -143,11 +154,19 @@ class SafetyMonitor:
             membership.quorum
             for membership in [*simulation.initial_membership.values(), *(r.membership for r in replicas)]
         )
-        durable_terms = [[entry.term for entry in node.durable_entries] for node in simulation.nodes.values()]
+        # A node holds a committed entry durably in its WAL or in its durable snapshot.
+        durable_terms = [
+            ({entry.index: entry.term for entry in node.durable_entries}, node.snapshot_entries)
+            for node in simulation.nodes.values()
+        ]
         for index, entry in self.committed.items():
-            holders = sum(1 for log in durable_terms if index <= len(log) and log[index - 1] == entry.term)
+            holders = sum(
+                1
+                for wal, snapshot in durable_terms
+                if wal.get(index) == entry.term or (index <= len(snapshot) and snapshot[index - 1] == entry)
+            )
             if holders < quorum:
-                self._fail(f"durability: committed {entry} is in only {holders} WALs")
+                self._fail(f"durability: committed {entry} is in only {holders} WALs or snapshots")
 
     def check_final_agreement(self) -> None:
         """After convergence: every state machine holds exactly the same sequence, containing all commits."""

@@ -21,3 +21,13 @@ class HardState:
     term: int
     voted_for: str | None
     commit: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotMeta:
+    """What a state machine snapshot covers: every entry through `index` (whose term is `term`), and the
+    membership in force at that index (Membership.encode()), which the compacted log no longer holds."""
+
+    index: int
+    term: int
+    membership: bytes

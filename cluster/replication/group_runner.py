@@ -21,7 +21,7 @@ from typing import Any
 
 from cluster.core.config import RaftConfig
 from cluster.core.membership import Membership, MembershipError
-from cluster.core.messages import Message
+from cluster.core.messages import Message, MessageKind
 from cluster.core.ready import Ready
 from cluster.core.replica import NotLeaderError, Replica, Role
 from cluster.replication.state_machine import StateMachine
@@ -140,6 +140,11 @@ class GroupRunner:
     # ---- inputs -------------------------------------------------------------------------------
 
     def deliver(self, message: Message) -> None:
+        if message.kind is MessageKind.SNAPSHOT:
+            # This runtime never compacts its logs yet, so no replica of ours sends one, and it could not
+            # install one (the state machine's snapshot transfer is still to come): refuse it, loudly.
+            log.warning("group %s: dropped a snapshot from %s, which this runtime cannot install", self.group_id, message.sender)
+            return
         self._inbox.append(message)
         self._mark_dirty()
 

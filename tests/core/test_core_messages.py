@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cluster.core.membership import Membership
 from cluster.core.messages import Message, MessageDecodeError, MessageKind, message_from_wire, message_to_wire
 from cluster.core.types import Entry
 
@@ -18,6 +19,12 @@ def messages(draw: st.DrawFn) -> Message:
     log_term = draw(st.integers(min_value=0, max_value=term))
     index = draw(st.integers(min_value=0, max_value=10**12))
     entries: tuple[Entry, ...] = ()
+    snapshot_membership = b""
+    if kind is MessageKind.SNAPSHOT:
+        term = max(term, 1)
+        log_term = draw(st.integers(min_value=1, max_value=term))
+        index = max(index, 1)
+        snapshot_membership = Membership(tuple(draw(st.lists(node_names, min_size=1, max_size=5, unique=True)))).encode()
     if kind is MessageKind.APPEND and term >= 1:
         commands = draw(st.lists(st.binary(max_size=40), max_size=5))
         entry_term = max(log_term, 1)
@@ -35,6 +42,7 @@ def messages(draw: st.DrawFn) -> Message:
         reject_hint=draw(st.integers(min_value=0, max_value=10**12)),
         lease_stamp=draw(st.integers(min_value=0, max_value=10**12)),
         transfer=draw(st.booleans()),
+        snapshot_membership=snapshot_membership,
     )
 
 
@@ -102,3 +110,20 @@ def test_specific_malformations_are_rejected(mutate: Any) -> None:
 def test_decode_error_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         message_from_wire([])
+
+
+def test_a_snapshot_message_carries_its_membership_and_refuses_to_travel_without_it() -> None:
+    membership = Membership(("a", "b", "c"), ("d",))
+    message = Message(MessageKind.SNAPSHOT, "a", "b", 3, log_term=2, index=40, commit=41, snapshot_membership=membership.encode())
+    decoded = message_from_wire(json.loads(json.dumps(message_to_wire(message))))
+    assert decoded == message and Membership.decode(decoded.snapshot_membership) == membership
+    bare = message_to_wire(message)
+    del bare["snapshot_membership"]
+    with pytest.raises(MessageDecodeError, match="snapshot needs"):
+        message_from_wire(bare)
+    with pytest.raises(MessageDecodeError, match="non-empty base64"):
+        message_from_wire(message_to_wire(message) | {"snapshot_membership": ""})
+    # The other kinds' wire form is what it was before snapshots.
+    assert "snapshot_membership" not in message_to_wire(Message(MessageKind.APPEND, "a", "b", 3))
+    with pytest.raises(MessageDecodeError, match="only SNAPSHOT carries a membership"):
+        message_from_wire(message_to_wire(message) | {"kind": "append"})
