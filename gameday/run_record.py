@@ -79,6 +79,7 @@ class RunRecord:
         """The command that replays this run's fault schedule."""
         return (
             f"gameday run {self.scenario.source or self.scenario.name} --seed {self.seed}"
+            + (f" --duration {self.scenario.duration_override_s:g}s" if self.scenario.duration_override_s else "")
             + "".join(f" --planted-bug {name}" for name in self.planted_bugs)
             + (f" --backend {self.backend}" if self.backend != DEFAULT_BACKEND else "")
             + (

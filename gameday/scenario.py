@@ -142,6 +142,16 @@ class AbortCondition:
 
 
 @dataclass(frozen=True)
+class ResourceSettings:
+    """`[resources]`: sample every process's memory and descriptors and the storage nodes' disk use every
+    `interval_s`; the `resources` verdict fails a series that grew by more than `growth_tolerance` of
+    its level over the run's second half (gameday/checks/resources.py)."""
+
+    interval_s: float = 2.0
+    growth_tolerance: float = 0.1
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -153,7 +163,10 @@ class Scenario:
     final_reads: bool
     thresholds: Thresholds
     abort: AbortCondition | None = None
+    resources: ResourceSettings | None = None
     source: str = field(default="", compare=False)  # the file it was read from
+    # `gameday run --duration`: the fault phase's length, overriding the file's (None: the file's own).
+    duration_override_s: float | None = None
 
     @property
     def total_s(self) -> float:
@@ -495,6 +508,53 @@ def _abort(top: _Table) -> AbortCondition | None:
     return condition
 
 
+def _resources(top: _Table) -> ResourceSettings | None:
+    if "resources" not in top.data:
+        return None
+    table = top.table("resources")
+    settings = ResourceSettings(
+        interval_s=table.number("interval_s", ResourceSettings.interval_s, minimum=0.2),
+        growth_tolerance=table.number("growth_tolerance", ResourceSettings.growth_tolerance, above_minimum=True),
+    )
+    table.finish()
+    return settings
+
+
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from "90", "90s", "10m" or "1h"; ValueError naming the problem otherwise."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _DURATION_UNITS else "s"
+    number = value[:-1] if value[-1:] in _DURATION_UNITS else value
+    try:
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration: write seconds, or a number with s, m or h (90s, 10m, 1h)") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{text!r}: a duration must be positive")
+    return seconds
+
+
+def with_fault_duration(scenario: Scenario, seconds: float) -> Scenario:
+    """The scenario with a fault phase of `seconds` (the same mix and pace, for longer or shorter)."""
+    longest = scenario.faults.fault_duration_s[1]
+    if scenario.faults.mix and seconds < longest:
+        raise ScenarioError(
+            scenario.source or scenario.name, "faults.duration_s",
+            f"--duration {seconds:g}s is shorter than one fault of this scenario (up to {longest:g} s)",
+        )  # fmt: skip
+    hot_key = scenario.workload.hot_key
+    total_s = scenario.warmup_s + seconds + scenario.recovery_s
+    if hot_key is not None and hot_key.hot_end_s >= total_s:
+        raise ScenarioError(
+            scenario.source or scenario.name, "workload.hot_duration_s",
+            f"--duration {seconds:g}s ends the run before the hot phase ends ({hot_key.hot_end_s:g} s)",
+        )  # fmt: skip
+    return replace(scenario, faults=replace(scenario.faults, duration_s=seconds), duration_override_s=seconds)
+
+
 def parse_scenario(data: Mapping[str, Any], file: str) -> Scenario:
     """Validates already-parsed TOML; `file` only names the source in errors."""
     top = _Table(file, "", data)
@@ -512,6 +572,7 @@ def parse_scenario(data: Mapping[str, Any], file: str) -> Scenario:
         final_reads=top.boolean("final_reads", True),
         thresholds=_thresholds(top),
         abort=_abort(top),
+        resources=_resources(top),
         source=file,
     )
     top.finish()

@@ -19,6 +19,7 @@ from gameday.checks.log_replicas import LogReplicasCheck
 from gameday.checks.metadata_load import MetadataLoadCheck
 from gameday.checks.prometheus import PrometheusCheck
 from gameday.checks.regression import RegressionCheck
+from gameday.checks.resources import ResourcesCheck
 from gameday.checks.scrub import ScrubCheck
 from gameday.checks.steady_state import SteadyStateCheck
 from gameday.checks.store_errors import StoreErrorsCheck
@@ -36,6 +37,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     AvailabilityRegressionCheck(),
     ScrubCheck(),
     StoreErrorsCheck(),
+    ResourcesCheck(),
     MetadataLoadCheck(),
     AdmissionCheck(),
     PrometheusCheck(),

@@ -17,7 +17,13 @@ from cluster.runtime.planted_bugs import PLANTED_BUGS, UnknownPlantedBugError, c
 from gameday.baseline import BaselineError, load_baseline
 from gameday.game_day import new_seed, run_game_day
 from gameday.prometheus_server import PrometheusError, find_prometheus
-from gameday.scenario import ScenarioError, load_scenario, shipped_scenarios
+from gameday.scenario import (
+    ScenarioError,
+    load_scenario,
+    parse_duration,
+    shipped_scenarios,
+    with_fault_duration,
+)
 from loadgen.user_load import LocustfileError, UserLoad, check_locustfile
 
 EXIT_UNKNOWN = 2
@@ -38,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"a shipped scenario ({', '.join(shipped_scenarios())}) or a path to a TOML file (default: default)",
     )
     parser.add_argument("--seed", type=int, help="replay a run: the fault schedule follows from scenario + seed")
+    parser.add_argument(
+        "--duration", metavar="TIME",
+        help="the fault phase's length instead of the scenario's (90s, 10m, 1h): the same mix and pace of "
+        "faults for longer, as a soak (`gameday run soak --duration 1h`)",
+    )
     parser.add_argument("--out", type=Path, help="run directory (default: runs/SCENARIO-TIME-seedN)")
     parser.add_argument(
         "--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
@@ -82,8 +93,13 @@ def _raise_interrupt(signal_number: int, frame: FrameType | None) -> None:
 def run_command(args: argparse.Namespace) -> int:
     try:
         scenario = load_scenario(args.scenario)
+        if args.duration is not None:
+            scenario = with_fault_duration(scenario, parse_duration(args.duration))
     except ScenarioError as error:
         print(f"gameday run: {error}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    except ValueError as error:
+        print(f"gameday run: --duration: {error}", file=sys.stderr)
         return EXIT_UNKNOWN
     try:
         planted_bugs = check_planted_bugs(args.planted_bugs)

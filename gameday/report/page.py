@@ -23,6 +23,7 @@ from gameday.report.inputs import (
     read_summary,
 )
 from gameday.report.metadata_load import metadata_load_figure
+from gameday.report.resources import resources_section
 from gameday.report.svg import Line, line_plot
 from gameday.report.timeline import (
     Axis,
@@ -84,6 +85,7 @@ def build_report_html(run_dir: Path) -> str:
         _plots(history, canaries, windows, axis),
         _metadata_load_plot(run_dir, summary, windows, axis),
         hot_key_section(summary.get("admission")),
+        resources_section(run_dir, axis.origin_s, windows, summary.get("resources")),
         "<h2>Client operations</h2>",
         markup.operations_table(history),
         markup.load_counts_table(summary.get("load")),
