@@ -21,7 +21,7 @@ from cluster.runtime.topology import Topology
 SELECTOR_INDEX_RANGE = 1_000_000
 # Kinds whose injector draws randomly (which items rot, when a link flaps): each planned fault carries
 # its own seed.
-SEEDED_KINDS = frozenset({"bit-rot", "flapping-partition", "flapping-one-way", "flapping-latency"})
+SEEDED_KINDS = frozenset({"bit-rot", "flapping-partition", "flapping-one-way", "flapping-latency", "lagging-election"})
 
 
 class ScheduleError(Exception):

@@ -417,6 +417,12 @@ def _check_composed_faults(table: _Table, phase: FaultPhase) -> None:
             '"isolate" cuts the leader\'s links through Toxiproxy, which a cluster has only when the mix names a'
             " network fault kind (e.g. partition-node); add one, or use by = [\"kill\"]",
         )
+    if "lagging-election" in phase.mix and not phase.allow_majority_loss:
+        raise table.fail(
+            "mix.lagging-election",
+            "takes a majority of one group down on purpose (its leader off, a follower paused): set"
+            " allow_majority_loss = true to run it",
+        )
 
 
 def _thresholds(top: _Table) -> Thresholds:

@@ -16,13 +16,12 @@ import signal
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
-from chaos.faults.injector import FaultContext, FaultNotApplicable
+from chaos.faults.injector import NOTHING_TO_HEAL, FaultContext, FaultNotApplicable
 from chaos.faults.process_faults import SIGNAL_EFFECT_TIMEOUT_S, _wait_until
 from cluster.deploy.local_processes import ClusterError
 from cluster.replication.replica_host import CLOCK_RATE_ENVIRONMENT_VARIABLE, parse_clock_rate
 
 DEFAULT_RATE = 1.5
-_NOTHING_TO_HEAL = {"healed": False, "reason": "never started or already healed"}
 
 
 class _ClusterWithEnvironment(Protocol):
@@ -80,7 +79,7 @@ class ClockSkew:
 
     def heal(self, context: FaultContext) -> dict[str, Any]:
         if self.skewed_pid is None:
-            return dict(_NOTHING_TO_HEAL)
+            return dict(NOTHING_TO_HEAL)
         process_id = self.target["process_id"]
         skewed_pid, self.skewed_pid = self.skewed_pid, None
         current = context.cluster.pids().get(process_id)

@@ -18,14 +18,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chaos.faults.injector import FaultContext
+from chaos.faults.injector import NOTHING_TO_HEAL, FaultContext
 from chaos.faults.network_faults import Latency, OneWay, PartitionNode, _LinkFault, isolate_process_streams
 from chaos.network_links import LinkStream
 from cluster.runtime.topology import Topology
 
 DEFAULT_FLAP_MIN_S = 0.2
 DEFAULT_FLAP_MAX_S = 1.0
-_NOTHING_TO_HEAL = {"healed": False, "reason": "never started or already healed"}
 
 
 def flap_bounds(target: Mapping[str, Any]) -> tuple[float, float]:
@@ -85,7 +84,7 @@ class _FlappingLinkFault:
 
     def heal(self, context: FaultContext) -> dict[str, Any]:
         if not self.active:
-            return dict(_NOTHING_TO_HEAL)
+            return dict(NOTHING_TO_HEAL)
         # inner.heal is idempotent and retries what a failed removal left: safe in either phase.
         result = self.inner.heal(context)
         if not self.on:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from chaos.faults.leaders import LeaderView
+from chaos.faults.leaders import LeaderView, choose_leader
 from cluster.runtime.topology import Topology
 
 
@@ -60,3 +60,30 @@ class EvolvingInjector(FaultInjector, Protocol):
     """
 
     def tick(self, context: FaultContext) -> list[dict[str, Any]]: ...
+
+
+_T = TypeVar("_T")
+LEADER_POLL_S = 0.2
+# What `heal` answers when there is nothing of its own to undo (never started, or healed already).
+NOTHING_TO_HEAL = {"healed": False, "reason": "never started or already healed"}
+
+
+def leader_now(context: FaultContext, selector: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """(process, group) leading what `selector` names now, or None mid-election (the caller looks again)."""
+    node_ids = {spec.process_id for spec in context.cluster.topology().by_role("node")}
+    try:
+        return choose_leader(selector, context.leaders(), node_ids)
+    except LookupError:
+        return None
+
+
+def within_leader_wait(context: FaultContext, attempt: Callable[[], _T | None], what: str) -> _T:
+    """attempt()'s first result that is not None, polling for up to context.leader_wait_s (a group may be
+    mid-election when a fault starts); FaultNotApplicable naming `what` when none comes."""
+    waited_s = 0.0
+    while (result := attempt()) is None:
+        if waited_s >= context.leader_wait_s:
+            raise FaultNotApplicable(f"{what} (waited {waited_s:.1f}s)")
+        context.sleep(LEADER_POLL_S)
+        waited_s += LEADER_POLL_S
+    return result

@@ -83,6 +83,12 @@ FAULT_KINDS: dict[str, FaultKind] = {
         # For the whole fault, kill (or isolate) whichever process leads the group as soon as it leads;
         # each victim comes back after down_s (leader_churn.py).
         FaultKind("leader-churn", "process", TargetShape.LEADER, frozenset({"of", "by"}), {"down_s": (0.0, 60.0)}),
+        # Round after round: a follower powered off while writes commit, then the leader off and the other
+        # follower paused while the laggard campaigns alone (lagging_election.py). Needs allow_majority_loss.
+        FaultKind(
+            "lagging-election", "process", TargetShape.LEADER, frozenset({"of"}),
+            {"lag_s": (0.1, 60.0), "hold_s": (0.1, 60.0)},
+        ),
         # A seeded random subset of storage nodes powered off at once (within one AZ unless allow_majority_loss).
         FaultKind("kill-random-subset", "process", TargetShape.PROCESS_SUBSET, _PROCESS_OPTIONS),
     )

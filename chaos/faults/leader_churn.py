@@ -18,8 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.faults.injector import FaultContext, FaultNotApplicable
-from chaos.faults.leaders import LeaderView, choose_leader
+from chaos.faults.injector import (
+    NOTHING_TO_HEAL,
+    FaultContext,
+    FaultNotApplicable,
+    leader_now,
+    within_leader_wait,
+)
 from chaos.faults.network_faults import PartitionNode
 from chaos.faults.process_faults import _power_off, _power_on
 
@@ -27,8 +32,6 @@ DEFAULT_DOWN_S = 0.5
 # An isolated leader whose group elects nobody else (e.g. the others are slow to start) is reconnected
 # after this long anyway: the fault must keep churning, not turn into a long partition.
 ISOLATE_LIMIT_S = 5.0
-_LEADER_POLL_S = 0.2
-_NOTHING_TO_HEAL = {"healed": False, "reason": "never started or already healed"}
 
 
 @dataclass
@@ -54,17 +57,8 @@ class LeaderChurn:
         self.victim: _Victim | None = None
         self.taken: list[str] = []  # every victim, in order (a process may lead, and be taken, again)
 
-    # ---- the leader now ------------------------------------------------------------------------------
-
-    def _node_ids(self, context: FaultContext) -> set[str]:
-        return {spec.process_id for spec in context.cluster.topology().by_role("node")}
-
     def _leader(self, context: FaultContext) -> tuple[str, str | None] | None:
-        try:
-            view: LeaderView = context.leaders()
-            return choose_leader(self.target, view, self._node_ids(context))
-        except LookupError:
-            return None  # mid-election: the next step looks again
+        return leader_now(context, self.target)
 
     # ---- taking a leader away, giving it back -------------------------------------------------------
 
@@ -113,12 +107,7 @@ class LeaderChurn:
     # ---- the injector ---------------------------------------------------------------------------------
 
     def start(self, context: FaultContext) -> dict[str, Any]:
-        waited_s = 0.0
-        while (leader := self._leader(context)) is None:
-            if waited_s >= context.leader_wait_s:
-                raise FaultNotApplicable(f"no process leads the selected group (waited {waited_s:.1f}s)")
-            context.sleep(_LEADER_POLL_S)
-            waited_s += _LEADER_POLL_S
+        leader = within_leader_wait(context, lambda: self._leader(context), "no process leads the selected group")
         self.started_at = context.clock()
         event = self._take(context, *leader)
         if event is None:
@@ -146,7 +135,7 @@ class LeaderChurn:
 
     def heal(self, context: FaultContext) -> dict[str, Any]:
         if not self.active:
-            return dict(_NOTHING_TO_HEAL)
+            return dict(NOTHING_TO_HEAL)
         self.active = False
         returned = self._give_back(context)
         elapsed_s = max(context.clock() - self.started_at, 1e-9)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.faults.injector import FaultContext, FaultNotApplicable
+from chaos.faults.injector import NOTHING_TO_HEAL, FaultContext, FaultNotApplicable
 from chaos.network_links import (
     LinkStream,
     ProxiedLinks,
@@ -158,7 +158,6 @@ def az_boundary_sides(topology: Topology, target: Mapping[str, Any]) -> tuple[li
 # ---- injectors ----------------------------------------------------------------------------------------
 
 
-_NOTHING_TO_HEAL = {"healed": False, "reason": "never started or already healed"}
 
 
 class _LinkFault:
@@ -202,7 +201,7 @@ class _LinkFault:
 
     def heal(self, context: FaultContext) -> dict[str, Any]:
         if not self.applied:
-            return dict(_NOTHING_TO_HEAL)
+            return dict(NOTHING_TO_HEAL)
         links = proxied_links_of(context.cluster)
         healed, failed, errors = [], [], []
         for link in self.applied:

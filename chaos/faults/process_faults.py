@@ -12,7 +12,7 @@ import signal
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chaos.faults.injector import FaultContext, FaultNotApplicable
+from chaos.faults.injector import NOTHING_TO_HEAL, FaultContext, FaultNotApplicable
 from chaos.faults.leaders import choose_leader
 from chaos.lazyfs.power_cut import lose_unsynced_data
 from cluster.deploy.local_processes import ClusterError, process_state
@@ -62,7 +62,6 @@ def _power_on(context: FaultContext, process_ids: list[str]) -> dict[str, int]:
     return started
 
 
-_NOTHING_TO_HEAL = {"healed": False, "reason": "never started or already healed"}
 
 
 class _PoweredOffProcesses:
@@ -76,7 +75,7 @@ class _PoweredOffProcesses:
 
     def heal(self, context: FaultContext) -> dict[str, Any]:
         if not self.powered_off:
-            return dict(_NOTHING_TO_HEAL)
+            return dict(NOTHING_TO_HEAL)
         process_ids = sorted(self.powered_off)
         started = _power_on(context, process_ids)
         self.powered_off = {}
@@ -170,7 +169,7 @@ class Pause:
 
     def heal(self, context: FaultContext) -> dict[str, Any]:
         if not self.paused:
-            return dict(_NOTHING_TO_HEAL)
+            return dict(NOTHING_TO_HEAL)
         resumed: dict[str, int] = {}
         for process_id, pid in self.paused.items():
             # Only the process this fault paused: a power-on since then has a new pid that is not ours to touch.

@@ -15,6 +15,7 @@ from chaos.faults.clock_skew import ClockSkew
 from chaos.faults.flapping import FLAPPING_INJECTORS
 from chaos.faults.injector import FaultInjector
 from chaos.faults.kinds import FAULT_KINDS
+from chaos.faults.lagging_election import LaggingElection
 from chaos.faults.leader_churn import LeaderChurn
 from chaos.faults.network_faults import (
     NETWORK_INJECTORS,
@@ -96,6 +97,7 @@ def default_registry() -> InjectorRegistry:
             "clock-skew": ClockSkew,
             "cache-flush": CacheFlush,
             "leader-churn": LeaderChurn,
+            "lagging-election": LaggingElection,
             "kill-random-subset": KillRandomSubset,
             **NETWORK_INJECTORS,
             **FLAPPING_INJECTORS,

@@ -22,6 +22,8 @@ SHIPPED = (
 )
 # Kinds that compose or churn: `torture` runs them; `default` keeps its one-at-a-time mix of the others.
 COMPOSED_KINDS = {"flapping-partition", "flapping-one-way", "flapping-latency", "leader-churn", "kill-random-subset"}
+# Kinds that take a group's majority down on purpose: only scenarios that allow majority loss run them.
+MAJORITY_LOSS_KINDS = {"lagging-election"}
 # Scenarios whose lesson is about load, not failures: no [faults] table, so no fault is planned.
 FAULT_FREE = ("hot-key", "hot-key-off")
 
@@ -49,7 +51,7 @@ def test_shipped_scenarios_are_listed() -> None:
 
 def test_default_covers_every_fault_kind_but_the_composed_ones_which_torture_covers() -> None:
     default = load_scenario("default").faults
-    assert set(default.mix) == set(FAULT_KINDS) - COMPOSED_KINDS
+    assert set(default.mix) == set(FAULT_KINDS) - COMPOSED_KINDS - MAJORITY_LOSS_KINDS
     assert default.max_concurrent_faults == 1 and not default.allow_majority_loss
     assert set(load_scenario("torture").faults.mix) >= COMPOSED_KINDS
 
