@@ -4,15 +4,18 @@ For one group (selected like kill-leader's), round after round for the whole fau
 
 1. `lag`: power off one follower F (seeded choice) for `lag_s`; the leader L and the other follower T
    commit writes without it.
-2. `election`: pause T (SIGSTOP), power off L and power F back on: F restarts without what it missed and
-   campaigns alone for `hold_s`, with nobody to vote for it.
-3. `resume`: SIGCONT T. T must refuse F (Raft's election restriction, §5.4.1) and win itself; a store
-   that grants votes without comparing logs lets F win and overwrite entries T had committed, which
-   the histories (and T's own log, which refuses to drop a committed entry) show.
-4. `power-on`: once another process leads the group (or after SETTLE_LIMIT_S), L is powered back on;
+2. `orphan`: power off L. T, alone, stops hearing a leader for ORPHAN_S: long enough that it no longer
+   refuses votes out of loyalty to L (leader stickiness), which would hide what comes next.
+3. `election`: pause T (SIGSTOP) and power F back on: F restarts without what it missed and campaigns
+   alone for `hold_s`; its vote requests wait in T's socket.
+4. `resume`: SIGCONT T, which reads F's requests first. T must refuse F (Raft's election restriction,
+   §5.4.1) and win itself; a store that grants votes without comparing logs lets F win and overwrite
+   entries T had committed, which the histories (and T's own log, which refuses to drop a committed
+   entry) show.
+5. `power-on`: once another process leads the group (or after SETTLE_LIMIT_S), L is powered back on;
    the next round starts when the group has a leader and every member runs.
 
-A round costs the group its availability from step 2 until T wins (about hold_s plus an election): on
+A round costs the group its availability from step 2 until T wins (ORPHAN_S, hold_s and an election): on
 its own the fault takes a majority of one group down on purpose, so a scenario must allow majority
 loss. Every kill and start is a nemesis event with `killed_pids` / `started_pids`, so a process exit
 during the fault is explained; the heal resumes and powers on whatever a round left down.
@@ -37,6 +40,9 @@ from chaos.faults.process_faults import Pause, _power_off, _power_on
 
 DEFAULT_LAG_S = 1.5
 DEFAULT_HOLD_S = 1.5
+# How long T stays alone after L is powered off: well past election_ticks_min (10 ticks of 50 ms), after
+# which a replica that heard no leader grants votes again.
+ORPHAN_S = 1.0
 # Once T is resumed, L is powered on when another process leads the group, or after this long anyway.
 SETTLE_LIMIT_S = 3.0
 
@@ -48,7 +54,7 @@ class _Round:
     leader: str
     laggard: str
     voter: str
-    phase: str  # "lag" -> "election" -> "resume" -> "done"
+    phase: str  # "lag" -> "orphan" -> "election" -> "resume" -> "done"
     since: float
     pause: Pause | None = None
     down: set[str] = field(default_factory=set)
@@ -116,19 +122,25 @@ class LaggingElection:
         return {"f": "lagging-kill", "value": {"round": self.rounds, "group": group, "leader": leader_id,
                                                  "laggard": laggard, "voter": voter, "killed_pids": killed}}  # fmt: skip
 
+    def _orphan_voter(self, context: FaultContext, now: float) -> dict[str, Any]:
+        current = self.round
+        assert current is not None
+        killed = _power_off(context, [current.leader])
+        current.down |= set(killed)
+        current.phase, current.since = "orphan", now
+        return {"f": "lagging-orphan", "value": {"round": current.number, "killed_pids": killed}}
+
     def _hold_election(self, context: FaultContext, now: float) -> dict[str, Any]:
         current = self.round
         assert current is not None
         current.pause = Pause({"process_id": current.voter})
         with contextlib.suppress(FaultNotApplicable):  # it died meanwhile: the laggard campaigns alone anyway
             current.pause.start(context)
-        killed = _power_off(context, [current.leader])
-        current.down |= set(killed)
         started = _power_on(context, [current.laggard])
         current.down -= set(started)
         current.phase, current.since = "election", now
         return {"f": "lagging-election", "value": {"round": current.number, "paused": current.voter,
-                                                     "killed_pids": killed, "started_pids": started}}  # fmt: skip
+                                                     "started_pids": started}}  # fmt: skip
 
     def _resume_voter(self, context: FaultContext, now: float) -> dict[str, Any]:
         current = self.round
@@ -171,6 +183,8 @@ class LaggingElection:
         if current is None or current.phase == "done":
             event = self._begin_round(context)
         elif current.phase == "lag" and now - current.since >= self.lag_s:
+            event = self._orphan_voter(context, now)
+        elif current.phase == "orphan" and now - current.since >= ORPHAN_S:
             event = self._hold_election(context, now)
         elif current.phase == "election" and now - current.since >= self.hold_s:
             event = self._resume_voter(context, now)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chaos.faults.injector import FaultContext
-from chaos.faults.lagging_election import SETTLE_LIMIT_S, LaggingElection, group_members
+from chaos.faults.lagging_election import ORPHAN_S, SETTLE_LIMIT_S, LaggingElection, group_members
 from cluster.deploy.local_processes import process_state
 from gameday.scenario import ScenarioError, parse_scenario
 from tests.chaos.test_chaos_composed_injectors import MEMBERS, Clock, Elections, _down
@@ -60,13 +60,17 @@ def test_a_round_lags_a_follower_then_leaves_it_alone_to_campaign_and_the_heal_r
     clock.now = 0.5
     assert fault.tick(context) == []  # still lagging
     clock.now = 1.0
+    [orphan] = fault.tick(context)
+    assert orphan["f"] == "lagging-orphan" and list(orphan["value"]["killed_pids"]) == ["node-a1"]
+    assert sorted(_down(cluster)) == sorted(["node-a1", laggard]) and not _paused(cluster, voter)
+    clock.now = 1.0 + ORPHAN_S
     [election] = fault.tick(context)
     assert election["f"] == "lagging-election" and election["value"]["paused"] == voter
-    assert list(election["value"]["killed_pids"]) == ["node-a1"] and list(election["value"]["started_pids"]) == [laggard]
+    assert list(election["value"]["started_pids"]) == [laggard]
     assert _down(cluster) == ["node-a1"] and _paused(cluster, voter) and not _paused(cluster, laggard)
-    clock.now = 1.5
+    clock.now = 1.5 + ORPHAN_S
     assert fault.tick(context) == []  # the laggard campaigns alone
-    clock.now = 2.0
+    clock.now = 2.0 + ORPHAN_S
     [resume] = fault.tick(context)
     assert resume["f"] == "lagging-resume" and not _paused(cluster, voter)
     # The stand-in finds the group leaderless once after node-a1 died, then led by node-b1: the old
@@ -77,7 +81,7 @@ def test_a_round_lags_a_follower_then_leaves_it_alone_to_campaign_and_the_heal_r
         events += fault.tick(context)
     [power_on] = events
     assert power_on["f"] == "lagging-power-on" and list(power_on["value"]["started_pids"]) == ["node-a1"]
-    assert clock.now < 2.0 + SETTLE_LIMIT_S and _all_up(cluster)
+    assert clock.now < 2.0 + ORPHAN_S + SETTLE_LIMIT_S and _all_up(cluster)
     clock.now += 0.1
     [second] = fault.tick(context)  # the next round, against the group's new leader
     assert second["f"] == "lagging-kill" and second["value"]["round"] == 2
@@ -93,8 +97,9 @@ def test_a_heal_while_the_laggard_campaigns_resumes_the_voter_and_powers_the_lea
 ) -> None:
     clock, context, fault = _started(cluster, lag_s=0.5, hold_s=5.0, seed=1)
     voter = fault.start(context)["voter"]
-    clock.now = 0.5
-    fault.tick(context)
+    for now in (0.5, 0.5 + ORPHAN_S):
+        clock.now = now
+        fault.tick(context)
     assert _paused(cluster, voter) and _down(cluster) == ["node-a1"]
     healed = fault.heal(context)
     assert list(healed["started_pids"]) == ["node-a1"]
