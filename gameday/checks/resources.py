@@ -32,7 +32,7 @@ from gameday.scenario import ResourceSettings, Scenario
 
 SAMPLES_FILE = "resources.jsonl"
 # Growth below these never fails a series, whatever its level: allocator and page-cache noise.
-GROWTH_FLOORS = {"rss_mb": 16.0, "fds": 16.0, "wal_mb": 8.0, "store_mb": 8.0}
+GROWTH_FLOORS = {"rss_mb": 6.0, "fds": 16.0, "wal_mb": 1.0, "store_mb": 8.0}
 UNITS = {"rss_mb": "MB", "fds": "descriptors", "wal_mb": "MB", "store_mb": "MB"}
 # A series is judged on at least this many samples covering at least this share of the second half.
 SAMPLES_MIN = 6
