@@ -22,3 +22,6 @@ class Ready:
     # 3. Committed entries for the state machine, in index order, each handed out once.
     apply: tuple[Entry, ...]
     snapshot: SnapshotMeta | None = None
+    # What only a broken protocol or peer can cause (a leader without entries this replica committed):
+    # the runtime reports each loudly; the consensus core keeps going (it skips what it must not apply).
+    safety_alarms: tuple[str, ...] = ()

@@ -136,6 +136,10 @@ class Replica:
         self._election_timeout = self._draw_election_timeout()
 
         self._outbox: list[Message] = []
+        # Observations that only a broken peer or protocol can cause (a leader without entries we
+        # committed): handed to the runtime through Ready.safety_alarms, each (kind, peer, term) once.
+        self._safety_alarms: list[str] = []
+        self._alarmed: set[tuple[str, str, int]] = set()
         self._votes: dict[str, bool] = {}
         self._replication_pending = False
         self._transfer_target: str | None = None
@@ -434,6 +438,7 @@ class Replica:
     def has_ready(self) -> bool:
         return bool(
             self._outbox
+            or self._safety_alarms
             or self._snapshot_to_install is not None
             or self._log.has_unpersisted_entries()
             or self._commit_index > self._applied_index
@@ -455,6 +460,7 @@ class Replica:
             send=tuple(self._outbox),
             apply=tuple(self._log.entries_between(max(self._applied_index, installed) + 1, self._commit_index)),
             snapshot=self._snapshot_to_install,
+            safety_alarms=tuple(self._safety_alarms),
         )
 
     def advance(self, ready: Ready) -> None:
@@ -467,6 +473,7 @@ class Replica:
         if ready.hard_state is not None:
             self._persisted_hard_state = ready.hard_state
         del self._outbox[: len(ready.send)]
+        del self._safety_alarms[: len(ready.safety_alarms)]
         if ready.apply:
             assert ready.apply[0].index == self._applied_index + 1, (ready.apply[0].index, self._applied_index)
             self._applied_index = ready.apply[-1].index
@@ -652,6 +659,7 @@ class Replica:
         self._ticks_since_leader_contact = 0
         previous_index, previous_term, entries = message.index, message.log_term, message.entries
         if previous_index < self._commit_index:
+            self._check_committed_prefix(message)
             # Our prefix through commit_index is settled and equal to the leader's (Leader Completeness):
             # skip the part of the batch it covers instead of rejecting the whole batch.
             skip = min(self._commit_index - previous_index, len(entries))
@@ -682,6 +690,24 @@ class Replica:
         last_new_index = previous_index + len(entries)
         self._commit_index = max(self._commit_index, min(message.commit, last_new_index))
         self._acknowledge(message, last_new_index)
+
+    def _check_committed_prefix(self, message: Message) -> None:
+        """The entries of an APPEND that we committed already must be ours (Leader Completeness); one of
+        another term means this leader lacks a committed entry: alarm (the entry is skipped either way)."""
+        for entry in message.entries[: self._commit_index - message.index]:
+            mine = self._log.term_at(entry.index)
+            if mine is not None and mine != entry.term:
+                self._safety_alarm(
+                    "committed-entry-overwritten", message.sender, message.term,
+                    f"leader completeness: leader {message.sender} of term {message.term} sent entry {entry.index} "
+                    f"of term {entry.term} where this replica committed an entry of term {mine}",
+                )  # fmt: skip
+                return
+
+    def _safety_alarm(self, kind: str, peer: str, term: int, text: str) -> None:
+        if (kind, peer, term) not in self._alarmed:
+            self._alarmed.add((kind, peer, term))
+            self._safety_alarms.append(text)
 
     def _acknowledge(self, message: Message, matched_index: int) -> None:
         """Tell the leader our log matches its own through matched_index, echoing its lease stamp.
@@ -727,7 +753,15 @@ class Replica:
         if stamp is None or message.lease_stamp > stamp:
             progress.acknowledged_lease_stamp = min(message.lease_stamp, self._tick_count)
         if message.index > self._log.last_index:
-            return  # Speaks of entries we never sent: not an answer to us.
+            if not message.reject:
+                # A follower matches only what we sent, or its commit index: beyond our log, it committed
+                # entries that we, its leader, lack.
+                self._safety_alarm(
+                    "follower-ahead-of-leader", message.sender, self._term,
+                    f"leader completeness: {message.sender} holds index {message.index} beyond this leader's last "
+                    f"index {self._log.last_index} in term {self._term}: entries it committed are missing here",
+                )  # fmt: skip
+            return
         if message.reject:
             if progress.rejected(message.index, message.reject_hint):
                 self._replicate_to(message.sender)

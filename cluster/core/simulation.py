@@ -247,6 +247,8 @@ class Simulation:
         while node.replica is not None and node.replica.has_ready():
             replica = node.replica
             ready = replica.ready()
+            if ready.safety_alarms and self.monitor is not None:
+                self.monitor.fail(f"{node.node_id}: {ready.safety_alarms[0]}")
             if node.pending_crash is CrashPoint.BEFORE_FSYNC:
                 self.crash(node.node_id)
                 return

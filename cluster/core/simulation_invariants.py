@@ -41,7 +41,7 @@ class SafetyMonitor:
         # Terms whose leader already passed the leader completeness check once.
         self._checked_leaders: set[int] = set()
 
-    def _fail(self, what: str) -> None:
+    def fail(self, what: str) -> None:
         raise InvariantViolation(f"seed {self.simulation.seed}, time {self.simulation.time}: {what}")
 
     def on_restart(self, node_id: str) -> None:
@@ -51,7 +51,7 @@ class SafetyMonitor:
         for entry in entries:
             previous = self.applied_at.setdefault(entry.index, entry)
             if previous != entry:
-                self._fail(f"state machine safety: {node_id} {how} {entry} where another applied {previous}")
+                self.fail(f"state machine safety: {node_id} {how} {entry} where another applied {previous}")
             self._applied_since_check.append((node_id, entry))
 
     def on_snapshot_installed(self, node_id: str, entries: Sequence[Entry]) -> None:
@@ -67,13 +67,13 @@ class SafetyMonitor:
             if replica.role is Role.LEADER:
                 holder = self.leader_of_term.setdefault(replica.term, replica.node_id)
                 if holder != replica.node_id:
-                    self._fail(f"election safety: {holder} and {replica.node_id} both lead term {replica.term}")
+                    self.fail(f"election safety: {holder} and {replica.node_id} both lead term {replica.term}")
                 new_leader = new_leader or holder == replica.node_id and replica.term not in self._checked_leaders
                 if not replica.membership.can_lead(replica.node_id):
-                    self._fail(f"log replicas never lead: {replica.node_id} leads term {replica.term}")
+                    self.fail(f"log replicas never lead: {replica.node_id} leads term {replica.term}")
         for node_id, entry in self._applied_since_check:
             if self.committed.get(entry.index) != entry:
-                self._fail(f"{node_id} applied {entry}, which is not the committed entry at its index")
+                self.fail(f"{node_id} applied {entry}, which is not the committed entry at its index")
         self._applied_since_check.clear()
         for replica in replicas:
             self._check_lease(replica)
@@ -88,7 +88,7 @@ class SafetyMonitor:
         for entry in replica.entries_between(watermark + 1, replica.commit_index):
             known = self.committed.setdefault(entry.index, entry)
             if known != entry:
-                self._fail(f"{replica.node_id} committed {entry} but {known} was committed at that index")
+                self.fail(f"{replica.node_id} committed {entry} but {known} was committed at that index")
             known_at = self.committed_known_at_term.get(entry.index)
             if known_at is None or replica.term < known_at:
                 self.committed_known_at_term[entry.index] = replica.term
@@ -102,12 +102,12 @@ class SafetyMonitor:
             return
         self.lease_reads_checked += 1
         if self.highest_committed_term > replica.term:
-            self._fail(
+            self.fail(
                 f"lease safety: {replica.node_id} (term {replica.term}) holds a lease while term "
                 f"{self.highest_committed_term} already committed an entry"
             )
         if read_index < self.highest_committed_index:
-            self._fail(
+            self.fail(
                 f"lease safety: {replica.node_id} would read at index {read_index} but index "
                 f"{self.highest_committed_index} is already committed"
             )
@@ -126,14 +126,14 @@ class SafetyMonitor:
             for entry in replica.entries_between(1, replica.last_index):
                 known = commands.setdefault((entry.index, entry.term), entry.command)
                 if known != entry.command:
-                    self._fail(f"log matching: two different entries at index {entry.index} term {entry.term}")
+                    self.fail(f"log matching: two different entries at index {entry.index} term {entry.term}")
         for position, first in enumerate(replicas):
             for second in replicas[position + 1 :]:
                 first_terms, second_terms = terms[first.node_id], terms[second.node_id]
                 shared = sorted(set(first_terms) & set(second_terms), reverse=True)
                 agreed = next((index for index in shared if first_terms[index] == second_terms[index]), 0)
                 if any(first_terms[index] != second_terms[index] for index in shared if index < agreed):
-                    self._fail(f"log matching: {first.node_id} and {second.node_id} agree at {agreed} but not before")
+                    self.fail(f"log matching: {first.node_id} and {second.node_id} agree at {agreed} but not before")
         for replica in replicas:
             if replica.role is not Role.LEADER:
                 continue
@@ -147,7 +147,7 @@ class SafetyMonitor:
                     and index > compacted_through
                     and leader_terms.get(index) != entry.term
                 ):
-                    self._fail(f"leader completeness: leader {replica.node_id} of term {replica.term} lacks {entry}")
+                    self.fail(f"leader completeness: leader {replica.node_id} of term {replica.term} lacks {entry}")
         # An entry reached a majority of the membership that committed it; single-server changes keep
         # every majority overlapping, so the smallest membership seen bounds how many WALs must hold it.
         quorum = min(
@@ -166,7 +166,7 @@ class SafetyMonitor:
                 if wal.get(index) == entry.term or (index <= len(snapshot) and snapshot[index - 1] == entry)
             )
             if holders < quorum:
-                self._fail(f"durability: committed {entry} is in only {holders} WALs or snapshots")
+                self.fail(f"durability: committed {entry} is in only {holders} WALs or snapshots")
 
     def check_final_agreement(self) -> None:
         """After convergence: every state machine holds exactly the same sequence, containing all commits."""
@@ -175,7 +175,7 @@ class SafetyMonitor:
         longest = max(sequences, key=len)
         for sequence in sequences:
             if sequence != longest[: len(sequence)]:
-                self._fail("applied sequences are not prefixes of one another")
+                self.fail("applied sequences are not prefixes of one another")
         for index, entry in self.committed.items():
             if index > len(longest) or longest[index - 1] != entry:
-                self._fail(f"committed {entry} was lost")
+                self.fail(f"committed {entry} was lost")

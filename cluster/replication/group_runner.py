@@ -271,6 +271,8 @@ class GroupRunner:
             self._wake_waiters()
             return None
         ready = replica.ready()
+        for alarm in ready.safety_alarms:
+            log.error("group %s: raft safety violation seen by %s: %s", self.group_id, self.node_id, alarm)
         self.needs_sync = False
         if ready.persist or ready.hard_state is not None:
             self.wal.append(ready.persist, ready.hard_state)
