@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.deploy.listen_ports import free_listen_port
 from cluster.runtime.topology import Topology
 
 UPSTREAM = "upstream"  # bytes the source sends to the target
@@ -97,14 +98,8 @@ def traffic_streams(
 
 
 def _unused_loopback_port(avoid: set[int]) -> int:
-    """A loopback port free right now and not in `avoid` (bounded: the kernel has thousands to offer)."""
-    for _ in range(1000):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port not in avoid:
-            return port
-    raise OSError("no free loopback port outside the cluster's own ports")
+    """A loopback port free right now and not in `avoid`, below the ephemeral range (listen_ports.py)."""
+    return free_listen_port("127.0.0.1", avoid)
 
 
 def _port_free(address: str) -> bool:

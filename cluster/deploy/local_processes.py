@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cluster.deploy.listen_ports import free_listen_port, free_listen_ports
 from cluster.runtime.topology import ProcessSpec, TimingConfig, Topology, TopologyError
 
 if TYPE_CHECKING:  # the harness's link module is only loaded when a cluster asks for proxied links
@@ -50,19 +51,11 @@ class ClusterError(Exception):
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    return free_listen_port(host)
 
 
 def _free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """`count` distinct free ports: every probe socket stays bound until all are chosen, so the
-    kernel cannot hand the same ephemeral port out twice (one-at-a-time probing sometimes does)."""
-    with contextlib.ExitStack() as stack:
-        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for probe in probes:
-            probe.bind((host, 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
+    return free_listen_ports(count, host)
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
