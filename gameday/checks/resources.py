@@ -218,7 +218,7 @@ class ResourcesCheck(Check):
         return scenario.resources is not None
 
     def at_cluster_up(self, cluster: Any, record: RunRecord) -> Stoppable | None:
-        if not hasattr(cluster, "pids"):
+        if not hasattr(cluster, "pids") or not hasattr(cluster, "data_dir"):
             return None  # Docker: not this machine's processes and disks
         assert record.scenario.resources is not None
         sampler = ResourceSampler(cluster, record.run_dir / SAMPLES_FILE, record.scenario.resources.interval_s)
