@@ -41,6 +41,10 @@ ATTEMPTS_PER_BUG = 3
 # mostly waits out its fixed phases, so two share the machine's two cores like a run on a busy CI machine
 # (which the controls must pass anyway) and the module takes about half the time.
 CONCURRENT_RUNS = 2
+# But these run alone, after the others: beside another game day they write less and escaped their first
+# run now and then (forget-on-leader-change in 2 of 5 module runs, in CI its next seed too; skip-fsync
+# once), each escape costing a whole game day more. ack-before-quorum was caught beside one every time.
+ALONE = ("forget-on-leader-change", "skip-fsync")
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,12 @@ def first_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     jobs.update({bug: (CASES[bug].scenario, (bug,)) for bug in IN_CI})
     with ThreadPoolExecutor(max_workers=CONCURRENT_RUNS) as pool:
         futures = {key: pool.submit(_run, directory / "attempt-0", scenario, SEED, *planted)
-                   for key, (scenario, planted) in jobs.items()}  # fmt: skip
-        return {key: future.result() for key, future in futures.items()}
+                   for key, (scenario, planted) in jobs.items() if key not in ALONE}  # fmt: skip
+        runs = {key: future.result() for key, future in futures.items()}
+    for key in ALONE:
+        scenario, planted = jobs[key]
+        runs[key] = _run(directory / "attempt-0", scenario, SEED, *planted)
+    return runs
 
 
 def _verifiers(summary: dict[str, Any]) -> dict[str, Any]:
