@@ -25,6 +25,7 @@ from pathlib import Path
 from bench.http_load import run_load
 from bench.targets import create_table, wait_for
 from cluster.deploy.local_processes import LocalCluster
+from gameday.checks.resources import directory_mb, resident_mb
 
 TABLE = "growth"
 CLIENTS = 16
@@ -45,16 +46,9 @@ class Stage:
     restart_s: float
 
 
-def resident_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def directory_mb(root: Path, part: str) -> float:
+def group_parts_mb(root: Path, part: str) -> float:
     """Bytes under every `groups/<group>/<part>` of every process of the cluster."""
-    return sum(f.stat().st_size for f in root.glob(f"processes/*/groups/*/{part}/**/*") if f.is_file()) / 2**20
+    return directory_mb(root.glob(f"processes/*/groups/*/{part}"))
 
 
 def _table_groups(cluster: LocalCluster) -> dict[str, tuple[str, list[str], int]]:
@@ -94,7 +88,7 @@ def _write(port: int, keys: int, value: str, count: int) -> float:
 
 def measure(cluster: LocalCluster, written: int, rate: float) -> Stage:
     storage = [pid for process_id, pid in cluster.pids().items() if process_id.startswith("node-")]
-    rss = [resident_mb(pid) for pid in storage]
+    rss = [resident_mb(pid) or 0.0 for pid in storage]
     groups = _table_groups(cluster)
     # The restarted node: one that follows in most of the table's groups (it replays each group's WAL).
     followers = [member for leader, members, _ in groups.values() for member in members if member != leader]
@@ -106,8 +100,8 @@ def measure(cluster: LocalCluster, written: int, rate: float) -> Stage:
     wait_for(lambda: _holds(cluster, victim, wanted), 600, f"{victim} to hold its groups again")
     restart_s = time.monotonic() - started
     return Stage(
-        written, rate, sum(rss), max(rss), directory_mb(cluster.data_dir, "wal"),
-        directory_mb(cluster.data_dir, "state"), sum(commit for _, _, commit in groups.values()), len(groups),
+        written, rate, sum(rss), max(rss), group_parts_mb(cluster.data_dir, "wal"),
+        group_parts_mb(cluster.data_dir, "state"), sum(commit for _, _, commit in groups.values()), len(groups),
         restart_s,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.growth_bench import Stage, _row, directory_mb, resident_mb
+from bench.growth_bench import Stage, _row, group_parts_mb, resident_mb
 
 
 def test_resident_memory_of_a_live_process_is_read_from_proc() -> None:
@@ -23,8 +23,8 @@ def test_directory_bytes_count_one_part_of_every_group_of_every_process(tmp_path
         (wal / "0000000000000001.wal").write_bytes(b"w" * 2**20)
         (wal.parent / "state").mkdir()
         (wal.parent / "state" / "items.sqlite").write_bytes(b"s" * 2**19)
-    assert directory_mb(tmp_path, "wal") == 3.0
-    assert directory_mb(tmp_path, "state") == 1.5
+    assert group_parts_mb(tmp_path, "wal") == 3.0
+    assert group_parts_mb(tmp_path, "state") == 1.5
 
 
 def test_a_row_shows_every_measure() -> None:
