@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cluster.deploy.listen_ports import free_listen_port, free_listen_ports
+from cluster.deploy.listen_ports import (
+    claim_port,
+    free_listen_port,
+    free_listen_ports,
+    own_claims,
+    release_claims,
+)
 from cluster.runtime.topology import ProcessSpec, TimingConfig, Topology, TopologyError
 
 if TYPE_CHECKING:  # the harness's link module is only loaded when a cluster asks for proxied links
@@ -86,6 +92,12 @@ def build_topology(azs: int, nodes_per_az: int, partitions_per_table: int, timin
         ProcessSpec(process_id, role, az, "127.0.0.1", next(ports), next(ports)) for process_id, role, az in shape
     ]
     return Topology(processes, partitions_per_table=partitions_per_table, timing=timing or TimingConfig())
+
+
+def _listen_ports(topology: Topology) -> list[int]:
+    """Every port the cluster's processes and proxies listen on."""
+    ports = [port for spec in topology.processes for port in (spec.port, spec.metrics_port) if port]
+    return ports + [int(listen.rpartition(":")[2]) for targets in topology.links.values() for listen in targets.values()]
 
 
 def with_settings(topology: Topology, settings: Mapping[str, Any]) -> Topology:
@@ -232,10 +244,10 @@ class LocalCluster:
                 # A restarted cluster keeps its topology; a port taken meanwhile by someone else moves.
                 if self.is_running(spec.process_id):
                     continue
-                if not port_free(spec.port):
+                if not self._port_still_ours(spec.port):
                     spec = topology.processes[index] = dataclasses.replace(spec, port=free_port())
                     changed = True
-                if spec.metrics_port and not port_free(spec.metrics_port):
+                if spec.metrics_port and not self._port_still_ours(spec.metrics_port):
                     topology.processes[index] = dataclasses.replace(spec, metrics_port=free_port())
                     changed = True
             if faults is not None and sorted(faults) != sorted(topology.faults_enabled):
@@ -252,6 +264,7 @@ class LocalCluster:
             topology.faults_enabled = list(faults or [])
             topology = with_settings(topology, settings or {})
             topology.save(self.topology_path)
+        own_claims(_listen_ports(topology), self._claim_owner)
         try:
             if proxy_links or toxiproxy is not None:
                 self._create_proxy_links(topology, toxiproxy)
@@ -320,6 +333,7 @@ class LocalCluster:
         except ToxiproxyApiError as error:
             raise ClusterError(f"cannot create the Toxiproxy proxies: {error}") from error
         topology.save(self.topology_path)
+        own_claims(_listen_ports(topology), self._claim_owner)
 
     def _start_toxiproxy(self) -> dict[str, Any]:
         """Our Toxiproxy-compatible server as a process of this cluster, detached like the others."""
@@ -433,6 +447,10 @@ class LocalCluster:
         pid = self.pids().get(process_id)
         if pid is None or not process_alive(pid, self._marker(process_id)):
             raise ClusterError(f"{process_id} is not running")
+        if signal_number in (signal.SIGKILL, signal.SIGTERM):
+            # Its ports stay ours while it is down: it starts on them again.
+            spec = self.topology().get(process_id)
+            own_claims([port for port in (spec.port, spec.metrics_port) if port], self._claim_owner)
         os.kill(pid, signal_number)
         if signal_number == signal.SIGKILL:
             _reap(pid)
@@ -453,6 +471,16 @@ class LocalCluster:
         finally:
             # After the processes (a mount cannot go while a node uses it), and even when stopping failed.
             self._stop_lazyfs_mounts()
+            if self.topology_path.exists():
+                release_claims(_listen_ports(self.topology()), self._claim_owner)
+
+    @property
+    def _claim_owner(self) -> str:
+        return str(self.data_dir.resolve())
+
+    def _port_still_ours(self, port: int) -> bool:
+        """Free, and claimed by no other cluster since this one stopped (listen_ports.py)."""
+        return port_free(port) and claim_port(port, owner=self._claim_owner)
 
     def _stop_processes(self, timeout_s: float) -> list[str]:
         pids = self.pids()

@@ -7,7 +7,9 @@ from typing import Any
 
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 
-GROUP_STATUS_KEYS = ("group", "role", "term", "leader", "commit_index", "last_index", "membership", "membership_index")
+GROUP_STATUS_KEYS = (
+    "group", "role", "term", "leader", "commit_index", "last_index", "membership", "membership_index", "preferred",
+)
 
 
 async def _probe(host: str, port: int, timeout_s: float) -> dict[str, Any]:

@@ -448,6 +448,10 @@ class StorageNode(ReplicaHost):
         # here and there was most of a page's cost.
         return {"items": [[base64.b64encode(k).decode(), text, size] for k, text, size in rows]}
 
+    def _group_status(self, group_id: str, group: GroupRunner) -> dict[str, Any]:
+        # The member leadership returns to (placement spread these evenly): a group led by it stays led so.
+        return {**group.status(), "preferred": self.members.get(group_id, [self.process_id])[0]}
+
     def status(self, params: dict[str, Any]) -> Any:
         spec = self.topology.get(self.process_id)
         return {
@@ -457,7 +461,7 @@ class StorageNode(ReplicaHost):
             "leading": sorted(group_id for group_id, group in self.groups.items() if group.is_leader),
             # Ticks since this host started: how fast its Raft clock runs, seen from outside (clock-skew).
             "ticks": self._ticks,
-            "groups": [group.status() for group in self.groups.values()],
+            "groups": [self._group_status(group_id, group) for group_id, group in self.groups.items()],
             "scrub": self.scrub.status(),
             "log_replicas": self.log_replicas.status(),
             "admission": self.admission.status(),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from cluster.deploy.listen_ports import CLAIMS_DIR, claim_port
 from cluster.deploy.local_processes import LocalCluster
 from cluster.runtime.rpc import RpcClient
 from tests.cluster.acknowledged_writes import AcknowledgedWrites, missing_acknowledged
@@ -93,7 +94,10 @@ def test_corrupt_wal_tail_is_truncated_on_restart(fresh_cluster: LocalCluster) -
     create_table(client, "kvs")
     for number in range(30):
         client.put_item(TableName="kvs", Item={"pk": {"S": f"k{number}"}, "v": {"S": "x"}})
+    owner = str(fresh_cluster.data_dir.resolve())
+    assert _claims_of(owner) >= {fresh_cluster.topology().get("node-b1").port}
     fresh_cluster.down()
+    assert _claims_of(owner) == set(), "a cluster that went down gives its ports back"
     node_dir = fresh_cluster.data_dir / "processes" / "node-b1" / "groups"
     wal_dirs = sorted(path for path in node_dir.glob("*/wal") if any(path.glob("*.wal")))
     assert wal_dirs, "node-b1 hosts no replica"
@@ -111,11 +115,18 @@ def test_corrupt_wal_tail_is_truncated_on_restart(fresh_cluster: LocalCluster) -
         assert got["Item"]["v"] == {"S": "x"}
 
 
+def _claims_of(owner: str) -> set[int]:
+    return {int(path.name) for path in CLAIMS_DIR.glob("[0-9]*") if path.read_text() == owner}
+
+
 def test_a_node_that_was_down_catches_up(fresh_cluster: LocalCluster) -> None:
     endpoints = fresh_cluster.endpoints()
     client = make_client(endpoints["az-a"])
     create_table(client, "kvs")
     fresh_cluster.signal_process("node-c1", signal.SIGKILL)
+    killed = fresh_cluster.topology().get("node-c1")
+    # Nothing binds its port while it is down, yet no other cluster on the machine may take it.
+    assert not claim_port(killed.port, owner="another cluster's data directory")
     for number in range(60):
         # A write sent just as the router learns node-c1 died has an unknown outcome (a 5xx);
         # these puts are unconditional, so repeating one is safe.
