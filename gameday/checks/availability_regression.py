@@ -39,7 +39,7 @@ SETTLE_AFTER_HEAL_S = 5.0
 # The rule (README "Availability per fault kind"): a kind fails when the run's excess loss exceeds
 # max(LOSS_FACTOR x the worst excess loss of the control runs, that worst + LOSS_SLACK), judged only on
 # at least SAMPLES_MIN canary steps of that side. Chosen from control runs; see the README for numbers.
-LOSS_FACTOR = 1.5
+LOSS_FACTOR = 2.0
 LOSS_SLACK = 0.08
 SAMPLES_MIN = 60
 # Latency of answered requests: p50 within a fault, as a ratio of the run's own undisturbed p50 (so a

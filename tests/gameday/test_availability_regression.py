@@ -123,22 +123,22 @@ def test_excess_loss_takes_off_what_the_same_run_lost_undisturbed() -> None:
 
 def test_the_limit_is_a_multiple_of_the_worst_control_run_or_the_slack_above_it() -> None:
     assert loss_limit(0.02) == pytest.approx(0.02 + LOSS_SLACK)  # small losses: the slack decides
-    assert loss_limit(0.30) == pytest.approx(0.45)  # large ones: the factor
+    assert loss_limit(0.30) == pytest.approx(0.60)  # large ones: the factor
 
 
 def test_a_kind_fails_just_above_its_limit_and_passes_just_below() -> None:
     baseline = _baseline(pause=0.04, power_off=0.30)
     assert baseline["fault_kinds"]["pause"]["write_excess_loss"]["max"] == pytest.approx(0.04)
-    # pause may lose 0.04 + 0.08 = 12 %, power-off 1.5 x 30 % = 45 %.
-    passing = judge_run(_run({"pause": 0.115, "power-off": 0.445}), baseline)
+    # pause may lose 0.04 + 0.08 = 12 %, power-off 2 x 30 % = 60 %.
+    passing = judge_run(_run({"pause": 0.115, "power-off": 0.595}), baseline)
     assert overall(passing) is True and all(j.verdict is True for j in passing)
-    failing = judge_run(_run({"pause": 0.125, "power-off": 0.445}), baseline)
+    failing = judge_run(_run({"pause": 0.125, "power-off": 0.595}), baseline)
     assert overall(failing) is False
     assert {(j.kind, j.measure) for j in failing if j.verdict is False} == {
         ("pause", "write-availability"),
         ("pause", "read-availability"),
     }
-    assert {(j.kind, j.measure) for j in judge_run(_run({"pause": 0.1, "power-off": 0.455}), baseline)
+    assert {(j.kind, j.measure) for j in judge_run(_run({"pause": 0.1, "power-off": 0.605}), baseline)
             if j.verdict is False} == {("power-off", "write-availability"), ("power-off", "read-availability")}  # fmt: skip
 
 
