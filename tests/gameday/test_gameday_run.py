@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -177,7 +176,6 @@ def test_the_same_seed_plans_the_same_faults(tmp_path: Path, scenario_file: Path
     assert first != plan_faults(scenario.faults, 4, nodes, scenario.warmup_s)
 
 
-@pytest.mark.usefixtures("aborted_run")  # started now, so that the two game days overlap
 def test_ctrl_c_heals_stops_everything_keeps_the_record_and_exits_2(tmp_path: Path, scenario_file: Path) -> None:
     run_dir = tmp_path / "interrupted"
     process = _gameday("run", str(scenario_file), "--seed", "5", "--out", str(run_dir), cwd=tmp_path)
@@ -225,48 +223,22 @@ def test_a_broken_scenario_is_refused_before_anything_starts(tmp_path: Path) -> 
     assert not (tmp_path / "never").exists()
 
 
-ABORT_SCENARIO = (
+def test_a_stop_condition_aborts_the_fault_phase_heals_and_fails_the_run(tmp_path: Path) -> None:
     # Every storage node powered off for 20 s: the canaries go red, and the abort must cut it short.
-    TINY_SCENARIO.replace("duration_s = 10", "duration_s = 40")
-    .replace("fault_duration_s = [2, 3]", "fault_duration_s = [20, 20]")
-    .replace("power-off = 1\nkill-leader = 1", "cluster-power-off = 1")
-    + "\n[abort]\ncanary_availability_below = 0.5\nfor_s = 2\n"
-)
-
-
-@pytest.fixture(scope="module")
-def aborted_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen[str], Path, float]]:
-    """The stop-condition game day, started by the first test that asks for it (the Ctrl-C test) and run
-    beside it: both mostly wait out fixed phases, and the module saves one game day's length. Its output
-    goes to a file, which no pipe can fill while nobody reads it."""
-    directory = tmp_path_factory.mktemp("abort")
-    scenario = directory / "abort.toml"
-    scenario.write_text(ABORT_SCENARIO)
+    scenario = tmp_path / "abort.toml"
+    scenario.write_text(
+        TINY_SCENARIO.replace("duration_s = 10", "duration_s = 40")
+        .replace("fault_duration_s = [2, 3]", "fault_duration_s = [20, 20]")
+        .replace("power-off = 1\nkill-leader = 1", "cluster-power-off = 1")
+        + "\n[abort]\ncanary_availability_below = 0.5\nfor_s = 2\n"
+    )
+    run_dir = tmp_path / "aborted"
     started = time.monotonic()
-    with open(directory / "output.txt", "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gameday.cli", "run", str(scenario), "--seed", "1", "--out", str(directory / "aborted")],
-            cwd=directory, stdout=output, stderr=subprocess.STDOUT, text=True, preexec_fn=_ignore_sigint,
-        )  # fmt: skip
+    process = _gameday("run", str(scenario), "--seed", "1", "--out", str(run_dir), cwd=tmp_path)
     try:
-        yield process, directory, started
+        output, _ = process.communicate(timeout=240)
     finally:
-        if process.poll() is None:  # a test failed before it waited for the run: stop it as a user would
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def test_a_stop_condition_aborts_the_fault_phase_heals_and_fails_the_run(
-    aborted_run: tuple[subprocess.Popen[str], Path, float],
-) -> None:
-    process, directory, started = aborted_run
-    process.wait(timeout=240)
-    output = (directory / "output.txt").read_text()
-    run_dir = directory / "aborted"
+        process.kill()
     assert process.returncode == 1, output
     assert "stop condition" in output
     summary = json.loads((run_dir / "summary.json").read_text())
