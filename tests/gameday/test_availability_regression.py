@@ -242,6 +242,9 @@ def test_the_command_refuses_runs_that_are_not_controls(tmp_path: Path, capsys) 
 # default's cluster-power-off stops every node for a few seconds: 18-55 canary writes fall in it, never the
 # SAMPLES_MIN a judgement needs, so no run judges it (the verdict says "unknown" for it) and its entry is inert.
 TOO_BRIEF_TO_JUDGE = {"default": ("cluster-power-off",), "ci": ("cluster-power-off",)}
+# ci's lagging-election comes once or twice a run: one control run of ten saw 53 canary writes in it, and
+# judged it unknown as a run would; the other nine judged it, and all ten are in the baseline.
+SOMETIMES_TOO_BRIEF = {"ci": ("lagging-election",)}
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "gameday" / "baselines").glob("*.json")),
@@ -263,6 +266,9 @@ def test_each_shipped_baseline_parses_and_covers_every_fault_kind_of_its_scenari
         if kind in TOO_BRIEF_TO_JUDGE.get(scenario.name, ()):
             # Every control run saw fewer requests than a judgement needs: runs judge the kind unknown too.
             assert entry["write_samples_min"] < SAMPLES_MIN, f"{kind} is judged now: drop it from TOO_BRIEF_TO_JUDGE"
+            continue
+        if kind in SOMETIMES_TOO_BRIEF.get(scenario.name, ()):
+            assert entry["write_samples_min"] < SAMPLES_MIN, f"{kind} is always judged now: drop it from SOMETIMES_TOO_BRIEF"
             continue
         assert entry["write_samples_min"] >= SAMPLES_MIN and entry["read_samples_min"] >= SAMPLES_MIN, kind
 
