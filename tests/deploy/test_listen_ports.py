@@ -19,10 +19,12 @@ from cluster.deploy.listen_ports import (
 )
 
 
-def test_ports_are_drawn_below_the_ephemeral_range_distinct_free_and_not_avoided() -> None:
+# Each test claims in its own directory: the machine's claims of an earlier run (the same seeded draws)
+# would otherwise hand out other ports than the test expects for 15 minutes.
+def test_ports_are_drawn_below_the_ephemeral_range_distinct_free_and_not_avoided(tmp_path: Path) -> None:
     low, _ = ephemeral_range()
     avoid = set(range(max(1024, low - LISTEN_RANGE_SIZE), low, 2))  # every other port of the range
-    ports = free_listen_ports(40, avoid=avoid, rng=random.Random(7))
+    ports = free_listen_ports(40, avoid=avoid, rng=random.Random(7), claims_dir=tmp_path)
     assert len(set(ports)) == 40
     assert all(max(1024, low - LISTEN_RANGE_SIZE) <= port < low and port not in avoid for port in ports)
     for port in ports:  # free when handed out
@@ -41,12 +43,12 @@ class _Draws(random.Random):
         return self.ports.pop(0) if len(self.ports) > 1 else self.ports[0]
 
 
-def test_a_port_in_use_is_never_handed_out() -> None:
+def test_a_port_in_use_is_never_handed_out(tmp_path: Path) -> None:
     low, _ = ephemeral_range()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", low - 1))
         taken.listen()
-        assert free_listen_ports(1, rng=_Draws([low - 1, low - 1, low - 3])) == [low - 3]
+        assert free_listen_ports(1, rng=_Draws([low - 1, low - 1, low - 3]), claims_dir=tmp_path) == [low - 3]
 
 
 def test_without_room_below_the_range_the_kernel_chooses(tmp_path: Path) -> None:
