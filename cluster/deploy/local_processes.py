@@ -94,9 +94,13 @@ def build_topology(azs: int, nodes_per_az: int, partitions_per_table: int, timin
     return Topology(processes, partitions_per_table=partitions_per_table, timing=timing or TimingConfig())
 
 
+def _process_ports(spec: ProcessSpec) -> list[int]:
+    return [port for port in (spec.port, spec.metrics_port) if port]
+
+
 def _listen_ports(topology: Topology) -> list[int]:
     """Every port the cluster's processes and proxies listen on."""
-    ports = [port for spec in topology.processes for port in (spec.port, spec.metrics_port) if port]
+    ports = [port for spec in topology.processes for port in _process_ports(spec)]
     return ports + [int(listen.rpartition(":")[2]) for targets in topology.links.values() for listen in targets.values()]
 
 
@@ -449,8 +453,7 @@ class LocalCluster:
             raise ClusterError(f"{process_id} is not running")
         if signal_number in (signal.SIGKILL, signal.SIGTERM):
             # Its ports stay ours while it is down: it starts on them again.
-            spec = self.topology().get(process_id)
-            own_claims([port for port in (spec.port, spec.metrics_port) if port], self._claim_owner)
+            own_claims(_process_ports(self.topology().get(process_id)), self._claim_owner)
         os.kill(pid, signal_number)
         if signal_number == signal.SIGKILL:
             _reap(pid)

@@ -261,13 +261,17 @@ class StorageNode(ReplicaHost):
             del self._stats[group_id]  # counted afresh if it leads the group again
         return stats
 
+    def _preferred_member(self, group_id: str) -> str:
+        """The member leadership returns to: the first placed (placement spreads these evenly)."""
+        return self.members.get(group_id, [self.process_id])[0]
+
     def _return_leadership_to_preferred_members(self) -> None:
         for group_id, group in self.groups.items():
             if not group.is_leader:
                 self._leading_since_tick.pop(group_id, None)
                 continue
             since = self._leading_since_tick.setdefault(group_id, self._ticks)
-            preferred = self.members.get(group_id, [self.process_id])[0]
+            preferred = self._preferred_member(group_id)
             if preferred == self.process_id or self._ticks - since < REBALANCE_AFTER_LEADING_TICKS:
                 continue
             if group.follower_caught_up(preferred):
@@ -449,8 +453,8 @@ class StorageNode(ReplicaHost):
         return {"items": [[base64.b64encode(k).decode(), text, size] for k, text, size in rows]}
 
     def _group_status(self, group_id: str, group: GroupRunner) -> dict[str, Any]:
-        # The member leadership returns to (placement spread these evenly): a group led by it stays led so.
-        return {**group.status(), "preferred": self.members.get(group_id, [self.process_id])[0]}
+        # A group led by its preferred member stays led so: tests and operators can tell settled leaders.
+        return {**group.status(), "preferred": self._preferred_member(group_id)}
 
     def status(self, params: dict[str, Any]) -> Any:
         spec = self.topology.get(self.process_id)

@@ -12,7 +12,8 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -65,27 +66,6 @@ def clusters(tmp_path: Path) -> Iterator[dict[str, LocalCluster]]:
     finally:
         for cluster in clusters.values():
             cluster.down()
-
-
-def _in_parallel(calls: dict[str, Callable[[], object]]) -> dict[str, object]:
-    """Runs each call in its own thread; returns their results, or raises the first failure."""
-    results: dict[str, object] = {}
-    errors: dict[str, BaseException] = {}
-
-    def run(name: str, call: Callable[[], object]) -> None:
-        try:
-            results[name] = call()
-        except BaseException as error:  # noqa: BLE001 - re-raised below, in the test's thread
-            errors[name] = error
-
-    threads = [threading.Thread(target=run, args=item, daemon=True) for item in calls.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for error in errors.values():
-        raise error
-    return results
 
 
 class PacedClients:
@@ -151,7 +131,10 @@ def lookups_served(cluster: LocalCluster) -> int:
 
 
 def test_flush_under_load_metadata_rate(clusters: dict[str, LocalCluster], tmp_path: Path) -> None:
-    _in_parallel({mode: lambda m=mode, c=cluster: _flush_under_load(c, m, tmp_path / f"{m}-samples") for mode, cluster in clusters.items()})
+    with ThreadPoolExecutor(len(clusters)) as pool:
+        runs = [pool.submit(_flush_under_load, cluster, mode, tmp_path / f"{mode}-samples") for mode, cluster in clusters.items()]
+        for run in runs:
+            run.result()  # a failed assertion in either mode fails the test
 
 
 def _flush_under_load(cluster: LocalCluster, mode: str, scratch: Path) -> None:
