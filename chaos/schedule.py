@@ -39,6 +39,9 @@ class TargetOptions:
     by: tuple[str, ...] = ("kill",)  # leader-churn: how a leader is taken away (kinds.CHURN_METHODS)
     # How hard the fault hits (FaultKind.parameters: latency_ms, rate, items...); copied into each target.
     parameters: Mapping[str, float] = field(default_factory=dict)
+    # This kind's own (minimum, maximum) length, instead of the phase's: a kind whose bug needs time to show
+    # (a deposed leader is seen only after the majority elected and wrote) beside brief ones.
+    fault_duration_s: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,13 @@ class FaultPhase:
 
     def options_for(self, kind: str) -> TargetOptions:
         return self.targets.get(kind, TargetOptions())
+
+    def duration_bounds(self, kind: str) -> tuple[float, float]:
+        return self.options_for(kind).fault_duration_s or self.fault_duration_s
+
+    @property
+    def longest_fault_s(self) -> float:
+        return max([self.fault_duration_s[1], *(self.duration_bounds(kind)[1] for kind in self.mix)])
 
 
 @dataclass(frozen=True)
@@ -219,7 +229,7 @@ def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s:
     nodes = sorted(nodes, key=lambda ref: ref.process_id)  # the caller's order must not change the plan
     rng = random.Random(seed)
     end_s = start_s + phase.duration_s
-    shortest_s, longest_s = phase.fault_duration_s
+    shortest_s = min([phase.fault_duration_s[0], *(phase.duration_bounds(kind)[0] for kind in phase.mix)])
     plan: list[PlannedFault] = []
     active: list[tuple[float, _Footprint]] = []  # (heal_s, footprint)
     now_s = start_s
@@ -229,7 +239,7 @@ def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s:
     while now_s + shortest_s <= end_s:
         active = [(heal_s, footprint) for heal_s, footprint in active if heal_s > now_s]
         kind = uncovered[0] if uncovered else _weighted_kind(rng, phase.mix)
-        duration_s = min(rng.uniform(shortest_s, longest_s), end_s - now_s)
+        duration_s = min(rng.uniform(*phase.duration_bounds(kind)), end_s - now_s)
         target = None
         if len(active) < phase.max_concurrent_faults:
             target = _choose_target(

@@ -337,21 +337,7 @@ def _fault_phase(top: _Table) -> FaultPhase:
     table = top.table("faults")
     duration_s = table.number("duration_s")
     interval_s = table.number("interval_s", above_minimum=True)
-    bounds = table.take("fault_duration_s")
-    if (
-        not isinstance(bounds, list)
-        or len(bounds) != 2
-        or any(isinstance(bound, bool) or not isinstance(bound, int | float) for bound in bounds)
-    ):
-        raise table.fail("fault_duration_s", f"must be [minimum, maximum] in seconds, got {bounds!r}")
-    shortest_s = _check_number(table, "fault_duration_s", bounds[0], 0, True, math.inf)
-    longest_s = _check_number(table, "fault_duration_s", bounds[1], 0, True, math.inf)
-    if shortest_s > longest_s:
-        raise table.fail("fault_duration_s", f"minimum {shortest_s:g} is greater than maximum {longest_s:g}")
-    if longest_s > duration_s:
-        raise table.fail(
-            "fault_duration_s", f"maximum {longest_s:g}s is longer than the fault phase (faults.duration_s = {duration_s:g})"
-        )
+    shortest_s, longest_s = _duration_bounds(table, duration_s)
     mix_table = table.table("mix")
     if not mix_table.data:
         raise ScenarioError(mix_table.file, mix_table.prefix, "empty: name at least one fault kind with a weight")
@@ -365,7 +351,7 @@ def _fault_phase(top: _Table) -> FaultPhase:
     for kind in sorted(targets_table.data):
         if kind not in FAULT_KINDS:
             raise targets_table.fail(kind, f"unknown fault kind; known kinds: {', '.join(FAULT_KINDS)}")
-        targets[kind] = _target_options(targets_table.table(kind), kind)
+        targets[kind] = _target_options(targets_table.table(kind), kind, duration_s)
     phase = FaultPhase(
         duration_s=duration_s,
         interval_s=interval_s,
@@ -380,8 +366,29 @@ def _fault_phase(top: _Table) -> FaultPhase:
     return phase
 
 
-def _target_options(table: _Table, kind: str) -> TargetOptions:
-    allowed = FAULT_KINDS[kind].option_keys
+def _duration_bounds(table: _Table, phase_duration_s: float) -> tuple[float, float]:
+    """`fault_duration_s = [minimum, maximum]` of a [faults] table or of one kind's targets table."""
+    bounds = table.take("fault_duration_s")
+    if (
+        not isinstance(bounds, list)
+        or len(bounds) != 2
+        or any(isinstance(bound, bool) or not isinstance(bound, int | float) for bound in bounds)
+    ):
+        raise table.fail("fault_duration_s", f"must be [minimum, maximum] in seconds, got {bounds!r}")
+    shortest_s = _check_number(table, "fault_duration_s", bounds[0], 0, True, math.inf)
+    longest_s = _check_number(table, "fault_duration_s", bounds[1], 0, True, math.inf)
+    if shortest_s > longest_s:
+        raise table.fail("fault_duration_s", f"minimum {shortest_s:g} is greater than maximum {longest_s:g}")
+    if longest_s > phase_duration_s:
+        raise table.fail(
+            "fault_duration_s",
+            f"maximum {longest_s:g}s is longer than the fault phase (faults.duration_s = {phase_duration_s:g})",
+        )
+    return shortest_s, longest_s
+
+
+def _target_options(table: _Table, kind: str, phase_duration_s: float) -> TargetOptions:
+    allowed = FAULT_KINDS[kind].option_keys | {"fault_duration_s"}  # every kind may have its own length
     for key in sorted(table.data):
         if key not in allowed:
             hint = f"allowed: {', '.join(sorted(allowed))}" if allowed else f"{kind} takes no target options"
@@ -398,6 +405,7 @@ def _target_options(table: _Table, kind: str) -> TargetOptions:
             for name, (low, high) in sorted(FAULT_KINDS[kind].parameters.items())
             if name in table.data
         },
+        fault_duration_s=_duration_bounds(table, phase_duration_s) if "fault_duration_s" in table.data else None,
     )
     flap = [options.parameters.get(name) for name in ("flap_min_s", "flap_max_s")]
     if None not in flap and flap[0] > flap[1]:
@@ -545,7 +553,7 @@ def parse_duration(text: str) -> float:
 
 def with_fault_duration(scenario: Scenario, seconds: float) -> Scenario:
     """The scenario with a fault phase of `seconds` (the same mix and pace, for longer or shorter)."""
-    longest = scenario.faults.fault_duration_s[1]
+    longest = scenario.faults.longest_fault_s
     if scenario.faults.mix and seconds < longest:
         raise ScenarioError(
             scenario.source or scenario.name, "faults.duration_s",

@@ -129,6 +129,9 @@ INVALID = [
     (_set("faults.fault_duration_s", [5, 3]), "faults.fault_duration_s", "greater than maximum"),
     (_set("faults.fault_duration_s", [3]), "faults.fault_duration_s", "[minimum, maximum]"),
     (_set("faults.fault_duration_s", [-1, 3]), "faults.fault_duration_s", "greater than 0"),
+    (_set("faults.targets.pause.fault_duration_s", [3, 100]), "faults.targets.pause.fault_duration_s", "longer than the fault phase"),
+    (_set("faults.targets.pause.fault_duration_s", [4, 2]), "faults.targets.pause.fault_duration_s", "greater than maximum"),
+    (_set("faults.targets.pause.fault_duration_s", "long"), "faults.targets.pause.fault_duration_s", "[minimum, maximum]"),
     (_set("faults.max_concurrent_faults", 0), "faults.max_concurrent_faults", "at least 1"),
     (_set("faults.mix.meteor-strike", 1), "faults.mix.meteor-strike", "unknown fault kind"),
     (_set("faults.mix.power-off", 0), "faults.mix.power-off", "greater than 0"),
@@ -253,6 +256,25 @@ def test_fault_parameters_reach_every_planned_target() -> None:
         else:
             assert fault.target["rate"] == 1.25
     assert "latency_ms=40" in format_plan(plan) and "rate=1.25" in format_plan(plan)
+
+
+def test_a_fault_kind_may_have_its_own_length_and_the_others_keep_the_phase_s() -> None:
+    data = copy.deepcopy(_smoke_data())
+    data["faults"].update({"duration_s": 120, "interval_s": 2, "fault_duration_s": [1, 2]})
+    data["faults"]["mix"] = {"pause": 1, "partition-az": 1}
+    nodes = [NodeRef(f"node-{az}1", f"az-{az}") for az in "abc"]
+    phase_only = parse_scenario(data, "lengths.toml").faults
+    data["faults"]["targets"] = {"partition-az": {"fault_duration_s": [5, 6]}}
+    scenario = parse_scenario(data, "lengths.toml")
+    assert scenario.faults.duration_bounds("partition-az") == (5.0, 6.0)
+    assert scenario.faults.duration_bounds("pause") == (1.0, 2.0) and scenario.faults.longest_fault_s == 6.0
+    plan = plan_faults(scenario.faults, 7, nodes, 0.0)
+    lengths = {kind: [fault.duration_s for fault in plan if fault.kind == kind] for kind in ("pause", "partition-az")}
+    assert lengths["pause"] and all(1.0 <= length <= 2.0 for length in lengths["pause"])
+    assert lengths["partition-az"] and all(5.0 <= length <= 6.0 for length in lengths["partition-az"][:-1])
+    assert plan == plan_faults(scenario.faults, 7, nodes, 0.0)  # replayable by seed
+    # Without an override the phase's bounds rule every kind, as before the option existed.
+    assert all(1.0 <= fault.duration_s <= 2.0 for fault in plan_faults(phase_only, 7, nodes, 0.0)[:-1])
 
 
 def test_clock_rate_range_matches_what_a_node_accepts() -> None:
