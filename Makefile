@@ -19,7 +19,8 @@ test: $(STAMP)
 	@# promtool (Debian's prometheus) for the alert-rule tests; they skip, naming why, where it cannot be installed.
 	-@bash .ci/install-system-packages
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	@# Two lanes, one worker each: the cluster tests and the in-process ones (tests/conftest.py).
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
