@@ -2,10 +2,10 @@
 
 Each lane is one xdist group, so one worker runs it in collection order, module fixtures shared as in a
 serial run. The processes lane has every test that starts real processes and judges their timing: the
-cluster tests (game days never beside each other) and the Locust and canary runs, whose probe rates and
-timeouts a second busy lane would disturb. The in-process lane has the rest, mostly CPU-bound (the
-seeded simulations, the checkers, property tests), and runs beside it: a one-core load that the
-cluster tests must bear anyway, as on a busy CI machine.
+cluster tests (game days never beside each other) and the Locust, canary and fault-injection tests,
+whose probe rates and time bounds a second busy lane would disturb. The in-process lane has the rest,
+mostly CPU-bound (the seeded simulations, the checkers, property tests), and runs beside it: a one-core
+load that the cluster tests must bear anyway, as on a busy CI machine.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from hypothesis import settings
 
 PROCESSES_LANE = "processes"
 IN_PROCESS_LANE = "in-process"
-# Not marked `cluster`, but they start Locust, moto or canary processes and assert on rates and timeouts.
-TIMED_PROCESS_DIRECTORIES = ("loadgen", "canaries")
+# Not all marked `cluster`, but they start processes (Locust, moto, canaries, Toxiproxy, stand-in nodes) or
+# event loops and bound how long a step may take.
+TIMED_PROCESS_DIRECTORIES = ("loadgen", "canaries", "chaos", "cluster")
 
 # A property's example is judged on its result, never on how long a shared machine took to compute it.
 settings.register_profile("suite", deadline=None)
