@@ -1,7 +1,7 @@
-"""Two lanes for `make test` (pytest-xdist, `-n 2 --dist loadgroup`), and no wall-clock deadlines.
+"""Two lanes for `make test` (`-n 2 --dist loadgroup`, scheduled here), and no wall-clock deadlines.
 
-Each lane is one xdist group, so one worker runs it in collection order, module fixtures shared as in a
-serial run. The processes lane has every test that starts real processes and judges their timing: the
+One worker runs each lane, module after module in collection order, module fixtures shared as in a
+serial run. The processes lane has every module that starts real processes and judges their timing: the
 cluster tests (game days never beside each other) and the Locust, canary and fault-injection tests,
 whose probe rates and time bounds a second busy lane would disturb. The in-process lane has the rest,
 mostly CPU-bound (the seeded simulations, the checkers, property tests), and runs beside it: a one-core
@@ -9,6 +9,10 @@ load that the cluster tests must bear anyway, as on a busy CI machine.
 """
 
 from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -18,22 +22,31 @@ IN_PROCESS_LANE = "in-process"
 # Not all marked `cluster`, but they start processes (Locust, moto, canaries, Toxiproxy, stand-in nodes) or
 # event loops and bound how long a step may take.
 TIMED_PROCESS_DIRECTORIES = ("loadgen", "canaries", "chaos", "cluster")
+CLUSTER_MARK = "pytest.mark.cluster"
 
 # A property's example is judged on its result, never on how long a shared machine took to compute it.
 settings.register_profile("suite", deadline=None)
 settings.load_profile("suite")
 
 
-def lane(item: pytest.Item) -> str:
-    if item.get_closest_marker("cluster") is not None:
+@cache
+def module_lane(module: Path) -> str:
+    """A whole module goes to one lane: to the processes lane if any of its tests is a cluster test."""
+    if module.parent.name in TIMED_PROCESS_DIRECTORIES or CLUSTER_MARK in module.read_text():
         return PROCESSES_LANE
-    directory = item.path.parent.name
-    return PROCESSES_LANE if directory in TIMED_PROCESS_DIRECTORIES else IN_PROCESS_LANE
+    return IN_PROCESS_LANE
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("dist", "no") != "loadgroup":
-        return
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(lane(item)))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """The lanes as xdist work units. (xdist's own loadgroup suffixes node ids with the group, which
+    pytest 9's node ids no longer take: every test became its own unit.) The controller sees node ids
+    only, so a lane is decided per module, from its path and its source."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LaneScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return module_lane(config.rootpath / nodeid.split("::", 1)[0])
+
+    return LaneScheduling(config, log)
