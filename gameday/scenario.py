@@ -391,8 +391,7 @@ def _target_options(table: _Table, kind: str, phase_duration_s: float) -> Target
     allowed = FAULT_KINDS[kind].option_keys | {"fault_duration_s"}  # every kind may have its own length
     for key in sorted(table.data):
         if key not in allowed:
-            hint = f"allowed: {', '.join(sorted(allowed))}" if allowed else f"{kind} takes no target options"
-            raise table.fail(key, f"unknown key for {kind} ({hint})")
+            raise table.fail(key, f"unknown key for {kind} (allowed: {', '.join(sorted(allowed))})")
     defaults = TargetOptions()
     options = TargetOptions(
         azs=_string_list(table, "azs") if "azs" in table.data else defaults.azs,
