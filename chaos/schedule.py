@@ -63,6 +63,10 @@ class FaultPhase:
         return self.options_for(kind).fault_duration_s or self.fault_duration_s
 
     @property
+    def shortest_fault_s(self) -> float:
+        return min([self.fault_duration_s[0], *(self.duration_bounds(kind)[0] for kind in self.mix)])
+
+    @property
     def longest_fault_s(self) -> float:
         return max([self.fault_duration_s[1], *(self.duration_bounds(kind)[1] for kind in self.mix)])
 
@@ -229,7 +233,7 @@ def plan_faults(phase: FaultPhase, seed: int, nodes: Sequence[NodeRef], start_s:
     nodes = sorted(nodes, key=lambda ref: ref.process_id)  # the caller's order must not change the plan
     rng = random.Random(seed)
     end_s = start_s + phase.duration_s
-    shortest_s = min([phase.fault_duration_s[0], *(phase.duration_bounds(kind)[0] for kind in phase.mix)])
+    shortest_s = phase.shortest_fault_s
     plan: list[PlannedFault] = []
     active: list[tuple[float, _Footprint]] = []  # (heal_s, footprint)
     now_s = start_s

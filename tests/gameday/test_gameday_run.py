@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from tests.gameday.game_day_process import run_gameday
 from tests.gameday.run_failures import failed_verifiers
 
 pytestmark = pytest.mark.cluster
@@ -234,12 +235,9 @@ def test_a_stop_condition_aborts_the_fault_phase_heals_and_fails_the_run(tmp_pat
     )
     run_dir = tmp_path / "aborted"
     started = time.monotonic()
-    process = _gameday("run", str(scenario), "--seed", "1", "--out", str(run_dir), cwd=tmp_path)
-    try:
-        output, _ = process.communicate(timeout=240)
-    finally:
-        process.kill()
-    assert process.returncode == 1, output
+    # Stopped with SIGINT if it overstays, as a user would: a SIGKILL would leave its cluster running.
+    code, output = run_gameday(["run", str(scenario), "--seed", "1", "--out", str(run_dir)], tmp_path, 240)
+    assert code == 1, output
     assert "stop condition" in output
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["chaos"]["reason"] == "aborted"
