@@ -8,7 +8,8 @@ one page, and in pages of Limit 10 following LastEvaluatedKey (11 pages a walk: 
 a LastEvaluatedKey, the eleventh comes back empty, as in DynamoDB). Each cell runs `--trials` short
 times, PutItem and UpdateItem alternating which goes first; the table shows medians and the range, and
 UpdateItem / PutItem is the median of the per-trial ratios, so that load from other processes on the
-machine falls on both sides of it.
+machine falls on both sides of it. On our cluster it also reads every cluster process's CPU time around
+each write trial: CPU per operation hardly moves with the machine's other load, where throughput does.
 
     .venv/bin/python -m bench.data_plane_bench [--seconds 4] [--trials 5] [--skip-references]
 """
@@ -152,7 +153,30 @@ async def _check_answers(port: int) -> None:
         raise RuntimeError(f"Query with Limit {PAGE_LIMIT} answered {status} {str(answer)[:300]}")
 
 
-async def measure_target(port: int, seconds: float, trials: int) -> Results:
+def processes_cpu_s(pids: Sequence[int]) -> float:
+    """User + system CPU seconds the processes have used (of those still running)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / ticks
+
+
+async def _timed_load(
+    port: int, cell: str, body: Callable[[int, int], dict[str, Any]], seconds: float, pids: Sequence[int]
+) -> LoadResult:
+    before = processes_cpu_s(pids)
+    result = await run_load("127.0.0.1", [port], cell, body, CLIENTS, seconds)
+    if pids:
+        result.server_cpu_s = processes_cpu_s(pids) - before
+    return result
+
+
+async def measure_target(port: int, seconds: float, trials: int, pids: Sequence[int] = ()) -> Results:
     await create_table(port, WRITE_TABLE)
     await create_table(port, QUERY_TABLE, range_key="sk")
     await _load_items(port)
@@ -163,7 +187,7 @@ async def measure_target(port: int, seconds: float, trials: int) -> Results:
         if trial % 2:
             writes.reverse()  # neither always runs first, on a store (and a machine) the other warmed or loaded
         for cell, body in writes:
-            results[cell].append(await run_load("127.0.0.1", [port], cell, body, CLIENTS, seconds))
+            results[cell].append(await _timed_load(port, cell, body, seconds, pids))
         results[QUERY_WHOLE].append(await run_load("127.0.0.1", [port], "Query", query_body, CLIENTS, seconds))
         pagination = Pagination(PAGE_LIMIT)
         results[QUERY_PAGED].append(
@@ -207,12 +231,27 @@ def markdown_table(table: dict[str, Results]) -> list[str]:
     return lines
 
 
+def cpu_per_operation_us(results: Sequence[LoadResult]) -> float | None:
+    """The target's CPU per operation over every trial of a cell (None when it was not read)."""
+    if any(result.server_cpu_s is None for result in results):
+        return None
+    operations = sum(result.operations for result in results)
+    return sum(result.server_cpu_s or 0.0 for result in results) / operations * 1e6 if operations else None
+
+
 def goal_lines(ours: Results) -> list[str]:
     ratio = paired_ratio(ours[UPDATE], ours[PUT])
     pages = statistics.median(result.throughput for result in ours[QUERY_WHOLE])
+    put_cpu, update_cpu = cpu_per_operation_us(ours[PUT]), cpu_per_operation_us(ours[UPDATE])
+    cpu_line = (
+        [f"Our cluster's CPU per operation: PutItem {put_cpu:,.0f} us, UpdateItem {update_cpu:,.0f} us "
+         f"(PutItem / UpdateItem {put_cpu / update_cpu:.2f}: the throughput ratio a CPU-bound store can reach)"]
+        if put_cpu and update_cpu else []
+    )  # fmt: skip
     return [
         f"Our UpdateItem / PutItem at {CLIENTS} clients: {ratio:.2f} "
         f"(goal >= {UPDATE_GOAL:.2f}: {'met' if ratio >= UPDATE_GOAL else 'missed'})",
+        *cpu_line,
         f"Our Query of one partition, {PARTITION_ITEMS} items a page, ConsistentRead: {pages:,.0f} pages/s "
         f"(goal >= {QUERY_GOAL_PAGES_S:,.0f}: {'met' if pages >= QUERY_GOAL_PAGES_S else 'missed'})",
     ]
@@ -233,10 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     loads = [os.getloadavg()[0]]
     with (
         tempfile.TemporaryDirectory(prefix="data-plane-bench-") as directory,
-        running_cluster(Path(directory) / "cluster") as (_, ports),
+        running_cluster(Path(directory) / "cluster") as (cluster, ports),
     ):
         print("measuring the replicated cluster (3 AZs x 2 nodes, fsync on), one router...", file=sys.stderr)
-        table[OURS] = asyncio.run(measure_target(ports[0], args.seconds, args.trials))
+        pids = list(cluster.pids().values())
+        table[OURS] = asyncio.run(measure_target(ports[0], args.seconds, args.trials, pids))
         loads.append(os.getloadavg()[0])
     if not args.skip_references:
         for name, port in each_reference():

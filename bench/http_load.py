@@ -55,6 +55,7 @@ class LoadResult:
     duration_s: float
     latencies_s: list[float]
     error_types: dict[str, int] = field(default_factory=dict)  # DynamoDB's __type (or the status) -> count
+    server_cpu_s: float | None = None  # CPU the target's processes spent meanwhile, when the bench reads it
 
     @property
     def throughput(self) -> float:

@@ -62,9 +62,14 @@ def apply_delete(condition: ConditionSource | None, current: Item | None) -> Wri
 
 
 def apply_update(
-    update: UpdateSource | None, condition: ConditionSource | None, current: Item | None, key: Item
+    update: UpdateSource | None,
+    condition: ConditionSource | None,
+    current: Item | None,
+    key: Item,
+    current_size: int | None = None,
 ) -> WriteOutcome:
-    """UpdateItem: the condition sees the current item; an absent item is created from its key."""
+    """UpdateItem: the condition sees the current item; an absent item is created from its key.
+    `current_size`, when known, spares sizing the attributes the update leaves alone."""
     if not _condition_holds(condition, current):
         return WriteOutcome(new_item=current, old_item=current, condition_failed=True, changed=False)
     parsed = update.parse() if update is not None else None
@@ -76,7 +81,7 @@ def apply_update(
         # against DynamoDB by ScyllaDB's Alternator tests); an empty update does create one.
         new_item = None
     else:
-        new_item, new_size = apply_update_sized(parsed, current, key)
+        new_item, new_size = apply_update_sized(parsed, current, key, current_size)
     return WriteOutcome(
         new_item=new_item,
         old_item=current,

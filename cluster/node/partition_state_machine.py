@@ -89,7 +89,9 @@ class PartitionStateMachine:
                 case DeleteCommand():
                     outcome = apply_delete(command.condition, current)
                 case UpdateCommand():
-                    outcome = apply_update(command.update, command.condition, current, command.key_item)
+                    outcome = apply_update(
+                        command.update, command.condition, current, command.key_item, current_size
+                    )
         except ApiError as error:
             # Deterministic on every replica, so rejecting here keeps replicas equal.
             return {"status": "invalid", "message": error.message}

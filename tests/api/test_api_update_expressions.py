@@ -6,13 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cluster.api.attribute_values import copy_value, item_size_bytes
 from cluster.api.document_paths import PathOperand, check_paths_apart
 from cluster.api.errors import ValidationException
 from cluster.api.item_writes import apply_update, update_return_attributes
 from cluster.api.projection import project
 from cluster.api.requests import ConditionSource, UpdateSource, parse_request
 from cluster.api.update_expressions import apply_update as apply_expression
-from cluster.api.update_expressions import parse_update
+from cluster.api.update_expressions import apply_update_sized, parse_update
 
 KEY = {"pk": {"S": "k"}}
 ITEM = {
@@ -278,3 +279,41 @@ def test_a_sum_is_refused_past_38_significant_digits_not_past_38_digits() -> Non
     assert update("ADD n :v", {":v": {"N": "1"}}, item=nines)["n"] == {"N": "1" + "0" * 38}
     assert "38 significant digits" in rejected("ADD n :v", {":v": {"N": "0.1"}}, item=nines)
     assert "38 significant digits" in rejected("SET n = n - :v", {":v": {"N": "0.1"}}, item=nines)
+
+
+WIDE_ITEM = {**ITEM, **{f"other{number}": {"M": {"v": {"S": "y" * number}}} for number in range(6)}}
+actions = st.lists(
+    st.sampled_from([
+        "SET n = n + :one", "SET s = :text", "SET doc.inside.deep = :text", "SET lst[1] = :text",
+        "SET lst[9] = :text", "SET fresh = :text", "SET doc.entries[0].c = :one", "REMOVE lst[0]",
+        "REMOVE doc.inside", "REMOVE absent", "ADD tags :tags", "DELETE nums :nums", "ADD n :one",
+    ]),
+    min_size=1, max_size=4, unique=True,
+)
+
+
+@given(actions, st.booleans())
+def test_an_update_sized_from_the_old_size_matches_the_new_item_and_leaves_the_old_alone(
+    chosen: list[str], wide: bool
+) -> None:
+    sections: dict[str, list[str]] = {}
+    for action in chosen:
+        verb, rest = action.split(" ", 1)
+        sections.setdefault(verb, []).append(rest)
+    expression = " ".join(f"{verb} {', '.join(parts)}" for verb, parts in sections.items())
+    values = {":one": {"N": "1"}, ":text": {"S": "new text"}, ":tags": {"SS": ["z"]}, ":nums": {"NS": ["2"]}}
+    used = {name: value for name, value in values.items() if name in expression}
+    try:
+        parsed = parse_update(expression, None, used or None)
+    except ValidationException:
+        return  # overlapping paths are refused before any apply
+    current = WIDE_ITEM if wide else ITEM
+    before = copy_value(current)
+    try:
+        fully_sized = apply_update_sized(parsed, current, KEY)
+    except ValidationException:
+        return
+    from_old_size = apply_update_sized(parsed, current, KEY, item_size_bytes(current))
+    assert from_old_size == fully_sized
+    assert from_old_size[1] == item_size_bytes(from_old_size[0])
+    assert current == before  # the new item shares the untouched attributes, never changes them

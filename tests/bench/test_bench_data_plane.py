@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from bench.data_plane_bench import (
     CELLS,
@@ -10,8 +11,11 @@ from bench.data_plane_bench import (
     UPDATE,
     Pagination,
     cell_text,
+    cpu_per_operation_us,
+    goal_lines,
     markdown_table,
     paired_ratio,
+    processes_cpu_s,
     put_body,
     update_body,
 )
@@ -77,3 +81,21 @@ def test_bench_cells_name_the_kinds_of_errors_they_saw() -> None:
     assert text == "1,100 (1,000–1,200), 4 errors (2 HTTP 500, 2 ProvisionedThroughputExceededException)"
     assert error_type(400, b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException"}') == "ThrottlingException"
     assert error_type(503, b"<html>not json</html>") == "HTTP 503"
+
+
+def test_bench_cpu_per_operation_sums_every_trial_and_needs_every_reading() -> None:
+    puts, updates = _results(1000, 3000), _results(1000, 1000)
+    for result, cpu_s in zip(puts + updates, (2.0, 6.0, 2.5, 2.5), strict=True):
+        result.server_cpu_s = cpu_s
+    assert cpu_per_operation_us(puts) == 2000.0  # 8 s over 4,000 operations, not the mean of per-trial figures
+    assert cpu_per_operation_us(updates) == 2500.0
+    assert any("PutItem 2,000 us, UpdateItem 2,500 us (PutItem / UpdateItem 0.80" in line
+               for line in goal_lines({PUT: puts, UPDATE: updates, QUERY_WHOLE: puts, QUERY_PAGED: puts}))
+    puts[1].server_cpu_s = None  # a reference server's trial: nothing read
+    assert cpu_per_operation_us(puts) is None
+
+
+def test_bench_reads_the_cpu_time_of_processes_that_run() -> None:
+    spent = processes_cpu_s([os.getpid()])
+    sum(range(3_000_000))  # some CPU of our own
+    assert processes_cpu_s([os.getpid(), 2**22 + 7]) > spent  # a pid that is gone counts nothing
