@@ -57,6 +57,8 @@ class ClusterShape:
     log_replicas: bool = True
     scrub: bool = True
     router_cache: str = DEFAULT_CACHE_MODE  # or "classic": lookups only on a cache miss
+    # Replicas copy their state every this many applied entries and compact their logs (0: never).
+    snapshot_every_entries: int = 10_000
     # [cluster.admission]: AdmissionSettings fields (cluster/admission/settings.py); empty = the store's defaults.
     admission: Mapping[str, Any] = field(default_factory=dict)
 
@@ -66,6 +68,7 @@ class ClusterShape:
             "log_replicas_enabled": self.log_replicas,
             "scrub_enabled": self.scrub,
             "router_cache_mode": self.router_cache,
+            "snapshot_every_entries": self.snapshot_every_entries,
         }
         if self.admission:
             settings["admission"] = admission_settings(self.admission)
@@ -282,6 +285,7 @@ def _cluster(top: _Table) -> ClusterShape:
         log_replicas=table.boolean("log_replicas", True),
         scrub=table.boolean("scrub", True),
         router_cache=table.string("router_cache", DEFAULT_CACHE_MODE, choices=CACHE_MODES),
+        snapshot_every_entries=table.integer("snapshot_every_entries", 10_000),
         admission=_admission(table),
     )
     table.finish()

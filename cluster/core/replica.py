@@ -77,6 +77,10 @@ class Replica:
         if len(set(voters)) != len(voters):
             raise ValueError(f"duplicate voters in {voters}")
         initial = Membership(voters, tuple(log_replicas), tuple(learners))
+        # Checked against the group as placed: a snapshot's membership may predate this replica (a log
+        # replica added after it), and the membership entry that added it then lies in the log tail.
+        if node_id not in initial.replicated:
+            raise ValueError(f"{node_id!r} is not one of the voters {initial.replicated}")
         if snapshot is not None:
             recovered_membership = Membership.decode(snapshot.membership)
             if recovered_membership is None:
@@ -87,8 +91,6 @@ class Replica:
                     f"applied index {applied_index} below the snapshot's index {snapshot.index}: the state "
                     "machine starts from the snapshot"
                 )
-        if node_id not in initial.replicated:
-            raise ValueError(f"{node_id!r} is not one of the voters {initial.replicated}")
         self._node_id = node_id
         self._config = config
         self._rng = rng
@@ -196,6 +198,11 @@ class Replica:
     @property
     def persisted_index(self) -> int:
         return self._log.persisted_index
+
+    @property
+    def snapshot_index(self) -> int:
+        """The index the log starts after (0: it starts at index 1)."""
+        return self._log.snapshot_index
 
     @property
     def snapshot(self) -> SnapshotMeta | None:

@@ -106,7 +106,9 @@ def _listen_ports(topology: Topology) -> list[int]:
 
 def with_settings(topology: Topology, settings: Mapping[str, Any]) -> Topology:
     """The topology with the store's mechanism switches changed; an unknown or invalid one is a ClusterError."""
-    allowed = {"router_cache_mode", "scrub_enabled", "log_replicas_enabled", "archive", "admission"}
+    allowed = {
+        "router_cache_mode", "scrub_enabled", "log_replicas_enabled", "archive", "admission", "snapshot_every_entries",
+    }
     unknown = sorted(set(settings) - allowed)
     if unknown:
         raise ClusterError(f"unknown store settings {unknown}; known: {sorted(allowed)}")

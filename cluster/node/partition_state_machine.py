@@ -26,7 +26,7 @@ from cluster.core.types import Entry
 from cluster.node.partition_splits import SplitState
 from cluster.scrub.commands import ReplicaScrubState
 from cluster.storage.durable_directories import make_durable_directories
-from cluster.storage.item_store import ItemStore
+from cluster.storage.item_store import ItemStore, replace_store_file
 
 
 class PartitionStateMachine:
@@ -126,6 +126,24 @@ class PartitionStateMachine:
                 item_json = json.dumps(write.item, separators=(",", ":"))
                 self.store.put(write.partition_hash, write.key, item_json, item_size_bytes(write.item))
         return {"status": "ok"}
+
+    # ---- snapshots (cluster/replication/snapshot_files.py) --------------------------------------
+
+    def write_snapshot(self, destination: Path) -> int:
+        """A copy of the state at one applied index in `destination` (not fsynced); returns that index.
+        Runs in a worker thread beside apply: the copy reads through its own connection."""
+        return self.store.copy_to(destination)
+
+    def restore_snapshot(self, source: Path, index: int) -> None:
+        """Replace the state with a snapshot's copy through `index` (a leader's, or our own after a
+        power loss cut the store below the log's start)."""
+        path = self.store.path
+        self.store.close()
+        replace_store_file(path, source)
+        self.store = ItemStore(path)
+        self.splits = SplitState(self.store)
+        if self.store.applied_index != index:
+            raise ValueError(f"snapshot {source} holds applied index {self.store.applied_index}, not {index}")
 
     def get(self, partition_hash: int, key: bytes) -> dict | None:
         item_json = self.store.get(partition_hash, key)

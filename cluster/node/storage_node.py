@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 PROPOSE_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 1.0
+SNAPSHOT_CHUNK_TIMEOUT_S = 5.0  # one 1 MiB chunk of a snapshot file, over a link a fault may have slowed
 REPORT_INTERVAL_TICKS = 5
 # Leadership returns to each group's preferred member (placement spread those evenly over nodes),
 # but only after the current leader has held it this long, so failovers settle before rebalancing.
@@ -108,6 +109,7 @@ class StorageNode(ReplicaHost):
             ("node.scan", self.handle_scan),
             ("node.query", self.handle_query),
             ("node.get_many", self.handle_get_many),
+            ("node.snapshot_chunk", self.handle_snapshot_chunk),
             ("status", self.status),
         ):
             self.register(method, handler)
@@ -185,6 +187,7 @@ class StorageNode(ReplicaHost):
             on_dirty=self.mark_dirty,
             discard_state=discard_state,
             ack_before_quorum="ack-before-quorum" in self.topology.faults_enabled,
+            **self._snapshot_options(group_id),
         )
         self.members[group_id] = list(members)
         self.add_group(runner)
@@ -206,10 +209,41 @@ class StorageNode(ReplicaHost):
             on_dirty=self.mark_dirty,
             log_replicas=log_replicas,
             learners=learners,
+            **self._snapshot_options(group_id),
         )
         self.log_replica_groups.add(group_id)
         self.add_group(runner)
         return runner
+
+    def _snapshot_options(self, group_id: str) -> dict[str, Any]:
+        async def fetch_chunk(peer: str, index: int, offset: int) -> tuple[bytes, int]:
+            answer = await self.peers.get(peer).call(
+                "node.snapshot_chunk", {"group": group_id, "index": index, "offset": offset},
+                timeout_s=SNAPSHOT_CHUNK_TIMEOUT_S,
+            )
+            return base64.b64decode(answer["data"]), int(answer["size"])
+
+        return {
+            "snapshot_every_entries": self.topology.snapshot_every_entries,
+            "fetch_chunk": fetch_chunk,
+            "may_drop_segment": lambda segment: self.scrub.may_drop_segment(group_id, segment),
+            "on_log_restart": lambda data, snapshot, sequence: self.scrub.archive_restarted_log(
+                group_id, data, snapshot.index, snapshot.term, sequence
+            ),
+        }
+
+    def handle_snapshot_chunk(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One chunk of a snapshot this replica holds, for a follower that installs it."""
+        group = self.groups.get(str(params.get("group")))
+        if group is None or group.closed:
+            raise RpcError("NoSuchGroup", f"{self.process_id} does not host {params.get('group')!r}")
+        try:
+            data, size = group.snapshot_files.read_chunk(int(params["index"]), int(params["offset"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise RpcError("BadRequest", f"malformed snapshot chunk request: {error!r}") from None
+        except FileNotFoundError:
+            raise RpcError("NoSuchSnapshot", f"{self.process_id} holds no snapshot {params.get('index')} of {group.group_id}") from None
+        return {"data": base64.b64encode(data).decode("ascii"), "size": size}
 
     def is_log_replica(self, group_id: str) -> bool:
         return group_id in self.log_replica_groups

@@ -14,7 +14,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,9 @@ from cluster.core.membership import Membership, MembershipError
 from cluster.core.messages import Message, MessageKind
 from cluster.core.ready import Ready
 from cluster.core.replica import NotLeaderError, Replica, Role
-from cluster.replication.state_machine import StateMachine
+from cluster.core.types import SnapshotMeta
+from cluster.replication.snapshot_files import SnapshotFiles
+from cluster.replication.state_machine import SnapshotStateMachine, StateMachine
 from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.wal import WalSync, WriteAheadLog
 
@@ -46,6 +48,8 @@ class _PendingProposal:
 
 
 SendFunction = Callable[[str, str, Message], None]  # (group_id, recipient, message)
+# (peer, snapshot index, offset) -> (bytes from offset, the data file's size): one chunk of a peer's snapshot.
+FetchChunk = Callable[[str, int, int], Awaitable[tuple[bytes, int]]]
 
 
 def _settled_without_reader(future: asyncio.Future[Any]) -> None:
@@ -71,33 +75,69 @@ class GroupRunner:
         ack_before_quorum: bool = False,
         log_replicas: Sequence[str] = (),
         learners: Sequence[str] = (),
+        snapshot_every_entries: int = 0,
+        fetch_chunk: FetchChunk | None = None,
+        may_drop_segment: Callable[[Path], bool] | None = None,
+        on_log_restart: Callable[[Path, SnapshotMeta, int], None] | None = None,
     ) -> None:
         """`discard_state` closes and deletes the state machine's files and returns an empty one; it is
         used when the state is ahead of the WAL (after a power loss). `ack_before_quorum` is the planted
-        bug of that name (harness self-tests only)."""
+        bug of that name (harness self-tests only).
+
+        Snapshots (a state machine with write/restore_snapshot only): every `snapshot_every_entries`
+        applied entries (0: never) the state is copied in the background; when the next copy is made,
+        the log is compacted behind the previous one, so a follower less than that many entries behind
+        still catches up from the log. `fetch_chunk` reads a leader's snapshot to install; WAL segments
+        are deleted once compacted and `may_drop_segment` (the archive's "copied already") allows it.
+        `on_log_restart(data, snapshot, sequence)` hears that the log restarted after an installed
+        snapshot in WAL segment `sequence` (the archive keeps that snapshot)."""
         self.group_id = group_id
         self.node_id = node_id
         self.voters = tuple(voters)
         self.directory = directory
         make_durable_directories(directory)
         self.state_machine = state_machine
-        self.wal, recovered = WriteAheadLog.open(directory / "wal", sync=wal_sync)
+        self.wal_sync = wal_sync
+        self.snapshot_files = SnapshotFiles(directory / "snapshot", sync=wal_sync is not False)
+        stored = self.snapshot_files.load()
+        floor = (stored.meta.index, stored.meta.term) if stored is not None else (0, 0)
+        self.wal, recovered = WriteAheadLog.open(directory / "wal", sync=wal_sync, floor=floor)
         if recovered.truncated_tail_bytes:
             log.warning(
                 "group %s: truncated %d bytes of torn WAL tail in %s",
                 group_id, recovered.truncated_tail_bytes, recovered.truncated_tail_path,
             )
         self.recovered_truncated_tail_bytes = recovered.truncated_tail_bytes
-        if state_machine.applied_index > len(recovered.entries) and discard_state is not None:
+        if recovered.floor_conflict_term is not None and stored is not None:
+            log.warning(
+                "group %s: the WAL disagreed with snapshot %d (term %d there, not %d): it restarts after the snapshot",
+                group_id, stored.meta.index, recovered.floor_conflict_term, stored.meta.term,
+            )
+        if state_machine.applied_index > self.wal.last_index and discard_state is not None:
             # A power loss cut the WAL below what the state machine applied. That state may hold
             # entries no quorum ever stored (never committed), so it must not be served: rebuild it
-            # from what the WAL still holds, from index 1 (the core then re-applies up to commit).
+            # from the snapshot and what the WAL still holds (the core then re-applies up to commit).
             log.warning(
                 "group %s: state applied index %d is ahead of the WAL's last index %d; rebuilding the state",
-                group_id, state_machine.applied_index, len(recovered.entries),
+                group_id, state_machine.applied_index, self.wal.last_index,
             )
             state_machine = discard_state()
             self.state_machine = state_machine
+        if stored is not None and state_machine.applied_index < stored.meta.index:
+            # The entries through the snapshot are gone from the WAL: the state starts from its copy.
+            self._snapshot_machine().restore_snapshot(stored.data, stored.meta.index)
+        self.snapshot_every_entries = snapshot_every_entries if self._takes_snapshots() else 0
+        self._fetch_chunk = fetch_chunk
+        self._may_drop_segment = may_drop_segment
+        self._on_log_restart = on_log_restart
+        # The newest copy of the state not yet compacted behind (the next compaction's point), the copy
+        # being taken, the compaction waiting for the next prepare(), and a leader's snapshot being fetched.
+        self._uncompacted_snapshot: int | None = None
+        self._snapshot_task: asyncio.Future[int] | None = None
+        self._compact_through: int | None = None
+        self._fetch_task: asyncio.Task[None] | None = None
+        self.snapshots_taken = 0
+        self.snapshots_installed = 0
         self.replica = Replica(
             node_id,
             self.voters,
@@ -108,6 +148,7 @@ class GroupRunner:
             applied_index=state_machine.applied_index,
             log_replicas=log_replicas,
             learners=learners,
+            snapshot=stored.meta if stored is not None else None,
         )
         self._send = send
         self._on_dirty = on_dirty
@@ -136,17 +177,135 @@ class GroupRunner:
         # came up for apply since the last crash.
         self.planted_crash_every_applied_entries = 0
         self._entries_toward_planted_crash = 0
+        if recovered.floor_conflict_term is not None and stored is not None:
+            self._log_restarted(stored.meta)  # the WAL finished an install a crash interrupted
 
     # ---- inputs -------------------------------------------------------------------------------
 
     def deliver(self, message: Message) -> None:
-        if message.kind is MessageKind.SNAPSHOT:
-            # This runtime never compacts its logs yet, so no replica of ours sends one, and it could not
-            # install one (the state machine's snapshot transfer is still to come): refuse it, loudly.
-            log.warning("group %s: dropped a snapshot from %s, which this runtime cannot install", self.group_id, message.sender)
-            return
+        if message.kind is MessageKind.SNAPSHOT and not self._snapshot_ready_to_install(message):
+            return  # fetching it (or unable to): the leader sends it again until we answer
         self._inbox.append(message)
         self._mark_dirty()
+
+    # ---- snapshots ----------------------------------------------------------------------------
+
+    def _takes_snapshots(self) -> bool:
+        return hasattr(self.state_machine, "write_snapshot") and hasattr(self.state_machine, "restore_snapshot")
+
+    def _snapshot_machine(self) -> SnapshotStateMachine:
+        if not self._takes_snapshots():
+            raise TypeError(f"group {self.group_id}: the state machine takes no snapshots")
+        return self.state_machine  # type: ignore[return-value]
+
+    def _snapshot_ready_to_install(self, message: Message) -> bool:
+        """A leader's SNAPSHOT goes to the core only once its data is here, whole and durable: the core
+        then hands it out in a Ready, and prepare() installs it before anything else of that Ready."""
+        if not self._takes_snapshots():
+            log.warning("group %s: dropped a snapshot from %s: this state machine takes none", self.group_id, message.sender)
+            return False
+        if self._snapshot_task is not None:
+            return False  # our own copy is being taken: installing now would replace the state under it
+        if self.snapshot_files.data_path(message.index).exists():
+            return True
+        if not getattr(self.state_machine, "snapshot_has_data", True):
+            self.snapshot_files.publish(self._empty_file(), message.index)  # a log replica needs no data
+            return True
+        if self._fetch_task is None and self._fetch_chunk is not None and not self.closed:
+            self._fetch_task = asyncio.ensure_future(self._fetch_snapshot(message))
+        return False
+
+    def _empty_file(self) -> Path:
+        temporary = self.snapshot_files.new_data_temporary()
+        temporary.write_bytes(b"")
+        return temporary
+
+    async def _fetch_snapshot(self, message: Message) -> None:
+        assert self._fetch_chunk is not None
+        try:
+            offset = 0
+            while True:
+                data, size = await self._fetch_chunk(message.sender, message.index, offset)
+                self.snapshot_files.write_chunk(message.index, offset, data)
+                offset += len(data)
+                if offset >= size:
+                    break
+                if not data:
+                    raise ValueError(f"snapshot {message.index} from {message.sender} ended at {offset} of {size} bytes")
+            self.snapshot_files.finish_part(message.index)
+        except Exception as error:
+            log.warning("group %s: fetching snapshot %d from %s failed: %r", self.group_id, message.index, message.sender, error)
+            self.snapshot_files.part_path(message.index).unlink(missing_ok=True)
+            return
+        finally:
+            self._fetch_task = None
+        log.info("group %s: fetched snapshot %d (%d bytes) from %s", self.group_id, message.index, offset, message.sender)
+        if not self.closed:
+            self.deliver(message)  # now whole: the core may install it (a stale one it ignores)
+
+    def _maybe_take_snapshot(self) -> None:
+        if self.snapshot_every_entries <= 0 or self._snapshot_task is not None or self._fetch_task is not None:
+            return
+        base = self._uncompacted_snapshot or self.replica.snapshot_index
+        if self.state_machine.applied_index - base < self.snapshot_every_entries:
+            return
+        machine, files = self._snapshot_machine(), self.snapshot_files
+
+        def take() -> int:
+            temporary = files.new_data_temporary()
+            index = machine.write_snapshot(temporary)
+            files.publish(temporary, index)
+            return index
+
+        self._snapshot_task = asyncio.get_running_loop().run_in_executor(None, take)
+        self._snapshot_task.add_done_callback(self._snapshot_taken)
+
+    def _snapshot_taken(self, task: asyncio.Future[int]) -> None:
+        self._snapshot_task = None
+        if task.cancelled() or self.closed:
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("group %s: taking a snapshot failed: %r", self.group_id, error)
+            return
+        index = task.result()
+        if index <= self.replica.snapshot_index:
+            # A leader's snapshot was installed while this copy was taken: it is older than our log's start.
+            self.snapshot_files.remove_all_but(self.replica.snapshot_index, self._uncompacted_snapshot)
+            return
+        self.snapshots_taken += 1
+        previous, self._uncompacted_snapshot = self._uncompacted_snapshot, index
+        if previous is not None and previous > self.replica.snapshot_index:
+            self._compact_through = previous
+            self._mark_dirty()
+
+    def _compact(self, index: int) -> None:
+        """Drop the log through `index`, whose copy is published: the core first, then current.json, and
+        only then the WAL's segments (a restart must find every entry after the current snapshot)."""
+        meta = self.replica.compact(index)
+        self.snapshot_files.make_current(meta)
+        self.snapshot_files.remove_all_but(index, self._uncompacted_snapshot)
+        self.wal.drop_through(index, self._may_drop_segment)
+
+    def _install(self, meta: SnapshotMeta) -> None:
+        """Ready.snapshot: the leader's state through meta.index replaces ours, durably, before this
+        Ready's entries are written. current.json goes first: from then on a restart at any point finds
+        the snapshot, restores the state from it when the state is behind, and has the WAL drop what
+        disagrees with it; the WAL keeps what follows when it holds that entry (Raft §7)."""
+        self.snapshot_files.make_current(meta)
+        self._snapshot_machine().restore_snapshot(self.snapshot_files.data_path(meta.index), meta.index)
+        if self.wal.term_at(meta.index) == meta.term:
+            self.wal.drop_through(meta.index, self._may_drop_segment)
+        else:
+            self.wal.reset_after_snapshot(meta.index, meta.term, self.wal.hard_state)
+            self._log_restarted(meta)
+        self._uncompacted_snapshot = None
+        self.snapshot_files.remove_all_but(meta.index)
+        self.snapshots_installed += 1
+
+    def _log_restarted(self, meta: SnapshotMeta) -> None:
+        if self._on_log_restart is not None and getattr(self.state_machine, "snapshot_has_data", True):
+            self._on_log_restart(self.snapshot_files.data_path(meta.index), meta, self.wal.current_sequence)
 
     def tick(self) -> None:
         self._pending_ticks += 1
@@ -267,10 +426,16 @@ class GroupRunner:
                 future.set_exception(error)
                 continue
             self._pending[index] = _PendingProposal(replica.term, future)
+        if self._compact_through is not None:
+            index, self._compact_through = self._compact_through, None
+            if replica.snapshot_index < index:
+                self._compact(index)
         if not replica.has_ready():
             self._wake_waiters()
             return None
         ready = replica.ready()
+        if ready.snapshot is not None:
+            self._install(ready.snapshot)
         for alarm in ready.safety_alarms:
             log.error("group %s: raft safety violation seen by %s: %s", self.group_id, self.node_id, alarm)
         self.needs_sync = False
@@ -290,6 +455,8 @@ class GroupRunner:
         if ready.apply:
             self._apply(ready.apply)
         self.replica.advance(ready)
+        if ready.apply:
+            self._maybe_take_snapshot()
         self._wake_waiters()
         if self.replica.has_ready() or self._inbox or self._proposals:
             self._mark_dirty()
@@ -383,6 +550,8 @@ class GroupRunner:
         status = dict(self.replica.status())
         status["group"] = self.group_id
         status["wal_bytes"] = self.wal.size_bytes()
+        status["snapshots_taken"] = self.snapshots_taken
+        status["snapshots_installed"] = self.snapshots_installed
         status["state_applied_index"] = self.state_machine.applied_index
         return status
 
@@ -396,5 +565,7 @@ class GroupRunner:
         for _, future in self._proposals:
             if not future.done():
                 future.set_exception(ProposalOutcomeUnknown("replica closed"))
+        if self._fetch_task is not None:
+            self._fetch_task.cancel()
         self.wal.close()
         self.state_machine.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from cluster.core.types import Entry
@@ -23,3 +24,16 @@ class StateMachine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class SnapshotStateMachine(StateMachine, Protocol):
+    """A state machine whose replica compacts its log behind snapshots (cluster/replication/snapshot_files.py)."""
+
+    def write_snapshot(self, destination: Path) -> int:
+        """Writes a copy of the state at one applied index to `destination` (the caller fsyncs it) and
+        returns that index. Called from a worker thread while apply goes on in the event loop's."""
+        ...
+
+    def restore_snapshot(self, source: Path, index: int) -> None:
+        """Replaces the state with the copy in `source`, whose applied index is `index`."""
+        ...

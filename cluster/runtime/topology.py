@@ -55,6 +55,9 @@ class Topology:
     archive: str = ""  # a directory or s3://BUCKET/PREFIX; empty: DATA_DIR/archive
     # Token buckets, GAC and splits for consumption (cluster/admission/settings.py).
     admission: AdmissionSettings = field(default_factory=AdmissionSettings)
+    # A storage or log replica copies its state every this many applied entries and compacts its log
+    # behind the copy before (cluster/replication/group_runner.py); 0: never.
+    snapshot_every_entries: int = 10_000
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -66,6 +69,8 @@ class Topology:
             seen.add(spec.process_id)
         if self.partitions_per_table < 1:
             raise TopologyError("partitions_per_table must be at least 1")
+        if not isinstance(self.snapshot_every_entries, int) or self.snapshot_every_entries < 0:
+            raise TopologyError(f"snapshot_every_entries must be a whole number >= 0, got {self.snapshot_every_entries!r}")
         if isinstance(self.admission, dict):  # e.g. a scenario's [cluster.admission] table, as parsed
             try:
                 self.admission = AdmissionSettings.from_json(self.admission)
@@ -112,6 +117,7 @@ class Topology:
             "log_replicas_enabled": self.log_replicas_enabled,
             "archive": self.archive,
             "admission": self.admission.to_json(),
+            "snapshot_every_entries": self.snapshot_every_entries,
         }
 
     @classmethod
@@ -128,6 +134,7 @@ class Topology:
                 log_replicas_enabled=bool(data.get("log_replicas_enabled", True)),
                 archive=str(data.get("archive", "")),
                 admission=AdmissionSettings.from_json(data.get("admission", {})),
+                snapshot_every_entries=int(data.get("snapshot_every_entries", 10_000)),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise TopologyError(f"malformed topology: {error!r}") from error

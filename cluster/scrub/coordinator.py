@@ -18,6 +18,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -37,7 +38,14 @@ from cluster.scrub.digests import KeyId, StateDigest, describe_range, item_diges
 from cluster.scrub.findings import FindingsLog
 from cluster.scrub.reference import ReferenceReplica
 from cluster.scrub.settings import ScrubSettings
-from cluster.storage.wal_archive import ArchiveError, SegmentArchive, archive_sealed_segments, open_archive
+from cluster.storage.wal_archive import (
+    ArchivedSnapshot,
+    ArchiveError,
+    SegmentArchive,
+    archive_sealed_segments,
+    archive_snapshot,
+    open_archive,
+)
 from cluster.storage.wal_errors import WalCorruptionError
 
 log = logging.getLogger(__name__)
@@ -184,6 +192,45 @@ class ScrubCoordinator:
             log.error("group %s: cannot seal the WAL segment at marker %d: %s", group_id, index, error)
             return
         self._schedule_archive(group_id)
+
+    def archive_restarted_log(self, group_id: str, data: Path, index: int, term: int, sequence: int) -> None:
+        """A replica installed a leader's snapshot and its log restarts after it in WAL segment `sequence`:
+        the archive keeps the snapshot beside the segments, so a reference replay starts from it. Runs in
+        the archive pool, ahead of any later segment's copy (and of any replay)."""
+        if not self.settings.enabled or self.archive is None or self._stopping:
+            return
+        archive, snapshot = self.archive, ArchivedSnapshot(sequence, index, term)
+        pending = self.data_dir / "pending-snapshots" / group_id
+        pending.mkdir(parents=True, exist_ok=True)
+        held = pending / snapshot.name
+        # The replica may delete its copy at its next compaction, before the archive's copy runs: hold one.
+        try:
+            held.unlink(missing_ok=True)
+            try:
+                os.link(data, held)
+            except OSError:
+                shutil.copyfile(data, held)  # a file system without hard links
+        except OSError as error:
+            self.findings.counters["archive_errors_total"] += 1
+            log.error("group %s: cannot hold snapshot %d for the archive: %s", group_id, index, error)
+            return
+
+        def copy() -> list[str]:
+            try:
+                return [archive_snapshot(archive, group_id, self.node.process_id, held, snapshot)]
+            finally:
+                held.unlink(missing_ok=True)
+
+        future = asyncio.get_running_loop().run_in_executor(self._archive_pool, copy)
+        future.add_done_callback(lambda done: self._archive_done(group_id, done))
+        self._archive_jobs[group_id] = future
+
+    def may_drop_segment(self, group_id: str, segment: Path) -> bool:
+        """A compacted WAL segment may be deleted once the archive holds it (the scrub's reference replays
+        the archive), or at once when nothing archives."""
+        if not self.settings.enabled or self.archive is None:
+            return True
+        return segment.name in self._archived.get(group_id, ())
 
     def _schedule_archive(self, group_id: str) -> None:
         group = self.node.groups.get(group_id)

@@ -2,7 +2,8 @@
 
 It advances incrementally (a sealed segment never changes, and entries up to a marker are committed,
 so they never change either): each check parses only the segments archived since the last one and
-applies only the entries since; the state is rebuilt from scratch only if asked for an index it passed.
+applies only the entries since; the state is rebuilt from scratch only if asked for an index it passed,
+or from the archived snapshot a replica's log restarted after (it installed a leader's).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.scrub.commands import iterate_items
 from cluster.scrub.digests import StateDigest, digest_state
-from cluster.storage.wal_archive import ArchiveReplay, SegmentArchive
+from cluster.storage.wal_archive import ArchivedSnapshot, ArchiveReplay, SegmentArchive
 
 
 class ReferenceReplica:
@@ -21,6 +22,7 @@ class ReferenceReplica:
         self.directory = directory
         self.state = PartitionStateMachine(directory / "state")  # no scrub hook: repairs change nothing
         self._replays: dict[tuple[int, str, str], ArchiveReplay] = {}
+        self._base: ArchivedSnapshot | None = None  # the archived snapshot self.state started from
 
     def digest_at(self, archive: SegmentArchive, group: str, replica: str, index: int) -> StateDigest | None:
         """Digests of the group's state at `index`, replayed from `replica`'s archived segments; None when
@@ -30,16 +32,24 @@ class ReferenceReplica:
         if replay is None:
             replay = self._replays[key] = ArchiveReplay(archive, group, replica, self.directory / "segments")
         entries = replay.entries()
-        if len(entries) < index:
-            return None
-        if self.state.applied_index > index:
-            self.state.close()
-            shutil.rmtree(self.directory / "state", ignore_errors=True)
-            self.state = PartitionStateMachine(self.directory / "state")
-        todo = entries[self.state.applied_index:index]
+        floor = replay.floor_index
+        if floor + len(entries) < index or index < floor:
+            return None  # not archived yet, or before the snapshot this replica's log restarted after
+        if self.state.applied_index > index or self._base != replay.base or self.state.applied_index < floor:
+            self._rebuild(replay)
+        todo = entries[self.state.applied_index - floor:index - floor]
         if todo:
             self.state.apply(todo)
         return digest_state(index, iterate_items(self.state.store))
+
+    def _rebuild(self, replay: ArchiveReplay) -> None:
+        """Start over: from nothing, or from the archived snapshot the replica's log restarted after."""
+        self.state.close()
+        shutil.rmtree(self.directory / "state", ignore_errors=True)
+        self.state = PartitionStateMachine(self.directory / "state")
+        self._base = replay.base
+        if replay.base is not None:
+            self.state.restore_snapshot(replay.fetched(replay.base.name), replay.base.index)
 
     def close(self) -> None:
         self.state.close()

@@ -5,6 +5,11 @@ archived copy is final; a copy is written to a temporary name, fsynced and renam
 leaves a half segment that looks whole. `replay_archive` rebuilds a replica's log from its archived
 segments with the same recovery code the WAL uses on open.
 
+A replica that installed a leader's snapshot restarted its log after it: its archive then also holds
+that snapshot, named `<first segment of the new log>.<index>.<term>.snapshot`, and a replay starts from
+the newest such snapshot and the segments from that one on (what came before belongs to a log the
+replica replaced).
+
 S3: a location `s3://BUCKET/PREFIX` uses boto3 with its usual configuration (credentials, region and
 AWS_ENDPOINT_URL for any S3-compatible endpoint).
 """
@@ -12,13 +17,40 @@ AWS_ENDPOINT_URL for any S3-compatible endpoint).
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from cluster.core.types import Entry
+from cluster.storage.wal_log_rules import NO_FLOOR
 from cluster.storage.wal_recovery import SealedSegmentReplay, recover
 from cluster.storage.wal_segments import fsync_directory, list_segments, segment_sequence
+
+_SNAPSHOT_NAME = re.compile(r"^(\d{16})\.(\d+)\.(\d+)\.snapshot$")
+
+
+@dataclass(frozen=True)
+class ArchivedSnapshot:
+    """A snapshot a replica's log restarted after: the log goes on in segment `sequence` and later ones."""
+
+    sequence: int
+    index: int
+    term: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.sequence:016d}.{self.index}.{self.term}.snapshot"
+
+
+def archived_snapshot(name: str) -> ArchivedSnapshot | None:
+    match = _SNAPSHOT_NAME.match(name)
+    return ArchivedSnapshot(*(int(part) for part in match.groups())) if match else None
+
+
+def _archived_file(name: str) -> bool:
+    return segment_sequence(name) is not None or archived_snapshot(name) is not None
 
 
 class ArchiveError(Exception):
@@ -58,10 +90,11 @@ class DirectoryArchive:
             raise ArchiveError(f"cannot archive {segment} into {directory}: {error}") from error
 
     def names(self, group: str, replica: str) -> list[str]:
+        """Archived segments and snapshots (temporary copies are not listed)."""
         directory = self._directory(group, replica)
         if not directory.is_dir():
             return []
-        return sorted(path.name for _, path in list_segments(directory))
+        return sorted(name for name in os.listdir(directory) if _archived_file(name))
 
     def fetch(self, group: str, replica: str, name: str, destination: Path) -> None:
         try:
@@ -100,7 +133,7 @@ class S3Archive:
                 names.extend(item["Key"][len(prefix):] for item in page.get("Contents", []))
         except Exception as error:
             raise ArchiveError(f"cannot list {self.location}/{group}/{replica}: {error}") from error
-        return sorted(name for name in names if name.endswith(".wal") and "/" not in name)
+        return sorted(name for name in names if "/" not in name and _archived_file(name))
 
     def fetch(self, group: str, replica: str, name: str, destination: Path) -> None:
         try:
@@ -134,33 +167,69 @@ def archive_sealed_segments(
     return copied
 
 
+def archive_snapshot(
+    archive: SegmentArchive, group: str, replica: str, data: Path, snapshot: ArchivedSnapshot
+) -> str:
+    """Archives the snapshot a replica's log restarted after (`data`: its state machine's copy)."""
+    named = data.with_name(snapshot.name)  # the archive names what it stores by the file's name
+    if named != data and not named.exists():
+        os.link(data, named)
+    try:
+        archive.put(group, replica, named)
+    finally:
+        if named != data:
+            named.unlink(missing_ok=True)
+    return snapshot.name
+
+
 class ArchiveReplay:
-    """A replica's archived log, kept parsed: each call fetches and replays only the segments new since."""
+    """A replica's archived log, kept parsed: each call fetches and replays only the segments new since.
+
+    When the archive holds snapshots, the log is the newest one's and the segments from its sequence on;
+    `base` says which (None: the log from index 1), and `entries()` are those after base.index."""
 
     def __init__(self, archive: SegmentArchive, group: str, replica: str, work_directory: Path) -> None:
         self.archive = archive
         self.group = group
         self.replica = replica
         self.work_directory = work_directory
+        self.base: ArchivedSnapshot | None = None
         self.replay = SealedSegmentReplay()
+
+    @property
+    def floor_index(self) -> int:
+        return self.base.index if self.base is not None else 0
 
     def entries(self) -> list[Entry]:
         self.work_directory.mkdir(parents=True, exist_ok=True)
-        for name in self.archive.names(self.group, self.replica):
+        names = self.archive.names(self.group, self.replica)
+        snapshots = [snapshot for snapshot in map(archived_snapshot, names) if snapshot is not None]
+        newest = max(snapshots, key=lambda snapshot: snapshot.sequence, default=None)
+        if newest != self.base:
+            self.base = newest  # a new log: replay it from its snapshot
+            self.replay = SealedSegmentReplay((newest.index, newest.term) if newest is not None else NO_FLOOR)
+        for name in names:
             sequence = segment_sequence(name)
             if sequence is None or sequence <= self.replay.last_sequence:
                 continue
-            destination = self.work_directory / name
-            if not destination.exists():
-                self.archive.fetch(self.group, self.replica, name, destination)
-            self.replay.add(sequence, destination)
+            if self.base is not None and sequence < self.base.sequence:
+                continue  # the log the replica replaced
+            self.replay.add(sequence, self.fetched(name))
         return self.replay.entries
+
+    def fetched(self, name: str) -> Path:
+        destination = self.work_directory / name
+        if not destination.exists():  # archived files never change: a copy fetched once stays right
+            self.archive.fetch(self.group, self.replica, name, destination)
+        return destination
 
 
 def replay_archive(archive: SegmentArchive, group: str, replica: str, work_directory: Path) -> list[Entry]:
     """The log (after every Raft truncation) held by a replica's archived segments, oldest first."""
     work_directory.mkdir(parents=True, exist_ok=True)
     for name in archive.names(group, replica):
+        if segment_sequence(name) is None:
+            continue  # a snapshot: this replay reads segments only
         destination = work_directory / name
         if not destination.exists():  # sealed segments never change: a copy fetched once stays right
             archive.fetch(group, replica, name, destination)

@@ -3,17 +3,22 @@
 Why a torn tail can only be in the last segment: the writer makes a segment (and the directory
 entry naming it) durable before it creates the next one. So damage in any earlier segment, or
 damage followed by a valid record, is not a crash artefact but lost data, and is raised loudly.
+
+With a floor (the index S and term T a durable snapshot covers) the log is replayed as starting after
+S: early segments may be gone (deleted once a snapshot covered them), and entries through S that are
+still on disk (a crash before their deletion) are skipped. The first entry kept must be S + 1.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.core.types import Entry, HardState
 from cluster.storage.wal_errors import WalCorruptionError
-from cluster.storage.wal_log_rules import LogRules
+from cluster.storage.wal_log_rules import NO_FLOOR, LogRules
 from cluster.storage.wal_records import (
     ParseFailure,
     RecordType,
@@ -32,25 +37,40 @@ _SCAN_BUDGET_FLOOR_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class RecoveredLog:
-    entries: list[Entry]  # the log as Raft sees it, after applying every truncation
+    entries: list[Entry]  # the log after the floor as Raft sees it, after applying every truncation
     hard_state: HardState | None  # the latest one written
     truncated_tail_bytes: int  # bytes cut from a torn or corrupt tail of the last segment (0 when clean)
     truncated_tail_path: Path | None  # the segment that was cut, None when clean
+    # The term the log held at the floor's index when it differed from the snapshot's: what followed it
+    # came from a log the snapshot replaced (a crash interrupted installing it), so none of it is kept.
+    floor_conflict_term: int | None = None
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    sequence: int
+    path: Path
+    size_bytes: int
+    highest_index: int  # the highest entry index ever written in it (0: none); truncation never lowers it
 
 
 @dataclass(frozen=True)
 class RecoveredSegments:
-    """What the writer needs to continue: the rules state and every segment with its size."""
+    """What the writer needs to continue: the rules state and every segment, oldest first."""
 
     log: RecoveredLog
     rules: LogRules
-    segments: list[tuple[int, Path, int]]  # (sequence, path, size_bytes), oldest first
+    segments: list[SegmentSummary]
+    hard_state_sequence: int  # the segment holding the latest hard state record (0: none)
 
 
-def recover(directory: Path, segments: list[tuple[int, Path]], *, sync: bool) -> RecoveredSegments:
-    rules = LogRules()
-    entries: list[Entry] = []
-    sized_segments: list[tuple[int, Path, int]] = []
+def recover(
+    directory: Path, segments: list[tuple[int, Path]], *, sync: bool, floor: tuple[int, int] = NO_FLOOR
+) -> RecoveredSegments:
+    """Replay `segments` (consecutive, though the first may be later than 1) as a log after `floor`."""
+    replay = LogReplay(floor)
+    summaries: list[SegmentSummary] = []
+    hard_state_sequence = 0
     truncated_tail_bytes = 0
     truncated_tail_path: Path | None = None
     for position, (sequence, path) in enumerate(segments):
@@ -60,16 +80,75 @@ def recover(directory: Path, segments: list[tuple[int, Path]], *, sync: bool) ->
             )
         is_last = position == len(segments) - 1
         data = path.read_bytes()
-        valid_bytes = _replay_segment(path, data, is_last, rules, entries)
-        if valid_bytes < len(data):
+        replayed = _replay_segment(path, data, is_last, replay)
+        if replayed.valid_bytes < len(data):
             assert is_last, "only the last segment may have its tail cut"
-            _truncate_file(path, valid_bytes, sync=sync)
-            truncated_tail_bytes = len(data) - valid_bytes
+            _truncate_file(path, replayed.valid_bytes, sync=sync)
+            truncated_tail_bytes = len(data) - replayed.valid_bytes
             truncated_tail_path = path
-        sized_segments.append((sequence, path, valid_bytes))
-    assert len(entries) == rules.last_index
-    log = RecoveredLog(entries, rules.hard_state, truncated_tail_bytes, truncated_tail_path)
-    return RecoveredSegments(log, rules, sized_segments)
+        if replayed.holds_hard_state:
+            hard_state_sequence = sequence
+        summaries.append(SegmentSummary(sequence, path, replayed.valid_bytes, replayed.highest_index))
+    conflict_term = replay.finish()
+    log = RecoveredLog(
+        replay.entries, replay.rules.hard_state, truncated_tail_bytes, truncated_tail_path, conflict_term
+    )
+    return RecoveredSegments(log, replay.rules, summaries, hard_state_sequence)
+
+
+class LogReplay:
+    """Applies replayed records to the rules and to the entries after the floor (index S, term T).
+
+    A record rewrites the log from its first index on (Raft truncation). One starting at or below S
+    therefore also removes everything after S: only its part after S is kept, and the entry it writes
+    at S (if any) is the one the log holds there until a later record rewrites it again. That entry's
+    term, not T, is what the next entry must not go below, because an old segment may still hold a log
+    that a later truncation replaced; only what the log holds at S at the end must agree with T.
+    """
+
+    def __init__(self, floor: tuple[int, int] = NO_FLOOR) -> None:
+        self.rules = LogRules(floor)
+        self.entries: list[Entry] = []
+        self._floor_index, self._floor_term = floor
+        self._floor_entry_term: int | None = None  # the replayed log's term at S; None: it holds no entry S
+
+    def apply_entries(self, batch: list[Entry]) -> None:
+        """Apply one decoded batch; ValueError when it breaks the log (the caller names the record)."""
+        first_index = batch[0].index
+        if first_index > self._floor_index:
+            self._extend(batch)
+            return
+        kept = batch[self._floor_index - first_index + 1 :]
+        if kept:
+            self.rules.check_keeps_committed(kept)
+        at_floor = self._floor_index - first_index
+        self._floor_entry_term = batch[at_floor].term if at_floor < len(batch) else None
+        predecessor_term = self._floor_term if self._floor_entry_term is None else self._floor_entry_term
+        self.rules.reset_to_floor((self._floor_index, predecessor_term))
+        self.entries.clear()
+        if kept:
+            self._extend(kept)
+
+    def apply_hard_state(self, hard_state: HardState) -> None:
+        self.rules.check_hard_state(hard_state)
+        self.rules.apply_hard_state(hard_state)
+
+    def finish(self) -> int | None:
+        """End the replay; returns the conflicting term at the floor (and keeps nothing after it), or None."""
+        conflict_term = self._floor_entry_term
+        if conflict_term is None or conflict_term == self._floor_term:
+            # The rules' floor term is T already: the log holds no entry S, or holds it with term T.
+            assert len(self.entries) == self.rules.last_index - self._floor_index
+            return None
+        self.rules.reset_to_floor((self._floor_index, self._floor_term))
+        self.entries.clear()
+        return conflict_term
+
+    def _extend(self, batch: Sequence[Entry]) -> None:
+        self.rules.check_entries(batch)
+        self.rules.apply_entries(batch)
+        del self.entries[batch[0].index - self._floor_index - 1 :]
+        self.entries.extend(batch)
 
 
 class SealedSegmentReplay:
@@ -78,44 +157,58 @@ class SealedSegmentReplay:
     Every segment handed in must be whole: damage anywhere is corruption, never a torn tail.
     """
 
-    def __init__(self) -> None:
-        self.rules = LogRules()
-        self.entries: list[Entry] = []
+    def __init__(self, floor: tuple[int, int] = NO_FLOOR) -> None:
+        """`floor`: the snapshot the archived log starts after (its entries are those after floor[0])."""
+        self._replay = LogReplay(floor)
         self.last_sequence = 0
+
+    @property
+    def rules(self) -> LogRules:
+        return self._replay.rules
+
+    @property
+    def entries(self) -> list[Entry]:
+        return self._replay.entries
 
     def add(self, sequence: int, path: Path) -> None:
         if self.last_sequence and sequence != self.last_sequence + 1:
             raise WalCorruptionError(path, 0, f"segment {self.last_sequence + 1} is missing before segment {sequence}")
-        _replay_segment(path, path.read_bytes(), False, self.rules, self.entries)
+        _replay_segment(path, path.read_bytes(), False, self._replay)
         self.last_sequence = sequence
 
 
-def _replay_segment(path: Path, data: bytes, is_last: bool, rules: LogRules, entries: list[Entry]) -> int:
-    """Apply every valid record of one segment; return how many leading bytes are valid."""
+@dataclass(frozen=True)
+class _SegmentReplayed:
+    valid_bytes: int  # how many leading bytes hold valid records
+    highest_index: int
+    holds_hard_state: bool
+
+
+def _replay_segment(path: Path, data: bytes, is_last: bool, replay: LogReplay) -> _SegmentReplayed:
+    """Apply every valid record of one segment."""
     offset = 0
+    highest_index = 0
+    holds_hard_state = False
     while offset < len(data):
         result = parse_record(data, offset)
         if isinstance(result, ParseFailure):
             if not is_last:
                 raise WalCorruptionError(path, offset, f"{result.reason} in a sealed (not last) segment")
             _refuse_if_valid_record_follows(path, data, offset, result.reason)
-            return offset
+            break
         try:
             if result.record_type == RecordType.ENTRIES:
                 batch = decode_entries(result.payload)
-                rules.check_entries(batch)
-                rules.apply_entries(batch)
-                del entries[batch[0].index - 1 :]
-                entries.extend(batch)
+                replay.apply_entries(batch)
+                highest_index = max(highest_index, batch[-1].index)
             else:
-                hard_state = decode_hard_state(result.payload)
-                rules.check_hard_state(hard_state)
-                rules.apply_hard_state(hard_state)
+                replay.apply_hard_state(decode_hard_state(result.payload))
+                holds_hard_state = True
         except (ValueError, UnicodeDecodeError) as error:
             # The checksum matched, so these bytes were written like this: not a torn write.
             raise WalCorruptionError(path, offset, f"checksummed record breaks the log: {error}") from error
         offset = result.end_offset
-    return offset
+    return _SegmentReplayed(offset, highest_index, holds_hard_state)
 
 
 def _refuse_if_valid_record_follows(path: Path, data: bytes, offset: int, reason: str) -> None:

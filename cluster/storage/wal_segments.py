@@ -6,10 +6,17 @@ import os
 import re
 from pathlib import Path
 
+from cluster.storage.wal_errors import WalCorruptionError
+
 # Named by a sequence number, not the first index: with Raft truncation a segment may start with
 # an index lower than its predecessor's last, so a "first index" name would mislead the archive.
 _SEGMENT_NAME = re.compile(r"^(\d{16})\.wal$")
 LOCK_FILE_NAME = "LOCK"
+# Present only while a reset (a follower installing a leader's snapshot) deletes the old log: names the
+# first segment of the new log, so every older segment is void even if a crash leaves some of them.
+RESET_MARKER_FILE_NAME = "RESET"
+_RESET_MARKER = re.compile(rb"^(\d{16})\n$")
+_MARKER_FILE_MODE = 0o644
 
 
 def segment_path(directory: Path, sequence: int) -> Path:
@@ -36,8 +43,56 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
 
 def fsync_directory(directory: Path) -> None:
     """Make a created or removed directory entry durable; fsync of the file alone does not."""
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    _fsync_opened(directory, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def fsync_file(path: Path) -> None:
+    """Make a file written (and closed) elsewhere durable."""
+    _fsync_opened(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _fsync_opened(path: Path, flags: int) -> None:
+    descriptor = os.open(path, flags)
     try:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def write_reset_marker(
+    directory: Path, first_sequence: int, *, sync_file: bool, sync_directory: bool
+) -> None:
+    """Record that every segment before `first_sequence` is void; written whole or not at all (rename)."""
+    temporary = directory / f"{RESET_MARKER_FILE_NAME}.tmp"
+    data = f"{first_sequence:016d}\n".encode()
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, _MARKER_FILE_MODE)
+    try:
+        written = os.write(descriptor, data)
+        assert written == len(data), (written, len(data))
+        if sync_file:
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    os.replace(temporary, directory / RESET_MARKER_FILE_NAME)
+    if sync_directory:
+        fsync_directory(directory)
+
+
+def read_reset_marker(directory: Path) -> int | None:
+    """The first segment of the log a reset left behind, or None when no reset was interrupted."""
+    path = directory / RESET_MARKER_FILE_NAME
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    match = _RESET_MARKER.match(data)
+    if match is None:
+        # Renamed into place whole, so garbage here is not a torn write: guessing could revive a void log.
+        raise WalCorruptionError(path, 0, f"unreadable reset marker {data[:40]!r}")
+    return int(match.group(1))
+
+
+def remove_reset_marker(directory: Path, *, sync_directory: bool) -> None:
+    os.unlink(directory / RESET_MARKER_FILE_NAME)
+    if sync_directory:
+        fsync_directory(directory)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.growth_bench import Stage, _row, group_parts_mb, resident_mb
+from bench.growth_bench import Stage, _row, group_parts_mb, growth_line, resident_mb
 
 
 def test_resident_memory_of_a_live_process_is_read_from_proc() -> None:
@@ -28,5 +28,15 @@ def test_directory_bytes_count_one_part_of_every_group_of_every_process(tmp_path
 
 
 def test_a_row_shows_every_measure() -> None:
-    row = _row(Stage(30_000, 612.4, 410.0, 95.2, 12.25, 0.5, 30_017, 3, 1.234))
-    assert row == "| 30,000 | 612 | 3 | 30,017 | 410 / 95 MB | 12.2 MB | 0.5 MB | 1.23 s |"
+    row = _row(Stage(30_000, 612.4, 410.0, 95.2, 12.25, 0.5, 30_017, 3, 1.234, 14_002), 10_000)
+    assert row == "| 10,000 entries | 30,000 | 612 | 3 | 30,017 (14,002) | 410 / 95 MB | 12.2 MB | 0.5 MB | 1.23 s |"
+    assert _row(Stage(10, 1.0, 1.0, 1.0, 0.0, 0.0, 10, 1, 0.1, 10), 0).startswith("| never | 10 |")
+
+
+def test_the_growth_line_compares_the_last_stage_with_the_first() -> None:
+    first = Stage(10_000, 1000.0, 200.0, 40.0, 10.0, 20.0, 10_000, 1, 0.30, 10_000)
+    last = Stage(60_000, 1000.0, 220.0, 44.0, 12.0, 20.0, 60_000, 1, 0.33, 12_000)
+    assert growth_line([first, last], 10_000) == (
+        "snapshots every 10,000 entries: 6.0x the writes: RSS 1.10x, WAL 1.20x, log held 1.20x, restart 1.10x "
+        "(the data is the same few keys throughout)"
+    )

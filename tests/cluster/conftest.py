@@ -63,10 +63,11 @@ def create_tables(client, names: list[str], range_key: bool = False) -> None:  #
 
 
 @pytest.fixture
-def fresh_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+def fresh_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalCluster]:
+    """A new cluster for one test; parametrize it indirectly with a dict of store settings to switch some."""
     cluster = LocalCluster(tmp_path / "cluster")
     try:
-        cluster.up(wait_s=60)
+        cluster.up(wait_s=60, settings=getattr(request, "param", None))
         yield cluster
     finally:
         cluster.down()

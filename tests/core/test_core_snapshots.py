@@ -200,3 +200,18 @@ def test_random_fault_schedules_with_compaction_stay_safe_and_live() -> None:
         snapshots_sent += report.snapshots_sent
     # The runs really sent followers snapshots (a follower down while its leader compacted).
     assert snapshots_sent > 10
+
+
+def test_a_log_replica_added_after_the_snapshot_restarts_from_it_and_the_log_tail_that_added_it() -> None:
+    # The snapshot's membership (a, b, c) predates the log replica d; the entry adding d follows it.
+    three = Membership(("a", "b", "c")).encode()
+    with_d = Membership(("a", "b", "c"), ("d",))
+    tail = [Entry(1, 6, with_d.encode())]
+    replica = Replica("d", ("a", "b", "c"), log_replicas=("d",), config=RaftConfig(), rng=random.Random(1),
+                      snapshot=SnapshotMeta(5, 1, three), entries=tail, applied_index=5,
+                      hard_state=HardState(1, None, 6))  # fmt: skip
+    assert replica.last_index == 6
+    assert replica.status()["membership"]["log"] == ["d"]
+    with pytest.raises(ValueError, match="not one of the voters"):  # placed elsewhere: still refused
+        Replica("e", ("a", "b", "c"), config=RaftConfig(), rng=random.Random(1),
+                snapshot=SnapshotMeta(5, 1, three), applied_index=5, hard_state=HardState(1, None, 5))  # fmt: skip

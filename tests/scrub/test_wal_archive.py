@@ -18,10 +18,12 @@ from cluster.scrub.comparison import compare_ranges
 from cluster.scrub.reference import ReferenceReplica
 from cluster.storage.wal import WriteAheadLog
 from cluster.storage.wal_archive import (
+    ArchivedSnapshot,
     DirectoryArchive,
     S3Archive,
     SegmentArchive,
     archive_sealed_segments,
+    archive_snapshot,
     open_archive,
     replay_archive,
 )
@@ -148,3 +150,38 @@ def test_sealing_the_current_segment_starts_a_new_one_and_a_reopen_recovers_ever
         assert reopened.closed_segments() == [sealed]
     finally:
         reopened.close()
+
+
+def test_a_log_restarted_after_an_installed_snapshot_is_replayed_from_the_archived_snapshot(tmp_path: Path) -> None:
+    """A replica installs a leader's snapshot its log disagrees with: its WAL restarts after the snapshot,
+    the archive keeps the snapshot beside the new segments, and the reference starts from it. Replaying
+    the old segments into the new ones instead would mix two logs."""
+    archive = DirectoryArchive(tmp_path / "archive")
+    live, markers = _run_replica(tmp_path, archive)  # the old log: 240 entries, archived
+    leader = PartitionStateMachine(tmp_path / "leader")
+    wal, _ = WriteAheadLog.open(tmp_path / "wal", segment_max_bytes=2048, sync=False)
+    try:
+        # The leader's state at 400 (term 3) differs from anything the old log holds.
+        leader.apply([_put(3, index, f"other{index % 5}", index) for index in range(1, 401)])
+        snapshot_file = tmp_path / "leader-copy.snapshot"
+        assert leader.write_snapshot(snapshot_file) == 400
+        live.restore_snapshot(snapshot_file, 400)
+        wal.reset_after_snapshot(400, 3, HardState(3, None, 400))
+        assert archive_snapshot(archive, "g1", "n1", snapshot_file, ArchivedSnapshot(wal.current_sequence, 400, 3))
+        archived = set(archive.names("g1", "n1"))
+        for index in range(401, 461):
+            entry = Entry(3, index, encode_marker(True)) if index == 460 else _put(3, index, f"k{index % 9}", index)
+            wal.append([entry], HardState(3, None, index))
+            live.apply([entry])
+        wal.seal_current_segment()
+        archive_sealed_segments(archive, "g1", "n1", wal.closed_segments(), archived)
+        reference = ReferenceReplica(tmp_path / "reference")
+        try:
+            assert reference.digest_at(archive, "g1", "n1", 240) is None  # before the snapshot: not in this log
+            assert reference.digest_at(archive, "g1", "n1", 460) == live.scrub.digests[460]  # type: ignore[union-attr]
+        finally:
+            reference.close()
+    finally:
+        wal.close()
+        leader.close()
+        live.close()

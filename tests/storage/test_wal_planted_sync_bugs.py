@@ -8,34 +8,13 @@ test records which file it reached.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
-
-import pytest
 
 from cluster.core.types import Entry, HardState
 from cluster.runtime.planted_bugs import planted_sync_bugs
 from cluster.storage.wal import PlantedSyncBugs, WriteAheadLog
 from cluster.storage.wal_durable_mark import read_durable_mark
 from cluster.storage.wal_segments import LOCK_FILE_NAME
-
-
-@pytest.fixture
-def synced_paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every path an fsync or fdatasync reached, in order."""
-    reached: list[str] = []
-
-    def recording(real: Callable[[int], None]) -> Callable[[int], None]:
-        def call(descriptor: int) -> None:
-            reached.append(os.readlink(f"/proc/self/fd/{descriptor}"))
-            real(descriptor)
-
-        return call
-
-    monkeypatch.setattr(os, "fsync", recording(os.fsync))
-    monkeypatch.setattr(os, "fdatasync", recording(os.fdatasync))
-    yield reached
 
 
 def _write_rotating_log(directory: Path, sync: bool | PlantedSyncBugs) -> None:
