@@ -209,13 +209,13 @@ class StorageNode(ReplicaHost):
             on_dirty=self.mark_dirty,
             log_replicas=log_replicas,
             learners=learners,
-            **self._snapshot_options(group_id),
+            **self._snapshot_options(group_id, log_replica=True),
         )
         self.log_replica_groups.add(group_id)
         self.add_group(runner)
         return runner
 
-    def _snapshot_options(self, group_id: str) -> dict[str, Any]:
+    def _snapshot_options(self, group_id: str, log_replica: bool = False) -> dict[str, Any]:
         async def fetch_chunk(peer: str, index: int, offset: int) -> tuple[bytes, int]:
             answer = await self.peers.get(peer).call(
                 "node.snapshot_chunk", {"group": group_id, "index": index, "offset": offset},
@@ -226,7 +226,8 @@ class StorageNode(ReplicaHost):
         return {
             "snapshot_every_entries": self.topology.snapshot_every_entries,
             "fetch_chunk": fetch_chunk,
-            "may_drop_segment": lambda segment: self.scrub.may_drop_segment(group_id, segment),
+            # A log replica's archive is never replayed (it never leads): its segments go once compacted.
+            "may_drop_segment": None if log_replica else lambda segment: self.scrub.may_drop_segment(group_id, segment),
             "on_log_restart": lambda data, snapshot, sequence: self.scrub.archive_restarted_log(
                 group_id, data, snapshot.index, snapshot.term, sequence
             ),

@@ -102,17 +102,23 @@ class GroupRunner:
         stored = self.snapshot_files.load()
         floor = (stored.meta.index, stored.meta.term) if stored is not None else (0, 0)
         self.wal, recovered = WriteAheadLog.open(directory / "wal", sync=wal_sync, floor=floor)
+        self.snapshot_files.remove_leftovers()  # only now: the WAL's lock says this process owns the group
         if recovered.truncated_tail_bytes:
             log.warning(
                 "group %s: truncated %d bytes of torn WAL tail in %s",
                 group_id, recovered.truncated_tail_bytes, recovered.truncated_tail_path,
             )
         self.recovered_truncated_tail_bytes = recovered.truncated_tail_bytes
-        if recovered.floor_conflict_term is not None and stored is not None:
-            log.warning(
-                "group %s: the WAL disagreed with snapshot %d (term %d there, not %d): it restarts after the snapshot",
-                group_id, stored.meta.index, recovered.floor_conflict_term, stored.meta.term,
-            )
+        self._on_log_restart = on_log_restart
+        # An install a crash interrupted: the snapshot is current but the WAL's log was not restarted yet
+        # (it disagrees at the snapshot's index, which the WAL's open resolved, or ends below it).
+        restarted = stored is not None and recovered.floor_conflict_term is not None
+        if stored is not None and 0 < self.wal.highest_entry_index < stored.meta.index:
+            self.wal.reset_after_snapshot(stored.meta.index, stored.meta.term, self.wal.hard_state)
+            restarted = True
+        if restarted:
+            assert stored is not None
+            log.warning("group %s: the WAL restarts after snapshot %d (an install was interrupted)", group_id, stored.meta.index)
         if state_machine.applied_index > self.wal.last_index and discard_state is not None:
             # A power loss cut the WAL below what the state machine applied. That state may hold
             # entries no quorum ever stored (never committed), so it must not be served: rebuild it
@@ -129,10 +135,9 @@ class GroupRunner:
         self.snapshot_every_entries = snapshot_every_entries if self._takes_snapshots() else 0
         self._fetch_chunk = fetch_chunk
         self._may_drop_segment = may_drop_segment
-        self._on_log_restart = on_log_restart
         # The newest copy of the state not yet compacted behind (the next compaction's point), the copy
         # being taken, the compaction waiting for the next prepare(), and a leader's snapshot being fetched.
-        self._uncompacted_snapshot: int | None = None
+        self._uncompacted_snapshot: int | None = self.snapshot_files.newest_uncompacted
         self._snapshot_task: asyncio.Future[int] | None = None
         self._compact_through: int | None = None
         self._fetch_task: asyncio.Task[None] | None = None
@@ -177,8 +182,8 @@ class GroupRunner:
         # came up for apply since the last crash.
         self.planted_crash_every_applied_entries = 0
         self._entries_toward_planted_crash = 0
-        if recovered.floor_conflict_term is not None and stored is not None:
-            self._log_restarted(stored.meta)  # the WAL finished an install a crash interrupted
+        if restarted and stored is not None:
+            self._log_restarted(stored.meta, self.wal.current_sequence)
 
     # ---- inputs -------------------------------------------------------------------------------
 
@@ -246,6 +251,8 @@ class GroupRunner:
     def _maybe_take_snapshot(self) -> None:
         if self.snapshot_every_entries <= 0 or self._snapshot_task is not None or self._fetch_task is not None:
             return
+        if any(message.kind is MessageKind.SNAPSHOT for message in self._inbox):
+            return  # it will replace the state in the next prepare(): a copy now would race it
         base = self._uncompacted_snapshot or self.replica.snapshot_index
         if self.state_machine.applied_index - base < self.snapshot_every_entries:
             return
@@ -262,9 +269,13 @@ class GroupRunner:
 
     def _snapshot_taken(self, task: asyncio.Future[int]) -> None:
         self._snapshot_task = None
-        if task.cancelled() or self.closed:
+        if task.cancelled():
             return
         error = task.exception()
+        if self.closed:
+            if error is not None:  # its directory may be gone (the group was dropped): nothing lost
+                log.info("group %s: a snapshot taken while the group closed failed: %r", self.group_id, error)
+            return
         if error is not None:
             log.error("group %s: taking a snapshot failed: %r", self.group_id, error)
             return
@@ -297,15 +308,23 @@ class GroupRunner:
         if self.wal.term_at(meta.index) == meta.term:
             self.wal.drop_through(meta.index, self._may_drop_segment)
         else:
-            self.wal.reset_after_snapshot(meta.index, meta.term, self.wal.hard_state)
-            self._log_restarted(meta)
+            self._restart_log(meta)
         self._uncompacted_snapshot = None
         self.snapshot_files.remove_all_but(meta.index)
         self.snapshots_installed += 1
 
-    def _log_restarted(self, meta: SnapshotMeta) -> None:
+    def _restart_log(self, meta: SnapshotMeta) -> None:
+        """The WAL starts over after the snapshot. The archive hears of it first (it holds the snapshot
+        durably for its copy), so that no segment of the new log is archived without it."""
+        next_sequence = self.wal.current_sequence + 1  # reset_after_snapshot seals the current segment
+        self._log_restarted(meta, next_sequence)
+        self.wal.reset_after_snapshot(meta.index, meta.term, self.wal.hard_state)
+        if self.wal.current_sequence != next_sequence:
+            log.warning("group %s: the restarted log begins in segment %d, not %d", self.group_id, self.wal.current_sequence, next_sequence)
+
+    def _log_restarted(self, meta: SnapshotMeta, sequence: int) -> None:
         if self._on_log_restart is not None and getattr(self.state_machine, "snapshot_has_data", True):
-            self._on_log_restart(self.snapshot_files.data_path(meta.index), meta, self.wal.current_sequence)
+            self._on_log_restart(self.snapshot_files.data_path(meta.index), meta, sequence)
 
     def tick(self) -> None:
         self._pending_ticks += 1
@@ -567,5 +586,6 @@ class GroupRunner:
                 future.set_exception(ProposalOutcomeUnknown("replica closed"))
         if self._fetch_task is not None:
             self._fetch_task.cancel()
+        self.snapshot_files.close()
         self.wal.close()
         self.state_machine.close()

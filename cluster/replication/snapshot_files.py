@@ -8,7 +8,8 @@ Layout of `<group>/snapshot/`:
 - `<index:020d>.part`: a leader's snapshot being fetched, chunk by chunk, before it is installed.
 
 A data file appears under its final name only whole and fsynced (written under `.tmp`, then renamed), so
-a crash leaves either nothing or a complete copy; files no `current.json` names are removed on open.
+a crash leaves either nothing or a complete copy. On open, the current snapshot's data file and the newest
+one after it (the next compaction's point) stay; every other file goes.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from cluster.core.types import SnapshotMeta
 from cluster.storage.durable_directories import make_durable_directories, write_durably
@@ -27,6 +30,9 @@ CURRENT_FILE = "current.json"
 DATA_SUFFIX = ".snapshot"
 PART_SUFFIX = ".part"
 CHUNK_BYTES = 1 << 20  # one fetch answer: big enough to be quick, small enough not to hold up a peer's loop
+# A data file a follower is fetching stays readable this long after its last chunk, even once a compaction
+# deleted it (an open file outlives its name): a fetch slower than the writes still finishes.
+READER_IDLE_S = 30.0
 
 
 class SnapshotFileError(Exception):
@@ -48,6 +54,9 @@ class SnapshotFiles:
         self.directory = directory
         self._sync = sync
         make_durable_directories(directory)
+        self.newest_uncompacted: int | None = None  # set by load(): a copy newer than the current snapshot
+        self._current_index: int | None = None
+        self._readers: dict[int, tuple[BinaryIO, float]] = {}  # index -> (open data file, last read)
 
     # ---- names --------------------------------------------------------------------------------
 
@@ -64,7 +73,8 @@ class SnapshotFiles:
     # ---- the current snapshot -----------------------------------------------------------------
 
     def load(self) -> StoredSnapshot | None:
-        """The snapshot the log starts after, or None; removes every other data or partial file."""
+        """The snapshot the log starts after, or None. Call `remove_leftovers` once the replica owns its
+        directory (the WAL's lock): until then another process may still be writing here."""
         current = self.directory / CURRENT_FILE
         stored: StoredSnapshot | None = None
         if current.exists():
@@ -76,8 +86,23 @@ class SnapshotFiles:
             stored = StoredSnapshot(meta, self.data_path(meta.index))
             if not stored.data.exists():
                 raise SnapshotFileError(f"{current} names snapshot {meta.index}, but {stored.data} is missing")
-        self.remove_all_but(stored.meta.index if stored else None, temporaries=True)
+        floor = stored.meta.index if stored else 0
+        self._current_index = stored.meta.index if stored else None
+        self.newest_uncompacted = max((index for index in self._data_indexes() if index > floor), default=None)
         return stored
+
+    def remove_leftovers(self) -> None:
+        """Every file but the current snapshot's and the newest copy after it: copies a crash interrupted,
+        partial fetches, and snapshots the log no longer needs."""
+        self.remove_all_but(self._current_index, self.newest_uncompacted, temporaries=True)
+
+    def _data_indexes(self) -> list[int]:
+        indexes = []
+        for path in self.directory.glob(f"*{DATA_SUFFIX}"):
+            stem = path.name[: -len(DATA_SUFFIX)]
+            if stem.isdigit():
+                indexes.append(int(stem))
+        return indexes
 
     def make_current(self, meta: SnapshotMeta) -> StoredSnapshot:
         """Record durably that the log starts after `meta` (its data file must be published already)."""
@@ -121,11 +146,21 @@ class SnapshotFiles:
 
     def read_chunk(self, index: int, offset: int, length: int = CHUNK_BYTES) -> tuple[bytes, int]:
         """Bytes of snapshot `index`'s data file from `offset`, and the file's size. FileNotFoundError when
-        this replica no longer (or never) held that snapshot."""
-        with open(self.data_path(index), "rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            file.seek(offset)
-            return file.read(min(length, max(0, size - offset))), size
+        this replica no longer (or never) held that snapshot and no fetch of it is under way."""
+        now = time.monotonic()
+        for idle in [i for i, (_, last) in self._readers.items() if now - last > READER_IDLE_S]:
+            self._readers.pop(idle)[0].close()
+        reader = self._readers.get(index)
+        file = reader[0] if reader is not None else open(self.data_path(index), "rb")  # noqa: SIM115
+        self._readers[index] = (file, now)
+        size = os.fstat(file.fileno()).st_size
+        file.seek(offset)
+        return file.read(min(length, max(0, size - offset))), size
+
+    def close(self) -> None:
+        for file, _ in self._readers.values():
+            file.close()
+        self._readers.clear()
 
     def write_chunk(self, index: int, offset: int, data: bytes) -> None:
         """Write a fetched chunk at `offset` of the partial file (a restarted fetch starts over at 0)."""

@@ -38,15 +38,18 @@ from cluster.scrub.digests import KeyId, StateDigest, describe_range, item_diges
 from cluster.scrub.findings import FindingsLog
 from cluster.scrub.reference import ReferenceReplica
 from cluster.scrub.settings import ScrubSettings
+from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.wal_archive import (
     ArchivedSnapshot,
     ArchiveError,
     SegmentArchive,
     archive_sealed_segments,
     archive_snapshot,
+    archived_snapshot,
     open_archive,
 )
 from cluster.storage.wal_errors import WalCorruptionError
+from cluster.storage.wal_segments import fsync_directory, fsync_file
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,8 @@ class ScrubCoordinator:
     def start(self) -> None:
         if not self.settings.enabled:
             return
+        if self.archive is not None:
+            self._archive_held_snapshots()
         for group_id in list(self.node.groups):
             self._schedule_archive(group_id)  # segments sealed before a crash, not archived yet
         self._task = asyncio.ensure_future(self._run_forever())
@@ -199,31 +204,47 @@ class ScrubCoordinator:
         the archive pool, ahead of any later segment's copy (and of any replay)."""
         if not self.settings.enabled or self.archive is None or self._stopping:
             return
-        archive, snapshot = self.archive, ArchivedSnapshot(sequence, index, term)
+        snapshot = ArchivedSnapshot(sequence, index, term)
         pending = self.data_dir / "pending-snapshots" / group_id
-        pending.mkdir(parents=True, exist_ok=True)
         held = pending / snapshot.name
-        # The replica may delete its copy at its next compaction, before the archive's copy runs: hold one.
+        # The replica may delete its copy at its next compaction, before the archive's copy runs, and a
+        # crash may come first: hold one durably (start() archives what is still held).
         try:
+            make_durable_directories(pending)
             held.unlink(missing_ok=True)
             try:
                 os.link(data, held)
             except OSError:
                 shutil.copyfile(data, held)  # a file system without hard links
+                fsync_file(held)
+            fsync_directory(pending)
         except OSError as error:
             self.findings.counters["archive_errors_total"] += 1
             log.error("group %s: cannot hold snapshot %d for the archive: %s", group_id, index, error)
             return
+        self._archive_held_snapshot(group_id, held, snapshot)
+
+    def _archive_held_snapshot(self, group_id: str, held: Path, snapshot: ArchivedSnapshot) -> None:
+        archive = self.archive
+        assert archive is not None
 
         def copy() -> list[str]:
-            try:
-                return [archive_snapshot(archive, group_id, self.node.process_id, held, snapshot)]
-            finally:
-                held.unlink(missing_ok=True)
+            name = archive_snapshot(archive, group_id, self.node.process_id, held, snapshot)
+            held.unlink(missing_ok=True)  # only once archived: a failed copy is tried again at the next start
+            return [name]
 
         future = asyncio.get_running_loop().run_in_executor(self._archive_pool, copy)
         future.add_done_callback(lambda done: self._archive_done(group_id, done))
         self._archive_jobs[group_id] = future
+
+    def _archive_held_snapshots(self) -> None:
+        """Snapshots a crash kept from the archive, ahead of any segment of the logs they start."""
+        for held in sorted((self.data_dir / "pending-snapshots").glob("*/*")):
+            snapshot = archived_snapshot(held.name)
+            if snapshot is None:
+                held.unlink(missing_ok=True)  # a temporary name the archive's copy left behind
+                continue
+            self._archive_held_snapshot(held.parent.name, held, snapshot)
 
     def may_drop_segment(self, group_id: str, segment: Path) -> bool:
         """A compacted WAL segment may be deleted once the archive holds it (the scrub's reference replays

@@ -261,6 +261,11 @@ class WriteAheadLog:
         return self._rules.last_index
 
     @property
+    def highest_entry_index(self) -> int:
+        """The highest index of any entry the segments on disk hold (0: none), floor or no floor."""
+        return max([self._current_highest_index, *(segment.highest_index for segment in self._sealed_segments)])
+
+    @property
     def current_sequence(self) -> int:
         """The sequence number of the segment being written (after a reset: where the new log starts)."""
         return self._current_sequence

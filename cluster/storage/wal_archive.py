@@ -161,6 +161,8 @@ def archive_sealed_segments(
     for segment in sealed:
         if segment.name in archived:
             continue
+        if not segment.exists():
+            continue  # deleted since it was listed: a replica restarted its log after a snapshot
         archive.put(group, replica, segment)
         archived.add(segment.name)
         copied.append(segment.name)

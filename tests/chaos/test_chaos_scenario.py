@@ -294,11 +294,16 @@ def test_store_switches_default_on_and_reach_the_deploy_settings() -> None:
     data = copy.deepcopy(_smoke_data())
     assert parse_scenario(data, "on.toml").cluster.store_settings() == {
         "log_replicas_enabled": True, "scrub_enabled": True, "router_cache_mode": "constant-work",
+        "snapshot_every_entries": 10_000,
     }
-    data["cluster"].update({"log_replicas": False, "scrub": False, "router_cache": "classic"})
+    data["cluster"].update({"log_replicas": False, "scrub": False, "router_cache": "classic", "snapshot_every_entries": 0})
     assert parse_scenario(data, "off.toml").cluster.store_settings() == {
         "log_replicas_enabled": False, "scrub_enabled": False, "router_cache_mode": "classic",
+        "snapshot_every_entries": 0,
     }
+    data["cluster"]["snapshot_every_entries"] = -1
+    with pytest.raises(ScenarioError, match="snapshot_every_entries"):
+        parse_scenario(data, "negative.toml")
 
 
 def test_a_target_may_name_the_exact_processes() -> None:

@@ -16,9 +16,13 @@ import pytest
 
 from cluster.api.item_commands import PutCommand, encode_command
 from cluster.core.config import RaftConfig
+from cluster.core.membership import Membership
 from cluster.core.messages import Message
+from cluster.core.types import Entry, HardState, SnapshotMeta
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.replication.group_runner import GroupRunner
+from cluster.replication.snapshot_files import SnapshotFiles
+from cluster.storage.wal import WriteAheadLog
 
 GROUP = "t0000000-p0"
 NODES = ("node-a", "node-b", "node-c")
@@ -174,3 +178,33 @@ def test_a_restarted_replica_starts_from_its_snapshot_and_the_wal_tail(
     network: Network, tmp_path: Path, lose_state: bool
 ) -> None:
     asyncio.run(_restart_from_snapshot(network, tmp_path, lose_state))
+
+
+def test_an_install_a_crash_cut_before_the_wal_restarted_is_finished_when_the_replica_opens(tmp_path: Path) -> None:
+    """current.json names the leader's snapshot at 100, but the WAL still holds the old log (1..50): the
+    open restarts the WAL after the snapshot and tells the archive, before any new entry is written."""
+    leader = PartitionStateMachine(tmp_path / "leader")
+    leader.apply([Entry(3, index, put(index)) for index in range(1, 101)])
+    files = SnapshotFiles(tmp_path / "node" / "snapshot", sync=False)
+    copy = files.new_data_temporary()
+    assert leader.write_snapshot(copy) == 100
+    files.publish(copy, 100)
+    files.make_current(SnapshotMeta(100, 3, Membership(NODES).encode()))
+    wal, _ = WriteAheadLog.open(tmp_path / "node" / "wal", sync=False)
+    with wal:
+        wal.append([Entry(1, index, put(index)) for index in range(1, 51)], HardState(3, None, 40))
+        wal.sync()
+    restarts: list[tuple[int, int]] = []
+    runner = GroupRunner(
+        GROUP, "node-a", NODES, tmp_path / "node", PartitionStateMachine(tmp_path / "node" / "state"),
+        lambda *_: None, CONFIG, random.Random(1), wal_sync=False, snapshot_every_entries=EVERY,
+        on_log_restart=lambda data, meta, sequence: restarts.append((meta.index, sequence)),
+    )  # fmt: skip
+    try:
+        assert restarts == [(100, runner.wal.current_sequence)]
+        assert runner.wal.highest_entry_index == 0 and runner.wal.last_index == 100
+        assert runner.state_machine.applied_index == 100 and runner.replica.last_index == 100
+        assert items(runner) == leader.scan(None, 10_000)
+    finally:
+        runner.close()
+        leader.close()

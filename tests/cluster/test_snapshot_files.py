@@ -16,18 +16,23 @@ def _publish(files: SnapshotFiles, index: int, data: bytes) -> Path:
     return files.publish(temporary, index)
 
 
-def test_the_current_snapshot_survives_a_reopen_and_nothing_else_does(tmp_path: Path) -> None:
+def test_the_current_snapshot_and_the_newest_copy_survive_a_reopen_and_nothing_else_does(tmp_path: Path) -> None:
     files = SnapshotFiles(tmp_path / "snapshot")
+    _publish(files, 5, b"five")
     _publish(files, 10, b"ten")
+    _publish(files, 15, b"fifteen")
     _publish(files, 20, b"twenty")
     files.make_current(SnapshotMeta(10, 3, b"members"))
     files.new_data_temporary().write_bytes(b"a copy a crash interrupted")
     files.part_path(30).write_bytes(b"half a fetch")
     reopened = SnapshotFiles(tmp_path / "snapshot")
     stored = reopened.load()
+    reopened.remove_leftovers()
     assert stored is not None and stored.meta == SnapshotMeta(10, 3, b"members")
     assert stored.data.read_bytes() == b"ten"
-    assert sorted(path.name for path in (tmp_path / "snapshot").iterdir()) == ["00000000000000000010.snapshot", "current.json"]
+    assert sorted(path.name for path in (tmp_path / "snapshot").iterdir()) == [
+        "00000000000000000010.snapshot", "00000000000000000020.snapshot", "current.json",
+    ]  # fmt: skip
 
 
 def test_cleaning_up_after_a_compaction_keeps_a_copy_or_fetch_in_flight(tmp_path: Path) -> None:
@@ -68,3 +73,27 @@ def test_a_current_snapshot_that_cannot_be_read_stops_the_replica(tmp_path: Path
     (tmp_path / "snapshot" / "current.json").write_text('{"index": 5, "term": 1, "membership": ""}')
     with pytest.raises(SnapshotFileError, match="is missing"):
         files.load()  # its data file is gone: starting without it would lose entries 1..5
+
+
+def test_a_fetch_under_way_finishes_after_a_compaction_deleted_its_file(tmp_path: Path) -> None:
+    leader = SnapshotFiles(tmp_path / "leader")
+    _publish(leader, 7, b"a" * 3000)
+    first, size = leader.read_chunk(7, 0, 1000)
+    leader.remove_all_but(8)  # the leader compacted again: the file's name is gone
+    rest, _ = leader.read_chunk(7, 1000, 5000)  # the follower's next chunk still comes
+    assert first + rest == b"a" * 3000 and size == 3000
+    leader.close()
+    with pytest.raises(FileNotFoundError):
+        leader.read_chunk(7, 0)  # a new fetch of it finds nothing
+
+
+def test_the_newest_copy_after_the_current_snapshot_survives_a_restart(tmp_path: Path) -> None:
+    files = SnapshotFiles(tmp_path / "snapshot")
+    for index in (10, 20, 30):
+        _publish(files, index, b"x")
+    files.make_current(SnapshotMeta(20, 1, b"members"))
+    reopened = SnapshotFiles(tmp_path / "snapshot")
+    assert reopened.load() is not None
+    reopened.remove_leftovers()
+    assert reopened.newest_uncompacted == 30  # the next compaction's point, not taken again
+    assert not reopened.data_path(10).exists()

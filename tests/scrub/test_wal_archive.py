@@ -185,3 +185,11 @@ def test_a_log_restarted_after_an_installed_snapshot_is_replayed_from_the_archiv
         wal.close()
         leader.close()
         live.close()
+
+
+def test_a_segment_deleted_before_its_copy_ran_is_skipped_not_an_error(tmp_path: Path) -> None:
+    kept, gone = tmp_path / "0000000000000001.wal", tmp_path / "0000000000000002.wal"
+    kept.write_bytes(b"sealed")
+    archive = open_archive(str(tmp_path / "archive"))
+    # Listed for the archive, then deleted by a WAL that restarted after an installed snapshot.
+    assert archive_sealed_segments(archive, "g", "n", [kept, gone], set()) == [kept.name]
