@@ -229,6 +229,8 @@ class ScrubCoordinator:
         assert archive is not None
 
         def copy() -> list[str]:
+            if not held.exists():
+                return []  # archived already by a copy scheduled earlier (a start finishing an install)
             name = archive_snapshot(archive, group_id, self.node.process_id, held, snapshot)
             held.unlink(missing_ok=True)  # only once archived: a failed copy is tried again at the next start
             return [name]

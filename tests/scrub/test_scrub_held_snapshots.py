@@ -1,0 +1,74 @@
+"""The archive's copy of a snapshot a replica's log restarted after: held durably first, archived once,
+and archived at the next start when a crash came before the copy ran."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from cluster.deploy.local_processes import build_topology
+from cluster.scrub.coordinator import ScrubCoordinator
+from cluster.scrub.settings import scrub_settings
+from cluster.storage.wal_archive import DirectoryArchive
+
+
+class _Node:
+    """The little of a storage node the scrub's archive path uses (no groups hosted)."""
+
+    process_id = "node-a1"
+    tick_s = 0.05
+
+    def __init__(self) -> None:
+        self.topology = build_topology(3, 1, 1)
+        self.groups: dict[str, Any] = {}
+        self.members: dict[str, list[str]] = {}
+
+    def register(self, method: str, handler: Any) -> None:  # noqa: ANN401
+        pass
+
+    def is_log_replica(self, group_id: str) -> bool:
+        return False
+
+
+def _coordinator(tmp_path: Path) -> ScrubCoordinator:
+    settings = scrub_settings({}, tmp_path, archive=str(tmp_path / "archive"))
+    return ScrubCoordinator(_Node(), tmp_path, settings)  # type: ignore[arg-type]
+
+
+async def _restart_then_start(tmp_path: Path) -> ScrubCoordinator:
+    copy = tmp_path / "00000000000000000100.snapshot"
+    copy.write_bytes(b"the leader's state at 100")
+    scrub = _coordinator(tmp_path)
+    # A replica finishing an interrupted install as it opens tells the scrub before the scrub starts,
+    # and start() then finds the same held copy: it is archived once, without an error.
+    scrub.archive_restarted_log("g1", copy, 100, 3, 7)
+    copy.unlink()  # the replica's next compaction may delete its own copy at once
+    scrub.start()
+    await scrub.stop()
+    return scrub
+
+
+def test_a_held_snapshot_is_archived_once_even_when_scheduled_twice(tmp_path: Path) -> None:
+    scrub = asyncio.run(_restart_then_start(tmp_path))
+    archive = DirectoryArchive(tmp_path / "archive")
+    assert archive.names("g1", "node-a1") == ["0000000000000007.100.3.snapshot"]
+    assert (tmp_path / "archive" / "g1" / "node-a1" / "0000000000000007.100.3.snapshot").read_bytes() == (
+        b"the leader's state at 100"
+    )
+    assert scrub.findings.counters["archive_errors_total"] == 0
+    assert list((tmp_path / "scrub" / "pending-snapshots" / "g1").iterdir()) == []
+
+
+async def _crash_before_the_copy(tmp_path: Path) -> None:
+    held = tmp_path / "scrub" / "pending-snapshots" / "g1" / "0000000000000004.50.2.snapshot"
+    held.parent.mkdir(parents=True)
+    held.write_bytes(b"held by a life that crashed")
+    scrub = _coordinator(tmp_path)
+    scrub.start()
+    await scrub.stop()
+
+
+def test_a_snapshot_held_by_a_life_that_crashed_is_archived_at_the_next_start(tmp_path: Path) -> None:
+    asyncio.run(_crash_before_the_copy(tmp_path))
+    assert DirectoryArchive(tmp_path / "archive").names("g1", "node-a1") == ["0000000000000004.50.2.snapshot"]
