@@ -44,10 +44,6 @@ class StoredSnapshot:
     meta: SnapshotMeta
     data: Path
 
-    @property
-    def size_bytes(self) -> int:
-        return self.data.stat().st_size
-
 
 class SnapshotFiles:
     def __init__(self, directory: Path, *, sync: bool = True) -> None:
