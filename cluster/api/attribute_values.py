@@ -289,8 +289,13 @@ def copy_value(value: Any) -> Any:
     return value
 
 
+def named_attribute_size_bytes(name: str, value: dict) -> int:
+    """An attribute's share of its item's size: its name's UTF-8 bytes and its value's size."""
+    return len(name.encode("utf-8")) + attribute_value_size_bytes(value)
+
+
 def item_size_bytes(item: Item) -> int:
-    return sum(len(name.encode("utf-8")) + attribute_value_size_bytes(value) for name, value in item.items())
+    return sum(named_attribute_size_bytes(name, value) for name, value in item.items())
 
 
 def attribute_type(value: dict) -> str:

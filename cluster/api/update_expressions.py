@@ -20,10 +20,10 @@ from cluster.api.attribute_values import (
     SET_TYPES,
     Item,
     add_numbers,
-    attribute_value_size_bytes,
     copy_value,
     decode_binary,
     item_size_bytes,
+    named_attribute_size_bytes,
     parse_number,
 )
 from cluster.api.document_paths import PathElement, PathOperand, check_paths_apart
@@ -470,7 +470,7 @@ def apply_update_sized(
 
 
 def _attributes_size(item: Item, names: set[str]) -> int:
-    return sum(len(name.encode("utf-8")) + attribute_value_size_bytes(item[name]) for name in names if name in item)
+    return sum(named_attribute_size_bytes(name, item[name]) for name in names if name in item)
 
 
 def _add(slot: _Slot, value: dict) -> None:

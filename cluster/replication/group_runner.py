@@ -198,6 +198,10 @@ class GroupRunner:
     def _takes_snapshots(self) -> bool:
         return hasattr(self.state_machine, "write_snapshot") and hasattr(self.state_machine, "restore_snapshot")
 
+    def _snapshot_has_data(self) -> bool:
+        """False for a log replica's state machine: its snapshots are metadata only."""
+        return bool(getattr(self.state_machine, "snapshot_has_data", True))
+
     def _snapshot_machine(self) -> SnapshotStateMachine:
         if not self._takes_snapshots():
             raise TypeError(f"group {self.group_id}: the state machine takes no snapshots")
@@ -213,7 +217,7 @@ class GroupRunner:
             return False  # our own copy is being taken: installing now would replace the state under it
         if self.snapshot_files.data_path(message.index).exists():
             return True
-        if not getattr(self.state_machine, "snapshot_has_data", True):
+        if not self._snapshot_has_data():
             self.snapshot_files.publish(self._empty_file(), message.index)  # a log replica needs no data
             return True
         if self._fetch_task is None and self._fetch_chunk is not None and not self.closed:
@@ -323,7 +327,7 @@ class GroupRunner:
             log.warning("group %s: the restarted log begins in segment %d, not %d", self.group_id, self.wal.current_sequence, next_sequence)
 
     def _log_restarted(self, meta: SnapshotMeta, sequence: int) -> None:
-        if self._on_log_restart is not None and getattr(self.state_machine, "snapshot_has_data", True):
+        if self._on_log_restart is not None and self._snapshot_has_data():
             self._on_log_restart(self.snapshot_files.data_path(meta.index), meta, sequence)
 
     def tick(self) -> None:

@@ -107,10 +107,7 @@ class SnapshotFiles:
             raise SnapshotFileError(f"no data file {data} for snapshot {meta.index}")
         payload = {"index": meta.index, "term": meta.term, "membership": base64.b64encode(meta.membership).decode()}
         encoded = json.dumps(payload).encode()
-        if self._sync:
-            write_durably(self.directory / CURRENT_FILE, encoded)
-        else:
-            (self.directory / CURRENT_FILE).write_bytes(encoded)
+        write_durably(self.directory / CURRENT_FILE, encoded, sync_file=self._sync, sync_directory=self._sync)
         return StoredSnapshot(meta, data)
 
     def remove_all_but(self, *indexes: int | None, temporaries: bool = False) -> None:

@@ -222,16 +222,16 @@ class ScrubCoordinator:
             self.findings.counters["archive_errors_total"] += 1
             log.error("group %s: cannot hold snapshot %d for the archive: %s", group_id, index, error)
             return
-        self._archive_held_snapshot(group_id, held, snapshot)
+        self._archive_held_snapshot(group_id, held)
 
-    def _archive_held_snapshot(self, group_id: str, held: Path, snapshot: ArchivedSnapshot) -> None:
+    def _archive_held_snapshot(self, group_id: str, held: Path) -> None:
         archive = self.archive
         assert archive is not None
 
         def copy() -> list[str]:
             if not held.exists():
                 return []  # archived already by a copy scheduled earlier (a start finishing an install)
-            name = archive_snapshot(archive, group_id, self.node.process_id, held, snapshot)
+            name = archive_snapshot(archive, group_id, self.node.process_id, held)
             held.unlink(missing_ok=True)  # only once archived: a failed copy is tried again at the next start
             return [name]
 
@@ -242,11 +242,10 @@ class ScrubCoordinator:
     def _archive_held_snapshots(self) -> None:
         """Snapshots a crash kept from the archive, ahead of any segment of the logs they start."""
         for held in sorted((self.data_dir / "pending-snapshots").glob("*/*")):
-            snapshot = archived_snapshot(held.name)
-            if snapshot is None:
+            if archived_snapshot(held.name) is None:
                 held.unlink(missing_ok=True)  # a temporary name the archive's copy left behind
                 continue
-            self._archive_held_snapshot(held.parent.name, held, snapshot)
+            self._archive_held_snapshot(held.parent.name, held)
 
     def may_drop_segment(self, group_id: str, segment: Path) -> bool:
         """A compacted WAL segment may be deleted once the archive holds it (the scrub's reference replays

@@ -8,6 +8,7 @@ the entries after it are replayed from the WAL on restart.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -216,8 +217,7 @@ def replace_store_file(path: Path, source: Path) -> None:
     old store or the new one, never the new main file beside the old one's write-ahead log."""
     temporary = path.with_name(path.name + ".restoring")
     with open(source, "rb") as reader, open(temporary, "wb") as writer:
-        while chunk := reader.read(1 << 20):
-            writer.write(chunk)
+        shutil.copyfileobj(reader, writer)
         writer.flush()
         os.fsync(writer.fileno())
     for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 from cluster.core.types import Entry, HardState
+from cluster.storage.durable_directories import write_durably
 from cluster.storage.wal_durable_mark import open_durable_mark, write_durable_mark
 from cluster.storage.wal_errors import WalCorruptionError, WalFailedError, WalLockedError
 from cluster.storage.wal_log_rules import NO_FLOOR, LogRules, check_floor
@@ -28,12 +29,13 @@ from cluster.storage.wal_records import encode_entries, encode_hard_state
 from cluster.storage.wal_recovery import RecoveredLog, SegmentSummary, recover
 from cluster.storage.wal_segments import (
     LOCK_FILE_NAME,
+    RESET_MARKER_FILE_NAME,
     fsync_directory,
     list_segments,
     read_reset_marker,
     remove_reset_marker,
+    reset_marker_text,
     segment_path,
-    write_reset_marker,
 )
 
 __all__ = [
@@ -370,9 +372,10 @@ class WriteAheadLog:
             self.append((), kept_hard_state)
         self.sync()
         try:
-            write_reset_marker(
-                self._directory,
-                self._current_sequence,
+            # Written whole or not at all (a rename): it voids every segment before the new log's first.
+            write_durably(
+                self._directory / RESET_MARKER_FILE_NAME,
+                reset_marker_text(self._current_sequence),
                 sync_file=self._sync_enabled,
                 sync_directory=self._sync_enabled and not self._planted.no_directory_fsync,
             )

@@ -169,19 +169,13 @@ def archive_sealed_segments(
     return copied
 
 
-def archive_snapshot(
-    archive: SegmentArchive, group: str, replica: str, data: Path, snapshot: ArchivedSnapshot
-) -> str:
-    """Archives the snapshot a replica's log restarted after (`data`: its state machine's copy)."""
-    named = data.with_name(snapshot.name)  # the archive names what it stores by the file's name
-    if named != data and not named.exists():
-        os.link(data, named)
-    try:
-        archive.put(group, replica, named)
-    finally:
-        if named != data:
-            named.unlink(missing_ok=True)
-    return snapshot.name
+def archive_snapshot(archive: SegmentArchive, group: str, replica: str, held: Path) -> str:
+    """Archives the snapshot a replica's log restarted after: `held` is its state machine's copy, named
+    as the archive keeps it (ArchivedSnapshot.name, which the archive's put takes from the file)."""
+    if archived_snapshot(held.name) is None:
+        raise ValueError(f"{held} is not named as an archived snapshot (<sequence>.<index>.<term>.snapshot)")
+    archive.put(group, replica, held)
+    return held.name
 
 
 class ArchiveReplay:

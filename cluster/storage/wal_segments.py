@@ -16,7 +16,10 @@ LOCK_FILE_NAME = "LOCK"
 # first segment of the new log, so every older segment is void even if a crash leaves some of them.
 RESET_MARKER_FILE_NAME = "RESET"
 _RESET_MARKER = re.compile(rb"^(\d{16})\n$")
-_MARKER_FILE_MODE = 0o644
+
+
+def reset_marker_text(first_sequence: int) -> bytes:
+    return f"{first_sequence:016d}\n".encode()
 
 
 def segment_path(directory: Path, sequence: int) -> Path:
@@ -57,25 +60,6 @@ def _fsync_opened(path: Path, flags: int) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def write_reset_marker(
-    directory: Path, first_sequence: int, *, sync_file: bool, sync_directory: bool
-) -> None:
-    """Record that every segment before `first_sequence` is void; written whole or not at all (rename)."""
-    temporary = directory / f"{RESET_MARKER_FILE_NAME}.tmp"
-    data = f"{first_sequence:016d}\n".encode()
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, _MARKER_FILE_MODE)
-    try:
-        written = os.write(descriptor, data)
-        assert written == len(data), (written, len(data))
-        if sync_file:
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    os.replace(temporary, directory / RESET_MARKER_FILE_NAME)
-    if sync_directory:
-        fsync_directory(directory)
 
 
 def read_reset_marker(directory: Path) -> int | None:

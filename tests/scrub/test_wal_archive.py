@@ -163,11 +163,13 @@ def test_a_log_restarted_after_an_installed_snapshot_is_replayed_from_the_archiv
     try:
         # The leader's state at 400 (term 3) differs from anything the old log holds.
         leader.apply([_put(3, index, f"other{index % 5}", index) for index in range(1, 401)])
-        snapshot_file = tmp_path / "leader-copy.snapshot"
+        # Held under the name the archive keeps it by: the new log's first segment, the index, the term.
+        snapshot_file = tmp_path / ArchivedSnapshot(wal.current_sequence + 1, 400, 3).name
         assert leader.write_snapshot(snapshot_file) == 400
         live.restore_snapshot(snapshot_file, 400)
         wal.reset_after_snapshot(400, 3, HardState(3, None, 400))
-        assert archive_snapshot(archive, "g1", "n1", snapshot_file, ArchivedSnapshot(wal.current_sequence, 400, 3))
+        assert snapshot_file.name == ArchivedSnapshot(wal.current_sequence, 400, 3).name
+        assert archive_snapshot(archive, "g1", "n1", snapshot_file) == snapshot_file.name
         archived = set(archive.names("g1", "n1"))
         for index in range(401, 461):
             entry = Entry(3, index, encode_marker(True)) if index == 460 else _put(3, index, f"k{index % 9}", index)
