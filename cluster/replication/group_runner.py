@@ -320,11 +320,8 @@ class GroupRunner:
     def _restart_log(self, meta: SnapshotMeta) -> None:
         """The WAL starts over after the snapshot. The archive hears of it first (it holds the snapshot
         durably for its copy), so that no segment of the new log is archived without it."""
-        next_sequence = self.wal.current_sequence + 1  # reset_after_snapshot seals the current segment
-        self._log_restarted(meta, next_sequence)
+        self._log_restarted(meta, self.wal.next_sequence)
         self.wal.reset_after_snapshot(meta.index, meta.term, self.wal.hard_state)
-        if self.wal.current_sequence != next_sequence:
-            log.warning("group %s: the restarted log begins in segment %d, not %d", self.group_id, self.wal.current_sequence, next_sequence)
 
     def _log_restarted(self, meta: SnapshotMeta, sequence: int) -> None:
         if self._on_log_restart is not None and self._snapshot_has_data():

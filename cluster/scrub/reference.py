@@ -1,9 +1,10 @@
 """A reference replica rebuilt offline from the archived WAL: the same state machine, fed by the archive.
 
 It advances incrementally (a sealed segment never changes, and entries up to a marker are committed,
-so they never change either): each check parses only the segments archived since the last one and
-applies only the entries since; the state is rebuilt from scratch only if asked for an index it passed,
-or from the archived snapshot a replica's log restarted after (it installed a leader's).
+so they never change either): each check parses only the segments archived since the last one, applies
+only the entries since, and then lets the replay forget them, so memory holds the unapplied tail, not
+the group's history. The state is rebuilt from scratch only if asked for an index it passed, or from
+the archived snapshot a replica's log restarted after (it installed a leader's).
 """
 
 from __future__ import annotations
@@ -29,18 +30,26 @@ class ReferenceReplica:
         the archive does not reach `index` yet."""
         key = (id(archive), group, replica)
         replay = self._replays.get(key)
-        if replay is None:
+        if replay is None or self.state.applied_index > index:
+            # New, or asked for an index this state passed: the replay forgot it, so start over.
             replay = self._replays[key] = ArchiveReplay(archive, group, replica, self.directory / "segments")
         entries = replay.entries()
+        if self._base != replay.base or self.state.applied_index != replay.floor_index:
+            self._rebuild(replay)
+            entries = replay.entries()
         floor = replay.floor_index
         if floor + len(entries) < index or index < floor:
             return None  # not archived yet, or before the snapshot this replica's log restarted after
-        if self.state.applied_index > index or self._base != replay.base or self.state.applied_index < floor:
-            self._rebuild(replay)
-        todo = entries[self.state.applied_index - floor:index - floor]
+        todo = entries[: index - floor]
         if todo:
             self.state.apply(todo)
+            replay.release_through(index)
         return digest_state(index, iterate_items(self.state.store))
+
+    @property
+    def held_entries(self) -> int:
+        """Entries parsed from the archive and not yet applied: what this reference holds in memory."""
+        return sum(len(replay.replay.entries) for replay in self._replays.values())
 
     def _rebuild(self, replay: ArchiveReplay) -> None:
         """Start over: from nothing, or from the archived snapshot the replica's log restarted after."""
@@ -49,7 +58,9 @@ class ReferenceReplica:
         self.state = PartitionStateMachine(self.directory / "state")
         self._base = replay.base
         if replay.base is not None:
-            self.state.restore_snapshot(replay.fetched(replay.base.name), replay.base.index)
+            copy = replay.fetched(replay.base.name)
+            self.state.restore_snapshot(copy, replay.base.index)
+            copy.unlink()  # restored into the state; the archive keeps the snapshot
 
     def close(self) -> None:
         self.state.close()

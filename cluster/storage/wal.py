@@ -273,6 +273,11 @@ class WriteAheadLog:
         return self._current_sequence
 
     @property
+    def next_sequence(self) -> int:
+        """The segment the next rotation starts: a seal's next segment, or where a reset's new log begins."""
+        return self._current_sequence + 1
+
+    @property
     def floor(self) -> tuple[int, int]:
         """(index, term) of the last entry a snapshot covers; the log holds only entries after it."""
         return self._rules.floor
@@ -478,8 +483,8 @@ class WriteAheadLog:
                 self._current_size_bytes,
                 self._current_highest_index,
             )
-            self._current_descriptor = _create_segment(segment_path(self._directory, self._current_sequence + 1))
-            self._current_sequence += 1
+            self._current_descriptor = _create_segment(segment_path(self._directory, self.next_sequence))
+            self._current_sequence = self.next_sequence
             self._current_size_bytes = 0
             self._current_highest_index = 0
             self._directory_needs_sync = True

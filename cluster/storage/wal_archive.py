@@ -182,7 +182,10 @@ class ArchiveReplay:
     """A replica's archived log, kept parsed: each call fetches and replays only the segments new since.
 
     When the archive holds snapshots, the log is the newest one's and the segments from its sequence on;
-    `base` says which (None: the log from index 1), and `entries()` are those after base.index."""
+    `base` says which (None: the log from index 1), and `entries()` are those after `floor_index`: the
+    base's index until the reader releases what it applied (`release_through`), so that what is held in
+    memory is the tail the reader has yet to apply, not the whole history. A fetched segment's copy is
+    deleted once parsed (the archive keeps it)."""
 
     def __init__(self, archive: SegmentArchive, group: str, replica: str, work_directory: Path) -> None:
         self.archive = archive
@@ -194,7 +197,11 @@ class ArchiveReplay:
 
     @property
     def floor_index(self) -> int:
-        return self.base.index if self.base is not None else 0
+        return self.replay.floor_index
+
+    def release_through(self, index: int) -> None:
+        """Forget the entries through `index`: committed, and applied by the reader."""
+        self.replay.raise_floor(index)
 
     def entries(self) -> list[Entry]:
         self.work_directory.mkdir(parents=True, exist_ok=True)
@@ -210,7 +217,9 @@ class ArchiveReplay:
                 continue
             if self.base is not None and sequence < self.base.sequence:
                 continue  # the log the replica replaced
-            self.replay.add(sequence, self.fetched(name))
+            copy = self.fetched(name)
+            self.replay.add(sequence, copy)
+            copy.unlink()
         return self.replay.entries
 
     def fetched(self, name: str) -> Path:

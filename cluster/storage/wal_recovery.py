@@ -144,6 +144,16 @@ class LogReplay:
         self.entries.clear()
         return conflict_term
 
+    def raise_floor(self, index: int) -> None:
+        """Forget the entries through `index` (a reader applied them and they are committed): the replay
+        then goes on as if it had started from a snapshot at `index`, holding only what came after."""
+        if index <= self._floor_index:
+            return
+        self.rules.raise_floor(index)
+        del self.entries[: index - self._floor_index]
+        self._floor_index, self._floor_term = self.rules.floor
+        self._floor_entry_term = None
+
     def _extend(self, batch: Sequence[Entry]) -> None:
         self.rules.check_entries(batch)
         self.rules.apply_entries(batch)
@@ -169,6 +179,13 @@ class SealedSegmentReplay:
     @property
     def entries(self) -> list[Entry]:
         return self._replay.entries
+
+    @property
+    def floor_index(self) -> int:
+        return self._replay.rules.floor_index
+
+    def raise_floor(self, index: int) -> None:
+        self._replay.raise_floor(index)
 
     def add(self, sequence: int, path: Path) -> None:
         if self.last_sequence and sequence != self.last_sequence + 1:

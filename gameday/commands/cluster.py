@@ -6,9 +6,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from cluster.deploy.backends import BACKENDS, DEFAULT_BACKEND, UnknownBackendError, open_cluster
 from cluster.deploy.local_processes import DEFAULT_DATA_DIR, ClusterError
+from cluster.router.partition_cache import CACHE_MODES, DEFAULT_CACHE_MODE
 from cluster.runtime.topology import TopologyError
 
 
@@ -29,6 +31,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     up.add_argument("--toxiproxy", metavar="URL", help="use the Toxiproxy 2.x server at URL for the links")
     up.add_argument("--wait", type=float, default=60.0, help="seconds to wait until it serves (default 60)")
+    # The store's switches, as a scenario's [cluster] section sets them; given ones stick to this cluster.
+    up.add_argument(
+        "--snapshot-every-entries", type=int, metavar="N",
+        help="replicas snapshot their state and compact their logs every N applied entries (0: never; default 10000)",
+    )
+    up.add_argument("--scrub", action=argparse.BooleanOptionalAction, help="the background scrub (default on)")
+    up.add_argument(
+        "--log-replicas", action=argparse.BooleanOptionalAction,
+        help="log replicas stand in for a lost replica (default on)",
+    )
+    up.add_argument(
+        "--router-cache", choices=CACHE_MODES,
+        help=f"how routers learn partition leaders (default {DEFAULT_CACHE_MODE})",
+    )
     up.set_defaults(handler=_up)
 
     status = actions.add_parser("status", help="print JSON with every process: role, AZ, pid, up/down, leaders")
@@ -67,6 +83,7 @@ def _up(args: argparse.Namespace) -> int:
                 wait_s=args.wait,
                 toxiproxy=args.toxiproxy,
                 proxy_links=args.proxy_links,
+                settings=_store_settings(args),
             )
         )
     except (ClusterError, TopologyError, UnknownBackendError) as error:
@@ -77,6 +94,17 @@ def _up(args: argparse.Namespace) -> int:
         print("interrupted: stopped what had started", file=sys.stderr)
         return 2
     return 0
+
+
+def _store_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the switches given: an `up` of an existing cluster keeps the others as they were."""
+    given = {
+        "snapshot_every_entries": args.snapshot_every_entries,
+        "scrub_enabled": args.scrub,
+        "log_replicas_enabled": args.log_replicas,
+        "router_cache_mode": args.router_cache,
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -215,9 +215,19 @@ def test_cluster_cli_up_status_down_leaves_no_process(tmp_path: Path) -> None:
 
     data_dir = tmp_path / "cli-cluster"
     command = [sys.executable, "-m", "gameday.cli", "cluster"]
-    up = subprocess.run([*command, "up", "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [*command, "up", "--data-dir", str(data_dir), "--snapshot-every-entries", "-1"], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "snapshot_every_entries must be a whole number >= 0" in refused.stderr
+    up = subprocess.run(
+        [*command, "up", "--data-dir", str(data_dir), "--snapshot-every-entries", "500", "--no-scrub"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     try:
         assert up.returncode == 0, up.stderr
+        # The switches given reach the store's topology; the others keep their defaults.
+        topology = LocalCluster(data_dir).topology()
+        assert (topology.snapshot_every_entries, topology.scrub_enabled, topology.log_replicas_enabled) == (500, False, True)
         endpoints = json.loads(up.stdout)["endpoints"]
         assert sorted(endpoints) == ["az-a", "az-b", "az-c"]
         status = subprocess.run([*command, "status", "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60)

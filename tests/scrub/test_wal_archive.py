@@ -69,6 +69,9 @@ def test_the_reference_replayed_from_the_archive_equals_the_live_replica_at_ever
     try:
         for marker in markers:  # incrementally, as a node does
             assert reference.digest_at(archive, "g1", "n1", marker) == live.scrub.digests[marker]  # type: ignore[union-attr]
+            # It holds only what it has yet to apply (the archive reaches 240), and no segment's copy.
+            assert reference.held_entries == 240 - marker
+            assert not list((tmp_path / "reference" / "segments").iterdir())
         # Asked for an older index, it rebuilds from scratch and still agrees.
         assert reference.digest_at(archive, "g1", "n1", 60) == live.scrub.digests[60]  # type: ignore[union-attr]
         assert reference.digest_at(archive, "g1", "n1", 10_000) is None  # the archive does not reach it
@@ -164,7 +167,7 @@ def test_a_log_restarted_after_an_installed_snapshot_is_replayed_from_the_archiv
         # The leader's state at 400 (term 3) differs from anything the old log holds.
         leader.apply([_put(3, index, f"other{index % 5}", index) for index in range(1, 401)])
         # Held under the name the archive keeps it by: the new log's first segment, the index, the term.
-        snapshot_file = tmp_path / ArchivedSnapshot(wal.current_sequence + 1, 400, 3).name
+        snapshot_file = tmp_path / ArchivedSnapshot(wal.next_sequence, 400, 3).name
         assert leader.write_snapshot(snapshot_file) == 400
         live.restore_snapshot(snapshot_file, 400)
         wal.reset_after_snapshot(400, 3, HardState(3, None, 400))
