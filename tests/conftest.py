@@ -5,7 +5,9 @@ serial run. The processes lane has every module that starts real processes and j
 cluster tests (game days never beside each other) and the Locust, canary and fault-injection tests,
 whose probe rates and time bounds a second busy lane would disturb. The in-process lane has the rest,
 mostly CPU-bound (the seeded simulations, the checkers, property tests), and runs beside it: a one-core
-load that the cluster tests must bear anyway, as on a busy CI machine.
+load that the cluster tests must bear anyway, as on a busy CI machine. It finishes long before the
+processes lane, so it also takes the cluster modules that judge only outcomes (what the API answers,
+what a differential run finds), never a rate or a time bound: OUTCOME_ONLY_CLUSTER_MODULES.
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ IN_PROCESS_LANE = "in-process"
 # event loops and bound how long a step may take.
 TIMED_PROCESS_DIRECTORIES = ("loadgen", "canaries", "chaos", "cluster")
 CLUSTER_MARK = "pytest.mark.cluster"
+# They start a cluster but judge only what it answers (with generous retries where a busy machine may
+# throttle), so they may run beside the processes lane. The data-plane modules go together: they share
+# one cluster (tests/cluster/conftest.py, data_plane_cluster), started in the lane that runs them.
+OUTCOME_ONLY_CLUSTER_MODULES = (
+    "tests/api/test_api_dynalite_differential.py",
+    "tests/cluster/test_cluster_api_round_trip.py",
+    "tests/cluster/test_cluster_data_plane.py",
+    "tests/cluster/test_cluster_data_plane_pynamodb.py",
+    "tests/cluster/test_cluster_metrics.py",
+    "tests/cluster/test_cluster_resource_sampling.py",
+)
 
 # A property's example is judged on its result, never on how long a shared machine took to compute it.
 settings.register_profile("suite", deadline=None)
@@ -32,6 +45,8 @@ settings.load_profile("suite")
 @cache
 def module_lane(module: Path) -> str:
     """A whole module goes to one lane: to the processes lane if any of its tests is a cluster test."""
+    if module.as_posix().endswith(OUTCOME_ONLY_CLUSTER_MODULES):
+        return IN_PROCESS_LANE
     if module.parent.name in TIMED_PROCESS_DIRECTORIES or CLUSTER_MARK in module.read_text():
         return PROCESSES_LANE
     return IN_PROCESS_LANE

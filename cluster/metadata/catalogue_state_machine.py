@@ -15,6 +15,7 @@ from cluster.api.time_to_live import change_ttl
 from cluster.core.types import Entry
 from cluster.metadata.catalogue import NodePlacement, TableEntry, place_partitions, table_id_for
 from cluster.metadata.catalogue_splits import begin_split, finish_split
+from cluster.storage.sqlite_copies import copy_database, replace_database_file
 
 
 class CatalogueStateMachine:
@@ -22,14 +23,21 @@ class CatalogueStateMachine:
         directory.mkdir(parents=True, exist_ok=True)
         self.nodes = sorted(nodes, key=lambda n: n.node_id)
         self.default_partition_count = default_partition_count
-        self._db = sqlite3.connect(str(directory / "catalogue.sqlite"), isolation_level=None)
+        self.path = directory / "catalogue.sqlite"
+        self._open()
+
+    def _open(self) -> None:
+        self._db = sqlite3.connect(str(self.path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, entry TEXT NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
         row = self._db.execute("SELECT value FROM meta WHERE name = 'applied_index'").fetchone()
         self._applied_index = int(row[0]) if row else 0
-        self.tables: dict[str, TableEntry] = {
+        self.tables: dict[str, TableEntry] = self._load_tables()
+
+    def _load_tables(self) -> dict[str, TableEntry]:
+        return {
             name: TableEntry.from_json(json.loads(entry))
             for name, entry in self._db.execute("SELECT name, entry FROM tables")
         }
@@ -57,10 +65,7 @@ class CatalogueStateMachine:
         except BaseException:
             self._db.execute("ROLLBACK")
             # The in-memory view may be ahead of the rolled-back rows: reload it.
-            self.tables = {
-                name: TableEntry.from_json(json.loads(entry))
-                for name, entry in self._db.execute("SELECT name, entry FROM tables")
-            }
+            self.tables = self._load_tables()
             raise
         self._applied_index = todo[-1].index
         return results
@@ -141,6 +146,19 @@ class CatalogueStateMachine:
             self._save(existing)
             return result
         return {"status": "invalid", "message": f"unknown command {op!r}"}
+
+    def write_snapshot(self, destination: Path) -> int:
+        """A copy of the catalogue at one applied index in `destination` (not fsynced); returns that index.
+        Runs in a worker thread beside apply: the copy reads through its own connection."""
+        return copy_database(self.path, destination)
+
+    def restore_snapshot(self, source: Path, index: int) -> None:
+        """Replace the catalogue with a snapshot's copy through `index` (the leader's)."""
+        self._db.close()
+        replace_database_file(self.path, source)
+        self._open()
+        if self._applied_index != index:
+            raise ValueError(f"snapshot {source} holds applied index {self._applied_index}, not {index}")
 
     def close(self) -> None:
         self._db.close()

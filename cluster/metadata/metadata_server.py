@@ -50,6 +50,9 @@ class MetadataServer(ReplicaHost):
             self.new_rng(),
             wal_sync=self.wal_sync,
             on_dirty=self.mark_dirty,
+            # Few entries (tables, splits, elections), but a cluster left up for days compacts them too.
+            snapshot_every_entries=topology.snapshot_every_entries,
+            fetch_chunk=self.snapshot_fetcher(METADATA_GROUP),
         )
         self.add_group(self.group)
         self.leader_reports: dict[str, tuple[str, int, float]] = {}

@@ -26,7 +26,8 @@ from cluster.core.types import Entry
 from cluster.node.partition_splits import SplitState
 from cluster.scrub.commands import ReplicaScrubState
 from cluster.storage.durable_directories import make_durable_directories
-from cluster.storage.item_store import ItemStore, replace_store_file
+from cluster.storage.item_store import ItemStore
+from cluster.storage.sqlite_copies import replace_database_file
 
 
 class PartitionStateMachine:
@@ -139,7 +140,7 @@ class PartitionStateMachine:
         power loss cut the store below the log's start)."""
         path = self.store.path
         self.store.close()
-        replace_store_file(path, source)
+        replace_database_file(path, source)
         self.store = ItemStore(path)
         self.splits = SplitState(self.store)
         if self.store.applied_index != index:

@@ -38,7 +38,7 @@ from cluster.replication.remote_errors import (
 )
 from cluster.replication.replica_host import ReplicaHost
 from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
-from cluster.runtime.peer_clients import PeerClients, hint_first
+from cluster.runtime.peer_clients import hint_first
 from cluster.runtime.planted_bugs import planted_raft_settings, planted_sync_bugs
 from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
 from cluster.runtime.task_cancel import cancel_and_wait
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 
 PROPOSE_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 1.0
-SNAPSHOT_CHUNK_TIMEOUT_S = 5.0  # one 1 MiB chunk of a snapshot file, over a link a fault may have slowed
 REPORT_INTERVAL_TICKS = 5
 # Leadership returns to each group's preferred member (placement spread those evenly over nodes),
 # but only after the current leader has held it this long, so failovers settle before rebalancing.
@@ -78,8 +77,6 @@ class StorageNode(ReplicaHost):
         self.members: dict[str, list[str]] = {}
         self._metadata_ids = [spec.process_id for spec in topology.by_role("metadata")]
         self._metadata_hint: str | None = None
-        # The node's clients to its peers, shared by the metadata reports, scrub, log-replica and split managers.
-        self.peers = PeerClients(topology, process_id)
         self._ticks = 0
         self._stopping = False
         self._leading_since_tick: dict[str, int] = {}
@@ -109,7 +106,6 @@ class StorageNode(ReplicaHost):
             ("node.scan", self.handle_scan),
             ("node.query", self.handle_query),
             ("node.get_many", self.handle_get_many),
-            ("node.snapshot_chunk", self.handle_snapshot_chunk),
             ("status", self.status),
         ):
             self.register(method, handler)
@@ -134,7 +130,6 @@ class StorageNode(ReplicaHost):
         await self.log_replicas.stop()
         await self.split_driver.stop()
         await self.ttl.stop()
-        await self.peers.close()
         await super().stop()
 
     # ---- groups -------------------------------------------------------------------------------
@@ -216,35 +211,15 @@ class StorageNode(ReplicaHost):
         return runner
 
     def _snapshot_options(self, group_id: str, log_replica: bool = False) -> dict[str, Any]:
-        async def fetch_chunk(peer: str, index: int, offset: int) -> tuple[bytes, int]:
-            answer = await self.peers.get(peer).call(
-                "node.snapshot_chunk", {"group": group_id, "index": index, "offset": offset},
-                timeout_s=SNAPSHOT_CHUNK_TIMEOUT_S,
-            )
-            return base64.b64decode(answer["data"]), int(answer["size"])
-
         return {
             "snapshot_every_entries": self.topology.snapshot_every_entries,
-            "fetch_chunk": fetch_chunk,
+            "fetch_chunk": self.snapshot_fetcher(group_id),
             # A log replica's archive is never replayed (it never leads): its segments go once compacted.
             "may_drop_segment": None if log_replica else lambda segment: self.scrub.may_drop_segment(group_id, segment),
             "on_log_restart": lambda data, snapshot, sequence: self.scrub.archive_restarted_log(
                 group_id, data, snapshot.index, snapshot.term, sequence
             ),
         }
-
-    def handle_snapshot_chunk(self, params: dict[str, Any]) -> dict[str, Any]:
-        """One chunk of a snapshot this replica holds, for a follower that installs it."""
-        group = self.groups.get(str(params.get("group")))
-        if group is None or group.closed:
-            raise RpcError("NoSuchGroup", f"{self.process_id} does not host {params.get('group')!r}")
-        try:
-            data, size = group.snapshot_files.read_chunk(int(params["index"]), int(params["offset"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise RpcError("BadRequest", f"malformed snapshot chunk request: {error!r}") from None
-        except FileNotFoundError:
-            raise RpcError("NoSuchSnapshot", f"{self.process_id} holds no snapshot {params.get('index')} of {group.group_id}") from None
-        return {"data": base64.b64encode(data).decode("ascii"), "size": size}
 
     def is_log_replica(self, group_id: str) -> bool:
         return group_id in self.log_replica_groups

@@ -2,11 +2,13 @@
 
 Storage nodes and metadata replicas are both replica hosts; they differ in the groups they hold and
 the requests they answer. Raft messages to one peer produced in one pump pass travel in one frame.
+Both serve their groups' snapshot files to a follower that installs one, and fetch a leader's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import math
@@ -14,14 +16,15 @@ import os
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cluster.core.config import RaftConfig
 from cluster.core.messages import Message, MessageDecodeError, message_from_wire, message_to_wire
 from cluster.replication.group_runner import GroupRunner
-from cluster.runtime.rpc import RpcClient, RpcServer
+from cluster.runtime.peer_clients import PeerClients
+from cluster.runtime.rpc import RpcClient, RpcError, RpcServer
 from cluster.runtime.task_cancel import cancel_and_wait
 from cluster.runtime.topology import Topology
 
@@ -36,6 +39,8 @@ HOST_LOOP_ERROR_MARKER = "host-loop-error"
 PLANTED_CRASH_EVERY_APPLIED_ENTRIES = 150
 # Bounded per-peer queue of frames waiting for a connection; beyond it Raft's retransmission covers.
 MAX_QUEUED_FRAMES_PER_PEER = 256
+SNAPSHOT_CHUNK_METHOD = "node.snapshot_chunk"
+SNAPSHOT_CHUNK_TIMEOUT_S = 5.0  # one 1 MiB chunk of a snapshot file, over a link a fault may have slowed
 
 # The clock-skew fault (chaos/faults/clock_skew.py) starts a host with this variable: its ticks run
 # `rate` times as fast as configured, so its Raft timers (elections, leases, heartbeats) drift against
@@ -117,6 +122,9 @@ class ReplicaHost:
         self._outboxes: dict[str, _PeerOutbox] = {}
         self.server = RpcServer(self._dispatch_request, self._on_notification)
         self._request_handlers: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        # This host's clients to its peers (requests, not Raft's frames), shared by everything it runs.
+        self.peers = PeerClients(topology, process_id)
+        self.register(SNAPSHOT_CHUNK_METHOD, self.handle_snapshot_chunk)
         self._tick_task: asyncio.Task[None] | None = None
         self.wal_sync = "skip-fsync" not in topology.faults_enabled
         self._crash_group_loop = "crash-group-loop" in topology.faults_enabled and (
@@ -141,6 +149,7 @@ class ReplicaHost:
         for task in (self._tick_task, self._pump_task):
             if task is not None:
                 task.cancel()
+        await self.peers.close()
         await self.server.stop()
         for outbox in self._outboxes.values():
             await outbox.close()
@@ -290,14 +299,39 @@ class ReplicaHost:
     def on_tick(self) -> None:
         """Hook for periodic work of the host (reports, rebalancing)."""
 
+    # ---- snapshots ----------------------------------------------------------------------------
+
+    def snapshot_fetcher(self, group_id: str) -> Callable[[str, int, int], Awaitable[tuple[bytes, int]]]:
+        """How a replica of `group_id` here fetches a chunk of a peer's snapshot (GroupRunner's fetch_chunk)."""
+
+        async def fetch_chunk(peer: str, index: int, offset: int) -> tuple[bytes, int]:
+            answer = await self.peers.get(peer).call(
+                SNAPSHOT_CHUNK_METHOD, {"group": group_id, "index": index, "offset": offset},
+                timeout_s=SNAPSHOT_CHUNK_TIMEOUT_S,
+            )  # fmt: skip
+            return base64.b64decode(answer["data"]), int(answer["size"])
+
+        return fetch_chunk
+
+    def handle_snapshot_chunk(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One chunk of a snapshot a replica here holds, for a follower that installs it."""
+        group = self.groups.get(str(params.get("group")))
+        if group is None or group.closed:
+            raise RpcError("NoSuchGroup", f"{self.process_id} does not host {params.get('group')!r}")
+        try:
+            data, size = group.snapshot_files.read_chunk(int(params["index"]), int(params["offset"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise RpcError("BadRequest", f"malformed snapshot chunk request: {error!r}") from None
+        except FileNotFoundError:
+            raise RpcError("NoSuchSnapshot", f"{self.process_id} holds no snapshot {params.get('index')} of {group.group_id}") from None
+        return {"data": base64.b64encode(data).decode("ascii"), "size": size}
+
     # ---- requests -----------------------------------------------------------------------------
 
     def register(self, method: str, handler: Callable[[dict[str, Any]], Any]) -> None:
         self._request_handlers[method] = handler
 
     async def _dispatch_request(self, method: str, params: dict[str, Any]) -> Any:
-        from cluster.runtime.rpc import RpcError
-
         handler = self._request_handlers.get(method)
         if handler is None:
             self.request_counts["unknown", "error"] += 1

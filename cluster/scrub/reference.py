@@ -33,18 +33,26 @@ class ReferenceReplica:
         if replay is None or self.state.applied_index > index:
             # New, or asked for an index this state passed: the replay forgot it, so start over.
             replay = self._replays[key] = ArchiveReplay(archive, group, replica, self.directory / "segments")
-        entries = replay.entries()
+        replay.refresh()
         if self._base != replay.base or self.state.applied_index != replay.floor_index:
             self._rebuild(replay)
-            entries = replay.entries()
-        floor = replay.floor_index
-        if floor + len(entries) < index or index < floor:
+        for _ in replay.new_segments():
+            # What the log already says is committed no later segment replaces: apply it now, so that a
+            # long replay (after a restart) holds one segment's worth, not the archive.
+            self._apply_through(replay, min(index, replay.committed_index))
+        if replay.floor_index + len(replay.entries) < index or index < replay.floor_index:
             return None  # not archived yet, or before the snapshot this replica's log restarted after
-        todo = entries[: index - floor]
+        self._apply_through(replay, index)
+        return digest_state(index, iterate_items(self.state.store))
+
+    def _apply_through(self, replay: ArchiveReplay, index: int) -> None:
+        """Apply the replayed entries up to `index` (committed), then let the replay forget them."""
+        if index <= self.state.applied_index:
+            return
+        todo = replay.entries[: index - self.state.applied_index]
         if todo:
             self.state.apply(todo)
-            replay.release_through(index)
-        return digest_state(index, iterate_items(self.state.store))
+            replay.release_through(todo[-1].index)
 
     @property
     def held_entries(self) -> int:

@@ -7,14 +7,12 @@ the entries after it are replayed from the WAL on restart.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from cluster.storage.wal_segments import fsync_directory
+from cluster.storage.sqlite_copies import copy_database
 
 # SQLite integers are signed 64-bit; shifting keeps unsigned hash order.
 _HASH_OFFSET = 1 << 63
@@ -194,37 +192,12 @@ class ItemStore:
         return int(count), int(size)
 
     def copy_to(self, destination: Path) -> int:
-        """A consistent copy of the store in `destination` (not yet fsynced); returns the applied index it
-        holds. Safe from another thread while this store applies writes: the copy reads through its own
-        connection in one step, which in WAL mode is one read transaction, a single point in time."""
-        destination.unlink(missing_ok=True)
-        with (
-            closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as source,
-            closing(sqlite3.connect(str(destination))) as target,
-        ):
-            source.backup(target)  # all pages in one step
-            row = target.execute("SELECT value FROM meta WHERE name = 'applied_index'").fetchone()
-            # A copy that is one file (no -wal beside it) whatever the source's journal mode.
-            target.execute("PRAGMA journal_mode=DELETE")
-        return int(row[0]) if row else 0
+        """A consistent copy of the store in `destination` (not yet fsynced), taken beside apply (from
+        another thread); returns the applied index it holds."""
+        return copy_database(self.path, destination)
 
     def close(self) -> None:
         self._db.close()
-
-
-def replace_store_file(path: Path, source: Path) -> None:
-    """Make the store at `path` (closed) a copy of `source`, durably. A crash part way leaves either the
-    old store or the new one, never the new main file beside the old one's write-ahead log."""
-    temporary = path.with_name(path.name + ".restoring")
-    with open(source, "rb") as reader, open(temporary, "wb") as writer:
-        shutil.copyfileobj(reader, writer)
-        writer.flush()
-        os.fsync(writer.fileno())
-    for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        leftover.unlink(missing_ok=True)
-    fsync_directory(path.parent)
-    temporary.replace(path)
-    fsync_directory(path.parent)
 
 
 def _inside(hash_start: int, hash_end: int) -> tuple[list[str], list[int]]:

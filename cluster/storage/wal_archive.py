@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -182,10 +183,11 @@ class ArchiveReplay:
     """A replica's archived log, kept parsed: each call fetches and replays only the segments new since.
 
     When the archive holds snapshots, the log is the newest one's and the segments from its sequence on;
-    `base` says which (None: the log from index 1), and `entries()` are those after `floor_index`: the
+    `base` says which (None: the log from index 1), and `entries` are those after `floor_index`: the
     base's index until the reader releases what it applied (`release_through`), so that what is held in
-    memory is the tail the reader has yet to apply, not the whole history. A fetched segment's copy is
-    deleted once parsed (the archive keeps it)."""
+    memory is the tail the reader has yet to apply, not the whole history. A reader that applies what
+    is committed after each segment (`new_segments`) holds no more than that even when it replays a
+    long archive. A fetched segment's copy is deleted once parsed (the archive keeps it)."""
 
     def __init__(self, archive: SegmentArchive, group: str, replica: str, work_directory: Path) -> None:
         self.archive = archive
@@ -194,24 +196,40 @@ class ArchiveReplay:
         self.work_directory = work_directory
         self.base: ArchivedSnapshot | None = None
         self.replay = SealedSegmentReplay()
+        self._names: list[str] = []
 
     @property
     def floor_index(self) -> int:
         return self.replay.floor_index
 
+    @property
+    def entries(self) -> list[Entry]:
+        return self.replay.entries
+
+    @property
+    def committed_index(self) -> int:
+        """The highest index the replayed log says is committed (no later record may replace it)."""
+        hard_state = self.replay.rules.hard_state
+        commit = hard_state.commit if hard_state is not None else 0
+        return max(self.floor_index, min(commit, self.replay.rules.last_index))
+
     def release_through(self, index: int) -> None:
         """Forget the entries through `index`: committed, and applied by the reader."""
         self.replay.raise_floor(index)
 
-    def entries(self) -> list[Entry]:
+    def refresh(self) -> None:
+        """List the archive again; a newer snapshot than `base` starts a new log from it."""
         self.work_directory.mkdir(parents=True, exist_ok=True)
-        names = self.archive.names(self.group, self.replica)
-        snapshots = [snapshot for snapshot in map(archived_snapshot, names) if snapshot is not None]
+        self._names = self.archive.names(self.group, self.replica)
+        snapshots = [snapshot for snapshot in map(archived_snapshot, self._names) if snapshot is not None]
         newest = max(snapshots, key=lambda snapshot: snapshot.sequence, default=None)
         if newest != self.base:
             self.base = newest  # a new log: replay it from its snapshot
             self.replay = SealedSegmentReplay((newest.index, newest.term) if newest is not None else NO_FLOOR)
-        for name in names:
+
+    def new_segments(self) -> Iterator[int]:
+        """Replay the segments listed by the last `refresh` and not replayed yet, yielding after each."""
+        for name in self._names:
             sequence = segment_sequence(name)
             if sequence is None or sequence <= self.replay.last_sequence:
                 continue
@@ -220,7 +238,14 @@ class ArchiveReplay:
             copy = self.fetched(name)
             self.replay.add(sequence, copy)
             copy.unlink()
-        return self.replay.entries
+            yield sequence
+
+    def read_all(self) -> list[Entry]:
+        """Refresh and replay every new segment; the entries after the floor."""
+        self.refresh()
+        for _ in self.new_segments():
+            pass
+        return self.entries
 
     def fetched(self, name: str) -> Path:
         destination = self.work_directory / name

@@ -7,9 +7,11 @@ the WAL's tail, also when a power loss cost it its state."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import shutil
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,12 @@ from cluster.core.config import RaftConfig
 from cluster.core.membership import Membership
 from cluster.core.messages import Message
 from cluster.core.types import Entry, HardState, SnapshotMeta
+from cluster.metadata.catalogue import NodePlacement
+from cluster.metadata.catalogue_state_machine import CatalogueStateMachine
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.replication.group_runner import GroupRunner
 from cluster.replication.snapshot_files import SnapshotFiles
+from cluster.replication.state_machine import SnapshotStateMachine
 from cluster.storage.wal import WriteAheadLog
 
 GROUP = "t0000000-p0"
@@ -33,7 +38,8 @@ CONFIG = RaftConfig(election_ticks_min=10, election_ticks_max=20, heartbeat_tick
 class Network:
     """Delivers every message sent in a round at the start of the next; `cut` replicas hear and say nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, new_state: Callable[[Path], SnapshotStateMachine] = PartitionStateMachine) -> None:
+        self.new_state = new_state
         self.runners: dict[str, GroupRunner] = {}
         self.queue: deque[tuple[str, Message]] = deque()
         self.cut: set[str] = set()
@@ -54,7 +60,7 @@ class Network:
 
     def open(self, node: str, directory: Path) -> GroupRunner:
         runner = GroupRunner(
-            GROUP, node, NODES, directory / node, PartitionStateMachine(directory / node / "state"), self.send,
+            GROUP, node, NODES, directory / node, self.new_state(directory / node / "state"), self.send,
             CONFIG, random.Random(NODES.index(node)), wal_sync=False, snapshot_every_entries=EVERY,
             fetch_chunk=self.fetcher(node),
         )  # fmt: skip
@@ -93,12 +99,12 @@ def put(number: int) -> bytes:
     return encode_command(PutCommand(number % 7, key.encode(), {"pk": {"S": key}, "v": {"N": str(number)}}))
 
 
-async def write(network: Network, first: int, count: int) -> None:
+async def write(network: Network, first: int, count: int, command: Callable[[int], bytes] = put) -> None:
     for number in range(first, first + count):
         await network.settle(lambda: network.leader() is not None)
         leader = network.leader()
         assert leader is not None
-        future = leader.submit(put(number))
+        future = leader.submit(command(number))
         await network.settle(future.done)
         assert future.result()["status"] == "ok"
 
@@ -208,3 +214,57 @@ def test_an_install_a_crash_cut_before_the_wal_restarted_is_finished_when_the_re
     finally:
         runner.close()
         leader.close()
+
+
+PLACEMENTS = [NodePlacement(f"node-{az}{n}", f"az-{az}") for az in "abc" for n in (1, 2)]
+
+
+def catalogue_command(number: int) -> bytes:
+    """Tables come and go (a create, then a TTL change, then a delete), as a long-lived cluster's do."""
+    name = f"table-{number // 3}"
+    if number % 3 == 0:
+        key_schema = {"hash_name": "pk", "hash_type": "S", "range_name": None, "range_type": None}
+        command = {"op": "create_table", "name": name, "key_schema": key_schema, "billing_mode": "PAY_PER_REQUEST",
+                   "created_at_s": float(number)}  # fmt: skip
+    elif number % 3 == 1:
+        command = {"op": "update_ttl", "name": name, "enabled": True, "attribute": "expires"}
+    elif number % 6 == 2:
+        command = {"op": "delete_table", "name": name}
+    else:
+        command = {"op": "update_ttl", "name": name, "enabled": False, "attribute": "expires"}
+    return json.dumps(command).encode()
+
+
+def catalogue(runner: GroupRunner) -> dict[str, object]:
+    machine = runner.state_machine
+    assert isinstance(machine, CatalogueStateMachine)
+    return {name: entry.to_json() for name, entry in machine.tables.items()}
+
+
+async def _metadata_replica_catches_up(tmp_path: Path) -> None:
+    network = Network(lambda path: CatalogueStateMachine(path, PLACEMENTS, 4))
+    try:
+        for node in NODES:
+            network.open(node, tmp_path)
+        await write(network, 0, 10, catalogue_command)
+        behind = next(node for node in NODES if not network.runners[node].is_leader)
+        network.cut.add(behind)
+        await write(network, 10, 5 * EVERY, catalogue_command)
+        leader = network.leader()
+        assert leader is not None and leader.replica.snapshot_index > 10 and leader.snapshots_taken >= 4
+        network.cut.clear()
+        lagging = network.runners[behind]
+        await network.settle(lambda: lagging.state_machine.applied_index == leader.state_machine.applied_index)
+        assert lagging.snapshots_installed == 1
+        assert catalogue(lagging) == catalogue(leader) and len(catalogue(leader)) > 10
+        # And it restarts from that snapshot and its WAL's tail, the catalogue reloaded from the copy.
+        lagging.close()
+        reopened = network.open(behind, tmp_path)
+        assert reopened.replica.snapshot_index == lagging.replica.snapshot_index
+        assert catalogue(reopened) == catalogue(leader)
+    finally:
+        close_all(network)
+
+
+def test_a_metadata_replica_cut_off_past_the_log_catches_up_from_the_catalogue_snapshot(tmp_path: Path) -> None:
+    asyncio.run(_metadata_replica_catches_up(tmp_path))

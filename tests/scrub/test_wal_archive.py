@@ -80,6 +80,29 @@ def test_the_reference_replayed_from_the_archive_equals_the_live_replica_at_ever
         live.close()
 
 
+def test_a_reference_replaying_a_long_archive_applies_as_it_goes_and_holds_little(tmp_path: Path) -> None:
+    """As after a node's restart: one check replays the whole archive. It applies what the log records as
+    committed after each segment, so it never holds the archive's entries all at once."""
+    archive = DirectoryArchive(tmp_path / "archive")
+    live, _ = _run_replica(tmp_path, archive)
+    reference = ReferenceReplica(tmp_path / "reference")
+    held_before_each_apply: list[int] = []
+    apply = reference.state.apply
+
+    def tracking_apply(entries: list[Entry]) -> dict:
+        held_before_each_apply.append(reference.held_entries)
+        return apply(entries)
+
+    reference.state.apply = tracking_apply  # type: ignore[method-assign]
+    try:
+        assert reference.digest_at(archive, "g1", "n1", 240) == live.scrub.digests[240]  # type: ignore[union-attr]
+        # A segment holds about a dozen entries here: the whole archive (240) is never held at once.
+        assert len(held_before_each_apply) >= 10 and max(held_before_each_apply) <= 40, held_before_each_apply
+    finally:
+        reference.close()
+        live.close()
+
+
 def test_a_rotten_live_replica_differs_from_the_reference_in_the_range_that_rotted(tmp_path: Path) -> None:
     archive = DirectoryArchive(tmp_path / "archive")
     live, markers = _run_replica(tmp_path, archive)
