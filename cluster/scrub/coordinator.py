@@ -479,9 +479,9 @@ class ScrubCoordinator:
         if archive is None or self._stopping:
             return None
         reference = self._references.get(group_id)
+        directory = self.data_dir / "reference" / group_id
         if reference is None:
-            directory = self.data_dir / "reference" / group_id
-            shutil.rmtree(directory, ignore_errors=True)  # our own work files: a fresh start is always right
+            # It resumes where an earlier process left it (reference.py: position.json), else starts over.
             reference = self._references[group_id] = ReferenceReplica(directory)
         replica = self.node.process_id
         try:
@@ -493,6 +493,7 @@ class ScrubCoordinator:
             # Start over next time from the whole archive rather than from a half-replayed state.
             self._references.pop(group_id, None)
             reference.close()
+            shutil.rmtree(directory, ignore_errors=True)  # our own work files: a fresh start is always right
             return None
         return digest.range_checksums if digest is not None else None
 

@@ -5,17 +5,30 @@ so they never change either): each check parses only the segments archived since
 only the entries since, and then lets the replay forget them, so memory holds the unapplied tail, not
 the group's history. The state is rebuilt from scratch only if asked for an index it passed, or from
 the archived snapshot a replica's log restarted after (it installed a leader's).
+
+Its state outlives the process: `position.json` says which replica's log it replayed, from which base,
+up to which index, and from which record on the log holds what comes after. After a restart it goes
+on from there, instead of rebuilding the group's whole history.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.scrub.commands import iterate_items
 from cluster.scrub.digests import StateDigest, digest_state
-from cluster.storage.wal_archive import ArchivedSnapshot, ArchiveReplay, SegmentArchive
+from cluster.storage.wal_archive import (
+    ArchivedSnapshot,
+    ArchiveReplay,
+    ResumePoint,
+    SegmentArchive,
+    archived_snapshot,
+)
+
+POSITION_FILE = "position.json"
 
 
 class ReferenceReplica:
@@ -24,14 +37,50 @@ class ReferenceReplica:
         self.state = PartitionStateMachine(directory / "state")  # no scrub hook: repairs change nothing
         self._replays: dict[tuple[int, str, str], ArchiveReplay] = {}
         self._base: ArchivedSnapshot | None = None  # the archived snapshot self.state started from
+        self._stored = self._stored_position()  # where an earlier process left this state, if it matches
+
+    def _stored_position(self) -> tuple[str, str, ResumePoint] | None:
+        """(group, replica, where to resume) from position.json, if the state is still where it says."""
+        try:
+            position = json.loads((self.directory / POSITION_FILE).read_text())
+            index, term, source = int(position["index"]), int(position["term"]), int(position["source"])
+            base = archived_snapshot(position["base"]) if position["base"] is not None else None
+            if position["base"] is not None and base is None:
+                return None
+            if index != self.state.applied_index or index == 0:
+                return None  # the state moved on after it was written (or never started): rebuild
+            return str(position["group"]), str(position["replica"]), ResumePoint(base, index, term, source)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _new_replay(self, archive: SegmentArchive, group: str, replica: str) -> ArchiveReplay:
+        stored, self._stored = self._stored, None
+        directory = self.directory / "segments"
+        if stored is not None and stored[:2] == (group, replica):
+            # Resume: what the state holds already is neither parsed nor applied again.
+            self._base = stored[2].base
+            return ArchiveReplay(archive, group, replica, directory, start=stored[2])
+        return ArchiveReplay(archive, group, replica, directory)
+
+    def _save_position(self, group: str, replica: str, replay: ArchiveReplay) -> None:
+        point = replay.resume_point
+        position = {
+            "group": group, "replica": replica, "base": point.base.name if point.base is not None else None,
+            "index": point.index, "term": point.term, "source": point.source,
+        }  # fmt: skip
+        temporary = self.directory / (POSITION_FILE + ".tmp")
+        temporary.write_text(json.dumps(position))
+        temporary.replace(self.directory / POSITION_FILE)  # whole or not at all; a stale one only costs a rebuild
 
     def digest_at(self, archive: SegmentArchive, group: str, replica: str, index: int) -> StateDigest | None:
         """Digests of the group's state at `index`, replayed from `replica`'s archived segments; None when
         the archive does not reach `index` yet."""
         key = (id(archive), group, replica)
         replay = self._replays.get(key)
-        if replay is None or self.state.applied_index > index:
-            # New, or asked for an index this state passed: the replay forgot it, so start over.
+        if replay is None:
+            replay = self._replays[key] = self._new_replay(archive, group, replica)
+        elif self.state.applied_index > index:
+            # Asked for an index this state passed: the replay forgot it, so start over.
             replay = self._replays[key] = ArchiveReplay(archive, group, replica, self.directory / "segments")
         replay.refresh()
         if self._base != replay.base or self.state.applied_index != replay.floor_index:
@@ -41,8 +90,10 @@ class ReferenceReplica:
             # long replay (after a restart) holds one segment's worth, not the archive.
             self._apply_through(replay, min(index, replay.committed_index))
         if replay.floor_index + len(replay.entries) < index or index < replay.floor_index:
+            self._save_position(group, replica, replay)
             return None  # not archived yet, or before the snapshot this replica's log restarted after
         self._apply_through(replay, index)
+        self._save_position(group, replica, replay)
         return digest_state(index, iterate_items(self.state.store))
 
     def _apply_through(self, replay: ArchiveReplay, index: int) -> None:

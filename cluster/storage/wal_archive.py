@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from cluster.core.types import Entry
 from cluster.storage.wal_log_rules import NO_FLOOR
-from cluster.storage.wal_recovery import SealedSegmentReplay, recover
+from cluster.storage.wal_recovery import SealedSegmentReplay, recover, source_place
 from cluster.storage.wal_segments import fsync_directory, list_segments, segment_sequence
 
 _SNAPSHOT_NAME = re.compile(r"^(\d{16})\.(\d+)\.(\d+)\.snapshot$")
@@ -179,6 +179,17 @@ def archive_snapshot(archive: SegmentArchive, group: str, replica: str, held: Pa
     return held.name
 
 
+@dataclass(frozen=True)
+class ResumePoint:
+    """A reader applied the log from `base` through `index` (term `term`); the entries after it come
+    from the record at `source` on (wal_recovery.record_source; 0: from the log's start)."""
+
+    base: ArchivedSnapshot | None
+    index: int
+    term: int
+    source: int
+
+
 class ArchiveReplay:
     """A replica's archived log, kept parsed: each call fetches and replays only the segments new since.
 
@@ -189,14 +200,32 @@ class ArchiveReplay:
     is committed after each segment (`new_segments`) holds no more than that even when it replays a
     long archive. A fetched segment's copy is deleted once parsed (the archive keeps it)."""
 
-    def __init__(self, archive: SegmentArchive, group: str, replica: str, work_directory: Path) -> None:
+    def __init__(
+        self,
+        archive: SegmentArchive,
+        group: str,
+        replica: str,
+        work_directory: Path,
+        start: ResumePoint | None = None,
+    ) -> None:
+        """`start`: where a reader that applied part of this log already (in an earlier process) goes on."""
         self.archive = archive
         self.group = group
         self.replica = replica
         self.work_directory = work_directory
-        self.base: ArchivedSnapshot | None = None
-        self.replay = SealedSegmentReplay()
+        self.base: ArchivedSnapshot | None = start.base if start is not None else None
+        if start is not None:
+            self.replay = SealedSegmentReplay((start.index, start.term), start.source)
+        else:
+            self.replay = SealedSegmentReplay()
+        self._first_record = start.source if start is not None else 0
         self._names: list[str] = []
+
+    @property
+    def resume_point(self) -> ResumePoint:
+        """Where a reader that applied everything through `floor_index` would go on from."""
+        index, term = self.replay.rules.floor
+        return ResumePoint(self.base, index, term, self.replay.floor_source)
 
     @property
     def floor_index(self) -> int:
@@ -226,6 +255,7 @@ class ArchiveReplay:
         if newest != self.base:
             self.base = newest  # a new log: replay it from its snapshot
             self.replay = SealedSegmentReplay((newest.index, newest.term) if newest is not None else NO_FLOOR)
+            self._first_record = 0
 
     def new_segments(self) -> Iterator[int]:
         """Replay the segments listed by the last `refresh` and not replayed yet, yielding after each."""
@@ -235,8 +265,11 @@ class ArchiveReplay:
                 continue
             if self.base is not None and sequence < self.base.sequence:
                 continue  # the log the replica replaced
+            first_sequence, first_offset = source_place(self._first_record)
+            if sequence < first_sequence:
+                continue  # resumed: nothing after the floor comes from before this segment
             copy = self.fetched(name)
-            self.replay.add(sequence, copy)
+            self.replay.add(sequence, copy, first_offset if sequence == first_sequence else 0)
             copy.unlink()
             yield sequence
 

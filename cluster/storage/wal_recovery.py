@@ -12,8 +12,10 @@ still on disk (a crash before their deletion) are skipped. The first entry kept 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 from cluster.core.types import Entry, HardState
@@ -161,16 +163,66 @@ class LogReplay:
         self.entries.extend(batch)
 
 
+def record_source(sequence: int, offset: int) -> int:
+    """One number for a record's place: its segment and its offset there (segments stay far below 4 GiB)."""
+    return sequence << 32 | offset
+
+
+def source_place(source: int) -> tuple[int, int]:
+    """(segment sequence, offset) of a `record_source`."""
+    return source >> 32, source & 0xFFFFFFFF
+
+
+class _SourcedLogReplay(LogReplay):
+    """A replay that also knows which record wrote each entry it holds, and the entry at its floor.
+
+    Every entry after index X comes from the record that last wrote X or from a later one (a record
+    replaces the log from its first index on, and any earlier record's entries after X were replaced
+    by it), so a replay that must go on after X later, in another process, needs only the records
+    from `floor_source` on."""
+
+    def __init__(self, floor: tuple[int, int], floor_source: int) -> None:
+        super().__init__(floor)
+        self.source = 0  # the record being applied (record_source)
+        self.floor_source = floor_source
+        self._sources: array[int] = array("q")
+
+    def apply_entries(self, batch: list[Entry]) -> None:
+        first_index, floor_index = batch[0].index, self._floor_index
+        super().apply_entries(batch)
+        if first_index <= floor_index < first_index + len(batch):
+            self.floor_source = self.source  # this record wrote the floor's entry again
+        kept = max(0, first_index - floor_index - 1)
+        del self._sources[kept:]
+        self._sources.extend(repeat(self.source, len(self.entries) - kept))
+
+    def raise_floor(self, index: int) -> None:
+        floor_index = self._floor_index
+        if index <= floor_index:
+            return
+        source = self._sources[index - floor_index - 1]
+        super().raise_floor(index)
+        del self._sources[: index - floor_index]
+        self.floor_source = source
+
+
 class SealedSegmentReplay:
     """Replays sealed segments (an archive's) one after another, parsing each only once.
 
     Every segment handed in must be whole: damage anywhere is corruption, never a torn tail.
     """
 
-    def __init__(self, floor: tuple[int, int] = NO_FLOOR) -> None:
-        """`floor`: the snapshot the archived log starts after (its entries are those after floor[0])."""
-        self._replay = LogReplay(floor)
+    def __init__(self, floor: tuple[int, int] = NO_FLOOR, floor_source: int = 0) -> None:
+        """`floor`: the snapshot the archived log starts after (its entries are those after floor[0]);
+        `floor_source`: the record that wrote the entry at the floor, when a reader resumes there."""
+        self._replay = _SourcedLogReplay(floor, floor_source)
         self.last_sequence = 0
+
+    @property
+    def floor_source(self) -> int:
+        """The record that wrote the entry at the floor (record_source; 0: none replayed, the floor is
+        where the log starts): a replay resumed at the floor needs only the records from it on."""
+        return self._replay.floor_source
 
     @property
     def rules(self) -> LogRules:
@@ -187,10 +239,15 @@ class SealedSegmentReplay:
     def raise_floor(self, index: int) -> None:
         self._replay.raise_floor(index)
 
-    def add(self, sequence: int, path: Path) -> None:
+    def add(self, sequence: int, path: Path, start_offset: int = 0) -> None:
+        """Replay segment `sequence` from the record at `start_offset` (a resumed replay's first)."""
         if self.last_sequence and sequence != self.last_sequence + 1:
             raise WalCorruptionError(path, 0, f"segment {self.last_sequence + 1} is missing before segment {sequence}")
-        _replay_segment(path, path.read_bytes(), False, self._replay)
+
+        def on_record(offset: int) -> None:
+            self._replay.source = record_source(sequence, offset)
+
+        _replay_segment(path, path.read_bytes(), False, self._replay, start_offset, on_record)
         self.last_sequence = sequence
 
 
@@ -201,9 +258,17 @@ class _SegmentReplayed:
     holds_hard_state: bool
 
 
-def _replay_segment(path: Path, data: bytes, is_last: bool, replay: LogReplay) -> _SegmentReplayed:
-    """Apply every valid record of one segment."""
-    offset = 0
+def _replay_segment(
+    path: Path,
+    data: bytes,
+    is_last: bool,
+    replay: LogReplay,
+    start_offset: int = 0,
+    on_record: Callable[[int], None] | None = None,
+) -> _SegmentReplayed:
+    """Apply every valid record of one segment (from the record at `start_offset`); `on_record` hears
+    each record's offset before it is applied."""
+    offset = start_offset
     highest_index = 0
     holds_hard_state = False
     while offset < len(data):
@@ -213,6 +278,8 @@ def _replay_segment(path: Path, data: bytes, is_last: bool, replay: LogReplay) -
                 raise WalCorruptionError(path, offset, f"{result.reason} in a sealed (not last) segment")
             _refuse_if_valid_record_follows(path, data, offset, result.reason)
             break
+        if on_record is not None:
+            on_record(offset)
         try:
             if result.record_type == RecordType.ENTRIES:
                 batch = decode_entries(result.payload)

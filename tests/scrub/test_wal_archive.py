@@ -103,6 +103,62 @@ def test_a_reference_replaying_a_long_archive_applies_as_it_goes_and_holds_littl
         live.close()
 
 
+def _count_applied(reference: ReferenceReplica) -> list[int]:
+    applied: list[int] = []
+    apply = reference.state.apply
+
+    def counting_apply(entries: list[Entry]) -> dict:
+        applied.append(len(entries))
+        return apply(entries)
+
+    reference.state.apply = counting_apply  # type: ignore[method-assign]
+    return applied
+
+
+def test_a_restarted_reference_resumes_where_it_was_and_applies_only_what_came_after(tmp_path: Path) -> None:
+    archive = DirectoryArchive(tmp_path / "archive")
+    live, _ = _run_replica(tmp_path, archive)
+    first = ReferenceReplica(tmp_path / "reference")
+    try:
+        assert first.digest_at(archive, "g1", "n1", 120) == live.scrub.digests[120]  # type: ignore[union-attr]
+    finally:
+        first.close()
+    # The node restarted: a new reference on the same directory goes on from 120, reading only the
+    # segments from the one that wrote entry 120 on (each marker sealed one, so the later half).
+    resumed = ReferenceReplica(tmp_path / "reference")
+    applied = _count_applied(resumed)
+    fetched: list[str] = []
+    fetch = archive.fetch
+
+    def counting_fetch(group: str, replica: str, name: str, destination: Path) -> None:
+        fetched.append(name)
+        fetch(group, replica, name, destination)
+
+    archive.fetch = counting_fetch  # type: ignore[method-assign]
+    try:
+        assert resumed.digest_at(archive, "g1", "n1", 240) == live.scrub.digests[240]  # type: ignore[union-attr]
+        assert sum(applied) == 120
+        assert resumed.held_entries == 0
+        segments = [name for name in archive.names("g1", "n1") if name.endswith(".wal")]
+        assert fetched and set(fetched) < set(segments), (fetched, segments)
+        assert fetched == segments[segments.index(fetched[0]):]  # every one from there on, in order
+    finally:
+        resumed.close()
+    # A position the state does not match (the process died between the two) costs a rebuild, no error.
+    position = tmp_path / "reference" / "position.json"
+    position.write_text(position.read_text().replace('"index": 240', '"index": 180'))
+    archive.fetch = fetch  # type: ignore[method-assign]
+    rebuilt = ReferenceReplica(tmp_path / "reference")
+    stale_state = rebuilt.state
+    try:
+        assert rebuilt.digest_at(archive, "g1", "n1", 240) == live.scrub.digests[240]  # type: ignore[union-attr]
+        assert rebuilt.state is not stale_state  # started over from an empty state
+        assert '"index": 240' in position.read_text()
+    finally:
+        rebuilt.close()
+        live.close()
+
+
 def test_a_rotten_live_replica_differs_from_the_reference_in_the_range_that_rotted(tmp_path: Path) -> None:
     archive = DirectoryArchive(tmp_path / "archive")
     live, markers = _run_replica(tmp_path, archive)

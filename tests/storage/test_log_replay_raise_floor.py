@@ -7,7 +7,7 @@ import random
 import pytest
 
 from cluster.core.types import Entry, HardState
-from cluster.storage.wal_recovery import LogReplay
+from cluster.storage.wal_recovery import LogReplay, SealedSegmentReplay, record_source
 
 
 def _batch(first: int, count: int, term: int) -> list[Entry]:
@@ -66,3 +66,37 @@ def test_raising_the_floor_anywhere_changes_nothing_after_it(seed: int) -> None:
     assert floor > 0
     assert forgetful.entries == [entry for entry in whole.entries if entry.index > floor]
     assert forgetful.rules.last_index == whole.rules.last_index
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_replay_resumed_from_the_floors_record_holds_what_the_whole_replay_holds(seed: int) -> None:
+    """What a reader that stopped at a floor needs after a restart: the records from `floor_source` on,
+    replayed with that floor, hold exactly the entries after it that the whole replay holds (records
+    numbered by their place in three-record segments, as offsets in a segment file would)."""
+    rng = random.Random(seed)
+    batches = _random_log(rng)
+    places = [(1 + number // 3, number % 3) for number in range(len(batches))]
+    whole = SealedSegmentReplay()
+    stop = rng.randrange(len(batches) // 3, len(batches))
+    for number, ((batch, commit), place) in enumerate(zip(batches, places, strict=True)):
+        whole._replay.source = record_source(*place)
+        whole._replay.apply_entries(batch)
+        whole._replay.apply_hard_state(HardState(batch[-1].term, None, commit))
+        if rng.random() < 0.5:
+            whole.raise_floor(rng.randint(whole.floor_index, commit))
+        if number == stop:
+            break
+    floor, source = whole.rules.floor, whole.floor_source
+    assert floor[0] > 0
+    resumed = SealedSegmentReplay(floor, source)
+    for (batch, commit), place in zip(batches, places, strict=True):
+        if record_source(*place) < source:
+            continue  # before the record that wrote the floor's entry: never read again
+        resumed._replay.source = record_source(*place)
+        resumed._replay.apply_entries(batch)
+        resumed._replay.apply_hard_state(HardState(batch[-1].term, None, commit))
+    everything = LogReplay()
+    for batch, commit in batches:
+        everything.apply_entries(batch)
+        everything.apply_hard_state(HardState(batch[-1].term, None, commit))
+    assert resumed.entries == [entry for entry in everything.entries if entry.index > floor[0]]
