@@ -268,7 +268,11 @@ class ScrubCoordinator:
             archived = self._archived.get(group_id)
             if archived is None:
                 archived = self._archived[group_id] = set(archive.names(group_id, replica))
-            return archive_sealed_segments(archive, group_id, replica, sealed, archived)
+            copied = archive_sealed_segments(archive, group_id, replica, sealed, archived)
+            # Only the names of segments the WAL still holds are asked about again (may_drop_segment;
+            # sequences only grow): the set stays as small as the WAL, not as the archive.
+            archived.intersection_update(segment.name for segment in sealed)
+            return copied
 
         future = asyncio.get_running_loop().run_in_executor(self._archive_pool, copy)
         future.add_done_callback(lambda done: self._archive_done(group_id, done))

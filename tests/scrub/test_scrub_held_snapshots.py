@@ -72,3 +72,44 @@ async def _crash_before_the_copy(tmp_path: Path) -> None:
 def test_a_snapshot_held_by_a_life_that_crashed_is_archived_at_the_next_start(tmp_path: Path) -> None:
     asyncio.run(_crash_before_the_copy(tmp_path))
     assert DirectoryArchive(tmp_path / "archive").names("g1", "node-a1") == ["0000000000000004.50.2.snapshot"]
+
+
+class _Wal:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def closed_segments(self) -> list[Path]:
+        return sorted(self.directory.glob("*.wal"))
+
+
+class _Group:
+    def __init__(self, directory: Path) -> None:
+        self.wal = _Wal(directory)
+
+
+async def _archive_twice(tmp_path: Path) -> tuple[ScrubCoordinator, list[bool]]:
+    wal_dir = tmp_path / "wal"
+    wal_dir.mkdir()
+    for sequence in range(1, 6):
+        (wal_dir / f"{sequence:016d}.wal").write_bytes(b"segment %d" % sequence)
+    scrub = _coordinator(tmp_path)
+    scrub.node.groups["g1"] = _Group(wal_dir)
+    scrub._schedule_archive("g1")
+    await scrub._archive_jobs["g1"]
+    answers = [scrub.may_drop_segment("g1", wal_dir / f"{sequence:016d}.wal") for sequence in (3, 6)]
+    # A compaction deleted segments 1 to 3; segment 6 was sealed since.
+    for sequence in range(1, 4):
+        (wal_dir / f"{sequence:016d}.wal").unlink()
+    (wal_dir / f"{6:016d}.wal").write_bytes(b"segment 6")
+    scrub._schedule_archive("g1")
+    await scrub._archive_jobs["g1"]
+    answers += [scrub.may_drop_segment("g1", wal_dir / f"{sequence:016d}.wal") for sequence in (4, 6, 7)]
+    await scrub.stop()
+    return scrub, answers
+
+
+def test_the_archived_names_kept_in_memory_are_only_those_the_wal_still_holds(tmp_path: Path) -> None:
+    scrub, answers = asyncio.run(_archive_twice(tmp_path))
+    assert answers == [True, False, True, True, False]
+    assert scrub._archived["g1"] == {f"{sequence:016d}.wal" for sequence in (4, 5, 6)}
+    assert len(DirectoryArchive(tmp_path / "archive").names("g1", "node-a1")) == 6  # the archive keeps all
