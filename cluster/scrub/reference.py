@@ -20,6 +20,7 @@ from pathlib import Path
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.scrub.commands import iterate_items
 from cluster.scrub.digests import StateDigest, digest_state
+from cluster.storage.durable_directories import write_durably
 from cluster.storage.wal_archive import (
     ArchivedSnapshot,
     ArchiveReplay,
@@ -68,9 +69,8 @@ class ReferenceReplica:
             "group": group, "replica": replica, "base": point.base.name if point.base is not None else None,
             "index": point.index, "term": point.term, "source": point.source,
         }  # fmt: skip
-        temporary = self.directory / (POSITION_FILE + ".tmp")
-        temporary.write_text(json.dumps(position))
-        temporary.replace(self.directory / POSITION_FILE)  # whole or not at all; a stale one only costs a rebuild
+        # Whole or not at all (a rename); not fsynced: a stale or lost one only costs a rebuild.
+        write_durably(self.directory / POSITION_FILE, json.dumps(position).encode(), sync_file=False, sync_directory=False)
 
     def digest_at(self, archive: SegmentArchive, group: str, replica: str, index: int) -> StateDigest | None:
         """Digests of the group's state at `index`, replayed from `replica`'s archived segments; None when
@@ -108,7 +108,7 @@ class ReferenceReplica:
     @property
     def held_entries(self) -> int:
         """Entries parsed from the archive and not yet applied: what this reference holds in memory."""
-        return sum(len(replay.replay.entries) for replay in self._replays.values())
+        return sum(len(replay.entries) for replay in self._replays.values())
 
     def _rebuild(self, replay: ArchiveReplay) -> None:
         """Start over: from nothing, or from the archived snapshot the replica's log restarted after."""

@@ -213,13 +213,13 @@ class ArchiveReplay:
         self.group = group
         self.replica = replica
         self.work_directory = work_directory
-        self.base: ArchivedSnapshot | None = start.base if start is not None else None
-        if start is not None:
-            self.replay = SealedSegmentReplay((start.index, start.term), start.source)
-        else:
-            self.replay = SealedSegmentReplay()
-        self._first_record = start.source if start is not None else 0
         self._names: list[str] = []
+        self._start_from(start if start is not None else ResumePoint(None, *NO_FLOOR, 0))
+
+    def _start_from(self, point: ResumePoint) -> None:
+        self.base = point.base
+        self.replay = SealedSegmentReplay((point.index, point.term), point.source)
+        self._first_record = point.source
 
     @property
     def resume_point(self) -> ResumePoint:
@@ -252,10 +252,9 @@ class ArchiveReplay:
         self._names = self.archive.names(self.group, self.replica)
         snapshots = [snapshot for snapshot in map(archived_snapshot, self._names) if snapshot is not None]
         newest = max(snapshots, key=lambda snapshot: snapshot.sequence, default=None)
-        if newest != self.base:
-            self.base = newest  # a new log: replay it from its snapshot
-            self.replay = SealedSegmentReplay((newest.index, newest.term) if newest is not None else NO_FLOOR)
-            self._first_record = 0
+        if newest != self.base:  # a new log: replay it from its snapshot
+            floor = (newest.index, newest.term) if newest is not None else NO_FLOOR
+            self._start_from(ResumePoint(newest, *floor, 0))
 
     def new_segments(self) -> Iterator[int]:
         """Replay the segments listed by the last `refresh` and not replayed yet, yielding after each."""
@@ -272,13 +271,6 @@ class ArchiveReplay:
             self.replay.add(sequence, copy, first_offset if sequence == first_sequence else 0)
             copy.unlink()
             yield sequence
-
-    def read_all(self) -> list[Entry]:
-        """Refresh and replay every new segment; the entries after the floor."""
-        self.refresh()
-        for _ in self.new_segments():
-            pass
-        return self.entries
 
     def fetched(self, name: str) -> Path:
         destination = self.work_directory / name

@@ -78,7 +78,11 @@ DISKS = {"store-mark": store_mark_disk, "lazyfs": lazyfs_disk}
 
 def _replay(archive: DirectoryArchive, tmp_path: Path) -> list[Entry]:
     # The scrub's reference replay (cluster/scrub/reference.py) reads the archive exactly like this.
-    return ArchiveReplay(archive, GROUP, REPLICA, tmp_path / "replay").read_all()
+    replay = ArchiveReplay(archive, GROUP, REPLICA, tmp_path / "replay")
+    replay.refresh()
+    for _ in replay.new_segments():
+        pass
+    return replay.entries
 
 
 @pytest.mark.parametrize("model", sorted(DISKS))
