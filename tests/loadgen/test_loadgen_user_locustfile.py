@@ -94,7 +94,10 @@ def test_locust_stats_are_read_per_request_name() -> None:
 def test_the_example_runs_against_a_real_emulator_and_its_counts_are_judged(
     moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run = start_user_load(EXAMPLE, {"az-a": moto_endpoint}, users=2, out_dir=tmp_path / "user", seed=7, duration_s=6)
+    # One user: moto serves each request on its own thread with no lock, so two concurrent first
+    # increments of one count can both create the item and both return 1 (a lost increment that is
+    # moto's, not ours; CI saw it once). Concurrency against our store: tests/gameday/test_gameday_run.py.
+    run = start_user_load(EXAMPLE, {"az-a": moto_endpoint}, users=1, out_dir=tmp_path / "user", seed=7, duration_s=6)
     result = run.wait()
     assert result.counts["incr"]["ok"] > 0 and result.counts["read"]["ok"] > 0
     stats = read_locust_stats(result.stats_paths)
