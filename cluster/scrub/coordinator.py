@@ -34,7 +34,7 @@ from cluster.runtime.task_cancel import cancel_and_wait
 from cluster.scrub.commands import ItemRewrite, ReplicaScrubState, encode_marker, encode_repair
 from cluster.scrub.comparison import RangeVerdict, compare_ranges, plan_key_repairs
 from cluster.scrub.confirmation import PendingConfirmations, confirmed_by_round, repairs_from_wire
-from cluster.scrub.digests import KeyId, StateDigest, describe_range, item_digest, range_of
+from cluster.scrub.digests import RANGE_COUNT, KeyId, StateDigest, describe_range, item_digest
 from cluster.scrub.findings import FindingsLog
 from cluster.scrub.reference import ReferenceReplica
 from cluster.scrub.settings import ScrubSettings
@@ -134,6 +134,7 @@ class ScrubCoordinator:
         return {
             "enabled": self.settings.enabled,
             "interval_s": self.settings.interval_s,
+            "items_per_s": self.settings.items_per_s,
             "archive": self.archive.location if self.archive else None,
             "incarnation": self.incarnation,
             "pending_confirmations": len(self._pending),
@@ -291,16 +292,20 @@ class ScrubCoordinator:
     # ---- rounds -------------------------------------------------------------------------------
 
     async def _run_forever(self) -> None:
+        pause_s = self.settings.interval_s
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.interval_s)
+                await asyncio.wait_for(self._wake.wait(), pause_s)
             self._wake.clear()
+            pause_s = self.settings.interval_s
             await self._hand_over_pending()
             group_id = self._next_group()
             if group_id is None:
                 continue
             try:
-                await self.scrub_group(group_id)
+                report = await self.scrub_group(group_id)
+                # Every replica digested the whole group: pay for it before the next round.
+                pause_s = self.settings.pause_after(int(report.get("items_digested", 0)))
             except Exception:
                 log.exception("scrub round of %s failed", group_id)
             if self._priority:
@@ -379,6 +384,9 @@ class ScrubCoordinator:
             report["undecided"] = f"marker not committed: {type(error).__name__}: {error}"
             return self._undecided(report)
         report["marker_index"] = index
+        own = self._digest(group_id, index)
+        report["items_digested"] = own.item_count if own is not None else 0
+        self.findings.counters["scrub_items_digested_total"] += report["items_digested"]
         digests = await self._collect_checksums(group_id, members, index)
         checksums = {replica: answer["ranges"] for replica, answer in digests.items()}
         report["replicas"] = sorted(checksums)
@@ -632,8 +640,9 @@ class ScrubCoordinator:
         if digest is None:
             raise RpcError("Unavailable", f"{self.node.process_id} holds no digest of {group_id} at that index")
         range_index = int(params.get("range", -1))
-        return {"keys": [[h, base64.b64encode(k).decode(), d] for (h, k), d in digest.item_digests.items()
-                         if range_of(h) == range_index]}
+        if not 0 <= range_index < RANGE_COUNT:
+            raise RpcError("Invalid", f"scrub.keys: no range {range_index} (0..{RANGE_COUNT - 1})")
+        return {"keys": [[h, base64.b64encode(k).decode(), d] for (h, k), d in digest.keys_in_range(range_index).items()]}
 
     async def handle_items(self, params: dict[str, Any]) -> Any:
         group_id = self._group_param(params)

@@ -24,6 +24,7 @@ KEPT_FINDINGS = 1000
 # Metric names (counters) as the node's status reports them under "scrub".
 COUNTER_NAMES = (
     "scrub_rounds_total",
+    "scrub_items_digested_total",
     "scrub_undecided_rounds_total",
     "scrub_mismatches_total",
     "scrub_repairs_total",

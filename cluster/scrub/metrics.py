@@ -16,6 +16,7 @@ from cluster.scrub.findings import COUNTER_NAMES
 
 _HELP = {
     "scrub_rounds_total": "Scrub rounds this node ran as a group leader (marker committed, digests compared).",
+    "scrub_items_digested_total": "Items this node's own replica digested in the rounds it led (each replica digests as many).",
     "scrub_undecided_rounds_total": "Scrub rounds that decided nothing (marker not committed).",
     "scrub_mismatches_total": "Replica key ranges found differing from the majority or the archive reference.",
     "scrub_repairs_total": "Repair commands committed for a damaged replica's key range.",

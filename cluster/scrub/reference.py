@@ -94,7 +94,7 @@ class ReferenceReplica:
             return None  # not archived yet, or before the snapshot this replica's log restarted after
         self._apply_through(replay, index)
         self._save_position(group, replica, replay)
-        return digest_state(index, iterate_items(self.state.store))
+        return digest_state(index, iterate_items(self.state.store), keep_items=False)  # only compared
 
     def _apply_through(self, replay: ArchiveReplay, index: int) -> None:
         """Apply the replayed entries up to `index` (committed), then let the replay forget them."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,25 @@ def test_without_a_scrub_hook_scrub_commands_change_nothing(tmp_path: Path) -> N
                              Entry(1, 3, encode_repair("reference", 2, [ItemRewrite(1, b"a", item_digest(before), None)]))])
     assert machine.store.get(1, b"a") == before and machine.applied_index == 3
     assert all(result["status"] == "invalid" for result in results.values())
+
+
+def test_a_kept_digest_holds_every_item_digest_in_a_few_dozen_bytes_each() -> None:
+    items = sorted((h * 7_919 % 2**63, f"key-{h}".encode(), f'{{"v":{{"N":"{h}"}}}}') for h in range(10_000))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        digest = digest_state(9, items)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # Every item is found again under its own key and range, with its own digest.
+    assert digest.item_digests == {(h, k): item_digest(text) for h, k, text in items}
+    assert all(range_of(h) == 5 for h, _ in digest.keys_in_range(5))
+    # A replica keeps several digests of every group it hosts: the items' part must stay small (a dict
+    # entry per item cost ~300 bytes, and a soak's nodes grew with their item count).
+    assert held / len(items) < 40
+    # Only compared, never repaired from (the reference's): the same checksums and no items.
+    compared = digest_state(9, items, keep_items=False)
+    assert compared == digest
+    with pytest.raises(ValueError, match="without its item digests"):
+        compared.keys_in_range(0)

@@ -91,6 +91,18 @@ def test_settings_from_the_environment_and_their_errors(tmp_path: Path) -> None:
         scrub_settings({"GAMEDAY_SCRUB": "maybe"}, node_dir)
 
 
+def test_a_round_over_a_large_group_waits_in_proportion_to_the_items_it_digested(tmp_path: Path) -> None:
+    settings = scrub_settings({"GAMEDAY_SCRUB_ITEMS_PER_S": "1000"}, tmp_path)
+    assert settings.items_per_s == 1000
+    assert settings.pause_after(0) == settings.pause_after(500) == settings.interval_s  # small groups: the interval
+    assert settings.pause_after(50_000) == 50.0  # a scrub's cost a second does not grow with the data
+    assert scrub_settings({}, tmp_path).items_per_s == 2000
+    with pytest.raises(ScrubSettingsError, match="GAMEDAY_SCRUB_ITEMS_PER_S='lots' is not a number of items a second"):
+        scrub_settings({"GAMEDAY_SCRUB_ITEMS_PER_S": "lots"}, tmp_path)
+    with pytest.raises(ScrubSettingsError, match="must be a positive number of items a second"):
+        scrub_settings({"GAMEDAY_SCRUB_ITEMS_PER_S": "0"}, tmp_path)
+
+
 def test_the_scrub_counters_are_exported_in_prometheus_text(tmp_path: Path) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
