@@ -18,12 +18,13 @@ import logging
 import time
 from typing import Any
 
+from cluster.metadata.metadata_server import METADATA_GROUP
 from cluster.node.group_host import GroupHost
 from cluster.node.partition_splits import encode_split_command
 from cluster.node.partition_state_machine import PartitionStateMachine
-from cluster.replication.remote_errors import NO_SUCH_GROUP, as_rpc_errors, leader_hint_of, not_leader
-from cluster.runtime.peer_clients import hint_first
-from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
+from cluster.replication.leader_calls import NoLeaderAnswered, call_leader
+from cluster.replication.remote_errors import NO_SUCH_GROUP, as_rpc_errors, not_leader
+from cluster.runtime.rpc import RpcError
 from cluster.runtime.task_cancel import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,6 @@ class SplitDriver:
     def __init__(self, node: GroupHost) -> None:
         self.node = node
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._child_hints: dict[str, str] = {}
-        self._metadata_hint: str | None = None
         self.completed: list[dict[str, Any]] = []
         self.failures = 0
         node.register("node.split_load", self.handle_split_load)
@@ -209,58 +208,26 @@ class SplitDriver:
     # ---- RPCs ---------------------------------------------------------------------------------
 
     async def _propose_child(self, child: dict[str, Any], command: str) -> Any:
-        """node.split_load to the child's leader: the child may still be opening and electing its first one."""
-        group_id, members = child["group_id"], list(child["members"])
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + STEP_BUDGET_S
-        attempt = 0
-        last_error = "no member answered"
-        while loop.time() < deadline:
-            hint = self._child_hints.get(group_id)
-            order = hint_first(members, hint)
-            target = order[attempt % len(order)]
-            attempt += 1
-            try:
-                return await self.node.peers.get(target).call(
-                    "node.split_load", {"group": group_id, "command": command}, timeout_s=PROPOSE_TIMEOUT_S + 1.0
-                )
-            except RpcError as error:
-                last_error = f"{target}: {error.code}: {error.message}"
-                hint = leader_hint_of(error)
-                if isinstance(hint, str) and hint in members and hint != target:
-                    self._child_hints[group_id] = hint
-                    continue
-                self._child_hints.pop(group_id, None)
-            except (RpcUnavailable, RpcTimeout) as error:
-                last_error = f"{target}: {error}"
-                self._child_hints.pop(group_id, None)
-            # Loads are idempotent until the child seals, and a sealed child answers "sealed": retry.
-            await asyncio.sleep(RETRY_PAUSE_S)
-        raise SplitStepFailed(f"child {group_id}: {last_error}")
+        """node.split_load to the child's leader: the child may still be opening and electing its first one.
+        Loads are idempotent until the child seals, and a sealed child answers "sealed": retrying is safe."""
+        try:
+            return await call_leader(
+                self.node.peers, self.node.leader_hints, child["group_id"], list(child["members"]), "node.split_load",
+                {"group": child["group_id"], "command": command}, timeout_s=PROPOSE_TIMEOUT_S + 1.0,
+                budget_s=STEP_BUDGET_S, retry_pause_s=RETRY_PAUSE_S,
+            )  # fmt: skip
+        except NoLeaderAnswered as error:
+            raise SplitStepFailed(f"child {child['group_id']}: {error}") from error
 
     async def _call_metadata(self, method: str, params: dict[str, Any]) -> Any:
         metadata_ids = [spec.process_id for spec in self.node.topology.by_role("metadata")]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + STEP_BUDGET_S
-        last_error = "no metadata replica answered"
-        while loop.time() < deadline:
-            order = hint_first(metadata_ids, self._metadata_hint)
-            for target in order:
-                try:
-                    result = await self.node.peers.get(target).call(method, params, timeout_s=PROPOSE_TIMEOUT_S + 1.0)
-                except RpcError as error:
-                    last_error = f"{target}: {error.code}: {error.message}"
-                    hint = leader_hint_of(error)
-                    if isinstance(hint, str) and hint in metadata_ids:
-                        self._metadata_hint = hint
-                        break
-                    continue
-                except (RpcUnavailable, RpcTimeout) as error:
-                    last_error = f"{target}: {error}"
-                    continue
-                self._metadata_hint = target
-                if not isinstance(result, dict) or result.get("status") != "ok":
-                    raise SplitStepFailed(f"{method} refused: {result}")
-                return result
-            await asyncio.sleep(RETRY_PAUSE_S)
-        raise SplitStepFailed(f"{method}: {last_error}")
+        try:
+            result = await call_leader(
+                self.node.peers, self.node.leader_hints, METADATA_GROUP, metadata_ids, method, params,
+                timeout_s=PROPOSE_TIMEOUT_S + 1.0, budget_s=STEP_BUDGET_S, retry_pause_s=RETRY_PAUSE_S,
+            )  # fmt: skip
+        except NoLeaderAnswered as error:
+            raise SplitStepFailed(f"{method}: {error}") from error
+        if not isinstance(result, dict) or result.get("status") != "ok":
+            raise SplitStepFailed(f"{method} refused: {result}")
+        return result

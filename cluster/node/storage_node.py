@@ -22,25 +22,25 @@ from cluster.admission.capacity_units import read_units, read_units_up_front, wr
 from cluster.admission.partition_admission import Kind, PartitionAdmission
 from cluster.api.attribute_values import item_size_bytes
 from cluster.api.key_conditions import StoreBounds
+from cluster.metadata.metadata_server import METADATA_GROUP
 from cluster.node.log_replica_manager import LogReplicaManager
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.node.planted_apply_crash import PlantedApplyCrash
 from cluster.node.split_driver import SplitDriver
 from cluster.node.ttl_sweeper import TtlSweeper
 from cluster.replication.group_runner import GroupRunner
+from cluster.replication.leader_calls import NoLeaderAnswered, call_leader
 from cluster.replication.remote_errors import (
     MOVED,
     NO_SUCH_GROUP,
     THROTTLED,
     as_rpc_errors,
-    leader_hint_of,
     not_leader,
 )
 from cluster.replication.replica_host import ReplicaHost
 from cluster.replication.wal_only_state_machine import WalOnlyStateMachine
-from cluster.runtime.peer_clients import hint_first
 from cluster.runtime.planted_bugs import planted_raft_settings, planted_sync_bugs
-from cluster.runtime.rpc import RpcError, RpcTimeout, RpcUnavailable
+from cluster.runtime.rpc import RpcError
 from cluster.runtime.task_cancel import cancel_and_wait
 from cluster.runtime.topology import Topology
 from cluster.scrub.coordinator import ScrubCoordinator
@@ -76,7 +76,6 @@ class StorageNode(ReplicaHost):
         make_durable_directories(self.groups_dir)
         self.members: dict[str, list[str]] = {}
         self._metadata_ids = [spec.process_id for spec in topology.by_role("metadata")]
-        self._metadata_hint: str | None = None
         self._ticks = 0
         self._stopping = False
         self._leading_since_tick: dict[str, int] = {}
@@ -228,6 +227,7 @@ class StorageNode(ReplicaHost):
         self.log_replica_groups.discard(group_id)
         self.admission.forget(group_id)
         self.remove_group(group_id)
+        self.scrub.forget_group(group_id)
         self.members.pop(group_id, None)
         directory = self.groups_dir / group_id
         if directory.exists():
@@ -293,25 +293,18 @@ class StorageNode(ReplicaHost):
     async def _report_to_metadata(self) -> None:
         leading = {group_id: group.replica.term for group_id, group in self.groups.items() if group.is_leader}
         stats = await self._partition_stats(leading)
-        order = hint_first(self._metadata_ids, self._metadata_hint)
-        for metadata_id in order:
-            try:
-                response = await self.peers.get(metadata_id).call(
-                    "meta.node_report",
-                    {"node": self.process_id, "leading": leading, "stats": stats,
-                     "consumption": self.admission.consumption(set(leading), time.monotonic())},
-                    timeout_s=1.0,
-                )
-            except RpcError as error:
-                hint = leader_hint_of(error)
-                if isinstance(hint, str) and hint in self._metadata_ids:
-                    self._metadata_hint = hint
-                continue
-            except (RpcUnavailable, RpcTimeout):
-                continue
-            self._metadata_hint = metadata_id
-            self._apply_assignments(response)
+        params = {
+            "node": self.process_id, "leading": leading, "stats": stats,
+            "consumption": self.admission.consumption(set(leading), time.monotonic()),
+        }  # fmt: skip
+        try:  # one pass over the metadata replicas: the next report comes soon enough
+            response = await call_leader(
+                self.peers, self.leader_hints, METADATA_GROUP, self._metadata_ids, "meta.node_report", params,
+                timeout_s=1.0,
+            )  # fmt: skip
+        except NoLeaderAnswered:
             return
+        self._apply_assignments(response)
 
     def _apply_assignments(self, response: Any) -> None:
         if not isinstance(response, dict):

@@ -23,6 +23,7 @@ from typing import Any
 from cluster.core.config import RaftConfig
 from cluster.core.messages import Message, MessageDecodeError, message_from_wire, message_to_wire
 from cluster.replication.group_runner import GroupRunner
+from cluster.replication.leader_calls import LeaderHints
 from cluster.runtime.peer_clients import PeerClients
 from cluster.runtime.rpc import RpcClient, RpcError, RpcServer
 from cluster.runtime.task_cancel import cancel_and_wait
@@ -124,6 +125,7 @@ class ReplicaHost:
         self._request_handlers: dict[str, Callable[[dict[str, Any]], Any]] = {}
         # This host's clients to its peers (requests, not Raft's frames), shared by everything it runs.
         self.peers = PeerClients(topology, process_id)
+        self.leader_hints = LeaderHints()  # per group id: whom everything in this process asks first
         self.register(SNAPSHOT_CHUNK_METHOD, self.handle_snapshot_chunk)
         self._tick_task: asyncio.Task[None] | None = None
         self.wal_sync = "skip-fsync" not in topology.faults_enabled

@@ -111,9 +111,42 @@ class ScrubCoordinator:
         self.replica_states[group_id] = state
         return state
 
+    def forget_group(self, group_id: str) -> None:
+        """The node dropped its replica of `group_id`: the reference replayed for it (memory and files)
+        goes too, after any replay the archive thread is running for it."""
+        self.replica_states.pop(group_id, None)
+        self._last_reference_s.pop(group_id, None)
+        reference = self._references.pop(group_id, None)
+        directory = self._reference_directory(group_id)
+
+        def remove() -> None:
+            if reference is not None:
+                reference.close()
+            shutil.rmtree(directory, ignore_errors=True)
+
+        try:
+            self._archive_pool.submit(remove)
+        except RuntimeError:  # the pool is shut down: nothing runs there any more
+            remove()
+
+    def _reference_directory(self, group_id: str) -> Path:
+        return self.data_dir / "reference" / group_id
+
+    def _remove_stray_references(self) -> None:
+        """References left by groups this node no longer hosts (dropped while it was down, or before
+        forget_group existed): each held a store and a position for a group nobody will ask about."""
+        root = self.data_dir / "reference"
+        if not root.is_dir():
+            return
+        for directory in root.iterdir():
+            if directory.is_dir() and directory.name not in self.node.groups:
+                log.info("scrub: removing the reference of %s, a group this node no longer hosts", directory.name)
+                shutil.rmtree(directory, ignore_errors=True)
+
     def start(self) -> None:
         if not self.settings.enabled:
             return
+        self._remove_stray_references()
         if self.archive is not None:
             self._archive_held_snapshots()
         for group_id in list(self.node.groups):
@@ -491,7 +524,7 @@ class ScrubCoordinator:
         if archive is None or self._stopping:
             return None
         reference = self._references.get(group_id)
-        directory = self.data_dir / "reference" / group_id
+        directory = self._reference_directory(group_id)
         if reference is None:
             # It resumes where an earlier process left it (reference.py: position.json), else starts over.
             reference = self._references[group_id] = ReferenceReplica(directory)

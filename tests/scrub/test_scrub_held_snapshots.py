@@ -9,6 +9,7 @@ from typing import Any
 
 from cluster.deploy.local_processes import build_topology
 from cluster.scrub.coordinator import ScrubCoordinator
+from cluster.scrub.reference import ReferenceReplica
 from cluster.scrub.settings import scrub_settings
 from cluster.storage.wal_archive import DirectoryArchive
 
@@ -113,3 +114,25 @@ def test_the_archived_names_kept_in_memory_are_only_those_the_wal_still_holds(tm
     assert answers == [True, False, True, True, False]
     assert scrub._archived["g1"] == {f"{sequence:016d}.wal" for sequence in (4, 5, 6)}
     assert len(DirectoryArchive(tmp_path / "archive").names("g1", "node-a1")) == 6  # the archive keeps all
+
+
+async def _forget_and_prune(tmp_path: Path) -> ScrubCoordinator:
+    wal_dir = tmp_path / "wal"
+    wal_dir.mkdir()
+    root = tmp_path / "scrub" / "reference"
+    for group_id in ("g1", "gone"):  # a reference each, with its store, as rounds leave them
+        ReferenceReplica(root / group_id).close()
+    scrub = _coordinator(tmp_path)
+    scrub.node.groups["g1"] = _Group(wal_dir)
+    scrub.start()  # "gone" is no group of this node any more
+    assert sorted(path.name for path in root.iterdir()) == ["g1"]
+    scrub._references["g1"] = ReferenceReplica(root / "g1")
+    scrub.forget_group("g1")  # the node dropped its replica (its table was deleted)
+    await scrub.stop()
+    return scrub
+
+
+def test_a_dropped_group_takes_its_reference_along_and_a_start_removes_strays(tmp_path: Path) -> None:
+    scrub = asyncio.run(_forget_and_prune(tmp_path))
+    assert not list((tmp_path / "scrub" / "reference").iterdir())
+    assert "g1" not in scrub._references and "g1" not in scrub.replica_states
