@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cluster.api.attribute_values import decode_binary, parse_number
+from cluster.api.attribute_values import decode_binary, numbers_equal, parse_number
 
 
 def binary_bytes(value: dict) -> bytes:
@@ -19,7 +19,7 @@ def values_equal(left: dict, right: dict) -> bool:
     if left_type != right_type:
         return False
     if left_type == "N":
-        return parse_number(left_raw) == parse_number(right_raw)
+        return numbers_equal(left_raw, right_raw)
     if left_type == "B":
         return binary_bytes(left) == binary_bytes(right)
     if left_type == "NS":

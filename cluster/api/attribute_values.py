@@ -84,6 +84,18 @@ def canonical_number(text: object) -> str:
     return format(value, "f")
 
 
+def numbers_equal(left: object, right: object) -> bool:
+    """Equal by value, as DynamoDB compares numbers (ValidationException for a string that is no number)."""
+    if (
+        isinstance(left, str)
+        and isinstance(right, str)
+        and _CANONICAL_INTEGER.fullmatch(left)
+        and _CANONICAL_INTEGER.fullmatch(right)
+    ):
+        return left == right  # one spelling per value in this form: a counter's update compares two of them
+    return parse_number(left) == parse_number(right)
+
+
 def add_numbers(left: str, right: str, operator: str = "+") -> str:
     """`left + right` (or `-`) exactly, in DynamoDB's form; ValidationException past its limits."""
     if (

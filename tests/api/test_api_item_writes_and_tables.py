@@ -59,6 +59,10 @@ def test_api_items_equal_ignores_set_order_and_number_spelling() -> None:
     assert not items_equal({"s": {"NS": ["1"]}}, {"s": {"SS": ["1"]}})
     assert not items_equal({"a": {"S": "x"}}, {"a": {"S": "x"}, "b": {"S": "y"}})
     assert items_equal(None, None) and not items_equal(None, {})
+    # Numbers by value: two spellings of one value are equal, two integers in DynamoDB's form are not.
+    assert items_equal({"n": {"N": "10"}}, {"n": {"N": "1E1"}}) and items_equal({"n": {"N": "-0"}}, {"n": {"N": "0"}})
+    assert not items_equal({"n": {"N": "10"}}, {"n": {"N": "11"}}) and not items_equal({"n": {"N": "-1"}}, {"n": {"N": "1"}})
+    assert not items_equal({"n": {"N": "10"}}, {"n": {"N": "1.5E1"}})
 
 
 def test_api_project_keeps_requested_top_level_attributes() -> None:
