@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from cluster.replication.group_runner import GroupRunner
+from cluster.replication.leader_calls import LeaderHints
 from cluster.runtime.peer_clients import PeerClients
 from cluster.runtime.topology import Topology
 
@@ -21,6 +22,7 @@ class GroupHost(Protocol):
     groups: dict[str, GroupRunner]  # every group hosted here, by id
     members: dict[str, list[str]]  # each storage group's members as placed
     peers: PeerClients  # this node's clients to other processes
+    leader_hints: LeaderHints  # whom it asks first in each group (replication/leader_calls.py)
 
     def register(self, method: str, handler: Callable[[dict[str, Any]], Any]) -> None:
         """Serves `method` to peers with `handler`."""

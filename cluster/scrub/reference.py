@@ -14,7 +14,9 @@ on from there, instead of rebuilding the group's whole history.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+import sqlite3
 from pathlib import Path
 
 from cluster.node.partition_state_machine import PartitionStateMachine
@@ -22,14 +24,24 @@ from cluster.scrub.commands import iterate_items
 from cluster.scrub.digests import StateDigest, digest_state
 from cluster.storage.durable_directories import write_durably
 from cluster.storage.wal_archive import (
+    ArchivedCheckpoint,
     ArchivedSnapshot,
+    ArchiveError,
     ArchiveReplay,
     ResumePoint,
     SegmentArchive,
     archived_snapshot,
 )
+from cluster.storage.wal_recovery import source_place
+from cluster.storage.wal_segments import segment_sequence
+
+log = logging.getLogger(__name__)
 
 POSITION_FILE = "position.json"
+# A checkpoint (the state, into the archive) once this many archived segments lie wholly before where the
+# replay goes on: a segment is sealed at most every reference interval (10 s) per group, so about one
+# checkpoint per replica and group every quarter of an hour under steady writes.
+CHECKPOINT_AFTER_SEGMENTS = 100
 
 
 class ReferenceReplica:
@@ -83,8 +95,13 @@ class ReferenceReplica:
             # Asked for an index this state passed: the replay forgot it, so start over.
             replay = self._replays[key] = ArchiveReplay(archive, group, replica, self.directory / "segments")
         replay.refresh()
-        if self._base != replay.base or self.state.applied_index != replay.floor_index:
-            self._rebuild(replay)
+        checkpoints = replay.checkpoints()
+        if (
+            self._base != replay.base
+            or self.state.applied_index != replay.floor_index
+            or (checkpoints and checkpoints[-1].index > replay.floor_index)  # a fresh start: from the newest
+        ):
+            self._rebuild(replay, index)
         for _ in replay.new_segments():
             # What the log already says is committed no later segment replaces: apply it now, so that a
             # long replay (after a restart) holds one segment's worth, not the archive.
@@ -94,7 +111,32 @@ class ReferenceReplica:
             return None  # not archived yet, or before the snapshot this replica's log restarted after
         self._apply_through(replay, index)
         self._save_position(group, replica, replay)
+        self._checkpoint_if_due(archive, group, replica, replay)
         return digest_state(index, iterate_items(self.state.store), keep_items=False)  # only compared
+
+    def _checkpoint_if_due(self, archive: SegmentArchive, group: str, replica: str, replay: ArchiveReplay) -> None:
+        """Once enough archived segments lie wholly before where this state goes on, write the state into
+        the archive as a checkpoint and delete what it supersedes: the archive stays bounded."""
+        point = replay.resume_point
+        first_needed, _ = source_place(point.source)
+        behind = [
+            name for name in replay.listed if (sequence := segment_sequence(name)) is not None and sequence < first_needed
+        ]
+        if point.source == 0 or len(behind) < CHECKPOINT_AFTER_SEGMENTS:
+            return
+        base_sequence = replay.base.sequence if replay.base is not None else 0
+        checkpoint = ArchivedCheckpoint(base_sequence, point.source, point.index, point.term)
+        copy = self.directory / "segments" / checkpoint.name
+        try:
+            self.state.write_snapshot(copy)
+            archive.put(group, replica, copy)
+            # Only once the checkpoint is archived (put is durable): a crash before leaves the old way in.
+            archive.delete(group, replica, replay.superseded_by(checkpoint))
+        except (ArchiveError, OSError, sqlite3.Error) as error:
+            # Only the archive's size depends on it: the check itself goes on, and a later one retries.
+            log.warning("reference of %s/%s: no checkpoint this time: %s", group, replica, error)
+        finally:
+            copy.unlink(missing_ok=True)
 
     def _apply_through(self, replay: ArchiveReplay, index: int) -> None:
         """Apply the replayed entries up to `index` (committed), then let the replay forget them."""
@@ -110,13 +152,22 @@ class ReferenceReplica:
         """Entries parsed from the archive and not yet applied: what this reference holds in memory."""
         return sum(len(replay.entries) for replay in self._replays.values())
 
-    def _rebuild(self, replay: ArchiveReplay) -> None:
-        """Start over: from nothing, or from the archived snapshot the replica's log restarted after."""
+    def _rebuild(self, replay: ArchiveReplay, index: int) -> None:
+        """Start over: from the newest checkpoint at or before `index` (or the newest at all: the archive
+        no longer reaches further back), else from the archived snapshot the replica's log restarted
+        after, else from nothing."""
         self.state.close()
         shutil.rmtree(self.directory / "state", ignore_errors=True)
         self.state = PartitionStateMachine(self.directory / "state")
         self._base = replay.base
-        if replay.base is not None:
+        checkpoints = replay.checkpoints()
+        usable = [checkpoint for checkpoint in checkpoints if checkpoint.index <= index] or checkpoints[-1:]
+        if usable:
+            copy = replay.fetched(usable[-1].name)
+            self.state.restore_snapshot(copy, usable[-1].index)
+            copy.unlink()
+            replay.start_from_checkpoint(usable[-1])
+        elif replay.base is not None:
             copy = replay.fetched(replay.base.name)
             self.state.restore_snapshot(copy, replay.base.index)
             copy.unlink()  # restored into the state; the archive keeps the snapshot

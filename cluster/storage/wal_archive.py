@@ -10,6 +10,14 @@ that snapshot, named `<first segment of the new log>.<index>.<term>.snapshot`, a
 the newest such snapshot and the segments from that one on (what came before belongs to a log the
 replica replaced).
 
+A reader that replays the archive (the scrub's reference) also writes its own state into it now and
+then, a *checkpoint* named `<base snapshot's sequence, 0 for none>.<source>.<index>.<term>.checkpoint`:
+its state at `index`, with the log going on from the record at `source`. A replay that starts over
+starts from the newest checkpoint, so the segments before it, older checkpoints and snapshots older
+than the base are deleted: the archive then holds one copy of the state and the log since, not the
+group's history. A checkpoint is built from the archive alone, never from a live replica, so the
+reference stays independent of the replicas it judges.
+
 S3: a location `s3://BUCKET/PREFIX` uses boto3 with its usual configuration (credentials, region and
 AWS_ENDPOINT_URL for any S3-compatible endpoint).
 """
@@ -30,6 +38,7 @@ from cluster.storage.wal_recovery import SealedSegmentReplay, recover, source_pl
 from cluster.storage.wal_segments import fsync_directory, list_segments, segment_sequence
 
 _SNAPSHOT_NAME = re.compile(r"^(\d{16})\.(\d+)\.(\d+)\.snapshot$")
+_CHECKPOINT_NAME = re.compile(r"^(\d{16})\.(\d+)\.(\d+)\.(\d+)\.checkpoint$")
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,28 @@ def archived_snapshot(name: str) -> ArchivedSnapshot | None:
     return ArchivedSnapshot(*(int(part) for part in match.groups())) if match else None
 
 
+@dataclass(frozen=True)
+class ArchivedCheckpoint:
+    """A reader's state at `index` (term `term`) of the log that starts at the archived snapshot of
+    sequence `base_sequence` (0: the log from index 1); the log goes on from the record at `source`."""
+
+    base_sequence: int
+    source: int
+    index: int
+    term: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.base_sequence:016d}.{self.source}.{self.index}.{self.term}.checkpoint"
+
+
+def archived_checkpoint(name: str) -> ArchivedCheckpoint | None:
+    match = _CHECKPOINT_NAME.match(name)
+    return ArchivedCheckpoint(*(int(part) for part in match.groups())) if match else None
+
+
 def _archived_file(name: str) -> bool:
-    return segment_sequence(name) is not None or archived_snapshot(name) is not None
+    return any(parse(name) is not None for parse in (segment_sequence, archived_snapshot, archived_checkpoint))
 
 
 class ArchiveError(Exception):
@@ -66,6 +95,8 @@ class SegmentArchive(Protocol):
     def names(self, group: str, replica: str) -> list[str]: ...
 
     def fetch(self, group: str, replica: str, name: str, destination: Path) -> None: ...
+
+    def delete(self, group: str, replica: str, names: list[str]) -> None: ...
 
 
 class DirectoryArchive:
@@ -102,6 +133,16 @@ class DirectoryArchive:
             shutil.copyfile(self._directory(group, replica) / name, destination)
         except OSError as error:
             raise ArchiveError(f"cannot read {name} of {group}/{replica} from {self.root}: {error}") from error
+
+    def delete(self, group: str, replica: str, names: list[str]) -> None:
+        directory = self._directory(group, replica)
+        try:
+            for name in names:
+                (directory / name).unlink(missing_ok=True)
+            if names:
+                fsync_directory(directory)
+        except OSError as error:
+            raise ArchiveError(f"cannot delete from {directory}: {error}") from error
 
 
 class S3Archive:
@@ -142,6 +183,16 @@ class S3Archive:
             destination.write_bytes(body.read())
         except Exception as error:
             raise ArchiveError(f"cannot read {name} of {group}/{replica} from {self.location}: {error}") from error
+
+    def delete(self, group: str, replica: str, names: list[str]) -> None:
+        try:
+            for start in range(0, len(names), 1000):  # DeleteObjects takes at most 1,000 keys
+                objects = [{"Key": self._key(group, replica, name)} for name in names[start : start + 1000]]
+                answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+                if answer.get("Errors"):
+                    raise ArchiveError(f"{answer['Errors'][0]}")
+        except Exception as error:
+            raise ArchiveError(f"cannot delete from {self.location}/{group}/{replica}: {error}") from error
 
 
 def open_archive(location: str) -> SegmentArchive:
@@ -241,6 +292,39 @@ class ArchiveReplay:
         hard_state = self.replay.rules.hard_state
         commit = hard_state.commit if hard_state is not None else 0
         return max(self.floor_index, min(commit, self.replay.rules.last_index))
+
+    @property
+    def listed(self) -> list[str]:
+        """What the last `refresh` found archived."""
+        return list(self._names)
+
+    def checkpoints(self) -> list[ArchivedCheckpoint]:
+        """The archived checkpoints of this log (of `base`), oldest first."""
+        base_sequence = self.base.sequence if self.base is not None else 0
+        found = [checkpoint for checkpoint in map(archived_checkpoint, self._names) if checkpoint is not None]
+        return sorted((c for c in found if c.base_sequence == base_sequence), key=lambda c: c.index)
+
+    def start_from_checkpoint(self, checkpoint: ArchivedCheckpoint) -> None:
+        """Go on from a checkpoint of this log, whose state the reader restored."""
+        self._start_from(ResumePoint(self.base, checkpoint.index, checkpoint.term, checkpoint.source))
+
+    def superseded_by(self, checkpoint: ArchivedCheckpoint) -> list[str]:
+        """What a replay never needs once `checkpoint` is archived: the segments before its source, the
+        other checkpoints and the snapshots older than the base."""
+        first_needed, _ = source_place(checkpoint.source)
+        base_sequence = self.base.sequence if self.base is not None else 0
+        names = []
+        for name in self._names:
+            sequence = segment_sequence(name)
+            snapshot = archived_snapshot(name)
+            other = archived_checkpoint(name)
+            if (
+                (sequence is not None and sequence < first_needed)
+                or (snapshot is not None and snapshot.sequence < base_sequence)
+                or (other is not None and other != checkpoint)
+            ):
+                names.append(name)
+        return names
 
     def release_through(self, index: int) -> None:
         """Forget the entries through `index`: committed, and applied by the reader."""

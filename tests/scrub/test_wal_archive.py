@@ -13,20 +13,24 @@ from bench.targets import free_port, server_process
 from cluster.api.item_commands import PutCommand, encode_command
 from cluster.core.types import Entry, HardState
 from cluster.node.partition_state_machine import PartitionStateMachine
+from cluster.scrub import reference as reference_module
 from cluster.scrub.commands import ReplicaScrubState, encode_marker
 from cluster.scrub.comparison import compare_ranges
 from cluster.scrub.reference import ReferenceReplica
 from cluster.storage.wal import WriteAheadLog
 from cluster.storage.wal_archive import (
     ArchivedSnapshot,
+    ArchiveError,
     DirectoryArchive,
     S3Archive,
     SegmentArchive,
     archive_sealed_segments,
     archive_snapshot,
+    archived_checkpoint,
     open_archive,
     replay_archive,
 )
+from cluster.storage.wal_recovery import source_place
 
 
 def _put(term: int, index: int, key: str, value: int) -> Entry:
@@ -78,6 +82,42 @@ def test_the_reference_replayed_from_the_archive_equals_the_live_replica_at_ever
     finally:
         reference.close()
         live.close()
+
+
+def _checkpoints_keep_the_archive_bounded(tmp_path: Path, archive: SegmentArchive, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reference_module, "CHECKPOINT_AFTER_SEGMENTS", 3)
+    live, markers = _run_replica(tmp_path, archive)
+    segments_at_first = [name for name in archive.names("g1", "n1") if name.endswith(".wal")]
+    reference = ReferenceReplica(tmp_path / "reference")
+    try:
+        for marker in markers:
+            assert reference.digest_at(archive, "g1", "n1", marker) == live.scrub.digests[marker]  # type: ignore[union-attr]
+        names = archive.names("g1", "n1")
+        checkpoints = [checkpoint for checkpoint in map(archived_checkpoint, names) if checkpoint is not None]
+        # One checkpoint (the newest replaced the older ones), and only the segments from its source on.
+        assert len(checkpoints) == 1 and checkpoints[0].index in markers[1:], names
+        first_needed = source_place(checkpoints[0].source)[0]
+        kept = [name for name in names if name.endswith(".wal")]
+        assert kept and all(int(name.split(".")[0]) >= first_needed for name in kept)
+        assert len(kept) < len(segments_at_first)
+        # An index before the checkpoint is no longer in the archive: no digest, and no error.
+        assert reference.digest_at(archive, "g1", "n1", markers[0]) is None
+    finally:
+        reference.close()
+    # A reference that lost its own state (a new node's disk) starts from the checkpoint and agrees.
+    rebuilt = ReferenceReplica(tmp_path / "rebuilt")
+    try:
+        assert rebuilt.digest_at(archive, "g1", "n1", markers[-1]) == live.scrub.digests[markers[-1]]  # type: ignore[union-attr]
+        assert rebuilt.state.store.count() == live.store.count()
+    finally:
+        rebuilt.close()
+        live.close()
+
+
+def test_checkpoints_keep_the_archive_bounded_and_a_lost_reference_starts_from_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _checkpoints_keep_the_archive_bounded(tmp_path, DirectoryArchive(tmp_path / "archive"), monkeypatch)
 
 
 def test_a_reference_replaying_a_long_archive_applies_as_it_goes_and_holds_little(tmp_path: Path) -> None:
@@ -277,3 +317,37 @@ def test_a_segment_deleted_before_its_copy_ran_is_skipped_not_an_error(tmp_path:
     archive = open_archive(str(tmp_path / "archive"))
     # Listed for the archive, then deleted by a WAL that restarted after an installed snapshot.
     assert archive_sealed_segments(archive, "g", "n", [kept, gone], set()) == [kept.name]
+
+
+def test_checkpoints_and_their_deletions_work_against_an_s3_endpoint(
+    tmp_path: Path, moto_s3: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="x")  # fmt: skip
+    client.create_bucket(Bucket="wal")
+    _checkpoints_keep_the_archive_bounded(tmp_path, S3Archive("wal", "cluster-1", client=client), monkeypatch)
+
+
+class _ArchiveThatCannotDelete(DirectoryArchive):
+    def delete(self, group: str, replica: str, names: list[str]) -> None:
+        raise ArchiveError(f"cannot delete from {self.location}: permission denied")
+
+
+def test_a_checkpoint_that_cannot_prune_the_archive_leaves_the_check_going(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(reference_module, "CHECKPOINT_AFTER_SEGMENTS", 3)
+    archive = _ArchiveThatCannotDelete(tmp_path / "archive")
+    live, markers = _run_replica(tmp_path, archive)
+    segments = [name for name in archive.names("g1", "n1") if name.endswith(".wal")]
+    reference = ReferenceReplica(tmp_path / "reference")
+    try:
+        for marker in markers:
+            assert reference.digest_at(archive, "g1", "n1", marker) == live.scrub.digests[marker]  # type: ignore[union-attr]
+    finally:
+        reference.close()
+        live.close()
+    assert [name for name in archive.names("g1", "n1") if name.endswith(".wal")] == segments
+    assert "no checkpoint this time" in caplog.text and "permission denied" in caplog.text
