@@ -1,8 +1,8 @@
 """Benchmark of `verify/`: time and peak memory of `gameday check` on generated histories.
 
 Run: .venv/bin/python -m bench.verify_bench [--quick]. Each case is a fresh subprocess, so peak
-memory (ru_maxrss) is that case's alone. Histories come from the simulated atomic register
-(seeded, so a row replays) and a generated set workload. Not a test: it prints a markdown table.
+memory (ru_maxrss) is that case's alone. Histories come from the simulated atomic register and the
+simulated serializable list-append store (seeded, so a row replays) and a generated set workload. Not a test: it prints a markdown table.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from verify.simulated_history import simulate_register_history
+from verify.simulated_history import simulate_list_append_history, simulate_register_history
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 CASE_TIMEOUT_S = 120
@@ -29,6 +29,13 @@ def write_register_history(path: Path, operation_count: int, key_count: int, pro
     events = simulate_register_history(
         random.Random(operation_count + key_count + process_count), operation_count, process_count, keys=keys
     )
+    with open(path, "w") as file:
+        for event in events:
+            file.write(json.dumps(event) + "\n")
+
+
+def write_list_append_history(path: Path, transaction_count: int, key_count: int, process_count: int) -> None:
+    events = simulate_list_append_history(random.Random(transaction_count + key_count), transaction_count, key_count, process_count)
     with open(path, "w") as file:
         for event in events:
             file.write(json.dumps(event) + "\n")
@@ -129,6 +136,11 @@ def main() -> int:
         write_set_history(path, add_count, 20)
         verdict, seconds, peak = run_case(path, "set")
         print(f"| set | {add_count} adds | 1 | 20 | {verdict} | {seconds:.2f} | {peak} |", flush=True)
+        # The transactions issue's goal: 10,000 list-append transactions over 100 keys in under 10 s.
+        for transaction_count in [10_000] if args.quick else [10_000, 100_000]:
+            write_list_append_history(path, transaction_count, 100, 20)
+            verdict, seconds, peak = run_case(path, "list-append")
+            print(f"| list-append | {transaction_count} txns | 100 | 20 | {verdict} | {seconds:.2f} | {peak} |", flush=True)
     return 0
 
 

@@ -118,3 +118,62 @@ def _apply(operation: _Pending, states: dict[Hashable, Any]) -> None:
         operation.swapped = states[operation.key] == expected
         if operation.swapped:
             states[operation.key] = new
+
+
+def simulate_list_append_history(
+    rng: random.Random, transaction_count: int, key_count: int, process_count: int = 8
+) -> list[dict[str, Any]]:
+    """Events of list-append transactions (DESIGN §4) on a serializable store: each applies atomically at
+    one commit point inside its interval, and intervals overlap at random. Some fail (nothing applied),
+    some end info (applied or not); a process that saw info issues no more. Valid by construction."""
+    events: list[dict[str, Any]] = []
+
+    def emit(process: int, event_type: str, value: Any) -> None:
+        events.append({"index": len(events), "time": len(events) * 10, "process": process, "type": event_type,
+                       "f": "txn", "value": value})  # fmt: skip
+
+    lists: dict[str, list[int]] = {}
+    # process -> (micro-operations as invoked, their results once applied, the outcome it will have)
+    pending: dict[int, tuple[list[list[Any]], list[list[Any]] | None, str]] = {}
+    next_element = 0
+    started = 0
+    idle = list(range(process_count))
+    next_process = process_count
+    while started < transaction_count or pending:
+        if started < transaction_count and idle and (not pending or rng.random() < 0.5):
+            process = idle.pop(rng.randrange(len(idle)))
+            micro: list[list[Any]] = []
+            for _ in range(rng.randint(1, 4)):
+                key = f"k{rng.randrange(key_count)}"
+                if rng.random() < 0.5:
+                    next_element += 1
+                    micro.append(["append", key, next_element])
+                else:
+                    micro.append(["r", key, None])
+            emit(process, "invoke", micro)
+            pending[process] = (micro, None, rng.choice(["ok"] * 8 + ["fail", "info"]))
+            started += 1
+            continue
+        process = rng.choice(list(pending))
+        micro, applied, outcome = pending[process]
+        if applied is None and outcome != "fail" and rng.random() < 0.6:
+            # The commit point: the whole transaction applies now, atomically.
+            results: list[list[Any]] = []
+            for function, key, value in micro:
+                if function == "append":
+                    lists.setdefault(key, []).append(value)
+                    results.append([function, key, value])
+                else:
+                    results.append([function, key, list(lists.get(key, []))])
+            pending[process] = (micro, results, outcome)
+            continue
+        if outcome == "ok" and applied is None:
+            continue  # an ok transaction completes only after its commit point
+        del pending[process]
+        emit(process, outcome, applied if outcome == "ok" else micro)
+        if outcome == "info":
+            idle.append(next_process)
+            next_process += 1
+        else:
+            idle.append(process)
+    return events

@@ -7,6 +7,7 @@ from typing import Any
 
 from verify.history import thaw
 from verify.linearizability import UNKNOWN, Validity
+from verify.list_append_checker import ListAppendResult
 from verify.register_checker import RegisterKeyResult
 from verify.set_checker import SetKeyResult
 from verify.timeline import describe_witness
@@ -110,4 +111,28 @@ def _verdict(model: str, keys: dict[str, Any], nemesis_event_count: int) -> dict
         "unknown_keys": [name for name, entry in keys.items() if entry["valid"] == UNKNOWN],
         "nemesis_event_count": nemesis_event_count,
         "keys": keys,
+    }
+
+
+def list_append_verdict(result: ListAppendResult, nemesis_event_count: int) -> dict[str, Any]:
+    """One verdict for the whole history: a transaction's anomalies span keys."""
+    verdict: dict[str, Any] = {"valid": result.validity}
+    if not result.transactions:
+        verdict = {"valid": UNKNOWN, "reason": "the history holds no client operations"}
+    elif result.unknown_reason:
+        verdict["reason"] = result.unknown_reason
+    return verdict | {
+        "model": "list-append",
+        "transaction_count": len(result.transactions),
+        "committed_count": result.committed_count,
+        "key_count": result.key_count,
+        "nemesis_event_count": nemesis_event_count,
+        "anomaly_counts": dict(result.anomaly_counts),
+        "anomalies": {
+            kind: [
+                {"explanation": anomaly.explanation, "transactions": [result.describe(n) for n in anomaly.transactions]}
+                for anomaly in found
+            ]
+            for kind, found in result.anomalies.items()
+        },
     }

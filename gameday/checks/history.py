@@ -15,11 +15,12 @@ from gameday.run_verdict import VerifierResult
 from gameday.scenario import Scenario
 from verify.history import STORE_PROCESS, read_history
 from verify.linearizability import SearchBudget
+from verify.list_append_checker import check_list_append
 from verify.operations import operations_by_key, pair_operations
 from verify.register_checker import check_register_keys
 from verify.set_checker import check_sets
 from verify.timeline import describe_witness, render_html_report, render_text_timeline, window_around_witness
-from verify.verdict import key_name, register_verdict, set_verdict
+from verify.verdict import key_name, list_append_verdict, register_verdict, set_verdict
 
 DEFAULT_TIME_LIMIT_S = 60.0
 DEFAULT_MAX_STATES = 2_000_000
@@ -55,6 +56,14 @@ def check_history_file(
 
     if model == "set":
         return HistoryCheck(counted(set_verdict(check_sets(operations), len(nemesis_events))))
+    if model == "list-append":
+        result = check_list_append(list(operations))
+        check = HistoryCheck(counted(list_append_verdict(result, len(nemesis_events))))
+        for kind, found in result.anomalies.items():
+            for anomaly in found[:3]:
+                shown = "\n".join(f"  {result.describe(number)}" for number in anomaly.transactions[:6])
+                check.explanations.append(f"{kind}: {anomaly.explanation}\n{shown}\n")
+        return check
     groups = operations_by_key(operations)  # reads the whole file: errors surface before any search
     budget = SearchBudget(max_states, started_s + time_limit_s, time.monotonic)
 

@@ -17,6 +17,7 @@ from typing import Any
 from gameday.checks.history import DEFAULT_MAX_STATES, DEFAULT_TIME_LIMIT_S, check_history_file
 from verify.history import HistoryError
 from verify.linearizability import ModelMismatchError
+from verify.list_append_checker import ListAppendModelMismatchError
 from verify.set_checker import SetModelMismatchError
 from verify.verdict import exit_code
 
@@ -30,7 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Check a JSON Lines history (DESIGN §4) and print a JSON verdict on stdout.",
     )
     parser.add_argument("history", metavar="HISTORY", help="history file, one JSON event per line")
-    parser.add_argument("--model", choices=("register", "set"), default="register", help="default: register")
+    parser.add_argument(
+        "--model", choices=("register", "set", "list-append"), default="register",
+        help="register (reads, writes, cas, incr per key), set (add, read-set) or list-append (txn of appends "
+        "and reads, judged for Adya's anomalies as Elle does); default: register",
+    )  # fmt: skip
     parser.add_argument(
         "--time-limit",
         dest="time_limit_s",
@@ -68,7 +73,7 @@ def run_check(args: argparse.Namespace) -> int:
         verdict, explanations, pages = check.verdict, check.explanations, check.pages
     except HistoryError as error:
         return _bad_input(str(error))
-    except (ModelMismatchError, SetModelMismatchError) as error:
+    except (ModelMismatchError, SetModelMismatchError, ListAppendModelMismatchError) as error:
         return _bad_input(f"{args.history}: {error}")
     except OSError as error:
         return _bad_input(f"cannot read {args.history}: {error.strerror or error}")

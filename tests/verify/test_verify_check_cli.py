@@ -98,3 +98,30 @@ def test_real_process(tmp_path: Path) -> None:
     )  # fmt: skip
     assert completed.returncode == 1, completed.stderr
     assert json.loads(completed.stdout)["valid"] is False
+
+
+def test_list_append_model_names_the_anomaly_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    h = (
+        HistoryBuilder(key=None)
+        .invoke(1, "txn", [["r", "x", None], ["append", "y", 1]])
+        .invoke(2, "txn", [["r", "y", None], ["append", "x", 1]])
+        .ok(1, "txn", [["r", "x", []], ["append", "y", 1]])
+        .ok(2, "txn", [["r", "y", []], ["append", "x", 1]])
+        .invoke(3, "txn", [["r", "x", None], ["r", "y", None]])
+        .ok(3, "txn", [["r", "x", [1]], ["r", "y", [1]]])
+    )
+    path = write(tmp_path, h)
+    assert gameday.cli.main(["check", str(path), "--model", "list-append"]) == 1
+    captured = capsys.readouterr()
+    verdict = json.loads(captured.out)
+    assert verdict["model"] == "list-append" and verdict["valid"] is False
+    assert verdict["anomaly_counts"] == {"G2": 1} and verdict["transaction_count"] == 3
+    assert "a G2 cycle" in captured.err and "line 1" in captured.err
+    # The same history without the final read proves no order: valid.
+    valid = HistoryBuilder(key=None).invoke(1, "txn", [["append", "x", 1]]).ok(1, "txn", [["append", "x", 1]])
+    assert gameday.cli.main(["check", str(write(tmp_path, valid)), "--model", "list-append"]) == 0
+    assert json.loads(capsys.readouterr().out)["committed_count"] == 1
+    # A register history is no list-append one: bad input, exit 2, one line naming it.
+    register = HistoryBuilder().invoke(1, "write", 1).ok(1, "write", 1)
+    assert gameday.cli.main(["check", str(write(tmp_path, register)), "--model", "list-append"]) == 2
+    assert "no list-append transaction" in capsys.readouterr().err
