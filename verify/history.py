@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TextIO
 
 EVENT_TYPES = frozenset({"invoke", "ok", "fail", "info"})
 COMPLETION_TYPES = frozenset({"ok", "fail", "info"})
-CLIENT_FUNCTIONS = frozenset({"read", "write", "cas", "add", "read-set", "incr", "txn"})
+CLIENT_FUNCTIONS = frozenset({"read", "write", "cas", "add", "read-set", "incr", "txn", "transfer"})
 NEMESIS_PROCESS = "nemesis"
 # The store's own mechanisms (log replicas, scrub, splits) report what they did as events of this process.
 STORE_PROCESS = "store"
@@ -126,6 +126,8 @@ def event_from_object(document: Any, line_number: int, position: int) -> History
         raise HistoryError("add must name the element it adds in 'value'", line_number)
     elif function == "incr" and event_type == "invoke" and value is None:
         raise HistoryError("incr must name its increment in 'value'", line_number)
+    elif function == "transfer" and event_type == "invoke" and not isinstance(document.get("value"), dict):
+        raise HistoryError(f"transfer value must be an object with from, to and amount, got {document.get('value')!r}", line_number)
     elif function == "txn" and event_type in ("invoke", "ok") and not isinstance(value, tuple):
         raise HistoryError(f"txn value must be a list of micro-operations, got {document.get('value')!r}", line_number)
     key = document.get("key")

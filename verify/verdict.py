@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any
 
+from verify.bank_checker import BankResult
 from verify.history import thaw
 from verify.linearizability import UNKNOWN, Validity
 from verify.list_append_checker import ListAppendResult
@@ -135,4 +136,20 @@ def list_append_verdict(result: ListAppendResult, nemesis_event_count: int) -> d
             ]
             for kind, found in result.anomalies.items()
         },
+    }
+
+
+def bank_verdict(result: BankResult, nemesis_event_count: int) -> dict[str, Any]:
+    verdict: dict[str, Any] = {"valid": result.validity}
+    if result.reason:
+        verdict["reason"] = result.reason
+    return verdict | {
+        "model": "bank",
+        "expected_total": result.expected_total,
+        "total_source": result.total_source,
+        "read_count": result.read_count,
+        "transfer_counts": result.transfer_counts,
+        "nemesis_event_count": nemesis_event_count,
+        "anomaly_counts": dict(result.anomaly_counts),
+        "anomalies": result.anomalies,
     }

@@ -13,6 +13,7 @@ from gameday.checks.base import Check, CheckOutcome
 from gameday.run_record import RunRecord
 from gameday.run_verdict import VerifierResult
 from gameday.scenario import Scenario
+from verify.bank_checker import BANK_SETUP, check_bank
 from verify.history import STORE_PROCESS, read_history
 from verify.linearizability import SearchBudget
 from verify.list_append_checker import check_list_append
@@ -20,7 +21,7 @@ from verify.operations import operations_by_key, pair_operations
 from verify.register_checker import check_register_keys
 from verify.set_checker import check_sets
 from verify.timeline import describe_witness, render_html_report, render_text_timeline, window_around_witness
-from verify.verdict import key_name, list_append_verdict, register_verdict, set_verdict
+from verify.verdict import bank_verdict, key_name, list_append_verdict, register_verdict, set_verdict
 
 DEFAULT_TIME_LIMIT_S = 60.0
 DEFAULT_MAX_STATES = 2_000_000
@@ -56,6 +57,14 @@ def check_history_file(
 
     if model == "set":
         return HistoryCheck(counted(set_verdict(check_sets(operations), len(nemesis_events))))
+    if model == "bank":
+        operations = list(operations)  # the workload's setup event comes with the operations
+        setups = [dict(event.value) for event in nemesis_events if event.function == BANK_SETUP and isinstance(event.value, tuple)]
+        declared = setups[-1].get("total") if setups else None
+        bank = check_bank(operations, declared if isinstance(declared, int) else None)
+        check = HistoryCheck(counted(bank_verdict(bank, len(nemesis_events))))
+        check.explanations.extend(f"{kind}: {text}" for kind, found in bank.anomalies.items() for text in found[:3])
+        return check
     if model == "list-append":
         result = check_list_append(list(operations))
         check = HistoryCheck(counted(list_append_verdict(result, len(nemesis_events))))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.checks.history import DEFAULT_MAX_STATES, DEFAULT_TIME_LIMIT_S, check_history_file
+from verify.bank_checker import BankModelMismatchError
 from verify.history import HistoryError
 from verify.linearizability import ModelMismatchError
 from verify.list_append_checker import ListAppendModelMismatchError
@@ -32,9 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("history", metavar="HISTORY", help="history file, one JSON event per line")
     parser.add_argument(
-        "--model", choices=("register", "set", "list-append"), default="register",
-        help="register (reads, writes, cas, incr per key), set (add, read-set) or list-append (txn of appends "
-        "and reads, judged for Adya's anomalies as Elle does); default: register",
+        "--model", choices=("register", "set", "list-append", "bank"), default="register",
+        help="register (reads, writes, cas, incr per key), set (add, read-set), list-append (txn of appends "
+        "and reads, judged for Adya's anomalies as Elle does) or bank (transfers and reads of every account: "
+        "one total, no negative balance); default: register",
     )  # fmt: skip
     parser.add_argument(
         "--time-limit",
@@ -73,7 +75,7 @@ def run_check(args: argparse.Namespace) -> int:
         verdict, explanations, pages = check.verdict, check.explanations, check.pages
     except HistoryError as error:
         return _bad_input(str(error))
-    except (ModelMismatchError, SetModelMismatchError, ListAppendModelMismatchError) as error:
+    except (ModelMismatchError, SetModelMismatchError, ListAppendModelMismatchError, BankModelMismatchError) as error:
         return _bad_input(f"{args.history}: {error}")
     except OSError as error:
         return _bad_input(f"cannot read {args.history}: {error.strerror or error}")
