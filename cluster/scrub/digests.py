@@ -38,7 +38,7 @@ class StateDigest:
 
     Each range's item digests are one packed bytes record list (see `_pack`), not a dict: a replica keeps
     several digests of every group it hosts, and a dict entry per item (tuple, int, bytes, str) cost
-    ~300 bytes, so a node's memory grew with its item count times the digests kept (issue 15's soak)."""
+    ~220 bytes, so a node's memory grew with its item count times the digests kept (issue 15's soak)."""
 
     index: int
     range_checksums: list[str]
