@@ -17,6 +17,7 @@ Anomalies, each with a witness a person can check:
 - G1b (intermediate read): a read's last element is not the last its writer appended to that key;
 - incompatible-order: two reads of one key, neither a prefix of the other;
 - duplicate-elements: a read saw one element twice; unknown-element: an element nobody appended;
+- internal: a transaction's read that does not end with what that transaction appended before it;
 - G0: a cycle of ww edges; G1c: a cycle of ww and wr edges with at least one wr;
 - G-single: a cycle with exactly one rw edge; G2: a cycle with more than one.
 
@@ -92,6 +93,7 @@ def _show(micro_operations: Any) -> str:
 class _Txn:
     appends: dict[Hashable, list[Any]] = field(default_factory=dict)  # key -> elements, in order
     reads: list[tuple[Hashable, tuple[Any, ...]]] = field(default_factory=list)  # ok reads: key, list seen
+    internal: list[str] = field(default_factory=list)  # reads that missed the transaction's own appends
 
 
 def check_list_append(operations: Iterable[Operation], max_steps: int = DEFAULT_MAX_STEPS) -> ListAppendResult:
@@ -155,7 +157,11 @@ def _parse(operation: Operation) -> _Txn:
                 raise ListAppendModelMismatchError(
                     f"line {operation.invoke_line_number}: the read of {key!r} returned {value!r}, not a list"
                 )
-            txn.reads.append((key, value or ()))
+            seen = value or ()
+            own = tuple(txn.appends.get(key, ()))
+            if own and seen[len(seen) - len(own) :] != own:
+                txn.internal.append(f"read {key!r} as {list(seen)} after appending {list(own)} itself")
+            txn.reads.append((key, seen))
     return txn
 
 
@@ -190,6 +196,8 @@ def _aborted_and_intermediate_reads(
     txns: Sequence[_Txn], transactions: Sequence[Operation], writer: dict[tuple[Hashable, Any], int], result: ListAppendResult
 ) -> None:
     for number, txn in enumerate(txns):
+        for text in txn.internal:
+            _report(result, "internal", f"T{number} {text}: a transaction must see its own writes", (number,))
         for key, seen in txn.reads:
             for element in seen:
                 source = writer.get((key, element))

@@ -115,6 +115,11 @@ def test_own_appends_read_back_in_a_transaction_are_no_dependency() -> None:
     assert h.check().validity is True
 
 
+def test_a_transaction_that_misses_its_own_append_is_internally_inconsistent() -> None:
+    h = Txns().txn(["append", "x", 1]).txn(["append", "x", 2], ["r", "x", [1]]).txn(["r", "x", [1, 2]])
+    assert "after appending [2] itself" in _only(h.check(), "internal")
+
+
 def test_a_malformed_transaction_is_refused_naming_its_line() -> None:
     builder = HistoryBuilder(key=None).invoke(1, "txn", [["write", "x", 1]]).ok(1, "txn", [["write", "x", 1]])
     with pytest.raises(ListAppendModelMismatchError, match="line 1: micro-operation"):
