@@ -47,10 +47,24 @@ CHECKPOINT_AFTER_SEGMENTS = 100
 class ReferenceReplica:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.state = PartitionStateMachine(directory / "state")  # no scrub hook: repairs change nothing
+        self._state: PartitionStateMachine | None = None
         self._replays: dict[tuple[int, str, str], ArchiveReplay] = {}
         self._base: ArchivedSnapshot | None = None  # the archived snapshot self.state started from
         self._stored = self._stored_position()  # where an earlier process left this state, if it matches
+        self._release()
+
+    @property
+    def state(self) -> PartitionStateMachine:
+        """The replayed state, opened when needed: between checks (every reference interval, per group
+        this node leads) it holds no SQLite connection, so no descriptors and no page cache."""
+        if self._state is None:
+            self._state = PartitionStateMachine(self.directory / "state")  # no scrub hook: repairs change nothing
+        return self._state
+
+    def _release(self) -> None:
+        if self._state is not None:
+            self._state.close()
+            self._state = None
 
     def _stored_position(self) -> tuple[str, str, ResumePoint] | None:
         """(group, replica, where to resume) from position.json, if the state is still where it says."""
@@ -87,6 +101,12 @@ class ReferenceReplica:
     def digest_at(self, archive: SegmentArchive, group: str, replica: str, index: int) -> StateDigest | None:
         """Digests of the group's state at `index`, replayed from `replica`'s archived segments; None when
         the archive does not reach `index` yet."""
+        try:
+            return self._digest_at(archive, group, replica, index)
+        finally:
+            self._release()
+
+    def _digest_at(self, archive: SegmentArchive, group: str, replica: str, index: int) -> StateDigest | None:
         key = (id(archive), group, replica)
         replay = self._replays.get(key)
         if replay is None:
@@ -156,9 +176,8 @@ class ReferenceReplica:
         """Start over: from the newest checkpoint at or before `index` (or the newest at all: the archive
         no longer reaches further back), else from the archived snapshot the replica's log restarted
         after, else from nothing."""
-        self.state.close()
+        self._release()
         shutil.rmtree(self.directory / "state", ignore_errors=True)
-        self.state = PartitionStateMachine(self.directory / "state")
         self._base = replay.base
         checkpoints = replay.checkpoints()
         usable = [checkpoint for checkpoint in checkpoints if checkpoint.index <= index] or checkpoints[-1:]
@@ -173,4 +192,4 @@ class ReferenceReplica:
             copy.unlink()  # restored into the state; the archive keeps the snapshot
 
     def close(self) -> None:
-        self.state.close()
+        self._release()

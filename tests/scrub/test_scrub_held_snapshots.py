@@ -121,7 +121,9 @@ async def _forget_and_prune(tmp_path: Path) -> ScrubCoordinator:
     wal_dir.mkdir()
     root = tmp_path / "scrub" / "reference"
     for group_id in ("g1", "gone"):  # a reference each, with its store, as rounds leave them
-        ReferenceReplica(root / group_id).close()
+        reference = ReferenceReplica(root / group_id)
+        assert reference.state.applied_index == 0  # opening the state writes its files
+        reference.close()
     scrub = _coordinator(tmp_path)
     scrub.node.groups["g1"] = _Group(wal_dir)
     scrub.start()  # "gone" is no group of this node any more

@@ -3,6 +3,7 @@ equals the live replica at a marker (and tells a rotten live replica apart)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -351,3 +352,28 @@ def test_a_checkpoint_that_cannot_prune_the_archive_leaves_the_check_going(
         live.close()
     assert [name for name in archive.names("g1", "n1") if name.endswith(".wal")] == segments
     assert "no checkpoint this time" in caplog.text and "permission denied" in caplog.text
+
+
+def test_between_checks_a_reference_holds_no_sqlite_connection(tmp_path: Path) -> None:
+    archive = DirectoryArchive(tmp_path / "archive")
+    live, markers = _run_replica(tmp_path, archive)
+    reference = ReferenceReplica(tmp_path / "reference")
+    state = tmp_path / "reference" / "state" / "items.sqlite"
+
+    def open_here() -> list[str]:
+        return [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if _link(fd) == str(state)]
+
+    try:
+        for marker in markers:
+            assert reference.digest_at(archive, "g1", "n1", marker) == live.scrub.digests[marker]  # type: ignore[union-attr]
+            assert open_here() == []  # every node leads several groups: their references must not pile up
+    finally:
+        reference.close()
+        live.close()
+
+
+def _link(fd: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
