@@ -60,7 +60,7 @@ CONTRACT: tuple[Metric, ...] = (
     *(
         Metric(name, "counter", ("process",))
         for name in (
-            "scrub_rounds_total", "scrub_undecided_rounds_total", "scrub_mismatches_total", "scrub_repairs_total",
+            "scrub_rounds_total", "scrub_items_digested_total", "scrub_undecided_rounds_total", "scrub_mismatches_total", "scrub_repairs_total",
             "scrub_repaired_items_total", "scrub_reference_checks_total", "scrub_reference_mismatches_total",
             "scrub_unverifiable_total", "archive_segments_total", "archive_errors_total",
         )
