@@ -27,9 +27,11 @@ def describe_range(range_index: int) -> str:
 
 def item_digest(item_json: str | None) -> str | None:
     """A short digest of an item's stored text; None for an absent item."""
-    if item_json is None:
-        return None
-    return hashlib.blake2b(item_json.encode(), digest_size=DIGEST_BYTES).hexdigest()
+    return None if item_json is None else _item_digest_bytes(item_json).hex()
+
+
+def _item_digest_bytes(item_json: str) -> bytes:
+    return hashlib.blake2b(item_json.encode(), digest_size=DIGEST_BYTES).digest()
 
 
 @dataclass
@@ -80,8 +82,7 @@ def digest_state(index: int, items: Iterable[tuple[int, bytes, str]], keep_items
     count = 0
     for partition_hash, key, item_json in items:
         count += 1
-        digest = hashlib.blake2b(item_json.encode(), digest_size=DIGEST_BYTES).digest()
-        record = _pack(partition_hash, key, digest)
+        record = _pack(partition_hash, key, _item_digest_bytes(item_json))
         range_index = range_of(partition_hash)
         # Length-prefixed fields (the record), so no two different item sequences feed the same bytes.
         hashers[range_index].update(record)
