@@ -425,11 +425,14 @@ def apply_update_sized(
     `current`'s size when the caller knows it: then only the attributes the update touches are sized."""
     original = current if current is not None else key
     # Every path starts at a top-level attribute, and nothing outside those is written: the new item
-    # shares the others with `original` and copies only these (a whole-item copy was a fifth of an apply).
+    # shares the others with `original` (a whole-item copy was a fifth of an apply). Only an attribute
+    # changed inside (a nested path) is copied; one a top-level action replaces is replaced by a new
+    # value, and the values shared below are never changed in place by anything after the apply.
     touched = {action.path.elements[0] for action in update.actions}
     new_item = dict(original)
-    for name in touched & new_item.keys():
-        new_item[name] = copy_value(new_item[name])
+    for name in {action.path.elements[0] for action in update.actions if len(action.path.elements) > 1}:
+        if name in new_item:
+            new_item[name] = copy_value(new_item[name])
     root = {"M": new_item}
     # Every SET operand reads the item as it was before any action of this update.
     set_values = {
@@ -448,7 +451,9 @@ def apply_update_sized(
         action = update.actions[position]
         slot = _Slot(root, action.path.elements)
         if isinstance(action, SetAction):
-            slot.put(copy_value(set_values[position]))
+            # Copied only when it lands inside a copied attribute, which a later action may change.
+            value = set_values[position]
+            slot.put(copy_value(value) if len(action.path.elements) > 1 else value)
         elif isinstance(action, AddAction):
             _add(slot, action.value)
         else:
