@@ -35,6 +35,7 @@ OUTCOME_ONLY_CLUSTER_MODULES = (
     "tests/cluster/test_cluster_data_plane_pynamodb.py",
     "tests/cluster/test_cluster_metrics.py",
     "tests/cluster/test_cluster_resource_sampling.py",
+    "tests/cluster/test_cluster_transactions.py",
 )
 
 # A property's example is judged on its result, never on how long a shared machine took to compute it.

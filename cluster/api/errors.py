@@ -15,6 +15,11 @@ CORAL_VALIDATE_PREFIX = "com.amazon.coral.validate"
 CORAL_SERVICE_PREFIX = "com.amazon.coral.service"
 CORAL_AVAILABILITY_PREFIX = "com.amazon.coral.availability"
 
+# DynamoDB's messages for a failed condition and for an item a transaction holds, the same whether
+# they come as an error of their own or as a transaction's cancellation reason.
+CONDITIONAL_CHECK_FAILED_MESSAGE = "The conditional request failed"
+TRANSACTION_CONFLICT_MESSAGE = "Transaction is ongoing for the item"
+
 
 class ApiError(Exception):
     """Base of every error that travels back to a DynamoDB client."""
@@ -22,13 +27,16 @@ class ApiError(Exception):
     code: ClassVar[str] = "InternalServerError"
     http_status: ClassVar[int] = 500
     type_prefix: ClassVar[str] = DYNAMODB_PREFIX
+    # The member DynamoDB's model names the message by: "message" for most errors, "Message" for the
+    # transaction ones; botocore reads either as the error's Message, and the modeled one as a field.
+    message_key: ClassVar[str] = "message"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
     def body(self) -> dict[str, Any]:
-        return {"__type": f"{self.type_prefix}#{self.code}", "message": self.message}
+        return {"__type": f"{self.type_prefix}#{self.code}", self.message_key: self.message}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
@@ -73,7 +81,7 @@ class ConditionalCheckFailedException(ApiError):
     http_status = 400
 
     def __init__(
-        self, message: str = "The conditional request failed", item: dict[str, Any] | None = None
+        self, message: str = CONDITIONAL_CHECK_FAILED_MESSAGE, item: dict[str, Any] | None = None
     ) -> None:
         super().__init__(message)
         self.item = item
@@ -129,6 +137,94 @@ class ServiceUnavailable(ApiError):
 
     def __init__(self, message: str = "Service unavailable") -> None:
         super().__init__(message)
+
+
+# ---------------------------------------------------------------------------- transactions
+
+
+class TransactionCanceledException(ApiError):
+    """TransactWriteItems or TransactGetItems cancelled as a whole: one reason per action, in request
+    order, so the client can see which action failed and why (see the reason_* constructors)."""
+
+    code = "TransactionCanceledException"
+    http_status = 400
+    message_key = "Message"
+
+    def __init__(self, reasons: list[dict[str, Any]]) -> None:
+        codes = ", ".join(reason["Code"] for reason in reasons)
+        super().__init__(
+            f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]"
+        )
+        self.reasons = reasons
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        body["CancellationReasons"] = self.reasons
+        return body
+
+
+class TransactionConflictException(ApiError):
+    """A single-item write (PutItem, UpdateItem, DeleteItem) met an item a transaction holds."""
+
+    code = "TransactionConflictException"
+    http_status = 400
+
+    def __init__(self, message: str = TRANSACTION_CONFLICT_MESSAGE) -> None:
+        super().__init__(message)
+
+
+class IdempotentParameterMismatchException(ApiError):
+    """A ClientRequestToken reused within its window with different parameters."""
+
+    code = "IdempotentParameterMismatchException"
+    http_status = 400
+    message_key = "Message"
+
+    def __init__(
+        self,
+        message: str = (
+            "DynamoDB rejected the request because you retried a request with a different payload but "
+            "with an idempotent token that was already used."
+        ),
+    ) -> None:
+        super().__init__(message)
+
+
+class TransactionInProgressException(ApiError):
+    """The transaction of this ClientRequestToken is still running; the client retries later."""
+
+    code = "TransactionInProgressException"
+    http_status = 400
+    message_key = "Message"
+
+    def __init__(self, message: str = "Transaction from previous request is still in progress") -> None:
+        super().__init__(message)
+
+
+# ---------------------------------------------------------------------------- cancellation reasons
+# The entries of TransactionCanceledException's CancellationReasons, by DynamoDB's codes and messages.
+
+
+def reason_none() -> dict[str, Any]:
+    """An action that did not fail: the literal string "None", and no Message at all (as DynamoDB)."""
+    return {"Code": "None"}
+
+
+def reason_condition_failed(item: dict[str, Any] | None) -> dict[str, Any]:
+    """`item` is the old item, given when the action asked ReturnValuesOnConditionCheckFailure=ALL_OLD
+    and an item existed."""
+    reason: dict[str, Any] = {"Code": "ConditionalCheckFailed", "Message": CONDITIONAL_CHECK_FAILED_MESSAGE}
+    if item is not None:
+        reason["Item"] = item
+    return reason
+
+
+def reason_conflict() -> dict[str, Any]:
+    return {"Code": "TransactionConflict", "Message": TRANSACTION_CONFLICT_MESSAGE}
+
+
+def reason_validation(message: str) -> dict[str, Any]:
+    return {"Code": "ValidationError", "Message": message}
 
 
 def validation_errors_detected(problems: list[str]) -> ValidationException:

@@ -4,6 +4,8 @@ condition and update sources that travel inside replicated commands."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,6 +205,55 @@ class BatchWriteItemRequest:
     tables: dict[str, tuple[BatchWrite, ...]]
 
 
+@dataclass(frozen=True)
+class TransactWrite:
+    """One action of TransactWriteItems, checked as far as it can be without the table's key schema."""
+
+    kind: str  # "Put" | "Update" | "Delete" | "ConditionCheck"
+    table_name: str
+    key: dict | None  # Update, Delete, ConditionCheck; a Put's key comes from its item and the schema
+    item: dict | None  # Put only
+    update: UpdateSource | None  # Update only, and always given there: UpdateExpression is required
+    condition: ConditionSource | None  # required for ConditionCheck, optional for the others
+    return_on_failure: str  # ReturnValuesOnConditionCheckFailure: "ALL_OLD" | "NONE"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "table_name": self.table_name,
+            "key": self.key,
+            "item": self.item,
+            "update": self.update.to_json() if self.update is not None else None,
+            "condition": self.condition.to_json() if self.condition is not None else None,
+            "return_on_failure": self.return_on_failure,
+        }
+
+
+@dataclass(frozen=True)
+class TransactWriteItemsRequest:
+    writes: tuple[TransactWrite, ...]
+    client_request_token: str | None
+
+    def digest(self) -> str:
+        """What a ClientRequestToken is bound to: a retry with the same token must carry the same
+        writes (else IdempotentParameterMismatchException). The token itself, ReturnConsumedCapacity
+        and ReturnItemCollectionMetrics are left out: they change the answer, not what is written."""
+        canonical = json.dumps([write.to_json() for write in self.writes], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TransactGet:
+    table_name: str
+    key: dict
+    projection: tuple[DocumentPath, ...] | None
+
+
+@dataclass(frozen=True)
+class TransactGetItemsRequest:
+    gets: tuple[TransactGet, ...]
+
+
 Request = (
     CreateTableRequest
     | DescribeTableRequest
@@ -218,4 +269,6 @@ Request = (
     | QueryRequest
     | BatchGetItemRequest
     | BatchWriteItemRequest
+    | TransactWriteItemsRequest
+    | TransactGetItemsRequest
 )

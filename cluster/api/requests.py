@@ -112,10 +112,11 @@ def _optional_string(body: Body, field_name: str) -> str | None:
     return _typed(body, field_name, str, "a string")
 
 
-def _required_string(body: Body, field_name: str) -> str:
+def _required_string(body: Body, field_name: str, parent: str = "") -> str:
+    """`parent` names the structure holding the field in messages, as for _optional_integer."""
     value = _optional_string(body, field_name)
     if value is None:
-        raise _not_null_error(field_name)
+        raise _not_null_error(parent + _member_name(field_name))
     return value
 
 
@@ -146,12 +147,14 @@ def _optional_integer(
     return int(value)
 
 
-def _optional_enum(body: Body, field_name: str, allowed: tuple[str, ...], default: str) -> str:
+def _optional_enum(
+    body: Body, field_name: str, allowed: tuple[str, ...], default: str, parent: str = ""
+) -> str:
     value = _optional_string(body, field_name)
     if value is None:
         return default
     if value not in allowed:
-        raise _enum_error(field_name, value, allowed)
+        raise _enum_error(parent + _member_name(field_name), value, allowed)
     return value
 
 
@@ -175,9 +178,9 @@ def _table_name_problems(value: str, member: str) -> list[str]:
     return problems
 
 
-def _table_name(body: Body, field_name: str = "TableName") -> str:
-    value = _required_string(body, field_name)
-    problems = _table_name_problems(value, _member_name(field_name))
+def _table_name(body: Body, field_name: str = "TableName", parent: str = "") -> str:
+    value = _required_string(body, field_name, parent)
+    problems = _table_name_problems(value, parent + _member_name(field_name))
     if problems:
         raise validation_errors_detected(problems)
     return value
@@ -517,10 +520,18 @@ def _parse_list_tables(body: Body) -> ListTablesRequest:
     return ListTablesRequest(exclusive_start_table_name=start, limit=limit)
 
 
-def _required_item(body: Body, field_name: str) -> Item:
+def _required_item(body: Body, field_name: str, parent: str = "") -> Item:
     if body.get(field_name) is None:
-        raise _not_null_error(field_name)
+        raise _not_null_error(parent + _member_name(field_name))
     return normalize_item(body[field_name])
+
+
+def _item_to_put(body: Body, parent: str = "") -> Item:
+    """The Item of a put (PutItem, BatchWriteItem, TransactWriteItems): normalised, within 400 KB."""
+    item = _required_item(body, "Item", parent)
+    if item_size_bytes(item) > MAX_ITEM_SIZE_BYTES:
+        raise ValidationException("Item size has exceeded the maximum allowed size")
+    return item
 
 
 def _conditional_write_options(body: Body) -> dict[str, Any]:
@@ -541,9 +552,7 @@ def _conditional_write_options(body: Body) -> dict[str, Any]:
 
 def _parse_put_item(body: Body) -> PutItemRequest:
     table_name = _table_name(body)
-    item = _required_item(body, "Item")
-    if item_size_bytes(item) > MAX_ITEM_SIZE_BYTES:
-        raise ValidationException("Item size has exceeded the maximum allowed size")
+    item = _item_to_put(body)
     return PutItemRequest(table_name=table_name, item=item, **_conditional_write_options(body))
 
 
@@ -578,6 +587,16 @@ def _parse_update_item(body: Body) -> UpdateItemRequest:
             update.parse()
         condition = _legacy_condition(expected_condition(body), "ConditionExpression")
         return UpdateItemRequest(table_name, key, update, condition, return_values, on_failure)
+    update, condition = _update_and_condition(body, update_expression, condition_expression)
+    return UpdateItemRequest(table_name, key, update, condition, return_values, on_failure)
+
+
+def _update_and_condition(
+    body: Body, update_expression: str | None, condition_expression: str | None
+) -> tuple[UpdateSource | None, ConditionSource | None]:
+    """An update's UpdateExpression and ConditionExpression (UpdateItem, a transaction's Update): they
+    share one set of placeholders, every one given must be used by one of them, and each is shipped
+    with only the placeholders it uses."""
     names = normalize_expression_names(body.get("ExpressionAttributeNames"))
     values = normalize_expression_values(body.get("ExpressionAttributeValues"))
     names_used: set[str] = set()
@@ -595,7 +614,7 @@ def _parse_update_item(body: Body) -> UpdateItemRequest:
         values_used |= parsed_condition.values_used
         condition = ConditionSource(condition_expression, *_own_placeholders(names, values, parsed_condition))
     check_all_placeholders_used(names, values, names_used, values_used)
-    return UpdateItemRequest(table_name, key, update, condition, return_values, on_failure)
+    return update, condition
 
 
 def _parse_get_item(body: Body) -> GetItemRequest:
@@ -837,10 +856,7 @@ def _parse_batch_write_item(body: Body) -> BatchWriteItemRequest:
                     "supported datatypes"
                 )
             if request.get("PutRequest") is not None:
-                item = _required_item(request["PutRequest"], "Item")
-                if item_size_bytes(item) > MAX_ITEM_SIZE_BYTES:
-                    raise ValidationException("Item size has exceeded the maximum allowed size")
-                writes.append(BatchWrite(item=item, key=None))
+                writes.append(BatchWrite(item=_item_to_put(request["PutRequest"]), key=None))
             elif request.get("DeleteRequest") is not None:
                 writes.append(BatchWrite(item=None, key=_required_item(request["DeleteRequest"], "Key")))
             else:
@@ -866,6 +882,19 @@ class Operation:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
 
 
+def _parse_transact_write_items(body: Body) -> Request:
+    # Imported here: transact_requests builds on this module's field readers.
+    from cluster.api.transact_requests import parse_transact_write_items
+
+    return parse_transact_write_items(body)
+
+
+def _parse_transact_get_items(body: Body) -> Request:
+    from cluster.api.transact_requests import parse_transact_get_items
+
+    return parse_transact_get_items(body)
+
+
 OPERATIONS: dict[str, Operation] = {
     operation.name: operation
     for operation in (
@@ -883,6 +912,8 @@ OPERATIONS: dict[str, Operation] = {
         Operation("Query", _parse_query),
         Operation("BatchGetItem", _parse_batch_get_item, batch=True),
         Operation("BatchWriteItem", _parse_batch_write_item, batch=True),
+        Operation("TransactWriteItems", _parse_transact_write_items, batch=True),
+        Operation("TransactGetItems", _parse_transact_get_items, batch=True),
     )
 }
 SUPPORTED_OPERATIONS = tuple(OPERATIONS)

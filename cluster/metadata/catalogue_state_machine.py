@@ -15,6 +15,7 @@ from cluster.api.time_to_live import change_ttl
 from cluster.core.types import Entry
 from cluster.metadata.catalogue import NodePlacement, TableEntry, place_partitions, table_id_for
 from cluster.metadata.catalogue_splits import begin_split, finish_split
+from cluster.metadata.transaction_ledger import TransactionLedger
 from cluster.storage.sqlite_copies import copy_database, replace_database_file
 
 
@@ -35,6 +36,7 @@ class CatalogueStateMachine:
         row = self._db.execute("SELECT value FROM meta WHERE name = 'applied_index'").fetchone()
         self._applied_index = int(row[0]) if row else 0
         self.tables: dict[str, TableEntry] = self._load_tables()
+        self.ledger = TransactionLedger(self._db)
 
     def _load_tables(self) -> dict[str, TableEntry]:
         return {
@@ -90,6 +92,8 @@ class CatalogueStateMachine:
             op = command["op"]
         except (ValueError, KeyError, TypeError) as error:
             return {"status": "invalid", "message": f"malformed command: {error!r}"}
+        if op.startswith("txn_"):
+            return self.ledger.apply(command)
         if op == "create_table":
             name = command["name"]
             if name in self.tables:

@@ -16,6 +16,7 @@ from typing import Any
 from cluster.admission.gac_service import GacService
 from cluster.metadata.catalogue import NodePlacement, with_item_stats
 from cluster.metadata.catalogue_state_machine import CatalogueStateMachine
+from cluster.metadata.ledger_service import LedgerService
 from cluster.metadata.split_service import SplitService
 from cluster.replication.group_runner import GroupRunner
 from cluster.replication.remote_errors import as_rpc_errors, not_leader
@@ -77,6 +78,14 @@ class MetadataServer(ReplicaHost):
             lambda: as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S)),
             getattr(topology, "admission", None),
         )
+        self.ledger = LedgerService(
+            lambda: self.catalogue.ledger,
+            self._propose,
+            lambda: as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S)),
+        )
+        self.register("meta.txn_decide", self.ledger.decide)
+        self.register("meta.txn_finish", self.ledger.finish)
+        self.register("meta.txn_token", self.ledger.token)
         self.register("meta.split_partition", self.splits.split_partition)
         self.register("meta.finish_split", self.splits.finish_split)
         self.register("status", self.status)
@@ -147,6 +156,7 @@ class MetadataServer(ReplicaHost):
                 self.leader_reports[group_id] = (node_id, int(term), now)
         self._note_stats(leading, params.get("stats"))
         self._activate_ready_tables()
+        self._purge_old_decisions()
         self.splits.on_node_report(params.get("consumption"), self.group.is_leader)
         assignments, splits = self.splits.report_answer(node_id)
         for entry in self.catalogue.tables.values():
@@ -176,6 +186,12 @@ class MetadataServer(ReplicaHost):
                 command = {"op": "activate_table", "name": entry.name, "table_id": entry.table["table_id"]}
                 task = asyncio.ensure_future(self._propose(command))
                 task.add_done_callback(lambda t, name=entry.name: self._activation_done(name, t))
+
+    def _purge_old_decisions(self) -> None:
+        command = self.ledger.purge_due() if self.group.is_leader else None
+        if command is not None:
+            task = asyncio.ensure_future(self._propose(command))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retried a minute later
 
     def _activation_done(self, name: str, task: asyncio.Task[Any]) -> None:
         self._activations_in_flight.discard(name)

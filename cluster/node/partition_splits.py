@@ -88,6 +88,10 @@ class SplitState:
             return {"status": "invalid", "message": f"bad split range [{hash_from}, {hash_to})"}
         if self.moved_overlapping(hash_from, hash_to) is not None:
             return {"status": "invalid", "message": f"range [{hash_from}, {hash_to}) overlaps a moved range"}
+        if self.store.locks_in_range(hash_from, hash_to):
+            # Locks stay with the parent's items, which the split copies without them: the fence waits
+            # until the transactions holding them are decided (the driver tries again).
+            return {"status": "busy", "message": "prepared transactions hold items of the range"}
         self.moved.append(MovedRange(hash_from, hash_to, child, index))
         self._save()
         return {"status": "ok", "fenced_at": index, "child": child}

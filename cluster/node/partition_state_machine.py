@@ -22,8 +22,10 @@ from cluster.api.item_commands import (
 )
 from cluster.api.item_writes import apply_delete, apply_put, apply_update, update_return_attributes
 from cluster.api.key_conditions import StoreBounds
+from cluster.api.transaction_commands import TXN_OPS, TxnCommand, TxnPrepareCommand, decode_txn_command
 from cluster.core.types import Entry
 from cluster.node.partition_splits import SplitState
+from cluster.node.transaction_participant import CONFLICT, apply_finish, apply_prepare, item_is_locked
 from cluster.scrub.commands import ReplicaScrubState
 from cluster.storage.durable_directories import make_durable_directories
 from cluster.storage.item_store import ItemStore
@@ -72,8 +74,11 @@ class PartitionStateMachine:
     def _apply_one(self, command_bytes: bytes, index: int = 0) -> dict[str, Any]:
         try:
             decoded = json.loads(command_bytes)
-            if str(decoded["op"]).startswith("split_"):
+            op = str(decoded["op"])
+            if op.startswith("split_"):
                 return self.splits.apply(index, decoded)
+            if op in TXN_OPS:
+                return self._apply_txn(decode_txn_command(decoded))
             command = decode_item_command(decoded)
             if isinstance(command, BatchCommand):
                 return self._apply_batch(command)
@@ -81,6 +86,8 @@ class PartitionStateMachine:
             if moved_to is not None:
                 # Certainly not applied: the router looks the table up again and sends it to the child.
                 return {"status": "moved", "child": moved_to}
+            if item_is_locked(self.store, command.partition_hash, command.key):
+                return CONFLICT  # a transaction prepared it: TransactionConflictException
             stored = self.store.get_sized(command.partition_hash, command.key)
             current = json.loads(stored[0]) if stored is not None else None
             current_size = stored[1] if stored is not None and stored[1] is not None else item_size_bytes(current or {})
@@ -114,12 +121,23 @@ class PartitionStateMachine:
             return {"status": "ok", "attributes": attributes, "write_bytes": write_bytes}
         return {"status": "ok", "old": current if command.return_old else None, "write_bytes": write_bytes}
 
+    def _apply_txn(self, command: TxnCommand) -> dict[str, Any]:
+        moved_to = self.splits.moved_child(command.partition_hash)
+        if moved_to is not None:
+            # A fence waits until its range holds no lock, so a moved item holds none here.
+            return {"status": "moved", "child": moved_to}
+        if isinstance(command, TxnPrepareCommand):
+            return apply_prepare(self.store, command)
+        return apply_finish(self.store, command)
+
     def _apply_batch(self, command: BatchCommand) -> dict[str, Any]:
         """BatchWriteItem's puts and deletes for this partition, all in this one log entry."""
         for write in command.writes:
             moved_to = self.splits.moved_child(write.partition_hash)
             if moved_to is not None:
                 return {"status": "moved", "child": moved_to}  # none applied: the router regroups them all
+        if any(item_is_locked(self.store, write.partition_hash, write.key) for write in command.writes):
+            return CONFLICT  # none applied: the router returns them all as unprocessed
         for write in command.writes:
             if write.item is None:
                 self.store.delete(write.partition_hash, write.key)

@@ -27,6 +27,7 @@ from cluster.node.log_replica_manager import LogReplicaManager
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.node.planted_apply_crash import PlantedApplyCrash
 from cluster.node.split_driver import SplitDriver
+from cluster.node.transaction_janitor import TransactionJanitor
 from cluster.node.ttl_sweeper import TtlSweeper
 from cluster.replication.group_runner import GroupRunner
 from cluster.replication.leader_calls import NoLeaderAnswered, call_leader
@@ -97,6 +98,7 @@ class StorageNode(ReplicaHost):
         self.admission = PartitionAdmission(topology.admission, time.monotonic())
         self.split_driver = SplitDriver(self)
         self.ttl = TtlSweeper(self)
+        self.janitor = TransactionJanitor(self)
         for method, handler in (
             ("node.open_log_replica", self.log_replicas.handle_open),
             ("node.drop_log_replica", self.log_replicas.handle_drop),
@@ -129,6 +131,7 @@ class StorageNode(ReplicaHost):
         await self.log_replicas.stop()
         await self.split_driver.stop()
         await self.ttl.stop()
+        await self.janitor.stop()
         await super().stop()
 
     # ---- groups -------------------------------------------------------------------------------
@@ -248,6 +251,7 @@ class StorageNode(ReplicaHost):
             self._return_leadership_to_preferred_members()
         self.log_replicas.on_tick()
         self.ttl.on_tick()
+        self.janitor.on_tick()
 
     async def _partition_stats(self, leading: dict[str, int]) -> dict[str, list[int]]:
         """[items, bytes] of each partition this node leads, recounted every STATS_REFRESH_TICKS (in a
@@ -474,4 +478,5 @@ class StorageNode(ReplicaHost):
             "admission": self.admission.status(),
             "splits": self.split_driver.status(),
             "ttl": self.ttl.status(),
+            "transactions": self.janitor.status(),
         }

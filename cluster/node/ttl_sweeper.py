@@ -9,7 +9,6 @@ deletes, these are not charged to the table's capacity. A leader that changes on
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from cluster.api.request_types import ConditionSource
 from cluster.api.time_to_live import expiry_if_expired
 from cluster.node.group_host import GroupHost
 from cluster.node.partition_state_machine import PartitionStateMachine
-from cluster.runtime.task_cancel import cancel_and_wait
+from cluster.node.ticked_task import TickedTask
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +36,16 @@ class TtlSweeper:
         self.attributes: dict[str, str] = {}  # group -> its table's TTL attribute, from the metadata reports
         self.deleted_total = 0
         self._cursors: dict[str, tuple[int, bytes] | None] = {}
-        self._ticks = 0
-        self._task: asyncio.Task[None] | None = None
+        self.sweeps = TickedTask(SWEEP_INTERVAL_TICKS, self._sweep)
 
     def on_assignments(self, assignments: list[dict[str, Any]]) -> None:
         self.attributes = {a["group_id"]: a["ttl_attribute"] for a in assignments if a.get("ttl_attribute")}
 
     def on_tick(self) -> None:
-        self._ticks += 1
-        if self._ticks % SWEEP_INTERVAL_TICKS or not self.attributes:
-            return
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._sweep())
+        self.sweeps.on_tick(wanted=bool(self.attributes))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            await cancel_and_wait(self._task)
+        await self.sweeps.stop()
 
     def status(self) -> dict[str, Any]:
         return {"tables_groups": len(self.attributes), "deleted_total": self.deleted_total}

@@ -30,7 +30,12 @@ from cluster.api.attribute_values import (
     validate_key,
 )
 from cluster.api.consumed_capacity import CONSUMED_UNITS
-from cluster.api.errors import ApiError, InternalServerError, ValidationException
+from cluster.api.errors import (
+    ApiError,
+    InternalServerError,
+    TransactionConflictException,
+    ValidationException,
+)
 from cluster.api.item_commands import BatchCommand, LocatedWrite, encode_command
 from cluster.api.projection import project
 from cluster.api.requests import BatchGetItemRequest, BatchWrite, BatchWriteItemRequest
@@ -189,6 +194,9 @@ class BatchOperations:
                 raise ValidationException("Provided list of item keys contains duplicates")
             calls.append((entry, located, self._write_call(entry, writes)))
         done, failed = await _every_table(self.cluster, calls)
+        # A partition whose share touched an item a transaction holds applied none of it: unprocessed.
+        failed += [(located, TransactionConflictException()) for located, result in done if _conflicted(result)]
+        done = [(located, result) for located, result in done if not _conflicted(result)]
         if failed and not done:
             raise failed[0][1]
         for _, result in done:
@@ -219,6 +227,10 @@ class BatchOperations:
             return await partition_calls.propose_once(self.cluster, partition, located[0].item_hash, command)
 
         return call
+
+
+def _conflicted(result: Any) -> bool:
+    return isinstance(result, dict) and result.get("status") == "txn_conflict"
 
 
 def _write_key(write: BatchWrite, schema: KeySchema) -> tuple[int, bytes]:

@@ -28,6 +28,7 @@ from cluster.api.errors import (
     ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
+    TransactionConflictException,
     UnknownOperationException,
     ValidationException,
 )
@@ -39,6 +40,7 @@ from cluster.api.key_conditions import (
     store_bounds,
 )
 from cluster.api.projection import project
+from cluster.api.request_types import TransactGetItemsRequest, TransactWriteItemsRequest
 from cluster.api.requests import (
     OPERATIONS,
     BatchGetItemRequest,
@@ -65,6 +67,7 @@ from cluster.router.batch_operations import BatchOperations
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
 from cluster.router.http_server import HttpRequest, HttpResponse
 from cluster.router.moved_retry import MovedRetry
+from cluster.router.transactions import TransactionCoordinator
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,7 @@ class DynamoDbService:
         # any replica, own AZ first, exactly like an eventually consistent read.
         self._stale_consistent_reads = "stale-consistent-read" in cluster.topology.faults_enabled
         self.batches = BatchOperations(cluster)
+        self.transactions = TransactionCoordinator(cluster)
         # Every registered operation has its handler, or the router refuses to start.
         self.handlers = {name: getattr(self, operation.handler_name) for name, operation in OPERATIONS.items()}
 
@@ -167,6 +171,14 @@ class DynamoDbService:
 
     async def batch_write_item(self, request: BatchWriteItemRequest) -> dict[str, Any]:
         return await self.batches.batch_write_item(request)
+
+    # ---- transactions (TransactionCoordinator: two-phase commit over the partitions) ------------
+
+    async def transact_write_items(self, request: TransactWriteItemsRequest) -> dict[str, Any]:
+        return await self.transactions.transact_write_items(request)
+
+    async def transact_get_items(self, request: TransactGetItemsRequest) -> dict[str, Any]:
+        return await self.transactions.transact_get_items(request)
 
     # ---- tables -------------------------------------------------------------------------------
 
@@ -251,6 +263,8 @@ class DynamoDbService:
         if result.get("status") == "condition_failed":
             old_item = result.get("old") if old_on_condition_failure else None
             raise ConditionalCheckFailedException(item=old_item or None)
+        if result.get("status") == "txn_conflict":
+            raise TransactionConflictException()
         if result.get("status") == "invalid":
             raise ValidationException(str(result.get("message")))
         if result.get("status") != "ok":

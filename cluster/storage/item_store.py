@@ -43,8 +43,16 @@ class ItemStore:
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
         # Small replicated facts beside the items (a partition's split fences), written in apply transactions.
         self._db.execute("CREATE TABLE IF NOT EXISTS notes (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        # A transaction's prepared item (cluster/node/transaction_participant.py): its txn, what it does
+        # (put, update, delete, check, read) and the item it will write (NULL: a delete, check or read).
+        # Replicated state like the items; several read locks may share an item, a write lock may not.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS txn_locks (hash INTEGER NOT NULL, key BLOB NOT NULL, txn TEXT NOT NULL,"
+            " kind TEXT NOT NULL, item TEXT, size INTEGER, PRIMARY KEY (hash, key, txn)) WITHOUT ROWID"
+        )
         row = self._db.execute("SELECT value FROM meta WHERE name = 'applied_index'").fetchone()
         self._applied_index = int(row[0]) if row else 0
+        self._count_locks()
 
     @property
     def applied_index(self) -> int:
@@ -66,6 +74,7 @@ class ItemStore:
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._count_locks()  # the count may be ahead of the rolled-back rows
             raise
         self._applied_index = applied_index
 
@@ -133,6 +142,60 @@ class ItemStore:
             (*parameters, limit),
         )
         return [(bytes(k), item, size) for k, item, size in rows]
+
+    # ---- transaction locks ----------------------------------------------------------------------
+
+    def _count_locks(self) -> None:
+        # Most stores hold no lock at all: every write checks this count before it queries.
+        self.lock_count = int(self._db.execute("SELECT COUNT(*) FROM txn_locks").fetchone()[0])
+
+    def locks_on(self, partition_hash: int, key: bytes) -> list[tuple[str, str]]:
+        """(txn, kind) of every lock on one item."""
+        if not self.lock_count:
+            return []
+        rows = self._db.execute(
+            "SELECT txn, kind FROM txn_locks WHERE hash = ? AND key = ? ORDER BY txn", (_to_signed(partition_hash), key)
+        )
+        return [(txn, kind) for txn, kind in rows]
+
+    def lock_of(self, partition_hash: int, key: bytes, txn: str) -> tuple[str, str | None, int | None] | None:
+        """(kind, item JSON, size) of one transaction's lock on an item, or None."""
+        if not self.lock_count:
+            return None
+        row = self._db.execute(
+            "SELECT kind, item, size FROM txn_locks WHERE hash = ? AND key = ? AND txn = ?",
+            (_to_signed(partition_hash), key, txn),
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def add_lock(
+        self, partition_hash: int, key: bytes, txn: str, kind: str, item_json: str | None, size: int | None
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO txn_locks (hash, key, txn, kind, item, size) VALUES (?, ?, ?, ?, ?, ?)",
+            (_to_signed(partition_hash), key, txn, kind, item_json, size),
+        )
+        self.lock_count += 1
+
+    def remove_lock(self, partition_hash: int, key: bytes, txn: str) -> bool:
+        removed = self._db.execute(
+            "DELETE FROM txn_locks WHERE hash = ? AND key = ? AND txn = ?", (_to_signed(partition_hash), key, txn)
+        ).rowcount
+        self.lock_count -= removed
+        return removed > 0
+
+    def all_locks(self) -> list[tuple[int, bytes, str, str]]:
+        """(hash, key, txn, kind) of every lock, for the janitor that resolves abandoned ones."""
+        if not self.lock_count:
+            return []
+        rows = self._db.execute("SELECT hash, key, txn, kind FROM txn_locks ORDER BY hash, key, txn")
+        return [(_to_unsigned(h), bytes(k), txn, kind) for h, k, txn, kind in rows]
+
+    def locks_in_range(self, hash_start: int, hash_end: int) -> int:
+        if not self.lock_count:
+            return 0
+        where, parameters = _inside(hash_start, hash_end)
+        return int(self._db.execute(f"SELECT COUNT(*) FROM txn_locks WHERE {' AND '.join(where)}", parameters).fetchone()[0])
 
     def get_note(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM notes WHERE name = ?", (name,)).fetchone()

@@ -50,8 +50,9 @@ def rejects(operation: str, body: object, error: type[ApiError] = ValidationExce
 
 
 def test_api_unknown_and_unsupported_operations() -> None:
-    rejects("Frobnicate", {}, UnknownOperationException)
-    assert "TransactWriteItems" in rejects("TransactWriteItems", {}, UnknownOperationException)
+    message = rejects("Frobnicate", {}, UnknownOperationException)
+    assert "Frobnicate" in message and "TransactWriteItems" in message  # the supported ones are listed
+    assert "UpdateTable" in rejects("UpdateTable", {}, UnknownOperationException)
 
 
 @pytest.mark.parametrize("body", [None, [], "text", 3])

@@ -19,8 +19,8 @@ def _ticked_report_task(tmp_path: Path, stopping: bool) -> bool:
         try:
             for _ in range(REPORT_INTERVAL_TICKS * 4):
                 node.on_tick()
-            started = node._report_task is not None or node.ttl._task is not None
-            for task in (node._report_task, node.ttl._task):
+            started = node._report_task is not None or node.ttl.sweeps.task is not None
+            for task in (node._report_task, node.ttl.sweeps.task):
                 if task is not None:
                     task.cancel()
             return started

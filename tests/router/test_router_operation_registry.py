@@ -21,4 +21,6 @@ def test_every_registered_operation_has_an_async_handler_on_the_router() -> None
 
 
 def test_only_the_batch_operations_answer_capacity_as_a_list() -> None:
-    assert {name for name, operation in OPERATIONS.items() if operation.batch} == {"BatchGetItem", "BatchWriteItem"}
+    assert {name for name, operation in OPERATIONS.items() if operation.batch} == {
+        "BatchGetItem", "BatchWriteItem", "TransactWriteItems", "TransactGetItems"
+    }

@@ -1,0 +1,86 @@
+"""A partition's side of a transaction: prepared items are locked until the coordinator's decision.
+
+Applied inside the state machine's apply transaction, identically on every replica. A prepare votes:
+"ok" (locked; a write's new item is computed now and kept in the lock), "txn_conflict" (another
+transaction holds the item: any lock for a write, a write lock for a read), "condition_failed" or
+"invalid". A commit writes what the lock holds and drops it; a release drops it. Both are idempotent, so
+a coordinator and a janitor (cluster/node/transaction_janitor.py) may both send them. Plain writes to a
+locked item answer "txn_conflict" (TransactionConflictException): never lost, never reordered.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cluster.api.attribute_values import item_size_bytes
+from cluster.api.errors import ApiError
+from cluster.api.item_writes import apply_delete, apply_put, apply_update
+from cluster.api.transaction_commands import (
+    CHECK,
+    DELETE,
+    PUT,
+    READ,
+    UPDATE,
+    TxnFinishCommand,
+    TxnPrepareCommand,
+)
+from cluster.storage.item_store import ItemStore
+
+CONFLICT = {"status": "txn_conflict"}
+
+
+def item_is_locked(store: ItemStore, partition_hash: int, key: bytes) -> bool:
+    return bool(store.lock_count) and bool(store.locks_on(partition_hash, key))
+
+
+def apply_prepare(store: ItemStore, command: TxnPrepareCommand) -> dict[str, Any]:
+    locks = store.locks_on(command.partition_hash, command.key)
+    if any(txn == command.txn for txn, _ in locks):
+        return {"status": "ok", "again": True}  # a retried proposal of a prepare that locked already
+    if locks and (command.kind != READ or any(kind != READ for _, kind in locks)):
+        return CONFLICT
+    stored = store.get_sized(command.partition_hash, command.key)
+    current = json.loads(stored[0]) if stored is not None else None
+    current_size = stored[1] if stored is not None and stored[1] is not None else item_size_bytes(current or {})
+    try:
+        match command.kind:
+            case "put":
+                assert command.item is not None
+                outcome = apply_put(command.item, command.condition, current)
+            case "update":
+                outcome = apply_update(command.update, command.condition, current, command.key_item, current_size)
+            case _:  # delete, check, read: the condition (if any) on the item as it is
+                outcome = apply_delete(command.condition, current)
+    except ApiError as error:
+        return {"status": "invalid", "message": error.message}
+    if outcome.condition_failed:
+        return {"status": "condition_failed", "old": current}
+    new_json, new_size = None, 0
+    if command.kind in (PUT, UPDATE) and outcome.new_item is not None:
+        new_json = json.dumps(outcome.new_item, separators=(",", ":"))
+        new_size = outcome.new_size if outcome.new_size is not None else item_size_bytes(outcome.new_item)
+    kind = command.kind
+    if command.kind == UPDATE and outcome.new_item is None:
+        kind = DELETE  # an update that only removes, of an absent item: it stays absent
+    store.add_lock(command.partition_hash, command.key, command.txn, kind, new_json, new_size)
+    answer: dict[str, Any] = {"status": "ok", "write_bytes": max(current_size, new_size)}
+    if command.kind == READ:
+        answer["item"] = current
+    return answer
+
+
+def apply_finish(store: ItemStore, command: TxnFinishCommand) -> dict[str, Any]:
+    lock = store.lock_of(command.partition_hash, command.key, command.txn)
+    if lock is None:
+        return {"status": "ok", "applied": False}
+    kind, item_json, size = lock
+    if command.commit:
+        if kind in (PUT, UPDATE) and item_json is not None:
+            store.put(command.partition_hash, command.key, item_json, size)
+        elif kind == DELETE:
+            store.delete(command.partition_hash, command.key)
+        else:
+            assert kind in (CHECK, READ), kind
+    store.remove_lock(command.partition_hash, command.key, command.txn)
+    return {"status": "ok", "applied": True}

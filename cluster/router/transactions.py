@@ -1,0 +1,276 @@
+"""TransactWriteItems and TransactGetItems: a coordinator in the router, two-phase commit over the groups.
+
+Write: every item is prepared on its partition's leader (locked, its condition checked, its new value
+computed: cluster/node/transaction_participant.py). If every item voted yes, the coordinator asks the
+ledger (the metadata group, cluster/metadata/transaction_ledger.py) to record the commit; the first
+decision recorded wins, so a janitor that cancelled an abandoned transaction meanwhile wins over a
+late coordinator. Then every lock is committed (or, on any no, released). The coordinator keeps nothing
+that matters: if it dies, each participant's janitor finishes its lock by the ledger's word.
+
+Read: every item is read under a shared lock, then released. While all the locks are held no write can
+land on any of them, so the items were all current at once: serializable. An item a write holds
+cancels the read with TransactionConflict, as DynamoDB does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cluster.admission.capacity_units import read_units, write_units
+from cluster.api.attribute_values import (
+    KeySchema,
+    encode_key,
+    extract_key,
+    item_size_bytes,
+    partition_hash,
+    validate_key,
+)
+from cluster.api.consumed_capacity import CONSUMED_UNITS
+from cluster.api.errors import (
+    ApiError,
+    IdempotentParameterMismatchException,
+    InternalServerError,
+    ProvisionedThroughputExceededException,
+    ThrottlingException,
+    TransactionCanceledException,
+    ValidationException,
+    reason_condition_failed,
+    reason_conflict,
+    reason_none,
+    reason_validation,
+)
+from cluster.api.projection import project
+from cluster.api.request_types import TransactGetItemsRequest, TransactWrite, TransactWriteItemsRequest
+from cluster.api.tables import TableInfo
+from cluster.api.transact_requests import duplicate_item_error
+from cluster.api.transaction_commands import (
+    KIND_OF_WRITE,
+    READ,
+    TxnFinishCommand,
+    TxnPrepareCommand,
+    encode_txn_command,
+)
+from cluster.metadata.catalogue import TableEntry
+from cluster.metadata.transaction_ledger import COMMIT
+from cluster.router import partition_calls
+from cluster.router.cluster_client import ClusterClient
+
+# How long the coordinator keeps sending one item's commit before answering that the outcome is unknown
+# (the janitor finishes it), and a release (which the janitor finishes too, and nobody waits for).
+COMMIT_BUDGET_S = 10.0
+RELEASE_BUDGET_S = 1.0
+FINISH_RETRY_PAUSE_S = 0.05
+THROTTLED = (ProvisionedThroughputExceededException, ThrottlingException)
+
+
+@dataclass(frozen=True)
+class _Participant:
+    entry: TableEntry
+    command: TxnPrepareCommand
+    return_on_failure: str = "NONE"
+
+    @property
+    def item_hash(self) -> int:
+        return self.command.partition_hash
+
+
+def _schema(entry: TableEntry) -> KeySchema:
+    return TableInfo.from_json(entry.table).key_schema
+
+
+def _reason(participant: _Participant, vote: Any) -> dict[str, Any]:
+    """The CancellationReason of one item, from its vote (an exception: its outcome is unknown)."""
+    if not isinstance(vote, dict):
+        return reason_none()
+    status = vote.get("status")
+    if status == "condition_failed":
+        old = vote.get("old") if participant.return_on_failure == "ALL_OLD" else None
+        return reason_condition_failed(old or None)
+    if status == "txn_conflict":
+        return reason_conflict()
+    if status == "invalid":
+        return reason_validation(str(vote.get("message")))
+    return reason_none()
+
+
+def _voted_yes(vote: Any) -> bool:
+    return isinstance(vote, dict) and vote.get("status") == "ok"
+
+
+class TransactionCoordinator:
+    def __init__(self, cluster: ClusterClient, new_txn_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+        self.cluster = cluster
+        self._new_txn_id = new_txn_id
+        self.counts = {"committed": 0, "cancelled": 0, "unknown": 0, "reads": 0, "reads_cancelled": 0}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ---- TransactWriteItems -----------------------------------------------------------------------
+
+    async def transact_write_items(self, request: TransactWriteItemsRequest) -> dict[str, Any]:
+        digest = request.digest()
+        token = request.client_request_token
+        if token is not None:
+            used = (await self.cluster.call_metadata("meta.txn_token", {"token": token})).get("used")
+            if used is not None:
+                return self._repeated(used, digest)
+        txn = self._new_txn_id()
+        participants = [await self._write_participant(txn, write) for write in request.writes]
+        self._check_distinct(participants)
+        units: dict[str, float] = {}
+        for participant in participants:
+            size = item_size_bytes(participant.command.item or participant.command.key_item)
+            charge = 2 * write_units(size)  # a transactional write costs twice a plain one, as in DynamoDB
+            self.cluster.admission.charge(participant.entry, "write", charge)
+            units[participant.entry.name] = units.get(participant.entry.name, 0.0) + charge
+        votes = await self._prepare_all(participants)
+        if not all(_voted_yes(vote) for vote in votes):
+            await self._finish_all(txn, participants, votes, commit=False)
+            self.counts["cancelled"] += 1
+            raise self._cancelled(participants, votes)
+        decided = await self.cluster.call_metadata(
+            "meta.txn_decide", {"txn": txn, "decision": COMMIT, "token": token, "digest": digest}
+        )
+        if decided.get("decision") != COMMIT:
+            await self._finish_all(txn, participants, votes, commit=False)
+            if decided.get("token_used_by") is not None:
+                return self._repeated(decided["token_used_by"], digest)
+            # A janitor took the transaction for abandoned and cancelled it first.
+            self.counts["cancelled"] += 1
+            raise TransactionCanceledException([reason_conflict() for _ in participants])
+        finished = await self._finish_all(txn, participants, votes, commit=True)
+        if not finished:
+            self.counts["unknown"] += 1
+            # Committed in the ledger: the janitors finish the items left, but not before this answer.
+            raise InternalServerError("transaction committed; some of its items are still being written")
+        self.counts["committed"] += 1
+        # Lets the ledger drop the decision sooner; nobody waits for it, and if it is lost the ledger
+        # keeps the decision longer (KEEP_UNFINISHED_S).
+        task = asyncio.ensure_future(self.cluster.call_metadata("meta.txn_finish", {"txn": txn}))
+        self._background.add(task)
+        task.add_done_callback(self._forget)
+        return {CONSUMED_UNITS: units}
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a lost finish only keeps a decision longer
+
+    @staticmethod
+    def _repeated(used: dict[str, Any], digest: str) -> dict[str, Any]:
+        """A token seen within its window: the same request succeeded already, another one may not use it."""
+        if used.get("digest") != digest:
+            raise IdempotentParameterMismatchException(
+                "The request uses the same client token as a previous, but non-identical request."
+            )
+        return {CONSUMED_UNITS: {}}
+
+    async def _write_participant(self, txn: str, write: TransactWrite) -> _Participant:
+        entry = await self.cluster.table(write.table_name)
+        schema = _schema(entry)
+        key = extract_key(write.item, schema) if write.kind == "Put" else validate_key(write.key, schema)
+        command = TxnPrepareCommand(
+            txn,
+            KIND_OF_WRITE[write.kind],
+            partition_hash(key, schema),
+            encode_key(key, schema),
+            key,
+            write.item,
+            write.update,
+            write.condition,
+        )
+        if write.update is not None:
+            for path in write.update.parse().paths:
+                if path[0] in schema.key_names:
+                    raise ValidationException(
+                        f"One or more parameter values were invalid: Cannot update attribute {path[0]}. "
+                        "This attribute is part of the key"
+                    )
+        return _Participant(entry, command, write.return_on_failure)
+
+    @staticmethod
+    def _check_distinct(participants: Sequence[_Participant]) -> None:
+        seen = {(p.entry.name, p.command.key) for p in participants}
+        if len(seen) != len(participants):
+            raise duplicate_item_error()
+
+    def _cancelled(self, participants: Sequence[_Participant], votes: Sequence[Any]) -> ApiError:
+        refused = [vote for vote in votes if isinstance(vote, dict) and not _voted_yes(vote)]
+        if not refused:
+            # No item said no, some could not answer: the outcome of those is what the client learns.
+            errors = [vote for vote in votes if isinstance(vote, BaseException)]
+            first = errors[0]
+            return first if isinstance(first, ApiError) else InternalServerError(f"prepare failed: {first!r}")
+        return TransactionCanceledException([_reason(p, vote) for p, vote in zip(participants, votes, strict=True)])
+
+    # ---- TransactGetItems -------------------------------------------------------------------------
+
+    async def transact_get_items(self, request: TransactGetItemsRequest) -> dict[str, Any]:
+        txn = self._new_txn_id()
+        participants = []
+        units: dict[str, float] = {}
+        for get in request.gets:
+            entry = await self.cluster.table(get.table_name)
+            schema = _schema(entry)
+            key = validate_key(get.key, schema)
+            command = TxnPrepareCommand(txn, READ, partition_hash(key, schema), encode_key(key, schema), key)
+            participants.append(_Participant(entry, command))
+        self._check_distinct(participants)
+        for participant in participants:
+            self.cluster.admission.charge(participant.entry, "read", 2 * read_units(0, True))
+        votes = await self._prepare_all(participants)
+        await self._finish_all(txn, participants, votes, commit=False)
+        self.counts["reads"] += 1
+        if not all(_voted_yes(vote) for vote in votes):
+            self.counts["reads_cancelled"] += 1
+            raise self._cancelled(participants, votes)
+        responses = []
+        for get, participant, vote in zip(request.gets, participants, votes, strict=True):
+            item = vote.get("item")
+            name = participant.entry.name
+            units[name] = units.get(name, 0.0) + 2 * read_units(item_size_bytes(item) if item else 0, True)
+            responses.append({"Item": project(item, get.projection)} if item else {})
+        return {"Responses": responses, CONSUMED_UNITS: units}
+
+    # ---- both phases ------------------------------------------------------------------------------
+
+    async def _prepare_all(self, participants: Sequence[_Participant]) -> list[Any]:
+        async def prepare(participant: _Participant) -> Any:
+            command = encode_txn_command(participant.command)
+            return await partition_calls.propose(self.cluster, participant.entry, participant.item_hash, command)
+
+        return list(await asyncio.gather(*(prepare(p) for p in participants), return_exceptions=True))
+
+    async def _finish_all(
+        self, txn: str, participants: Sequence[_Participant], votes: Sequence[Any], commit: bool
+    ) -> bool:
+        """Commit or release every item that may hold a lock (voted yes, or could not say); True when all
+        are finished. A release that fails is left to the janitor: the transaction is not committed."""
+
+        async def finish(participant: _Participant) -> bool:
+            command = encode_txn_command(
+                TxnFinishCommand(txn, participant.item_hash, participant.command.key, commit)
+            )
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + (COMMIT_BUDGET_S if commit else RELEASE_BUDGET_S)
+            while True:
+                try:
+                    result = await partition_calls.propose(
+                        self.cluster, participant.entry, participant.item_hash, command
+                    )
+                    if _voted_yes(result):
+                        return True
+                except Exception:  # noqa: BLE001 - any failure is retried until the budget ends
+                    pass
+                if loop.time() >= deadline:
+                    return False
+                await asyncio.sleep(FINISH_RETRY_PAUSE_S)
+
+        maybe_locked = [
+            p for p, vote in zip(participants, votes, strict=True) if not isinstance(vote, dict) or _voted_yes(vote)
+        ]
+        results = await asyncio.gather(*(finish(p) for p in maybe_locked))
+        return all(results)
