@@ -90,9 +90,12 @@ def _reference_commands() -> dict[str, Callable[[int], list[str]]]:
     return commands
 
 
-def each_reference() -> Iterator[tuple[str, int]]:
-    """Starts each reference server in turn and yields its name and port while it runs."""
+def each_reference(only: tuple[str, ...] | None = None) -> Iterator[tuple[str, int]]:
+    """Starts each reference server (of those named in `only`, when given) in turn and yields its name
+    and port while it runs."""
     for name, command in _reference_commands().items():
+        if only is not None and name not in only:
+            continue
         port = free_port()
         print(f"measuring {name}...", file=sys.stderr)
         with server_process(command(port), port):

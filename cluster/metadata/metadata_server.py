@@ -78,14 +78,10 @@ class MetadataServer(ReplicaHost):
             lambda: as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S)),
             getattr(topology, "admission", None),
         )
-        self.ledger = LedgerService(
-            lambda: self.catalogue.ledger,
-            self._propose,
-            lambda: as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S)),
-        )
+        self.ledger = LedgerService(self._propose)
+        self.register("meta.txn_begin", self.ledger.begin)
         self.register("meta.txn_decide", self.ledger.decide)
         self.register("meta.txn_finish", self.ledger.finish)
-        self.register("meta.txn_token", self.ledger.token)
         self.register("meta.split_partition", self.splits.split_partition)
         self.register("meta.finish_split", self.splits.finish_split)
         self.register("status", self.status)

@@ -26,9 +26,10 @@ from cluster.replication.leader_calls import NoLeaderAnswered, call_leader
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_TICKS = 20  # a look a second at the default tick
-# A coordinator finishes in well under a second; one this late is taken for gone. Cancelling a live but
-# slow one costs only its transaction (its commit loses to the recorded cancel), never atomicity.
-STALE_AFTER_S = 5.0
+# A coordinator finishes in well under a second, and within a few even across a metadata election; one
+# this late is taken for gone. Cancelling a live but slow one costs only its transaction (its commit
+# loses to the recorded cancel; a read finds its lock gone at release), never atomicity.
+STALE_AFTER_S = 10.0
 MAX_RESOLVED_PER_SWEEP = 50
 CALL_TIMEOUT_S = 3.0
 

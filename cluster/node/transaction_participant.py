@@ -17,7 +17,6 @@ from cluster.api.attribute_values import item_size_bytes
 from cluster.api.errors import ApiError
 from cluster.api.item_writes import apply_delete, apply_put, apply_update
 from cluster.api.transaction_commands import (
-    CHECK,
     DELETE,
     PUT,
     READ,
@@ -36,17 +35,19 @@ def item_is_locked(store: ItemStore, partition_hash: int, key: bytes) -> bool:
 
 def apply_prepare(store: ItemStore, command: TxnPrepareCommand) -> dict[str, Any]:
     locks = store.locks_on(command.partition_hash, command.key)
-    if any(txn == command.txn for txn, _ in locks):
-        return {"status": "ok", "again": True}  # a retried proposal of a prepare that locked already
-    if locks and (command.kind != READ or any(kind != READ for _, kind in locks)):
-        return CONFLICT
     stored = store.get_sized(command.partition_hash, command.key)
     current = json.loads(stored[0]) if stored is not None else None
+    if any(txn == command.txn for txn, _ in locks):
+        # A retried proposal of a prepare that locked already: the item is as that one saw it.
+        return {"status": "ok", "again": True, **({"item": current} if command.kind == READ else {})}
+    if locks and (command.kind != READ or any(kind != READ for _, kind in locks)):
+        return CONFLICT
     current_size = stored[1] if stored is not None and stored[1] is not None else item_size_bytes(current or {})
     try:
         match command.kind:
             case "put":
-                assert command.item is not None
+                if command.item is None:
+                    return {"status": "invalid", "message": "a transaction's put carries no item"}
                 outcome = apply_put(command.item, command.condition, current)
             case "update":
                 outcome = apply_update(command.update, command.condition, current, command.key_item, current_size)
@@ -80,7 +81,6 @@ def apply_finish(store: ItemStore, command: TxnFinishCommand) -> dict[str, Any]:
             store.put(command.partition_hash, command.key, item_json, size)
         elif kind == DELETE:
             store.delete(command.partition_hash, command.key)
-        else:
-            assert kind in (CHECK, READ), kind
+        # CHECK and READ write nothing
     store.remove_lock(command.partition_hash, command.key, command.txn)
     return {"status": "ok", "applied": True}

@@ -197,8 +197,9 @@ class BatchOperations:
         # A partition whose share touched an item a transaction holds applied none of it: unprocessed.
         failed += [(located, TransactionConflictException()) for located, result in done if _conflicted(result)]
         done = [(located, result) for located, result in done if not _conflicted(result)]
-        if failed and not done:
-            raise failed[0][1]
+        refusals = [error for _, error in failed if not isinstance(error, TransactionConflictException)]
+        if refusals and not done:
+            raise refusals[0]  # nothing written for a reason the client must see (throttled, unavailable)
         for _, result in done:
             if not isinstance(result, dict) or result.get("status") != "ok":
                 raise InternalServerError(f"unexpected batch write result {result!r}")

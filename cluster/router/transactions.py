@@ -34,9 +34,8 @@ from cluster.api.errors import (
     ApiError,
     IdempotentParameterMismatchException,
     InternalServerError,
-    ProvisionedThroughputExceededException,
-    ThrottlingException,
     TransactionCanceledException,
+    TransactionInProgressException,
     ValidationException,
     reason_condition_failed,
     reason_conflict,
@@ -55,7 +54,7 @@ from cluster.api.transaction_commands import (
     encode_txn_command,
 )
 from cluster.metadata.catalogue import TableEntry
-from cluster.metadata.transaction_ledger import COMMIT
+from cluster.metadata.transaction_ledger import CANCEL, COMMIT
 from cluster.router import partition_calls
 from cluster.router.cluster_client import ClusterClient
 
@@ -64,7 +63,6 @@ from cluster.router.cluster_client import ClusterClient
 COMMIT_BUDGET_S = 10.0
 RELEASE_BUDGET_S = 1.0
 FINISH_RETRY_PAUSE_S = 0.05
-THROTTLED = (ProvisionedThroughputExceededException, ThrottlingException)
 
 
 @dataclass(frozen=True)
@@ -111,61 +109,84 @@ class TransactionCoordinator:
     # ---- TransactWriteItems -----------------------------------------------------------------------
 
     async def transact_write_items(self, request: TransactWriteItemsRequest) -> dict[str, Any]:
-        digest = request.digest()
-        token = request.client_request_token
-        if token is not None:
-            used = (await self.cluster.call_metadata("meta.txn_token", {"token": token})).get("used")
-            if used is not None:
-                return self._repeated(used, digest)
         txn = self._new_txn_id()
+        # Every participant is located (tables, keys, duplicates checked) before anything is written.
         participants = [await self._write_participant(txn, write) for write in request.writes]
         self._check_distinct(participants)
+        begun = await self.cluster.call_metadata(
+            "meta.txn_begin", {"txn": txn, "token": request.client_request_token, "digest": request.digest()}
+        )
+        status = begun.get("status")
+        if status != "ok":
+            return await self._token_seen(str(status), str(begun.get("txn")), request)
         units: dict[str, float] = {}
-        for participant in participants:
-            size = item_size_bytes(participant.command.item or participant.command.key_item)
-            charge = 2 * write_units(size)  # a transactional write costs twice a plain one, as in DynamoDB
-            self.cluster.admission.charge(participant.entry, "write", charge)
-            units[participant.entry.name] = units.get(participant.entry.name, 0.0) + charge
+        try:
+            for participant in participants:
+                size = item_size_bytes(participant.command.item or participant.command.key_item)
+                charge = 2 * write_units(size)  # a transactional write costs twice a plain one, as in DynamoDB
+                self.cluster.admission.charge(participant.entry, "write", charge)
+                units[participant.entry.name] = units.get(participant.entry.name, 0.0) + charge
+        except ApiError:  # throttled: nothing prepared, and the token is free again
+            await self._decide(txn, CANCEL)
+            raise
         votes = await self._prepare_all(participants)
         if not all(_voted_yes(vote) for vote in votes):
-            await self._finish_all(txn, participants, votes, commit=False)
+            await asyncio.gather(self._finish_all(txn, participants, votes, commit=False), self._decide(txn, CANCEL))
             self.counts["cancelled"] += 1
             raise self._cancelled(participants, votes)
-        decided = await self.cluster.call_metadata(
-            "meta.txn_decide", {"txn": txn, "decision": COMMIT, "token": token, "digest": digest}
-        )
-        if decided.get("decision") != COMMIT:
+        if await self._decide(txn, COMMIT) != COMMIT:
+            # A janitor took the transaction for abandoned (it took this long) and cancelled it first.
             await self._finish_all(txn, participants, votes, commit=False)
-            if decided.get("token_used_by") is not None:
-                return self._repeated(decided["token_used_by"], digest)
-            # A janitor took the transaction for abandoned and cancelled it first.
             self.counts["cancelled"] += 1
             raise TransactionCanceledException([reason_conflict() for _ in participants])
-        finished = await self._finish_all(txn, participants, votes, commit=True)
-        if not finished:
+        await self._commit_everywhere(txn, participants)
+        return {CONSUMED_UNITS: units}
+
+    async def _decide(self, txn: str, decision: str) -> str | None:
+        """The ledger's decision after asking for `decision` (None: the ledger did not answer; a cancel
+        is then made by the janitors, and a commit was perhaps recorded: the caller must not say no)."""
+        try:
+            answer = await self.cluster.call_metadata("meta.txn_decide", {"txn": txn, "decision": decision})
+        except ApiError:
+            if decision == COMMIT:
+                self.counts["unknown"] += 1
+                raise
+            return None
+        return str(answer.get("decision"))
+
+    async def _commit_everywhere(self, txn: str, participants: Sequence[_Participant]) -> None:
+        """Committed in the ledger: write every item, then tell the ledger they are finished."""
+        if not await self._finish_all(txn, participants, [{"status": "ok"}] * len(participants), commit=True):
             self.counts["unknown"] += 1
-            # Committed in the ledger: the janitors finish the items left, but not before this answer.
+            # The janitors finish the items left, but not before this answer: not a success yet.
             raise InternalServerError("transaction committed; some of its items are still being written")
         self.counts["committed"] += 1
-        # Lets the ledger drop the decision sooner; nobody waits for it, and if it is lost the ledger
-        # keeps the decision longer (KEEP_UNFINISHED_S).
+        # Lets a retry under the same token answer at once and the ledger drop the decision sooner; if
+        # it is lost, a retry finishes the items again and the ledger keeps the decision longer.
         task = asyncio.ensure_future(self.cluster.call_metadata("meta.txn_finish", {"txn": txn}))
         self._background.add(task)
         task.add_done_callback(self._forget)
-        return {CONSUMED_UNITS: units}
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self._background.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: a lost finish only keeps a decision longer
 
-    @staticmethod
-    def _repeated(used: dict[str, Any], digest: str) -> dict[str, Any]:
-        """A token seen within its window: the same request succeeded already, another one may not use it."""
-        if used.get("digest") != digest:
+    async def _token_seen(self, status: str, earlier: str, request: TransactWriteItemsRequest) -> dict[str, Any]:
+        """The ledger knows the request's ClientRequestToken from an earlier transaction `earlier`."""
+        if status == "mismatch":
             raise IdempotentParameterMismatchException(
                 "The request uses the same client token as a previous, but non-identical request."
             )
+        if status == "in_progress":
+            raise TransactionInProgressException()
+        if status == "unfinished":
+            # Committed, but its coordinator did not report every item written: the same request names
+            # the same items, so this one finishes them before it answers success.
+            participants = [await self._write_participant(earlier, write) for write in request.writes]
+            await self._commit_everywhere(earlier, participants)
+        elif status != "repeated":
+            raise InternalServerError(f"unexpected ledger answer {status!r}")
         return {CONSUMED_UNITS: {}}
 
     async def _write_participant(self, txn: str, write: TransactWrite) -> _Participant:
@@ -222,11 +243,16 @@ class TransactionCoordinator:
         for participant in participants:
             self.cluster.admission.charge(participant.entry, "read", 2 * read_units(0, True))
         votes = await self._prepare_all(participants)
-        await self._finish_all(txn, participants, votes, commit=False)
+        released = await self._finish_all(txn, participants, votes, commit=False, held=True)
         self.counts["reads"] += 1
         if not all(_voted_yes(vote) for vote in votes):
             self.counts["reads_cancelled"] += 1
             raise self._cancelled(participants, votes)
+        if not released:
+            # A lock was gone before its release (a janitor took the read for abandoned) or the release
+            # did not answer: the items may not have been current at one moment.
+            self.counts["reads_cancelled"] += 1
+            raise TransactionCanceledException([reason_conflict() for _ in participants])
         responses = []
         for get, participant, vote in zip(request.gets, participants, votes, strict=True):
             item = vote.get("item")
@@ -245,10 +271,11 @@ class TransactionCoordinator:
         return list(await asyncio.gather(*(prepare(p) for p in participants), return_exceptions=True))
 
     async def _finish_all(
-        self, txn: str, participants: Sequence[_Participant], votes: Sequence[Any], commit: bool
+        self, txn: str, participants: Sequence[_Participant], votes: Sequence[Any], commit: bool, held: bool = False
     ) -> bool:
         """Commit or release every item that may hold a lock (voted yes, or could not say); True when all
-        are finished. A release that fails is left to the janitor: the transaction is not committed."""
+        are finished (with `held`: and each lock was still there to finish). A release that fails is left
+        to the janitor: the transaction is not committed."""
 
         async def finish(participant: _Participant) -> bool:
             command = encode_txn_command(
@@ -262,7 +289,7 @@ class TransactionCoordinator:
                         self.cluster, participant.entry, participant.item_hash, command
                     )
                     if _voted_yes(result):
-                        return True
+                        return bool(result.get("applied")) or not held
                 except Exception:  # noqa: BLE001 - any failure is retried until the budget ends
                     pass
                 if loop.time() >= deadline:

@@ -207,7 +207,9 @@ def test_the_janitor_finishes_what_a_dead_coordinator_left_by_the_ledgers_word(
     with pytest.raises(ClientError) as caught:
         client.put_item(TableName="txn-audit", Item={"pk": {"S": "orphan-cancel"}, "v": {"S": "plain"}})
     assert caught.value.response["Error"]["Code"] == "TransactionConflictException"
-    # The second coordinator recorded its commit before it died; the first recorded nothing.
+    # The second coordinator registered and recorded its commit before it died; the first registered only.
+    for txn in ("dead-coordinator-1", "dead-coordinator-2"):
+        assert metadata_call(data_plane_cluster, "meta.txn_begin", {"txn": txn})["status"] == "ok"
     assert metadata_call(data_plane_cluster, "meta.txn_decide", {"txn": "dead-coordinator-2", "decision": "commit"})[
         "decision"] == "commit"  # fmt: skip
 

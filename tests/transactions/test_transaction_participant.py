@@ -102,6 +102,13 @@ def test_a_repeated_prepare_keeps_its_one_lock(tmp_path: Path) -> None:
     assert replica.apply(prepare("t1", "put", 1))["status"] == "ok"
     assert replica.apply(prepare("t1", "put", 1))["status"] == "ok"
     assert replica.machine.store.lock_count == 1
+    replica.apply(put(5, key=b"k2", partition_hash=7))
+    read = encode_txn_command(TxnPrepareCommand("r1", "read", 7, b"k2", {"pk": {"S": "k2"}}))
+    first = replica.apply(read)
+    assert first["status"] == "ok" and first["item"] == {"pk": {"S": "k2"}, "v": {"N": "5"}}
+    again = replica.apply(read)
+    assert again["again"] and again["item"] == first["item"]  # a repeat still reads the item
+    replica.apply(encode_txn_command(TxnFinishCommand("r1", 7, b"k2", False)))
     replica.apply(finish("t1", commit=True))
     assert replica.machine.store.lock_count == 0
 
