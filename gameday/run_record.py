@@ -29,7 +29,9 @@ CANARY_RECORDS_FILE = "canaries.jsonl"
 SECTIONS_BEFORE_TIMING = ("log_replicas",)
 # Each load's history with the nemesis events merged in, by the model it is judged as.
 # The user's own locustfile (`--locustfile`) records into a history of its own, judged as registers and counters.
-HISTORY_FILES = {"register": "history.jsonl", "set": "history-set.jsonl", "user": "history-user.jsonl"}
+HISTORY_FILES = {
+    "register": "history.jsonl", "set": "history-set.jsonl", "bank": "history-bank.jsonl", "user": "history-user.jsonl",
+}
 
 
 @dataclass

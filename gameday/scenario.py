@@ -36,7 +36,7 @@ __all__ = [
     "shipped_scenarios",
 ]
 
-WORKLOAD_MODELS = ("register", "set", "both", "hot-key")
+WORKLOAD_MODELS = ("register", "set", "both", "hot-key", "bank")
 
 
 class ScenarioError(Exception):
@@ -81,7 +81,7 @@ class ClusterShape:
 
 @dataclass(frozen=True)
 class Workload:
-    model: str  # "register" | "set" | "both"
+    model: str  # "register" | "set" | "both" | "hot-key" | "bank" (transactions: `keys` accounts)
     keys: int
     clients: int
     rate_per_client_s: float | None  # operations per second per client; None = as fast as it answers
@@ -318,6 +318,8 @@ def _workload(top: _Table) -> Workload:
     )
     if workload.read_weight + workload.write_weight + workload.cas_weight + workload.incr_weight <= 0:
         raise table.fail("read_weight", "read, write, cas and incr weights are all zero: the workload would do nothing")
+    if model == "bank" and workload.keys < 2:
+        raise table.fail("keys", "the bank workload transfers between accounts: it needs at least 2 (keys = accounts)")
     table.finish()
     return workload
 

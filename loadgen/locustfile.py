@@ -35,6 +35,7 @@ from locust import User, events, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
+from loadgen.bank_workload import BankWorkload, bank_setup, execute_bank, open_accounts  # noqa: E402
 from loadgen.dynamodb_client import ClientSettings, ensure_table, make_client  # noqa: E402
 from loadgen.dynamodb_operations import SET_SORT_KEY, execute  # noqa: E402
 from loadgen.endpoints import Endpoint, EndpointAssigner, parse_endpoints  # noqa: E402
@@ -45,7 +46,8 @@ from loadgen.operations import UniqueValues  # noqa: E402
 from loadgen.recording import CompletedOperation, ProcessNumbers, run_recorded  # noqa: E402
 from loadgen.register_workload import RegisterWeights, RegisterWorkload  # noqa: E402
 from loadgen.set_workload import SetWorkload  # noqa: E402
-from verify.history import HistoryWriter  # noqa: E402
+from verify.bank_checker import BANK_SETUP  # noqa: E402
+from verify.history import WORKLOAD_PROCESS, HistoryWriter  # noqa: E402
 
 logger = logging.getLogger("loadgen")
 REQUEST_TYPE = "dynamodb"
@@ -53,10 +55,11 @@ REQUEST_TYPE = "dynamodb"
 
 @events.init_command_line_parser.add_listener
 def add_options(parser: Any) -> None:
-    parser.add_argument("--workload", choices=["register", "set", "hot-key"], default="register",
+    parser.add_argument("--workload", choices=["register", "set", "hot-key", "bank"], default="register",
                         env_var="LOADGEN_WORKLOAD",
-                        help="register (read/write/cas), set (add + final read-set) or hot-key (register users on "
-                             "cold keys + hot users on one partition's keys, loadgen/hot_key_workload.py)")
+                        help="register (read/write/cas), set (add + final read-set), hot-key (register users on "
+                             "cold keys + hot users on one partition's keys, loadgen/hot_key_workload.py) or bank "
+                             "(transactional transfers between --keys accounts and reads of them all)")
     parser.add_argument("--endpoints", default=None, env_var="LOADGEN_ENDPOINTS",
                         help="NAME=URL,NAME=URL (or URL,URL): each user is bound to one, round robin; "
                              "default: --host alone")
@@ -150,13 +153,17 @@ class LoadSession:
         self.processes = ProcessNumbers(block)
         values = UniqueValues(block)
         rng = random.Random(options.seed + worker_index)
-        self.workload: RegisterWorkload | SetWorkload
+        self.workload: RegisterWorkload | SetWorkload | BankWorkload
         self.hot_key: HotKeyLoad | None = None
         if options.hot_key is not None:
             self.hot_key = options.hot_key.start(options.keys, options.weights, values, rng, self.history)
             self.workload = self.hot_key.cold
         elif options.workload == "register":
             self.workload = RegisterWorkload(options.keys, options.weights, values, rng)
+        elif options.workload == "bank":
+            # Reads weigh as the register workload's; transfers as its writes and cas together.
+            weights = options.weights
+            self.workload = BankWorkload(options.keys, rng, weights.read, weights.write + weights.cas)
         else:
             self.workload = SetWorkload(values)
         self.final_read_done = False
@@ -180,6 +187,9 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         worker_index, history_path = 0, options.history_path
     session = LoadSession(options, worker_index, history_path)
     ensure_table(session.client, options.table, sort_key=SET_SORT_KEY if options.workload == "set" else None)
+    if isinstance(session.workload, BankWorkload):
+        open_accounts(session.client, options.table, session.workload.accounts)
+        session.history.write({"process": WORKLOAD_PROCESS, "type": "info", "f": BANK_SETUP, "value": bank_setup(options.keys)})
     logger.info(
         "loadgen: workload %s, table %s, seed %d, history %s", options.workload, options.table,
         options.seed, history_path,
@@ -243,14 +253,14 @@ class DynamoDbUser(User):
                                             session.processes.next, lambda done: fire_request_event(self.environment, done),
                                             extra=endpoint)  # fmt: skip
             return
-        operation = session.workload.plan()
-        completed = run_recorded(
-            session.history,
-            self.process,
-            operation,
-            lambda: execute(client, session.options.table, operation),
-            extra=endpoint,
-        )
+        workload = session.workload
+        operation = workload.plan()
+        if isinstance(workload, BankWorkload):
+            accounts = workload.accounts
+            action = lambda: execute_bank(client, session.options.table, accounts, operation)  # noqa: E731
+        else:
+            action = lambda: execute(client, session.options.table, operation)  # noqa: E731
+        completed = run_recorded(session.history, self.process, operation, action, extra=endpoint)
         if isinstance(session.workload, RegisterWorkload):
             session.workload.observe(operation, completed.outcome, completed.value)
         fire_request_event(self.environment, completed)

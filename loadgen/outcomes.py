@@ -39,8 +39,13 @@ REJECTION_CODES = frozenset(
         "SerializationException",
         "ItemCollectionSizeLimitExceededException",
         "TransactionConflictException",
+        # Cancelled transactions are recorded as cancelled in the ledger before this answer: never applied.
+        "TransactionCanceledException",
+        "IdempotentParameterMismatchException",
     }
 )
+# 4xx codes that do not mean "did not happen": the transaction under this token is still undecided.
+UNDECIDED_CODES = frozenset({"TransactionInProgressException"})
 
 
 class FailureKind(enum.Enum):
@@ -72,6 +77,8 @@ def classify(function: str, failure: Failure) -> Literal["fail", "info"]:
     if failure.kind in (FailureKind.CONNECTION_REFUSED, FailureKind.CONNECT_TIMEOUT):
         return "fail"
     if failure.kind is FailureKind.SERVICE_ERROR:
+        if failure.error_code in UNDECIDED_CODES:
+            return "info"
         if failure.error_code in REJECTION_CODES:
             return "fail"
         if failure.http_status is not None and 400 <= failure.http_status < 500:

@@ -241,8 +241,8 @@ def start_load(
 
     `workload_arguments`: more locustfile options, e.g. the hot-key workload's (hot_key_workload.locust_arguments).
     """
-    if workload not in ("register", "set", "hot-key"):
-        raise ValueError(f"workload must be register, set or hot-key, got {workload!r}")
+    if workload not in ("register", "set", "hot-key", "bank"):
+        raise ValueError(f"workload must be register, set, hot-key or bank, got {workload!r}")
     if users < 1 or workers < 0:
         raise ValueError(f"need users >= 1 and workers >= 0, got users={users}, workers={workers}")
     out_dir = Path(out_dir).resolve()

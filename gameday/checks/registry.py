@@ -30,6 +30,7 @@ from gameday.scenario import Scenario
 ALL_CHECKS: tuple[Check, ...] = (
     HistoryModelCheck("linearizability", "register", HISTORY_FILES["register"]),
     HistoryModelCheck("sets", "set", HISTORY_FILES["set"]),
+    HistoryModelCheck("bank", "bank", HISTORY_FILES["bank"]),
     AlarmsCheck(),
     ClusterHealthCheck(),
     LogReplicasCheck(),
