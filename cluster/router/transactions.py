@@ -103,6 +103,8 @@ class TransactionCoordinator:
     def __init__(self, cluster: ClusterClient, new_txn_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
         self.cluster = cluster
         self._new_txn_id = new_txn_id
+        # PLANTED BUG txn-commit-without-votes (harness self-tests only): one yes is enough to commit.
+        self._commit_without_votes = "txn-commit-without-votes" in cluster.topology.faults_enabled
         self.counts = {"committed": 0, "cancelled": 0, "unknown": 0, "reads": 0, "reads_cancelled": 0}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -130,6 +132,9 @@ class TransactionCoordinator:
             await self._decide(txn, CANCEL)
             raise
         votes = await self._prepare_all(participants)
+        if self._commit_without_votes and any(_voted_yes(vote) for vote in votes):
+            participants = [p for p, vote in zip(participants, votes, strict=True) if _voted_yes(vote)]
+            votes = [vote for vote in votes if _voted_yes(vote)]
         if not all(_voted_yes(vote) for vote in votes):
             await asyncio.gather(self._finish_all(txn, participants, votes, commit=False), self._decide(txn, CANCEL))
             self.counts["cancelled"] += 1

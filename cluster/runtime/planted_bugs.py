@@ -10,7 +10,8 @@ Where each lives: the core's (RaftConfig fields, cluster/core/replica.py) are se
 replica host in cluster/replication/replica_host.py); the WAL's (`PlantedSyncBugs`,
 cluster/storage/wal.py) by `planted_sync_bugs`, also in the storage node; skip-fsync in replica_host.py;
 ack-before-quorum in group_runner.py; stale-consistent-read in the storage node and the router;
-hidden-group-crash in cluster/node/planted_apply_crash.py.
+hidden-group-crash in cluster/node/planted_apply_crash.py; txn-commit-without-votes in the router's
+transaction coordinator (cluster/router/transactions.py).
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ PLANTED_BUGS: dict[str, str] = {
         "a partition replica raises while applying every 100th entry; its node closes the group and "
         "reopens it from the next metadata report: no data harmed, every group led again soon "
         "(store-errors: the logged exception and the closed group)"
+    ),
+    "txn-commit-without-votes": (
+        "the transaction coordinator commits once any item voted yes, without every vote: a transfer "
+        "refused on its source (too little money) still credits its target (bank: a wrong total)"
     ),
     "crash-group-loop": (
         "a storage replica's group raises in its I/O loop every 150 applied entries; the node closes the "
