@@ -35,7 +35,7 @@ from gameday.progress import ProgressReporter
 from gameday.prometheus_run import RunPrometheus, start_run_prometheus
 from gameday.run_record import HISTORY_FILES, RunRecord
 from gameday.run_verdict import VerifierResult, exit_code_for, overall_validity, write_outputs
-from gameday.scenario import Scenario
+from gameday.scenario import COMBINED_MODELS, Scenario
 from gameday.steady_state import CanaryAvailabilityProbe
 from gameday.store_events import add_store_events
 from loadgen.endpoints import rotated
@@ -311,9 +311,10 @@ def _start_loads(
             start_hot_key_loads(workload, scenario.cluster.partitions_per_table, endpoints, run_dir, workers, wait_ms, seed)
         )
         return
-    models = ["register", "set"] if workload.model == "both" else [workload.model]
+    models = list(COMBINED_MODELS.get(workload.model, (workload.model,)))
     for number, model in enumerate(models):
-        users = workload.clients if len(models) == 1 or model == "register" else max(1, workload.clients // 2)
+        # Beside another load, the second one gets half the clients.
+        users = workload.clients if number == 0 else max(1, workload.clients // 2)
         # Every load gets every router: each user is bound to one, round robin, and all users share the keys,
         # so a write through one router and a read through another can show a stale read (DESIGN §5b).
         state.loads[model] = start_load(

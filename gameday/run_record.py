@@ -30,7 +30,8 @@ SECTIONS_BEFORE_TIMING = ("log_replicas",)
 # Each load's history with the nemesis events merged in, by the model it is judged as.
 # The user's own locustfile (`--locustfile`) records into a history of its own, judged as registers and counters.
 HISTORY_FILES = {
-    "register": "history.jsonl", "set": "history-set.jsonl", "bank": "history-bank.jsonl", "user": "history-user.jsonl",
+    "register": "history.jsonl", "set": "history-set.jsonl", "bank": "history-bank.jsonl",
+    "list-append": "history-list-append.jsonl", "user": "history-user.jsonl",
 }
 
 

@@ -36,7 +36,9 @@ __all__ = [
     "shipped_scenarios",
 ]
 
-WORKLOAD_MODELS = ("register", "set", "both", "hot-key", "bank")
+WORKLOAD_MODELS = ("register", "set", "both", "hot-key", "bank", "list-append", "transactions")
+# The models that run two loads side by side, each recording its own history.
+COMBINED_MODELS = {"both": ("register", "set"), "transactions": ("bank", "list-append")}
 
 
 class ScenarioError(Exception):
@@ -81,7 +83,7 @@ class ClusterShape:
 
 @dataclass(frozen=True)
 class Workload:
-    model: str  # "register" | "set" | "both" | "hot-key" | "bank" (transactions: `keys` accounts)
+    model: str  # "register" | "set" | "both" | "hot-key" | "bank" | "list-append" | "transactions" (both of those)
     keys: int
     clients: int
     rate_per_client_s: float | None  # operations per second per client; None = as fast as it answers
@@ -318,7 +320,7 @@ def _workload(top: _Table) -> Workload:
     )
     if workload.read_weight + workload.write_weight + workload.cas_weight + workload.incr_weight <= 0:
         raise table.fail("read_weight", "read, write, cas and incr weights are all zero: the workload would do nothing")
-    if model == "bank" and workload.keys < 2:
+    if model in ("bank", "transactions") and workload.keys < 2:
         raise table.fail("keys", "the bank workload transfers between accounts: it needs at least 2 (keys = accounts)")
     table.finish()
     return workload

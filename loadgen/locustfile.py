@@ -41,6 +41,7 @@ from loadgen.dynamodb_operations import SET_SORT_KEY, execute  # noqa: E402
 from loadgen.endpoints import Endpoint, EndpointAssigner, parse_endpoints  # noqa: E402
 from loadgen.final_read import record_final_read_set  # noqa: E402
 from loadgen.hot_key_session import HotKeyLoad, HotKeyOptions, HotUserRole, add_hot_key_options  # noqa: E402
+from loadgen.list_append_workload import ListAppendWorkload, execute_list_append  # noqa: E402
 from loadgen.locust_requests import fire_request  # noqa: E402
 from loadgen.operations import UniqueValues  # noqa: E402
 from loadgen.recording import CompletedOperation, ProcessNumbers, run_recorded  # noqa: E402
@@ -55,11 +56,12 @@ REQUEST_TYPE = "dynamodb"
 
 @events.init_command_line_parser.add_listener
 def add_options(parser: Any) -> None:
-    parser.add_argument("--workload", choices=["register", "set", "hot-key", "bank"], default="register",
+    parser.add_argument("--workload", choices=["register", "set", "hot-key", "bank", "list-append"], default="register",
                         env_var="LOADGEN_WORKLOAD",
                         help="register (read/write/cas), set (add + final read-set), hot-key (register users on "
                              "cold keys + hot users on one partition's keys, loadgen/hot_key_workload.py) or bank "
-                             "(transactional transfers between --keys accounts and reads of them all)")
+                             "(transactional transfers between --keys accounts and reads of them all) or list-append (transactions "
+                             "appending to and reading lists at --keys keys, judged as Elle does)")
     parser.add_argument("--endpoints", default=None, env_var="LOADGEN_ENDPOINTS",
                         help="NAME=URL,NAME=URL (or URL,URL): each user is bound to one, round robin; "
                              "default: --host alone")
@@ -153,13 +155,16 @@ class LoadSession:
         self.processes = ProcessNumbers(block)
         values = UniqueValues(block)
         rng = random.Random(options.seed + worker_index)
-        self.workload: RegisterWorkload | SetWorkload | BankWorkload
+        self.workload: RegisterWorkload | SetWorkload | BankWorkload | ListAppendWorkload
         self.hot_key: HotKeyLoad | None = None
         if options.hot_key is not None:
             self.hot_key = options.hot_key.start(options.keys, options.weights, values, rng, self.history)
             self.workload = self.hot_key.cold
         elif options.workload == "register":
             self.workload = RegisterWorkload(options.keys, options.weights, values, rng)
+        elif options.workload == "list-append":
+            weights = options.weights
+            self.workload = ListAppendWorkload(options.keys, values, rng, weights.read, weights.write + weights.cas)
         elif options.workload == "bank":
             # Reads weigh as the register workload's; transfers as its writes and cas together.
             weights = options.weights
@@ -258,6 +263,8 @@ class DynamoDbUser(User):
         if isinstance(workload, BankWorkload):
             accounts = workload.accounts
             action = lambda: execute_bank(client, session.options.table, accounts, operation)  # noqa: E731
+        elif isinstance(workload, ListAppendWorkload):
+            action = lambda: execute_list_append(client, session.options.table, operation)  # noqa: E731
         else:
             action = lambda: execute(client, session.options.table, operation)  # noqa: E731
         completed = run_recorded(session.history, self.process, operation, action, extra=endpoint)

@@ -241,8 +241,8 @@ def start_load(
 
     `workload_arguments`: more locustfile options, e.g. the hot-key workload's (hot_key_workload.locust_arguments).
     """
-    if workload not in ("register", "set", "hot-key", "bank"):
-        raise ValueError(f"workload must be register, set, hot-key or bank, got {workload!r}")
+    if workload not in WORKLOADS:
+        raise ValueError(f"workload must be one of {', '.join(WORKLOADS)}, got {workload!r}")
     if users < 1 or workers < 0:
         raise ValueError(f"need users >= 1 and workers >= 0, got users={users}, workers={workers}")
     out_dir = Path(out_dir).resolve()
@@ -305,6 +305,9 @@ def run_load(
         spawn_rate=spawn_rate, weights=weights, wait_ms=wait_ms, seed=seed, workload_arguments=workload_arguments,
     ) as run:  # fmt: skip
         return run.wait()
+
+
+WORKLOADS = ("register", "set", "hot-key", "bank", "list-append")
 
 
 def _free_port() -> int:

@@ -12,7 +12,7 @@ from typing import Any
 from gameday.checks.base import Check, CheckOutcome
 from gameday.run_record import RunRecord
 from gameday.run_verdict import VerifierResult
-from gameday.scenario import Scenario
+from gameday.scenario import COMBINED_MODELS, Scenario
 from verify.bank_checker import BANK_SETUP, check_bank
 from verify.history import STORE_PROCESS, read_history
 from verify.linearizability import SearchBudget
@@ -99,7 +99,7 @@ def check_history_file(
 
 def history_models(scenario: Scenario) -> list[str]:
     """The histories a scenario's workload records, each judged by its own check."""
-    return ["register", "set"] if scenario.workload.model == "both" else [scenario.workload.history_model]
+    return list(COMBINED_MODELS.get(scenario.workload.model, (scenario.workload.history_model,)))
 
 
 class HistoryModelCheck(Check):

@@ -31,6 +31,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     HistoryModelCheck("linearizability", "register", HISTORY_FILES["register"]),
     HistoryModelCheck("sets", "set", HISTORY_FILES["set"]),
     HistoryModelCheck("bank", "bank", HISTORY_FILES["bank"]),
+    HistoryModelCheck("list-append", "list-append", HISTORY_FILES["list-append"]),
     AlarmsCheck(),
     ClusterHealthCheck(),
     LogReplicasCheck(),

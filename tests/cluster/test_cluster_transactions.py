@@ -249,3 +249,16 @@ def test_the_bank_workload_under_locust_records_a_history_the_bank_checker_finds
     check = check_history_file(result.history_path, "bank")
     assert check.verdict["valid"] is True, (check.verdict, check.explanations)
     assert check.verdict["expected_total"] == 5 * OPENING_BALANCE and check.verdict["total_source"] == "declared"
+
+
+def test_the_list_append_workload_under_locust_records_a_history_elle_finds_valid(
+    data_plane_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    result = run_load(
+        data_plane_cluster.endpoints(), "list-append", users=3, duration_s=6, out_dir=tmp_path / "lists",
+        table="txn-lists", keys=4, seed=5, wait_ms=5.0,
+    )  # fmt: skip
+    assert result.counts["txn"].get("ok", 0) >= 6, result.counts
+    check = check_history_file(result.history_path, "list-append")
+    assert check.verdict["valid"] is True, (check.verdict, check.explanations)
+    assert check.verdict["transaction_count"] >= 6
