@@ -115,23 +115,24 @@ class TransactionCoordinator:
         # Every participant is located (tables, keys, duplicates checked) before anything is written.
         participants = [await self._write_participant(txn, write) for write in request.writes]
         self._check_distinct(participants)
-        begun = await self.cluster.call_metadata(
+        units: dict[str, float] = {}
+        for participant in participants:
+            size = item_size_bytes(participant.command.item or participant.command.key_item)
+            charge = 2 * write_units(size)  # a transactional write costs twice a plain one, as in DynamoDB
+            self.cluster.admission.charge(participant.entry, "write", charge)
+            units[participant.entry.name] = units.get(participant.entry.name, 0.0) + charge
+        # Registered while the items are prepared (one round trip less): the decision waits for both, and
+        # the ledger refuses a commit it has no registration for, so the order that matters is kept.
+        begin = self.cluster.call_metadata(
             "meta.txn_begin", {"txn": txn, "token": request.client_request_token, "digest": request.digest()}
         )
-        status = begun.get("status")
-        if status != "ok":
-            return await self._token_seen(str(status), str(begun.get("txn")), request)
-        units: dict[str, float] = {}
-        try:
-            for participant in participants:
-                size = item_size_bytes(participant.command.item or participant.command.key_item)
-                charge = 2 * write_units(size)  # a transactional write costs twice a plain one, as in DynamoDB
-                self.cluster.admission.charge(participant.entry, "write", charge)
-                units[participant.entry.name] = units.get(participant.entry.name, 0.0) + charge
-        except ApiError:  # throttled: nothing prepared, and the token is free again
-            await self._decide(txn, CANCEL)
-            raise
-        votes = await self._prepare_all(participants)
+        begun, votes = await asyncio.gather(begin, self._prepare_all(participants), return_exceptions=True)
+        if not isinstance(begun, dict) or begun.get("status") != "ok":
+            await asyncio.gather(self._finish_all(txn, participants, votes, commit=False), self._decide(txn, CANCEL))
+            if isinstance(begun, BaseException):
+                raise begun
+            # The token's earlier transaction decides the answer, whatever this one's items voted.
+            return await self._token_seen(str(begun.get("status")), str(begun.get("txn")), request)
         if self._commit_without_votes and any(_voted_yes(vote) for vote in votes):
             participants = [p for p, vote in zip(participants, votes, strict=True) if _voted_yes(vote)]
             votes = [vote for vote in votes if _voted_yes(vote)]
