@@ -18,7 +18,7 @@ from gameday.scenario import ScenarioError, load_scenario, parse_scenario, shipp
 
 SHIPPED = (
     "smoke", "default", "az-outage", "log-replica", "log-replica-off", "cache-flush", "cache-flush-classic", "bit-rot",
-    "bit-rot-off", "hot-key", "hot-key-off", "torture", "ci", "soak",
+    "bit-rot-off", "hot-key", "hot-key-off", "torture", "ci", "soak", "transactions",
 )
 # Kinds that compose or churn: `torture` runs them; `default` keeps its one-at-a-time mix of the others.
 COMPOSED_KINDS = {"flapping-partition", "flapping-one-way", "flapping-latency", "leader-churn", "kill-random-subset"}
