@@ -14,7 +14,8 @@ A token is bound to its request's digest for TOKEN_WINDOW_S after its transactio
 transaction is undecided another request under it is "in progress"; once committed, the same request
 is answered as done (after its items are finished) and another one as a mismatch; a cancelled one frees
 the token. Decided rows are purged after KEEP_DECIDED_S; a commit whose coordinator never reported its
-items finished, and an undecided row, only after KEEP_UNFINISHED_S (see the README).
+items finished, and an undecided row, only after KEEP_UNFINISHED_S (a week: a participant
+unreachable that long would find no decision and cancel its lock).
 """
 
 from __future__ import annotations
