@@ -39,7 +39,7 @@ REJECTION_CODES = frozenset(
         "SerializationException",
         "ItemCollectionSizeLimitExceededException",
         "TransactionConflictException",
-        # Cancelled transactions are recorded as cancelled in the ledger before this answer: never applied.
+        # A cancelled transaction never commits: only its coordinator asks for a commit, and it did not.
         "TransactionCanceledException",
         "IdempotentParameterMismatchException",
     }

@@ -12,7 +12,7 @@ from loadgen.operations import UniqueValues
 from loadgen.outcomes import Failure, FailureKind, classify, failure_from_exception
 from loadgen.register_workload import RegisterWeights, RegisterWorkload
 
-WRITES = ("write", "cas", "add")
+WRITES = ("write", "cas", "add", "incr", "transfer", "txn")
 READS = ("read", "read-set")
 
 
@@ -40,6 +40,9 @@ def service_error(code: str, status: int) -> Failure:
         (service_error("ServiceUnavailable", 503), "info"),
         (service_error("ThrottlingException", None), "fail"),
         (service_error(None, None), "info"),  # no code, no status: cannot prove it was rejected
+        (service_error("TransactionCanceledException", 400), "fail"),
+        # A 400 that proves nothing: the transaction under the same token is undecided and may commit.
+        (service_error("TransactionInProgressException", 400), "info"),
     ],
 )
 def test_loadgen_write_outcomes(function: str, failure: Failure, expected: str) -> None:
