@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cluster.api.attribute_values import KeySchema
+
 HASH_SPACE = 1 << 64
 _TABLE_ID_NAMESPACE = uuid.UUID("6f1c2a52-6a43-4d7c-9b7e-0c4d52a7e9b1")
 
@@ -57,6 +59,10 @@ class TableEntry:
     @property
     def name(self) -> str:
         return str(self.table["name"])
+
+    @property
+    def key_schema(self) -> KeySchema:
+        return KeySchema.from_json(self.table["key_schema"])
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"table": self.table, "partitions": [p.to_json() for p in self.partitions]}

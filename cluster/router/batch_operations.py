@@ -39,7 +39,6 @@ from cluster.api.errors import (
 from cluster.api.item_commands import BatchCommand, LocatedWrite, encode_command
 from cluster.api.projection import project
 from cluster.api.requests import BatchGetItemRequest, BatchWrite, BatchWriteItemRequest
-from cluster.api.tables import TableInfo
 from cluster.metadata.catalogue import PartitionInfo, TableEntry
 from cluster.router import partition_calls
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
@@ -58,9 +57,6 @@ class _Located:
     encoded_key: bytes
     position: int  # in the request's list for its table
 
-
-def _schema(entry: TableEntry) -> KeySchema:
-    return TableInfo.from_json(entry.table).key_schema
 
 
 def _by_partition(entry: TableEntry, located: list[_Located]) -> list[tuple[PartitionInfo, list[_Located]]]:
@@ -131,7 +127,7 @@ class BatchOperations:
         calls: TableCalls = []
         for table_name, table in request.tables.items():
             entry = await self.cluster.table(table_name)
-            schema = _schema(entry)
+            schema = entry.key_schema
             located = []
             for position, key in enumerate(table.keys):
                 valid = validate_key(key, schema)
@@ -186,7 +182,7 @@ class BatchOperations:
         calls: TableCalls = []
         for table_name, writes in request.tables.items():
             entry = await self.cluster.table(table_name)
-            schema = _schema(entry)
+            schema = entry.key_schema
             located = [
                 _Located(table_name, *_write_key(write, schema), position) for position, write in enumerate(writes)
             ]

@@ -278,7 +278,7 @@ class DynamoDbService:
 
     async def put_item(self, request: PutItemRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
-        schema = TableInfo.from_json(entry.table).key_schema
+        schema = entry.key_schema
         key = extract_key(request.item, schema)
         size = item_size_bytes(request.item)
         if size > MAX_ITEM_SIZE_BYTES:
@@ -295,7 +295,7 @@ class DynamoDbService:
 
     async def delete_item(self, request: DeleteItemRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
-        schema = TableInfo.from_json(entry.table).key_schema
+        schema = entry.key_schema
         key = validate_key(request.key, schema)
         item_hash = partition_hash(key, schema)
         return_old = request.return_values == "ALL_OLD"
@@ -307,7 +307,7 @@ class DynamoDbService:
 
     async def update_item(self, request: UpdateItemRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
-        schema = TableInfo.from_json(entry.table).key_schema
+        schema = entry.key_schema
         key = validate_key(request.key, schema)
         if request.update is not None:
             for path in request.update.parse().paths:
@@ -330,7 +330,7 @@ class DynamoDbService:
 
     async def get_item(self, request: GetItemRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
-        schema = TableInfo.from_json(entry.table).key_schema
+        schema = entry.key_schema
         key = validate_key(request.key, schema)
         item_hash = partition_hash(key, schema)
         self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
@@ -352,7 +352,7 @@ class DynamoDbService:
         entry = await self.cluster.table(request.table_name)
         # Only the up-front unit here: the nodes charge each batch by its size.
         self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
-        schema = TableInfo.from_json(entry.table).key_schema
+        schema = entry.key_schema
         # A parallel scan's segment is a slice of the hash space; a whole scan is segment 0 of 1.
         segment_start = HASH_SPACE * request.segment // request.total_segments
         segment_end = HASH_SPACE * (request.segment + 1) // request.total_segments
@@ -422,7 +422,7 @@ class DynamoDbService:
 
     async def query(self, request: QueryRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
-        schema = TableInfo.from_json(entry.table).key_schema
+        schema = entry.key_schema
         selected = key_range(request.key_condition.parse(), schema)
         condition = request.filter.parse() if request.filter is not None else None
         if condition is not None:

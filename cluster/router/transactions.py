@@ -22,7 +22,6 @@ from typing import Any
 
 from cluster.admission.capacity_units import read_units, write_units
 from cluster.api.attribute_values import (
-    KeySchema,
     encode_key,
     extract_key,
     item_size_bytes,
@@ -44,7 +43,6 @@ from cluster.api.errors import (
 )
 from cluster.api.projection import project
 from cluster.api.request_types import TransactGetItemsRequest, TransactWrite, TransactWriteItemsRequest
-from cluster.api.tables import TableInfo
 from cluster.api.transact_requests import duplicate_item_error
 from cluster.api.transaction_commands import (
     KIND_OF_WRITE,
@@ -75,9 +73,6 @@ class _Participant:
     def item_hash(self) -> int:
         return self.command.partition_hash
 
-
-def _schema(entry: TableEntry) -> KeySchema:
-    return TableInfo.from_json(entry.table).key_schema
 
 
 def _reason(participant: _Participant, vote: Any) -> dict[str, Any]:
@@ -197,7 +192,7 @@ class TransactionCoordinator:
 
     async def _write_participant(self, txn: str, write: TransactWrite) -> _Participant:
         entry = await self.cluster.table(write.table_name)
-        schema = _schema(entry)
+        schema = entry.key_schema
         key = extract_key(write.item, schema) if write.kind == "Put" else validate_key(write.key, schema)
         command = TxnPrepareCommand(
             txn,
@@ -241,7 +236,7 @@ class TransactionCoordinator:
         units: dict[str, float] = {}
         for get in request.gets:
             entry = await self.cluster.table(get.table_name)
-            schema = _schema(entry)
+            schema = entry.key_schema
             key = validate_key(get.key, schema)
             command = TxnPrepareCommand(txn, READ, partition_hash(key, schema), encode_key(key, schema), key)
             participants.append(_Participant(entry, command))
