@@ -407,6 +407,16 @@ def _child(container: dict | None, element: PathElement) -> dict | None:
     return members.get(element) if members is not None else None
 
 
+def check_key_unchanged(update: UpdateExpression, key_names: tuple[str, ...]) -> None:
+    """DynamoDB refuses an update (UpdateItem, a transaction's Update) that writes a key attribute."""
+    for path in update.paths:
+        if path[0] in key_names:
+            raise ValidationException(
+                f"One or more parameter values were invalid: Cannot update attribute {path[0]}. "
+                "This attribute is part of the key"
+            )
+
+
 def only_removes(update: UpdateExpression) -> bool:
     """True when the update only takes attributes or set members away (REMOVE, DELETE)."""
     return all(isinstance(action, RemoveAction | DeleteAction) for action in update.actions)

@@ -61,6 +61,7 @@ from cluster.api.requests import (
 )
 from cluster.api.tables import TableInfo, describe_table_json
 from cluster.api.time_to_live import describe_ttl
+from cluster.api.update_expressions import check_key_unchanged
 from cluster.metadata.catalogue import HASH_SPACE, TableEntry
 from cluster.router import partition_calls
 from cluster.router.batch_operations import BatchOperations
@@ -310,12 +311,7 @@ class DynamoDbService:
         schema = entry.key_schema
         key = validate_key(request.key, schema)
         if request.update is not None:
-            for path in request.update.parse().paths:
-                if path[0] in schema.key_names:
-                    raise ValidationException(
-                        f"One or more parameter values were invalid: Cannot update attribute {path[0]}. "
-                        "This attribute is part of the key"
-                    )
+            check_key_unchanged(request.update.parse(), schema.key_names)
         item_hash = partition_hash(key, schema)
         command = encode_command(
             UpdateCommand(

@@ -35,7 +35,6 @@ from cluster.api.errors import (
     InternalServerError,
     TransactionCanceledException,
     TransactionInProgressException,
-    ValidationException,
     reason_condition_failed,
     reason_conflict,
     reason_none,
@@ -51,6 +50,7 @@ from cluster.api.transaction_commands import (
     TxnPrepareCommand,
     encode_txn_command,
 )
+from cluster.api.update_expressions import check_key_unchanged
 from cluster.metadata.catalogue import TableEntry
 from cluster.metadata.transaction_ledger import CANCEL, COMMIT
 from cluster.router import partition_calls
@@ -205,12 +205,7 @@ class TransactionCoordinator:
             write.condition,
         )
         if write.update is not None:
-            for path in write.update.parse().paths:
-                if path[0] in schema.key_names:
-                    raise ValidationException(
-                        f"One or more parameter values were invalid: Cannot update attribute {path[0]}. "
-                        "This attribute is part of the key"
-                    )
+            check_key_unchanged(write.update.parse(), schema.key_names)
         return _Participant(entry, command, write.return_on_failure)
 
     @staticmethod

@@ -102,6 +102,14 @@ def test_a_transaction_commits_every_item_or_none(client) -> None:  # noqa: ANN0
             {"Delete": {"TableName": "txn-audit", "Key": {"pk": {"S": "twice"}}}},
         ])  # fmt: skip
     assert caught.value.response["Error"]["Message"] == "Transaction request cannot include multiple operations on one item"
+    with pytest.raises(ClientError) as caught:
+        client.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "txn-audit", "Key": {"pk": {"S": "rekey"}}, "UpdateExpression": "SET pk = :n",
+                        "ExpressionAttributeValues": {":n": {"S": "other"}}}},
+        ])  # fmt: skip
+    assert caught.value.response["Error"]["Message"] == (
+        "One or more parameter values were invalid: Cannot update attribute pk. This attribute is part of the key"
+    )
 
 
 def test_a_client_request_token_makes_a_retry_harmless(client) -> None:  # noqa: ANN001
