@@ -30,18 +30,19 @@ CONFLICT = {"status": "txn_conflict"}
 
 
 def item_is_locked(store: ItemStore, partition_hash: int, key: bytes) -> bool:
-    return bool(store.lock_count) and bool(store.locks_on(partition_hash, key))
+    return bool(store.locks_on(partition_hash, key))  # no query at all while the store holds no lock
 
 
 def apply_prepare(store: ItemStore, command: TxnPrepareCommand) -> dict[str, Any]:
     locks = store.locks_on(command.partition_hash, command.key)
+    again = any(txn == command.txn for txn, _ in locks)
+    if not again and locks and (command.kind != READ or any(kind != READ for _, kind in locks)):
+        return CONFLICT
     stored = store.get_sized(command.partition_hash, command.key)
     current = json.loads(stored[0]) if stored is not None else None
-    if any(txn == command.txn for txn, _ in locks):
+    if again:
         # A retried proposal of a prepare that locked already: the item is as that one saw it.
         return {"status": "ok", "again": True, **({"item": current} if command.kind == READ else {})}
-    if locks and (command.kind != READ or any(kind != READ for _, kind in locks)):
-        return CONFLICT
     current_size = stored[1] if stored is not None and stored[1] is not None else item_size_bytes(current or {})
     try:
         match command.kind:
