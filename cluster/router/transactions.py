@@ -100,7 +100,6 @@ class TransactionCoordinator:
         self._new_txn_id = new_txn_id
         # PLANTED BUG txn-commit-without-votes (harness self-tests only): one yes is enough to commit.
         self._commit_without_votes = "txn-commit-without-votes" in cluster.topology.faults_enabled
-        self.counts = {"committed": 0, "cancelled": 0, "unknown": 0, "reads": 0, "reads_cancelled": 0}
         self._background: set[asyncio.Task[Any]] = set()
 
     # ---- TransactWriteItems -----------------------------------------------------------------------
@@ -133,12 +132,10 @@ class TransactionCoordinator:
             votes = [vote for vote in votes if _voted_yes(vote)]
         if not all(_voted_yes(vote) for vote in votes):
             await asyncio.gather(self._finish_all(txn, participants, votes, commit=False), self._decide(txn, CANCEL))
-            self.counts["cancelled"] += 1
             raise self._cancelled(participants, votes)
         if await self._decide(txn, COMMIT) != COMMIT:
             # A janitor took the transaction for abandoned (it took this long) and cancelled it first.
             await self._finish_all(txn, participants, votes, commit=False)
-            self.counts["cancelled"] += 1
             raise TransactionCanceledException([reason_conflict() for _ in participants])
         await self._commit_everywhere(txn, participants)
         return {CONSUMED_UNITS: units}
@@ -150,7 +147,6 @@ class TransactionCoordinator:
             answer = await self.cluster.call_metadata("meta.txn_decide", {"txn": txn, "decision": decision})
         except ApiError:
             if decision == COMMIT:
-                self.counts["unknown"] += 1
                 raise
             return None
         return str(answer.get("decision"))
@@ -158,10 +154,8 @@ class TransactionCoordinator:
     async def _commit_everywhere(self, txn: str, participants: Sequence[_Participant]) -> None:
         """Committed in the ledger: write every item, then tell the ledger they are finished."""
         if not await self._finish_all(txn, participants, [{"status": "ok"}] * len(participants), commit=True):
-            self.counts["unknown"] += 1
             # The janitors finish the items left, but not before this answer: not a success yet.
             raise InternalServerError("transaction committed; some of its items are still being written")
-        self.counts["committed"] += 1
         # Lets a retry under the same token answer at once and the ledger drop the decision sooner; if
         # it is lost, a retry finishes the items again and the ledger keeps the decision longer.
         task = asyncio.ensure_future(self.cluster.call_metadata("meta.txn_finish", {"txn": txn}))
@@ -240,14 +234,11 @@ class TransactionCoordinator:
             self.cluster.admission.charge(participant.entry, "read", 2 * read_units(0, True))
         votes = await self._prepare_all(participants)
         released = await self._finish_all(txn, participants, votes, commit=False, held=True)
-        self.counts["reads"] += 1
         if not all(_voted_yes(vote) for vote in votes):
-            self.counts["reads_cancelled"] += 1
             raise self._cancelled(participants, votes)
         if not released:
             # A lock was gone before its release (a janitor took the read for abandoned) or the release
             # did not answer: the items may not have been current at one moment.
-            self.counts["reads_cancelled"] += 1
             raise TransactionCanceledException([reason_conflict() for _ in participants])
         responses = []
         for get, participant, vote in zip(request.gets, participants, votes, strict=True):
