@@ -599,7 +599,7 @@ class ScrubCoordinator:
     async def _range_keys(self, group_id: str, replica: str, index: int, range_index: int) -> dict[KeyId, str] | None:
         if replica == self.node.process_id:
             digest = self._digest(group_id, index)
-            return digest.keys_in_range(range_index) if digest is not None else None
+            return digest.keys_in_range(range_index) if digest is not None and digest.has_items else None
         try:
             answer = await self.node.peers.get(replica).call(
                 "scrub.keys", {"group": group_id, "index": index, "range": range_index}, timeout_s=PEER_TIMEOUT_S
@@ -672,6 +672,9 @@ class ScrubCoordinator:
         digest = self._digest(group_id, int(params.get("index", -1)))
         if digest is None:
             raise RpcError("Unavailable", f"{self.node.process_id} holds no digest of {group_id} at that index")
+        if not digest.has_items:
+            raise RpcError("Unavailable", f"{self.node.process_id} kept only the checksums of {group_id}'s digest "
+                                          "at that index: a newer marker can repair it")
         range_index = int(params.get("range", -1))
         if not 0 <= range_index < RANGE_COUNT:
             raise RpcError("Invalid", f"scrub.keys: no range {range_index} (0..{RANGE_COUNT - 1})")

@@ -48,6 +48,10 @@ class StateDigest:
     range_items: list[bytes] | None = field(default=None, compare=False)
     item_count: int = field(default=0, compare=False)  # what digesting it scanned: the scrub's cost
 
+    @property
+    def has_items(self) -> bool:
+        return self.range_items is not None
+
     def keys_in_range(self, range_index: int) -> dict[KeyId, str]:
         if self.range_items is None:
             raise ValueError(f"the digest at {self.index} was kept without its item digests")

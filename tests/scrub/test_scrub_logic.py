@@ -12,6 +12,8 @@ from cluster.api.item_commands import PutCommand, encode_command
 from cluster.core.types import Entry
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.scrub.commands import (
+    KEPT_DIGESTS,
+    KEPT_ITEM_DIGESTS,
     ItemRewrite,
     ReplicaScrubState,
     encode_marker,
@@ -167,3 +169,18 @@ def test_a_kept_digest_holds_every_item_digest_in_a_few_dozen_bytes_each() -> No
     assert compared == digest
     with pytest.raises(ValueError, match="without its item digests"):
         compared.keys_in_range(0)
+
+
+def test_only_the_newest_digests_keep_their_item_records_and_every_kept_one_still_compares(tmp_path: Path) -> None:
+    machine = _machine(tmp_path, "n1", [])
+    machine.apply([_put(1, b"a", "one")])
+    markers = list(range(2, 2 + KEPT_DIGESTS + 3))
+    machine.apply([Entry(1, index, encode_marker(False)) for index in markers])
+    digests = machine.scrub.digests  # type: ignore[union-attr]
+    assert list(digests) == markers[-KEPT_DIGESTS:]
+    with_items = [index for index, digest in digests.items() if digest.has_items]
+    assert with_items == markers[-KEPT_ITEM_DIGESTS:]
+    # A digest without its records still answers a round's comparison, with the same checksums.
+    assert {tuple(digest.range_checksums) for digest in digests.values()} == {tuple(digests[markers[-1]].range_checksums)}
+    with pytest.raises(ValueError, match="without its item digests"):
+        digests[markers[-KEPT_DIGESTS]].keys_in_range(0)
