@@ -7,7 +7,7 @@ import sys
 
 BENCHMARKS = (
     "bench.wal_bench", "bench.verify_bench", "bench.toxiproxy_bench", "bench.store_bench", "bench.data_plane_bench",
-    "bench.transaction_bench",
+    "bench.transaction_bench", "bench.index_bench",
     "bench.log_replica_bench", "bench.dynalite_differential", "bench.growth_bench",
 )
 

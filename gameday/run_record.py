@@ -31,7 +31,7 @@ SECTIONS_BEFORE_TIMING = ("log_replicas",)
 # The user's own locustfile (`--locustfile`) records into a history of its own, judged as registers and counters.
 HISTORY_FILES = {
     "register": "history.jsonl", "set": "history-set.jsonl", "bank": "history-bank.jsonl",
-    "list-append": "history-list-append.jsonl", "user": "history-user.jsonl",
+    "list-append": "history-list-append.jsonl", "index": "history-index.jsonl", "user": "history-user.jsonl",
 }
 
 

@@ -36,9 +36,9 @@ __all__ = [
     "shipped_scenarios",
 ]
 
-WORKLOAD_MODELS = ("register", "set", "both", "hot-key", "bank", "list-append", "transactions")
+WORKLOAD_MODELS = ("register", "set", "both", "hot-key", "bank", "list-append", "index", "transactions")
 # The models that run two loads side by side, each recording its own history.
-COMBINED_MODELS = {"both": ("register", "set"), "transactions": ("bank", "list-append")}
+COMBINED_MODELS = {"both": ("register", "set"), "transactions": ("bank", "list-append", "index")}
 
 
 class ScenarioError(Exception):
@@ -83,7 +83,7 @@ class ClusterShape:
 
 @dataclass(frozen=True)
 class Workload:
-    model: str  # "register" | "set" | "both" | "hot-key" | "bank" | "list-append" | "transactions" (both of those)
+    model: str  # "register" | "set" | "both" | "hot-key" | "bank" | "list-append" | "index" | "transactions" (the last three)
     keys: int
     clients: int
     rate_per_client_s: float | None  # operations per second per client; None = as fast as it answers

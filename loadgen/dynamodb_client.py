@@ -67,10 +67,12 @@ def ensure_table(
     timeout_s: float = TABLE_ACTIVE_TIMEOUT_S,
     clock: Callable[[], float] = time.monotonic,
     sort_key: str | None = None,
+    global_index: tuple[dict[str, Any], list[dict[str, str]]] | None = None,
 ) -> None:
-    """Create `table` (hash key `pk`, type S; with `sort_key`, that range key, type N) unless it exists,
-    then wait until it is ACTIVE. A table that exists with another key schema is refused: the workload's
-    items would overwrite one another.
+    """Create `table` (hash key `pk`, type S; with `sort_key`, that range key, type N; with `global_index`,
+    that GSI and its key's attribute definitions) unless it exists, then wait until it is ACTIVE. A table
+    that exists with another key schema or without the index is refused: the workload's items would
+    overwrite one another, or its reads would find no index.
 
     Several processes may race to create it: ResourceInUseException means another won. Connection
     errors and a ResourceNotFound right after creation are retried until the deadline, because an
@@ -84,6 +86,8 @@ def ensure_table(
             status = description["TableStatus"]
             if status == "ACTIVE":
                 _check_key_schema(table, description.get("KeySchema", []), sort_key)
+                if global_index is not None:
+                    _check_index(table, description, global_index[0]["IndexName"])
                 return
             last_problem = f"status {status}"
         except ClientError as error:
@@ -96,8 +100,10 @@ def ensure_table(
                         TableName=table,
                         KeySchema=_key_schema(sort_key),
                         AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}]
-                        + ([{"AttributeName": sort_key, "AttributeType": "N"}] if sort_key else []),
+                        + ([{"AttributeName": sort_key, "AttributeType": "N"}] if sort_key else [])
+                        + (global_index[1] if global_index else []),
                         BillingMode="PAY_PER_REQUEST",
+                        **({"GlobalSecondaryIndexes": [global_index[0]]} if global_index else {}),
                     )
                     continue
                 except ClientError as create_error:
@@ -120,3 +126,10 @@ def _check_key_schema(table: str, schema: list[dict[str, str]], sort_key: str | 
     wanted = _key_schema(sort_key)
     if sorted(map(repr, schema)) != sorted(map(repr, wanted)):
         raise TableNotReadyError(f"table {table!r} exists with key schema {schema}, this workload needs {wanted}")
+
+
+def _check_index(table: str, description: dict[str, Any], index_name: str) -> None:
+    names = [index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])]
+    if index_name not in names:
+        raise TableNotReadyError(f"table {table!r} exists without the global secondary index {index_name!r} "
+                                 f"this workload reads (it has {names or 'none'})")  # fmt: skip

@@ -39,11 +39,12 @@ from loadgen.bank_workload import BankWorkload, bank_setup, execute_bank, open_a
 from loadgen.dynamodb_client import ClientSettings, ensure_table, make_client  # noqa: E402
 from loadgen.dynamodb_operations import SET_SORT_KEY, execute  # noqa: E402
 from loadgen.endpoints import Endpoint, EndpointAssigner, parse_endpoints  # noqa: E402
-from loadgen.final_read import record_final_read_set  # noqa: E402
+from loadgen.final_read import FINAL_READ_WORKLOADS, record_final_read  # noqa: E402
 from loadgen.hot_key_session import HotKeyLoad, HotKeyOptions, HotUserRole, add_hot_key_options  # noqa: E402
+from loadgen.index_workload import GLOBAL_INDEX, INDEX_ATTRIBUTES, IndexWorkload, execute_index  # noqa: E402
 from loadgen.list_append_workload import ListAppendWorkload, execute_list_append  # noqa: E402
 from loadgen.locust_requests import fire_request  # noqa: E402
-from loadgen.operations import UniqueValues  # noqa: E402
+from loadgen.operations import WORKLOADS, UniqueValues  # noqa: E402
 from loadgen.recording import CompletedOperation, ProcessNumbers, run_recorded  # noqa: E402
 from loadgen.register_workload import RegisterWeights, RegisterWorkload  # noqa: E402
 from loadgen.set_workload import SetWorkload  # noqa: E402
@@ -56,12 +57,13 @@ REQUEST_TYPE = "dynamodb"
 
 @events.init_command_line_parser.add_listener
 def add_options(parser: Any) -> None:
-    parser.add_argument("--workload", choices=["register", "set", "hot-key", "bank", "list-append"], default="register",
+    parser.add_argument("--workload", choices=list(WORKLOADS), default="register",
                         env_var="LOADGEN_WORKLOAD",
                         help="register (read/write/cas), set (add + final read-set), hot-key (register users on "
                              "cold keys + hot users on one partition's keys, loadgen/hot_key_workload.py) or bank "
                              "(transactional transfers between --keys accounts and reads of them all) or list-append (transactions "
-                             "appending to and reading lists at --keys keys, judged as Elle does)")
+                             "appending to and reading lists at --keys keys, judged as Elle does) or index (items "
+                             "moved between the keys of a global secondary index, Queries of it and a final read)")
     parser.add_argument("--endpoints", default=None, env_var="LOADGEN_ENDPOINTS",
                         help="NAME=URL,NAME=URL (or URL,URL): each user is bound to one, round robin; "
                              "default: --host alone")
@@ -155,13 +157,16 @@ class LoadSession:
         self.processes = ProcessNumbers(block)
         values = UniqueValues(block)
         rng = random.Random(options.seed + worker_index)
-        self.workload: RegisterWorkload | SetWorkload | BankWorkload | ListAppendWorkload
+        self.workload: RegisterWorkload | SetWorkload | BankWorkload | ListAppendWorkload | IndexWorkload
         self.hot_key: HotKeyLoad | None = None
         if options.hot_key is not None:
             self.hot_key = options.hot_key.start(options.keys, options.weights, values, rng, self.history)
             self.workload = self.hot_key.cold
         elif options.workload == "register":
             self.workload = RegisterWorkload(options.keys, options.weights, values, rng)
+        elif options.workload == "index":
+            weights = options.weights
+            self.workload = IndexWorkload(options.keys, values, rng, weights.read, weights.write + weights.cas)
         elif options.workload == "list-append":
             weights = options.weights
             self.workload = ListAppendWorkload(options.keys, values, rng, weights.read, weights.write + weights.cas)
@@ -191,7 +196,10 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     else:
         worker_index, history_path = 0, options.history_path
     session = LoadSession(options, worker_index, history_path)
-    ensure_table(session.client, options.table, sort_key=SET_SORT_KEY if options.workload == "set" else None)
+    ensure_table(
+        session.client, options.table, sort_key=SET_SORT_KEY if options.workload == "set" else None,
+        global_index=(GLOBAL_INDEX, INDEX_ATTRIBUTES) if options.workload == "index" else None,
+    )
     if isinstance(session.workload, BankWorkload):
         open_accounts(session.client, options.table, session.workload.accounts)
         session.history.write({"process": WORKLOAD_PROCESS, "type": "info", "f": BANK_SETUP, "value": bank_setup(options.keys)})
@@ -208,15 +216,15 @@ def on_test_stop(environment: Environment, **_: Any) -> None:
     session = _session
     if session is None or isinstance(environment.runner, MasterRunner | WorkerRunner):
         return
-    if session.options.workload != "set" or session.final_read_done:
+    if session.options.workload not in FINAL_READ_WORKLOADS or session.final_read_done:
         return
     session.final_read_done = True
-    completed = record_final_read_set(
-        session.client, session.options.table, session.history, session.endpoints[0].name
+    completed = record_final_read(
+        session.options.workload, session.client, session.options.table, session.history, session.endpoints[0].name
     )
+    assert completed is not None
     fire_request_event(environment, completed)
-    size = len(completed.value) if completed.outcome == "ok" else None
-    logger.info("loadgen: final read-set %s, %s elements", completed.outcome, size)
+    logger.info("loadgen: final %s %s", completed.operation.function, completed.outcome)
 
 
 @events.quit.add_listener
@@ -265,6 +273,8 @@ class DynamoDbUser(User):
             action = lambda: execute_bank(client, session.options.table, accounts, operation)  # noqa: E731
         elif isinstance(workload, ListAppendWorkload):
             action = lambda: execute_list_append(client, session.options.table, operation)  # noqa: E731
+        elif isinstance(workload, IndexWorkload):
+            action = lambda: execute_index(client, session.options.table, operation)  # noqa: E731
         else:
             action = lambda: execute(client, session.options.table, operation)  # noqa: E731
         completed = run_recorded(session.history, self.process, operation, action, extra=endpoint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+WORKLOADS = ("register", "set", "hot-key", "bank", "list-append", "index")  # what a load process can run
 VALUES_PER_BLOCK = 1_000_000_000_000  # one block of unique values per load process (worker)
 
 

@@ -16,7 +16,7 @@ from botocore import exceptions as botocore_exceptions
 Outcome = Literal["ok", "fail", "info"]
 
 # Functions that change nothing: any error means the read simply did not happen.
-READ_FUNCTIONS = frozenset({"read", "read-set"})
+READ_FUNCTIONS = frozenset({"read", "read-set", "read-index"})
 
 # DynamoDB error codes that mean "rejected before execution" (or, for the conditional check,
 # "evaluated and did not apply"). A 4xx code outside this list is also a rejection by

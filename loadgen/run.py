@@ -30,8 +30,9 @@ from pathlib import Path
 
 from loadgen.dynamodb_client import ClientSettings, make_client
 from loadgen.endpoints import format_endpoints
-from loadgen.final_read import record_final_read_set
+from loadgen.final_read import FINAL_READ_WORKLOADS, record_final_read
 from loadgen.history_merge import merge_histories
+from loadgen.operations import WORKLOADS
 from loadgen.register_workload import RegisterWeights
 from verify.history import HistoryWriter, read_history
 from verify.operations import pair_operations
@@ -168,11 +169,11 @@ class LoadRun:
     def _collect(self, exit_codes: dict[str, int]) -> LoadResult:
         shard_directory = self.out_dir / SHARD_DIRECTORY
         shard_directory.mkdir(parents=True, exist_ok=True)
-        if self.workload == "set" and len(self._processes) > 1:
-            # Master/worker mode: every worker has exited, so the read sees every ok add.
+        if self.workload in FINAL_READ_WORKLOADS and len(self._processes) > 1:
+            # Master/worker mode: every worker has exited, so the read sees every ok write.
             client = make_client(ClientSettings(self.host, read_timeout_s=READ_TIMEOUT_S))
             with HistoryWriter(shard_directory / f"{SHARD_STEM}.final.jsonl") as history:
-                record_final_read_set(client, self.table, history, next(iter(self.endpoints)))
+                record_final_read(self.workload, client, self.table, history, next(iter(self.endpoints)))
         shard_paths = sorted(shard_directory.glob(f"{SHARD_STEM}*.jsonl"))
         history_path = self.out_dir / "history.jsonl"
         merge_histories(shard_paths, history_path)
@@ -305,9 +306,6 @@ def run_load(
         spawn_rate=spawn_rate, weights=weights, wait_ms=wait_ms, seed=seed, workload_arguments=workload_arguments,
     ) as run:  # fmt: skip
         return run.wait()
-
-
-WORKLOADS = ("register", "set", "hot-key", "bank", "list-append")
 
 
 def _free_port() -> int:

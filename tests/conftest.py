@@ -33,6 +33,7 @@ OUTCOME_ONLY_CLUSTER_MODULES = (
     "tests/cluster/test_cluster_api_round_trip.py",
     "tests/cluster/test_cluster_data_plane.py",
     "tests/cluster/test_cluster_data_plane_pynamodb.py",
+    "tests/cluster/test_cluster_indexes.py",
     "tests/cluster/test_cluster_metrics.py",
     "tests/cluster/test_cluster_resource_sampling.py",
     "tests/cluster/test_cluster_transactions.py",

@@ -7,6 +7,7 @@ from typing import Any
 
 from verify.bank_checker import BankResult
 from verify.history import thaw
+from verify.index_checker import IndexResult
 from verify.linearizability import UNKNOWN, Validity
 from verify.list_append_checker import ListAppendResult
 from verify.register_checker import RegisterKeyResult
@@ -149,6 +150,27 @@ def bank_verdict(result: BankResult, nemesis_event_count: int) -> dict[str, Any]
         "total_source": result.total_source,
         "read_count": result.read_count,
         "transfer_counts": result.transfer_counts,
+        "nemesis_event_count": nemesis_event_count,
+        "anomaly_counts": dict(result.anomaly_counts),
+        "anomalies": result.anomalies,
+    }
+
+
+def index_verdict(result: IndexResult, nemesis_event_count: int) -> dict[str, Any]:
+    verdict: dict[str, Any] = {"valid": result.validity}
+    if result.reason:
+        verdict["reason"] = result.reason
+    median, worst = result.lag_median_s, result.lag_max_s
+    return verdict | {
+        "model": "index",
+        "write_counts": result.write_counts,
+        "read_count": result.read_count,
+        "converged_after_s": result.converged_after_s,
+        "lag_samples": len(result.lag_samples),
+        "lag_median_s": None if median is None else round(median, 4),
+        "lag_max_s": None if worst is None else round(worst, 4),
+        # For the report's plot: (the write's completion in the history's seconds, lag), at most ~2,000 points.
+        "lag_over_time": [[round(at, 3), round(lag, 4)] for at, lag in result.lag_samples[:: max(1, len(result.lag_samples) // 2000)]],
         "nemesis_event_count": nemesis_event_count,
         "anomaly_counts": dict(result.anomaly_counts),
         "anomalies": result.anomalies,

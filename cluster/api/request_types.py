@@ -12,6 +12,7 @@ from typing import Any
 from cluster.api.attribute_values import Item, KeySchema
 from cluster.api.expressions import Condition, parse_condition
 from cluster.api.projection import DocumentPath
+from cluster.api.secondary_indexes import IndexSpec
 from cluster.api.update_expressions import UpdateExpression, parse_update
 
 # ---------------------------------------------------------------------------- conditions
@@ -81,6 +82,10 @@ class CreateTableRequest:
     read_capacity_units: int | None
     write_capacity_units: int | None
     partition_count: int | None
+    indexes: tuple[IndexSpec, ...] = ()  # GSIs, then LSIs, each in request order
+    # Every defined attribute's type (the table's and the indexes' keys) when the table has indexes; None
+    # without: then they are the table key's (key_schema.key_types()).
+    attribute_definitions: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,8 @@ class ScanRequest:
     select_count: bool
     segment: int = 0
     total_segments: int = 1
+    select: str = "ALL_ATTRIBUTES"  # select_count is select == "COUNT"
+    index_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,7 @@ class QueryRequest:
     filter: ConditionSource | None
     projection: tuple[DocumentPath, ...] | None
     select: str
+    index_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cluster.api.attribute_values import KeySchema
 from cluster.api.requests import CreateTableRequest
+from cluster.api.secondary_indexes import IndexSpec, describe_indexes
 
 TABLE_STATUSES = ("CREATING", "ACTIVE", "DELETING", "UPDATING")
 
@@ -24,6 +25,12 @@ class TableInfo:
     partition_count: int
     item_count: int = 0
     size_bytes: int = 0
+    indexes: list[dict[str, Any]] = field(default_factory=list)  # IndexSpec.to_json() of each, GSIs first
+    # Every defined attribute's type (the table's and the indexes' keys); None: the table key's only.
+    attribute_definitions: dict[str, str] | None = None
+
+    def index_specs(self) -> list[IndexSpec]:
+        return [IndexSpec.from_json(spec) for spec in self.indexes]
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -34,6 +41,9 @@ class TableInfo:
     def from_json(cls, data: dict[str, Any]) -> TableInfo:
         fields = dict(data)
         fields["key_schema"] = KeySchema.from_json(data["key_schema"])
+        # Tables created before secondary indexes have neither field.
+        fields["indexes"] = [dict(spec) for spec in data.get("indexes") or []]
+        fields["attribute_definitions"] = data.get("attribute_definitions")
         return cls(**fields)
 
 
@@ -53,6 +63,8 @@ def table_info_from_request(
         read_capacity_units=request.read_capacity_units or 0,
         write_capacity_units=request.write_capacity_units or 0,
         partition_count=request.partition_count or default_partition_count,
+        indexes=[spec.to_json() for spec in request.indexes],
+        attribute_definitions=dict(request.attribute_definitions) if request.attribute_definitions else None,
     )
 
 
@@ -68,12 +80,13 @@ def describe_table_json(
     key_schema = [{"AttributeName": schema.hash_name, "KeyType": "HASH"}]
     if schema.range_name is not None:
         key_schema.append({"AttributeName": schema.range_name, "KeyType": "RANGE"})
-    attribute_definitions = [
-        {"AttributeName": name, "AttributeType": type_name} for name, type_name in schema.key_types().items()
-    ]
+    # The table key's first, then the indexes' (AWS lists them sorted by name; ours keep the older order).
+    types = {**schema.key_types(), **(table.attribute_definitions or {})}
+    attribute_definitions = [{"AttributeName": name, "AttributeType": type_name} for name, type_name in types.items()]
     billing_summary: dict[str, Any] = {"BillingMode": table.billing_mode}
     if table.billing_mode == "PAY_PER_REQUEST":
         billing_summary["LastUpdateToPayPerRequestDateTime"] = table.creation_time_s
+    arn = table_arn(table.name, region, account)
     return {
         "AttributeDefinitions": attribute_definitions,
         "TableName": table.name,
@@ -87,8 +100,9 @@ def describe_table_json(
         },
         "TableSizeBytes": table.size_bytes,
         "ItemCount": table.item_count,
-        "TableArn": table_arn(table.name, region, account),
+        "TableArn": arn,
         "TableId": table.table_id,
         "BillingModeSummary": billing_summary,
         "DeletionProtectionEnabled": False,
+        **describe_indexes(table.index_specs(), table.status, arn),
     }

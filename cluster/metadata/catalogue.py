@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cluster.api.attribute_values import KeySchema
+from cluster.api.index_entries import IndexedTable
+from cluster.api.secondary_indexes import GLOBAL, IndexSpec
 
 HASH_SPACE = 1 << 64
 _TABLE_ID_NAMESPACE = uuid.UUID("6f1c2a52-6a43-4d7c-9b7e-0c4d52a7e9b1")
@@ -55,6 +57,8 @@ class TableEntry:
     splits: list[dict[str, Any]] = field(default_factory=list)
     # Time to Live (cluster/api/time_to_live.py): {"attribute": name} while enabled, None while disabled.
     ttl: dict[str, Any] | None = None
+    # Each global secondary index's own partitions (its spec is in table["indexes"]); they never split.
+    index_partitions: dict[str, list[PartitionInfo]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -64,12 +68,36 @@ class TableEntry:
     def key_schema(self) -> KeySchema:
         return KeySchema.from_json(self.table["key_schema"])
 
+    @property
+    def index_specs(self) -> list[IndexSpec]:
+        return [IndexSpec.from_json(spec) for spec in self.table.get("indexes") or []]
+
+    def global_indexes(self) -> list[IndexSpec]:
+        return [spec for spec in self.index_specs if spec.kind == GLOBAL]
+
+    def indexed_table(self) -> IndexedTable | None:
+        """What the table's partitions must know to maintain its GSIs; None without any."""
+        specs = tuple(self.global_indexes())
+        return IndexedTable(self.key_schema, specs) if specs else None
+
+    def index_view(self, index_name: str) -> TableEntry:
+        """The entry as a global secondary index's reads route: its partitions in place of the table's."""
+        return TableEntry(self.table, self.index_partitions[index_name])
+
+    def all_partitions(self) -> list[PartitionInfo]:
+        """The table's partitions and its indexes': every group the table owns."""
+        return [*self.partitions, *(p for partitions in self.index_partitions.values() for p in partitions)]
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"table": self.table, "partitions": [p.to_json() for p in self.partitions]}
         if self.splits:  # absent = none, so entries of tables never split read as before
             data["splits"] = [dict(split) for split in self.splits]
         if self.ttl:  # likewise
             data["ttl"] = dict(self.ttl)
+        if self.index_partitions:  # likewise
+            data["index_partitions"] = {
+                name: [p.to_json() for p in partitions] for name, partitions in self.index_partitions.items()
+            }
         return data
 
     @classmethod
@@ -79,7 +107,9 @@ class TableEntry:
             [PartitionInfo.from_json(p) for p in data["partitions"]],
             [dict(split) for split in data.get("splits") or []],
             dict(data["ttl"]) if data.get("ttl") else None,
-        )
+            {name: [PartitionInfo.from_json(p) for p in partitions]
+             for name, partitions in (data.get("index_partitions") or {}).items()},
+        )  # fmt: skip
 
     def pending_split(self) -> dict[str, Any] | None:
         return next((split for split in self.splits if split.get("state") == "pending"), None)
@@ -101,7 +131,7 @@ def placement_load(existing: list[TableEntry]) -> tuple[Counter[str], Counter[st
     leader_load: Counter[str] = Counter()
     replica_load: Counter[str] = Counter()
     for entry in existing:
-        for partition in entry.partitions:
+        for partition in entry.all_partitions():
             leader_load[partition.members[0]] += 1
             replica_load.update(partition.members)
     return leader_load, replica_load
@@ -140,15 +170,31 @@ def place_partitions(
     partition_count: int,
     nodes: list[NodePlacement],
     existing: list[TableEntry],
+    group_prefix: str = "",
 ) -> list[PartitionInfo]:
+    """`group_prefix` tells an index's groups from the table's (the table's have none)."""
     leader_load, replica_load = placement_load(existing)
     partitions: list[PartitionInfo] = []
     for index in range(partition_count):
         members = place_members(nodes, nodes, leader_load, replica_load)
         start = index * HASH_SPACE // partition_count
         end = (index + 1) * HASH_SPACE // partition_count
-        partitions.append(PartitionInfo(f"{table_id[:8]}-p{index}", index, start, end, members))
+        partitions.append(PartitionInfo(f"{table_id[:8]}-{group_prefix}p{index}", index, start, end, members))
     return partitions
+
+
+def place_table(
+    table_id: str, partition_count: int, index_names: list[str], nodes: list[NodePlacement], existing: list[TableEntry]
+) -> tuple[list[PartitionInfo], dict[str, list[PartitionInfo]]]:
+    """A new table's partitions and its global secondary indexes' (as many each), spread together."""
+    placed = list(existing)
+    partitions = place_partitions(table_id, partition_count, nodes, placed)
+    placed.append(TableEntry({}, partitions))
+    index_partitions: dict[str, list[PartitionInfo]] = {}
+    for number, name in enumerate(index_names):
+        index_partitions[name] = place_partitions(table_id, partition_count, nodes, placed, f"i{number}")
+        placed.append(TableEntry({}, index_partitions[name]))
+    return partitions, index_partitions
 
 
 def with_item_stats(entry: TableEntry, stats: Mapping[str, tuple[int, int]]) -> dict[str, Any]:

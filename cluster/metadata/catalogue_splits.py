@@ -48,6 +48,9 @@ def begin_split(
         return {"status": "busy", "message": f"table {entry.name} is already splitting {pending['parent']}"}
     if entry.table.get("status") != "ACTIVE":
         return {"status": "invalid", "message": f"table {entry.name} is {entry.table.get('status')}, not ACTIVE"}
+    if entry.global_indexes():
+        # A moved item's index changes could then come from two partitions in either order.
+        return {"status": "invalid", "message": f"table {entry.name} has global secondary indexes: it does not split"}
     parent = next((p for p in entry.partitions if p.group_id == parent_group), None)
     if parent is None:
         return {"status": "invalid", "message": f"table {entry.name} has no partition {parent_group}"}

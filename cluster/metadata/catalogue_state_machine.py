@@ -13,7 +13,7 @@ from cluster.api.errors import ApiError
 from cluster.api.tables import TableInfo
 from cluster.api.time_to_live import change_ttl
 from cluster.core.types import Entry
-from cluster.metadata.catalogue import NodePlacement, TableEntry, place_partitions, table_id_for
+from cluster.metadata.catalogue import NodePlacement, TableEntry, place_table, table_id_for
 from cluster.metadata.catalogue_splits import begin_split, finish_split
 from cluster.metadata.transaction_ledger import TransactionLedger
 from cluster.storage.sqlite_copies import copy_database, replace_database_file
@@ -110,9 +110,14 @@ class CatalogueStateMachine:
                 read_capacity_units=int(command.get("read_capacity_units") or 0),
                 write_capacity_units=int(command.get("write_capacity_units") or 0),
                 partition_count=partition_count,
+                indexes=[dict(spec) for spec in command.get("indexes") or []],
+                attribute_definitions=command.get("attribute_definitions"),
             )
-            partitions = place_partitions(table_id, partition_count, self.nodes, list(self.tables.values()))
-            entry = TableEntry(table.to_json(), partitions)
+            global_names = [spec.name for spec in TableEntry(table.to_json()).global_indexes()]
+            partitions, index_partitions = place_table(
+                table_id, partition_count, global_names, self.nodes, list(self.tables.values())
+            )
+            entry = TableEntry(table.to_json(), partitions, index_partitions=index_partitions)
             self._save(entry)
             return {"status": "ok", "table": entry.to_json()}
         if op == "activate_table":

@@ -59,6 +59,7 @@ class MetadataServer(ReplicaHost):
         self.leader_reports: dict[str, tuple[str, int, float]] = {}
         # group -> (items, bytes) as its leader last counted them: DescribeTable's ItemCount and TableSizeBytes.
         self.partition_stats: dict[str, tuple[int, int]] = {}
+        self.index_settings: dict[str, str] = {}  # base partition -> fingerprint of the GSIs it maintains
         self._activations_in_flight: set[str] = set()
         # Read requests served, for the metadata-load plots: routers' per-table lookups and full catalogues.
         self.lookups_served = 0
@@ -136,7 +137,7 @@ class MetadataServer(ReplicaHost):
         return {
             "status": "ok",
             "table": entry.to_json(),
-            "leaders": {p.group_id: leaders[p.group_id] for p in entry.partitions if p.group_id in leaders},
+            "leaders": {p.group_id: leaders[p.group_id] for p in entry.all_partitions() if p.group_id in leaders},
         }
 
     async def node_report(self, params: dict[str, Any]) -> Any:
@@ -151,17 +152,26 @@ class MetadataServer(ReplicaHost):
             if previous is None or int(term) >= previous[1] or now - previous[2] > LEADER_REPORT_TTL_S:
                 self.leader_reports[group_id] = (node_id, int(term), now)
         self._note_stats(leading, params.get("stats"))
+        self._note_index_settings(leading, params.get("index_settings"))
         self._activate_ready_tables()
         self._purge_old_decisions()
         self.splits.on_node_report(params.get("consumption"), self.group.is_leader)
         assignments, splits = self.splits.report_answer(node_id)
         for entry in self.catalogue.tables.values():
+            indexed = entry.indexed_table()
             for partition in entry.partitions:
                 if node_id in partition.members:
-                    assignments.append(
-                        {"group_id": partition.group_id, "members": partition.members, "table": entry.name,
-                         "ttl_attribute": entry.ttl["attribute"] if entry.ttl else None}
-                    )  # fmt: skip
+                    assignment = {"group_id": partition.group_id, "members": partition.members, "table": entry.name,
+                                  "ttl_attribute": entry.ttl["attribute"] if entry.ttl else None}
+                    if indexed is not None:  # what its leader keeps the GSIs with (cluster/node/index_propagator.py)
+                        assignment["indexes"] = indexed.to_json()
+                        assignment["index_partitions"] = entry.to_json()["index_partitions"]
+                    assignments.append(assignment)
+            for partitions in entry.index_partitions.values():
+                assignments.extend(
+                    {"group_id": p.group_id, "members": p.members, "table": entry.name, "ttl_attribute": None}
+                    for p in partitions if node_id in p.members
+                )  # fmt: skip
         return {"assignments": assignments, "authoritative": True, "splits": splits}
 
     def _note_stats(self, leading: dict[str, Any], stats: Any) -> None:
@@ -172,12 +182,24 @@ class MetadataServer(ReplicaHost):
                     and all(isinstance(number, int) and number >= 0 for number in value)):
                 self.partition_stats[group_id] = (value[0], value[1])
 
+    def _note_index_settings(self, leading: dict[str, Any], settings: Any) -> None:
+        """Which GSI settings each led partition applied (an IndexedTable fingerprint), as its leader says."""
+        if isinstance(settings, dict):
+            for group_id, fingerprint in settings.items():
+                if group_id in leading and isinstance(fingerprint, str):
+                    self.index_settings[group_id] = fingerprint
+
     def _activate_ready_tables(self) -> None:
         leaders = self._fresh_leaders()
         for entry in self.catalogue.tables.values():
             if entry.table["status"] != "CREATING" or entry.name in self._activations_in_flight:
                 continue
-            if all(partition.group_id in leaders for partition in entry.partitions):
+            indexed = entry.indexed_table()
+            if indexed is not None and any(
+                self.index_settings.get(p.group_id) != indexed.fingerprint() for p in entry.partitions
+            ):
+                continue  # a write taken before its partition knew the GSIs would never reach them
+            if all(partition.group_id in leaders for partition in entry.all_partitions()):
                 self._activations_in_flight.add(entry.name)
                 command = {"op": "activate_table", "name": entry.name, "table_id": entry.table["table_id"]}
                 task = asyncio.ensure_future(self._propose(command))

@@ -131,8 +131,8 @@ class SplitPolicy:
         for entry in tables.values():
             if entry.table.get("status") != "ACTIVE" or entry.pending_split() is not None:
                 continue
-            if len(entry.partitions) >= self.settings.max_partitions:
-                continue
+            if len(entry.partitions) >= self.settings.max_partitions or entry.global_indexes():
+                continue  # full, or it cannot split (catalogue_splits.begin_split)
             last = self._last_split_s.get(entry.name)
             if last is not None and now_s - last < self.settings.cooldown_s:
                 continue

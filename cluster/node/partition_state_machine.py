@@ -22,8 +22,10 @@ from cluster.api.item_commands import (
 )
 from cluster.api.item_writes import apply_delete, apply_put, apply_update, update_return_attributes
 from cluster.api.key_conditions import StoreBounds
+from cluster.api.secondary_indexes import check_index_keys
 from cluster.api.transaction_commands import TXN_OPS, TxnCommand, TxnPrepareCommand, decode_txn_command
 from cluster.core.types import Entry
+from cluster.node.index_maintenance import INDEX_OPS, IndexMaintenance
 from cluster.node.partition_splits import SplitState
 from cluster.node.transaction_participant import CONFLICT, apply_finish, apply_prepare, item_is_locked
 from cluster.scrub.commands import ReplicaScrubState
@@ -45,6 +47,7 @@ class PartitionStateMachine:
         self.store = ItemStore(directory / "items.sqlite")
         self.scrub = scrub
         self.splits = SplitState(self.store)
+        self.indexes = IndexMaintenance(self.store)
         self._before_apply = before_apply
 
     @property
@@ -68,6 +71,7 @@ class PartitionStateMachine:
                         )
         except BaseException:
             self.splits.reload()  # memory may be ahead of the rolled-back transaction
+            self.indexes.reload()
             raise
         return results
 
@@ -77,11 +81,13 @@ class PartitionStateMachine:
             op = str(decoded["op"])
             if op.startswith("split_"):
                 return self.splits.apply(index, decoded)
+            if op in INDEX_OPS:
+                return self.indexes.apply(decoded)
             if op in TXN_OPS:
-                return self._apply_txn(decode_txn_command(decoded))
+                return self._apply_txn(decode_txn_command(decoded), index)
             command = decode_item_command(decoded)
             if isinstance(command, BatchCommand):
-                return self._apply_batch(command)
+                return self._apply_batch(command, index)
             moved_to = self.splits.moved_child(command.partition_hash)
             if moved_to is not None:
                 # Certainly not applied: the router looks the table up again and sends it to the child.
@@ -100,6 +106,9 @@ class PartitionStateMachine:
                     outcome = apply_update(
                         command.update, command.condition, current, command.key_item, current_size
                     )
+            if self.indexes.table is not None and outcome.new_item is not None and outcome.changed:
+                # An update can give an index key attribute a wrong type: refused as DynamoDB refuses it.
+                check_index_keys(outcome.new_item, self.indexes.table.specs)
         except ApiError as error:
             # Deterministic on every replica, so rejecting here keeps replicas equal.
             return {"status": "invalid", "message": error.message}
@@ -114,6 +123,7 @@ class PartitionStateMachine:
             else:
                 item_json = json.dumps(outcome.new_item, separators=(",", ":"))
                 self.store.put(command.partition_hash, command.key, item_json, new_size)
+            self.indexes.record(index, 0, command.key, current, outcome.new_item)
         # What the write costs (ReturnConsumedCapacity): the larger of the old and new item.
         write_bytes = max(current_size, new_size)
         if isinstance(command, UpdateCommand):
@@ -121,16 +131,21 @@ class PartitionStateMachine:
             return {"status": "ok", "attributes": attributes, "write_bytes": write_bytes}
         return {"status": "ok", "old": current if command.return_old else None, "write_bytes": write_bytes}
 
-    def _apply_txn(self, command: TxnCommand) -> dict[str, Any]:
+    def _apply_txn(self, command: TxnCommand, index: int) -> dict[str, Any]:
         moved_to = self.splits.moved_child(command.partition_hash)
         if moved_to is not None:
             # A fence waits until its range holds no lock, so a moved item holds none here.
             return {"status": "moved", "child": moved_to}
         if isinstance(command, TxnPrepareCommand):
             return apply_prepare(self.store, command)
-        return apply_finish(self.store, command)
+        if self.indexes.table is None:
+            return apply_finish(self.store, command)
+        old = self.get(command.partition_hash, command.key)
+        result = apply_finish(self.store, command)
+        self.indexes.record(index, 0, command.key, old, self.get(command.partition_hash, command.key))
+        return result
 
-    def _apply_batch(self, command: BatchCommand) -> dict[str, Any]:
+    def _apply_batch(self, command: BatchCommand, index: int) -> dict[str, Any]:
         """BatchWriteItem's puts and deletes for this partition, all in this one log entry."""
         for write in command.writes:
             moved_to = self.splits.moved_child(write.partition_hash)
@@ -138,12 +153,15 @@ class PartitionStateMachine:
                 return {"status": "moved", "child": moved_to}  # none applied: the router regroups them all
         if any(item_is_locked(self.store, write.partition_hash, write.key) for write in command.writes):
             return CONFLICT  # none applied: the router returns them all as unprocessed
+        changes = 0
         for write in command.writes:
+            old = self.get(write.partition_hash, write.key) if self.indexes.table is not None else None
             if write.item is None:
                 self.store.delete(write.partition_hash, write.key)
             else:
                 item_json = json.dumps(write.item, separators=(",", ":"))
                 self.store.put(write.partition_hash, write.key, item_json, item_size_bytes(write.item))
+            changes = self.indexes.record(index, changes, write.key, old, write.item)
         return {"status": "ok"}
 
     # ---- snapshots (cluster/replication/snapshot_files.py) --------------------------------------
@@ -161,6 +179,7 @@ class PartitionStateMachine:
         replace_database_file(path, source)
         self.store = ItemStore(path)
         self.splits = SplitState(self.store)
+        self.indexes = IndexMaintenance(self.store)
         if self.store.applied_index != index:
             raise ValueError(f"snapshot {source} holds applied index {self.store.applied_index}, not {index}")
 

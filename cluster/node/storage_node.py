@@ -23,6 +23,7 @@ from cluster.admission.partition_admission import Kind, PartitionAdmission
 from cluster.api.attribute_values import item_size_bytes
 from cluster.api.key_conditions import StoreBounds
 from cluster.metadata.metadata_server import METADATA_GROUP
+from cluster.node.index_propagator import IndexPropagator
 from cluster.node.log_replica_manager import LogReplicaManager
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.node.planted_apply_crash import PlantedApplyCrash
@@ -99,6 +100,7 @@ class StorageNode(ReplicaHost):
         self.split_driver = SplitDriver(self)
         self.ttl = TtlSweeper(self)
         self.janitor = TransactionJanitor(self)
+        self.index_propagator = IndexPropagator(self)
         for method, handler in (
             ("node.open_log_replica", self.log_replicas.handle_open),
             ("node.drop_log_replica", self.log_replicas.handle_drop),
@@ -132,6 +134,7 @@ class StorageNode(ReplicaHost):
         await self.split_driver.stop()
         await self.ttl.stop()
         await self.janitor.stop()
+        await self.index_propagator.stop()
         await super().stop()
 
     # ---- groups -------------------------------------------------------------------------------
@@ -252,6 +255,7 @@ class StorageNode(ReplicaHost):
         self.log_replicas.on_tick()
         self.ttl.on_tick()
         self.janitor.on_tick()
+        self.index_propagator.on_tick()
 
     async def _partition_stats(self, leading: dict[str, int]) -> dict[str, list[int]]:
         """[items, bytes] of each partition this node leads, recounted every STATS_REFRESH_TICKS (in a
@@ -300,6 +304,7 @@ class StorageNode(ReplicaHost):
         params = {
             "node": self.process_id, "leading": leading, "stats": stats,
             "consumption": self.admission.consumption(set(leading), time.monotonic()),
+            "index_settings": self.index_propagator.settings_report(leading),
         }  # fmt: skip
         try:  # one pass over the metadata replicas: the next report comes soon enough
             response = await call_leader(
@@ -320,6 +325,7 @@ class StorageNode(ReplicaHost):
                 self.open_group(group_id, members)
         if response.get("authoritative"):
             self.ttl.on_assignments(response.get("assignments", []))
+            self.index_propagator.on_assignments(response.get("assignments", []))
             # Log replicas are the groups' own business, not the catalogue's: their leaders remove them.
             for group_id in [g for g in self.groups if g not in assigned and not self.is_log_replica(g)]:
                 log.info("dropping replica of %s: its table is gone", group_id)
@@ -479,4 +485,5 @@ class StorageNode(ReplicaHost):
             "splits": self.split_driver.status(),
             "ttl": self.ttl.status(),
             "transactions": self.janitor.status(),
+            "indexes": self.index_propagator.status(),
         }

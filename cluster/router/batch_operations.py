@@ -39,6 +39,7 @@ from cluster.api.errors import (
 from cluster.api.item_commands import BatchCommand, LocatedWrite, encode_command
 from cluster.api.projection import project
 from cluster.api.requests import BatchGetItemRequest, BatchWrite, BatchWriteItemRequest
+from cluster.api.secondary_indexes import check_index_keys
 from cluster.metadata.catalogue import PartitionInfo, TableEntry
 from cluster.router import partition_calls
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
@@ -188,6 +189,10 @@ class BatchOperations:
             ]
             if len({each.encoded_key for each in located}) != len(located):
                 raise ValidationException("Provided list of item keys contains duplicates")
+            global_indexes = entry.global_indexes()
+            for write in writes:
+                if write.item is not None and global_indexes:
+                    check_index_keys(write.item, global_indexes)
             calls.append((entry, located, self._write_call(entry, writes)))
         done, failed = await _every_table(self.cluster, calls)
         # A partition whose share touched an item a transaction holds applied none of it: unprocessed.

@@ -138,11 +138,17 @@ class ClusterClient:
         decision = self.cache.on_request(name, time.monotonic())
         if decision.lookup == "async":
             self._lookups_pending.set()
-        if decision.entry is not None:
-            return decision.entry
-        entry = await self._lookup(name, consistent=True, timeout_s=ROUTE_BUDGET_S)
+        entry = decision.entry
         if entry is None:
-            raise ResourceNotFoundException(f"Requested resource not found: Table: {name} not found")
+            entry = await self._lookup(name, consistent=True, timeout_s=ROUTE_BUDGET_S)
+            if entry is None:
+                raise ResourceNotFoundException(f"Requested resource not found: Table: {name} not found")
+        if entry.table.get("status") == "CREATING" and entry.global_indexes():
+            # Its partitions may not know its GSIs yet, and a write they took would never reach them: as in
+            # DynamoDB, a table is not there for items until it is ACTIVE. The cache may be behind: ask.
+            entry = await self.refresh_table(name)
+            if entry.table.get("status") == "CREATING":
+                raise ResourceNotFoundException("Requested resource not found")
         return entry
 
     async def _lookup(self, name: str, *, consistent: bool, timeout_s: float) -> TableEntry | None:

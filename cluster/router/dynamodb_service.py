@@ -37,7 +37,6 @@ from cluster.api.key_conditions import (
     check_filter_avoids_keys,
     check_query_start_key,
     key_range,
-    store_bounds,
 )
 from cluster.api.projection import project
 from cluster.api.request_types import TransactGetItemsRequest, TransactWriteItemsRequest
@@ -59,6 +58,7 @@ from cluster.api.requests import (
     UpdateTimeToLiveRequest,
     parse_request,
 )
+from cluster.api.secondary_indexes import GLOBAL
 from cluster.api.tables import TableInfo, describe_table_json
 from cluster.api.time_to_live import describe_ttl
 from cluster.api.update_expressions import check_key_unchanged
@@ -67,6 +67,7 @@ from cluster.router import partition_calls
 from cluster.router.batch_operations import BatchOperations
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
 from cluster.router.http_server import HttpRequest, HttpResponse
+from cluster.router.index_reads import read_target
 from cluster.router.moved_retry import MovedRetry
 from cluster.router.transactions import TransactionCoordinator
 
@@ -191,6 +192,10 @@ class DynamoDbService:
         return describe_table_json(table)
 
     async def create_table(self, request: CreateTableRequest) -> dict[str, Any]:
+        if any(spec.kind != GLOBAL for spec in request.indexes):
+            raise ValidationException(
+                "LocalSecondaryIndexes are not supported by this store yet; global secondary indexes are"
+            )
         result = await self.cluster.call_metadata(
             "meta.create_table",
             {
@@ -200,6 +205,8 @@ class DynamoDbService:
                 "read_capacity_units": request.read_capacity_units,
                 "write_capacity_units": request.write_capacity_units,
                 "partition_count": request.partition_count,
+                "indexes": [spec.to_json() for spec in request.indexes],
+                "attribute_definitions": request.attribute_definitions,
                 "created_at_s": time.time(),
             },
         )
@@ -345,10 +352,11 @@ class DynamoDbService:
         return {"Item": project(item, request.projection), CONSUMED_UNITS: {entry.name: units}}
 
     async def scan(self, request: ScanRequest) -> dict[str, Any]:
-        entry = await self.cluster.table(request.table_name)
+        table_entry = await self.cluster.table(request.table_name)
+        target = read_target(table_entry, request.index_name, request.consistent_read, request.select)
+        entry = target.entry  # the index's partitions, for an index Scan
         # Only the up-front unit here: the nodes charge each batch by its size.
-        self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
-        schema = entry.key_schema
+        self.cluster.admission.charge(table_entry, "read", read_units_up_front(request.consistent_read))
         # A parallel scan's segment is a slice of the hash space; a whole scan is segment 0 of 1.
         segment_start = HASH_SPACE * request.segment // request.total_segments
         segment_end = HASH_SPACE * (request.segment + 1) // request.total_segments
@@ -356,14 +364,13 @@ class DynamoDbService:
         position: tuple[int, bytes] | None = (segment_start, b"") if segment_start else None
         cursor_hash = segment_start  # partitions are visited in hash order from here (a split appends its child last)
         if request.exclusive_start_key is not None:
-            start_key = validate_key(request.exclusive_start_key, schema)
-            start_hash = partition_hash(start_key, schema)
+            start_hash, start_bytes = target.start_position(target.validated_start_key(request.exclusive_start_key))
             if not segment_start <= start_hash < segment_end:
                 raise ValidationException(
                     "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey "
                     f"with correct Segment. TotalSegments: {request.total_segments} Segment: {request.segment}"
                 )
-            position = (start_hash, encode_key(start_key, schema))
+            position = (start_hash, start_bytes)
             cursor_hash = start_hash
         moved = MovedRetry(self.cluster, entry.name)
         condition = request.filter.parse() if request.filter is not None else None
@@ -394,7 +401,7 @@ class DynamoDbService:
                     else:
                         result = await self.cluster.call_any_replica(partition, "node.scan", params)
                 except PartitionMoved as error:  # resume from `position` in the table's new map
-                    entry = await moved.refreshed(error)
+                    entry = await moved.refreshed(error)  # (an index's partitions never move)
                     break
                 rows = result.get("items", []) if isinstance(result, dict) else []
                 exhausted = len(rows) < batch
@@ -407,7 +414,7 @@ class DynamoDbService:
                     position = (int(row_hash), base64.b64decode(row_key))
                     scanned += 1
                     page_bytes += item_size_bytes(item)
-                    last_key = extract_key(item, schema)
+                    last_key = target.last_key(item)
                     if condition is None or condition.evaluate(item):
                         items.append(project(item, request.projection))
                     if (limit is not None and scanned >= limit) or page_bytes >= SCAN_PAGE_BYTES:
@@ -418,7 +425,8 @@ class DynamoDbService:
 
     async def query(self, request: QueryRequest) -> dict[str, Any]:
         entry = await self.cluster.table(request.table_name)
-        schema = entry.key_schema
+        target = read_target(entry, request.index_name, request.consistent_read, request.select)
+        schema = target.key_schema  # the index's, for an index Query
         selected = key_range(request.key_condition.parse(), schema)
         condition = request.filter.parse() if request.filter is not None else None
         if condition is not None:
@@ -426,17 +434,17 @@ class DynamoDbService:
             check_filter_avoids_keys(condition, schema, request.filter.kind)
         after: bytes | None = None
         if request.exclusive_start_key is not None:
-            if set(request.exclusive_start_key) != set(schema.key_names):
+            if set(request.exclusive_start_key) != target.start_key_names():
                 raise ValidationException("The provided starting key is invalid")
             try:
-                start_key = validate_key(request.exclusive_start_key, schema)
+                start_key = target.validated_start_key(request.exclusive_start_key)
             except ValidationException as error:
                 raise ValidationException(f"The provided starting key is invalid: {error.message}") from None
             check_query_start_key(start_key, selected, schema)
-            after = encode_key(start_key, schema)
+            after = target.start_position(start_key)[1]
         self.cluster.admission.charge(entry, "read", read_units_up_front(request.consistent_read))
         item_hash = partition_hash({schema.hash_name: selected.hash_value}, schema)
-        bounds = store_bounds(selected, schema).to_json()
+        bounds = target.bounds(selected).to_json()
         projection = request.projection if request.select == "SPECIFIC_ATTRIBUTES" else None
         # Items stay the JSON text the node sent unless a filter or projection must look inside them.
         items = EncodedItems([])
@@ -453,7 +461,7 @@ class DynamoDbService:
                 "consistent": request.consistent_read,
             }
             result = await partition_calls.read(
-                self.cluster, entry, item_hash, "node.query", params, request.consistent_read
+                self.cluster, target.entry, item_hash, "node.query", params, request.consistent_read
             )
             rows = result.get("items", []) if isinstance(result, dict) else []
             for row_key, item_json, size in rows:
@@ -469,7 +477,7 @@ class DynamoDbService:
                         items.texts.append(json.dumps(project(item, projection), separators=(",", ":")))
                 if (request.limit is not None and scanned >= request.limit) or page_bytes >= SCAN_PAGE_BYTES:
                     return self._scan_response(
-                        items, scanned, request.select == "COUNT", extract_key(json.loads(item_json), schema),
+                        items, scanned, request.select == "COUNT", target.last_key(json.loads(item_json)),
                         {entry.name: read_units(page_bytes, request.consistent_read)},
                     )
             if len(rows) < batch:

@@ -42,6 +42,7 @@ from cluster.api.errors import (
 )
 from cluster.api.projection import project
 from cluster.api.request_types import TransactGetItemsRequest, TransactWrite, TransactWriteItemsRequest
+from cluster.api.secondary_indexes import check_index_keys
 from cluster.api.transact_requests import duplicate_item_error
 from cluster.api.transaction_commands import (
     KIND_OF_WRITE,
@@ -188,6 +189,8 @@ class TransactionCoordinator:
         entry = await self.cluster.table(write.table_name)
         schema = entry.key_schema
         key = extract_key(write.item, schema) if write.kind == "Put" else validate_key(write.key, schema)
+        if write.item is not None:
+            check_index_keys(write.item, entry.global_indexes())
         command = TxnPrepareCommand(
             txn,
             KIND_OF_WRITE[write.kind],

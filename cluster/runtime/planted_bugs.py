@@ -11,7 +11,8 @@ replica host in cluster/replication/replica_host.py); the WAL's (`PlantedSyncBug
 cluster/storage/wal.py) by `planted_sync_bugs`, also in the storage node; skip-fsync in replica_host.py;
 ack-before-quorum in group_runner.py; stale-consistent-read in the storage node and the router;
 hidden-group-crash in cluster/node/planted_apply_crash.py; txn-commit-without-votes in the router's
-transaction coordinator (cluster/router/transactions.py).
+transaction coordinator (cluster/router/transactions.py); index-drop-on-leader-change in the node's index
+propagator (cluster/node/index_propagator.py).
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ PLANTED_BUGS: dict[str, str] = {
     "txn-commit-without-votes": (
         "the transaction coordinator commits once any item voted yes, without every vote: a transfer "
         "refused on its source (too little money) still credits its target (bank: a wrong total)"
+    ),
+    "index-drop-on-leader-change": (
+        "a node that becomes leader of a base partition drops the index changes waiting in its outbox, "
+        "taking them for delivered by the old leader: an entry the table left stays in the index (index: "
+        "the final read finds the index unequal to the table)"
     ),
     "crash-group-loop": (
         "a storage replica's group raises in its I/O loop every 150 applied entries; the node closes the "

@@ -56,6 +56,12 @@ class ItemStore:
             "CREATE TABLE IF NOT EXISTS txn_locks (hash INTEGER NOT NULL, key BLOB NOT NULL, txn TEXT NOT NULL,"
             " kind TEXT NOT NULL, item TEXT, size INTEGER, PRIMARY KEY (hash, key, txn)) WITHOUT ROWID"
         )
+        # A base partition's changes to its global secondary indexes, in the order its log made them, until
+        # the index partitions have them (cluster/node/index_propagator.py). item NULL: the entry goes.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS index_outbox (seq INTEGER PRIMARY KEY, index_name TEXT NOT NULL,"
+            " hash INTEGER NOT NULL, key BLOB NOT NULL, item TEXT, size INTEGER)"
+        )
         row = self._db.execute("SELECT value FROM meta WHERE name = 'applied_index'").fetchone()
         self._applied_index = int(row[0]) if row else 0
         self._count_locks()
@@ -80,7 +86,7 @@ class ItemStore:
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
-            self._count_locks()  # the count may be ahead of the rolled-back rows
+            self._count_locks()  # the counts may be ahead of the rolled-back rows
             raise
         self._applied_index = applied_index
 
@@ -154,6 +160,7 @@ class ItemStore:
     def _count_locks(self) -> None:
         # Most stores hold no lock at all: every write checks this count before it queries.
         self.lock_count = int(self._db.execute("SELECT COUNT(*) FROM txn_locks").fetchone()[0])
+        self.outbox_count = int(self._db.execute("SELECT COUNT(*) FROM index_outbox").fetchone()[0])
 
     def locks_on(self, partition_hash: int, key: bytes) -> list[tuple[str, str]]:
         """(txn, kind) of every lock on one item."""
@@ -202,6 +209,34 @@ class ItemStore:
             return 0
         where, parameters = _inside(hash_start, hash_end)
         return int(self._db.execute(f"SELECT COUNT(*) FROM txn_locks WHERE {' AND '.join(where)}", parameters).fetchone()[0])
+
+    # ---- index outbox ---------------------------------------------------------------------------
+
+    def outbox_add(self, seq: int, index_name: str, partition_hash: int, key: bytes, item_json: str | None,
+                   size: int | None) -> None:
+        self._db.execute(
+            "INSERT INTO index_outbox (seq, index_name, hash, key, item, size) VALUES (?, ?, ?, ?, ?, ?)",
+            (seq, index_name, _to_signed(partition_hash), key, item_json, size),
+        )
+        self.outbox_count += 1
+
+    def outbox_read(self, limit: int) -> list[tuple[int, str, int, bytes, str | None, int | None]]:
+        """The oldest `limit` changes: (seq, index, hash, key, item JSON or None, size)."""
+        if not self.outbox_count:
+            return []
+        rows = self._db.execute(
+            "SELECT seq, index_name, hash, key, item, size FROM index_outbox ORDER BY seq LIMIT ?", (limit,)
+        )
+        return [(seq, name, _to_unsigned(h), bytes(k), item, size) for seq, name, h, k, item, size in rows]
+
+    def outbox_trim(self, through_seq: int) -> int:
+        removed = self._db.execute("DELETE FROM index_outbox WHERE seq <= ?", (through_seq,)).rowcount
+        self.outbox_count -= removed
+        return int(removed)
+
+    def oldest_outbox_seq(self) -> int | None:
+        row = self._db.execute("SELECT MIN(seq) FROM index_outbox").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
 
     def get_note(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM notes WHERE name = ?", (name,)).fetchone()

@@ -15,13 +15,21 @@ from gameday.run_verdict import VerifierResult
 from gameday.scenario import COMBINED_MODELS, Scenario
 from verify.bank_checker import BANK_SETUP, check_bank
 from verify.history import STORE_PROCESS, read_history
+from verify.index_checker import check_index
 from verify.linearizability import SearchBudget
 from verify.list_append_checker import check_list_append
 from verify.operations import operations_by_key, pair_operations
 from verify.register_checker import check_register_keys
 from verify.set_checker import check_sets
 from verify.timeline import describe_witness, render_html_report, render_text_timeline, window_around_witness
-from verify.verdict import bank_verdict, key_name, list_append_verdict, register_verdict, set_verdict
+from verify.verdict import (
+    bank_verdict,
+    index_verdict,
+    key_name,
+    list_append_verdict,
+    register_verdict,
+    set_verdict,
+)
 
 DEFAULT_TIME_LIMIT_S = 60.0
 DEFAULT_MAX_STATES = 2_000_000
@@ -64,6 +72,17 @@ def check_history_file(
         bank = check_bank(operations, declared if isinstance(declared, int) else None)
         check = HistoryCheck(counted(bank_verdict(bank, len(nemesis_events))))
         check.explanations.extend(f"{kind}: {text}" for kind, found in bank.anomalies.items() for text in found[:3])
+        return check
+    if model == "index":
+        index = check_index(operations)
+        check = HistoryCheck(counted(index_verdict(index, len(nemesis_events))))
+        median, worst, converged = index.lag_median_s, index.lag_max_s, index.converged_after_s
+        check.explanations.append(
+            f"index lag over {len(index.lag_samples)} timed writes: median "
+            f"{'n/a' if median is None else f'{median * 1000:.0f} ms'}, max {'n/a' if worst is None else f'{worst:.2f} s'};"
+            f" final read: {'never equal to the table' if converged is None else f'equal to the table after {converged:.2f} s'}"
+        )
+        check.explanations.extend(f"{kind}: {text}" for kind, found in index.anomalies.items() for text in found[:3])
         return check
     if model == "list-append":
         result = check_list_append(list(operations))

@@ -32,6 +32,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     HistoryModelCheck("sets", "set", HISTORY_FILES["set"]),
     HistoryModelCheck("bank", "bank", HISTORY_FILES["bank"]),
     HistoryModelCheck("list-append", "list-append", HISTORY_FILES["list-append"]),
+    HistoryModelCheck("index", "index", HISTORY_FILES["index"]),
     AlarmsCheck(),
     ClusterHealthCheck(),
     LogReplicasCheck(),

@@ -17,6 +17,7 @@ from typing import Any
 from gameday.checks.history import DEFAULT_MAX_STATES, DEFAULT_TIME_LIMIT_S, check_history_file
 from verify.bank_checker import BankModelMismatchError
 from verify.history import HistoryError
+from verify.index_checker import IndexModelMismatchError
 from verify.linearizability import ModelMismatchError
 from verify.list_append_checker import ListAppendModelMismatchError
 from verify.set_checker import SetModelMismatchError
@@ -33,10 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("history", metavar="HISTORY", help="history file, one JSON event per line")
     parser.add_argument(
-        "--model", choices=("register", "set", "list-append", "bank"), default="register",
+        "--model", choices=("register", "set", "list-append", "bank", "index"), default="register",
         help="register (reads, writes, cas, incr per key), set (add, read-set), list-append (txn of appends "
-        "and reads, judged for Adya's anomalies as Elle does) or bank (transfers and reads of every account: "
-        "one total, no negative balance); default: register",
+        "and reads, judged for Adya's anomalies as Elle does), bank (transfers and reads of every account: "
+        "one total, no negative balance) or index (writes, Queries of a global secondary index and a final "
+        "read: no invented entry, equal to the table after the heal, lag measured); default: register",
     )  # fmt: skip
     parser.add_argument(
         "--time-limit",
@@ -75,7 +77,8 @@ def run_check(args: argparse.Namespace) -> int:
         verdict, explanations, pages = check.verdict, check.explanations, check.pages
     except HistoryError as error:
         return _bad_input(str(error))
-    except (ModelMismatchError, SetModelMismatchError, ListAppendModelMismatchError, BankModelMismatchError) as error:
+    except (ModelMismatchError, SetModelMismatchError, ListAppendModelMismatchError, BankModelMismatchError,
+            IndexModelMismatchError) as error:
         return _bad_input(f"{args.history}: {error}")
     except OSError as error:
         return _bad_input(f"cannot read {args.history}: {error.strerror or error}")

@@ -14,6 +14,7 @@ from typing import Any
 from gameday.checks.metadata_load import SAMPLES_FILE as METADATA_SAMPLES_FILE
 from gameday.report import markup
 from gameday.report.hot_key import hot_key_section
+from gameday.report.index_lag import index_lag_section
 from gameday.report.inputs import (
     CanaryDigest,
     FileRead,
@@ -85,6 +86,7 @@ def build_report_html(run_dir: Path) -> str:
         _plots(history, canaries, windows, axis),
         _metadata_load_plot(run_dir, summary, windows, axis),
         hot_key_section(summary.get("admission")),
+        index_lag_section(_list(summary.get("verifiers")), axis, windows),
         resources_section(run_dir, axis.origin_s, windows, summary.get("resources")),
         "<h2>Client operations</h2>",
         markup.operations_table(history),

@@ -114,7 +114,7 @@ def test_api_create_table_with_range_key_and_partition_tag() -> None:
         ),
         (
             {"KeySchema": HASH_ONLY + [{"AttributeName": "id", "KeyType": "RANGE"}]},
-            "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema have the same name",
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name",
         ),
         ({"KeySchema": HASH_ONLY * 3}, "Member must have length less than or equal to 2"),
         (
@@ -147,8 +147,10 @@ def test_api_create_table_with_range_key_and_partition_tag() -> None:
             "Member must have value greater than or equal to 1",
         ),
         (
-            {"GlobalSecondaryIndexes": [{"IndexName": "g"}]},
-            "Parameter GlobalSecondaryIndexes is not supported",
+            {"GlobalSecondaryIndexes": [{"IndexName": "gsi"}]},
+            "2 validation errors detected: Value null at 'globalSecondaryIndexes.1.member.keySchema' failed to "
+            "satisfy constraint: Member must not be null; Value null at 'globalSecondaryIndexes.1.member.projection' "
+            "failed to satisfy constraint: Member must not be null",
         ),
         (
             {"Tags": [{"Key": "gameday:partition-count", "Value": "0"}]},
@@ -310,7 +312,7 @@ def test_api_scan_shares_placeholders_between_filter_and_projection() -> None:
         ({"TotalSegments": 2}, "The Segment parameter is required but was not present in the request when parameter TotalSegments is present"),
         ({"Segment": 2, "TotalSegments": 2}, "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 2 is not less than TotalSegments: 2"),
         ({"Segment": 0, "TotalSegments": 1000001}, "Member must have value less than or equal to 1000000"),
-        ({"IndexName": "by_score"}, "Parameter IndexName is not supported"),
+        ({"IndexName": "by"}, "Value 'by' at 'indexName' failed to satisfy constraint: Member must have length greater"),
         ({"Select": "EVERYTHING"}, "Member must satisfy enum value set"),
         ({"Select": "COUNT", "ProjectionExpression": "a"}, "when choosing to get only the Count"),
         ({"Select": "SPECIFIC_ATTRIBUTES"}, "Must specify the AttributesToGet or ProjectionExpression"),
@@ -336,7 +338,7 @@ def test_api_scan_count_and_start_key() -> None:
         "Scan",
         {"TableName": "things", "Select": "COUNT", "Limit": 3, "ExclusiveStartKey": {"id": {"N": "2.0"}}},
     )
-    assert request == ScanRequest("things", False, 3, {"id": {"N": "2"}}, None, None, True)
+    assert request == ScanRequest("things", False, 3, {"id": {"N": "2"}}, None, None, True, select="COUNT")
 
 
 def test_api_duplicate_attributes_to_get_names_the_duplicate() -> None:

@@ -1,0 +1,178 @@
+"""Global secondary indexes through boto3 and PynamoDB against a real cluster: created with the table,
+kept up to date asynchronously from the table's writes, and read by Query and Scan as DynamoDB reads them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from cluster.deploy.local_processes import LocalCluster
+from gameday.checks.history import check_history_file
+from loadgen.run import run_load
+from tests.cluster.cluster_rpc import wait_until
+from tests.cluster.conftest import make_client
+from tests.cluster.test_cluster_data_plane_pynamodb import ClusterMeta
+
+pytestmark = pytest.mark.cluster
+
+TABLE = "gsi-people"
+CONVERGE_S = 20.0
+
+
+@pytest.fixture(scope="module")
+def client(data_plane_cluster: LocalCluster):  # noqa: ANN201
+    client = make_client(data_plane_cluster.endpoints()["az-a"])
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "city", "AttributeType": "S"},
+            {"AttributeName": "age", "AttributeType": "N"},
+            {"AttributeName": "team", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "by-city", "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": "city", "KeyType": "HASH"}, {"AttributeName": "age", "KeyType": "RANGE"}]},
+            {"IndexName": "by-team", "Projection": {"ProjectionType": "KEYS_ONLY"},
+             "KeySchema": [{"AttributeName": "team", "KeyType": "HASH"}]},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    client.get_waiter("table_exists").wait(TableName=TABLE, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+    return client
+
+
+def _city(client: Any, city: str, **options: Any) -> list[dict[str, Any]]:
+    request = {"TableName": TABLE, "IndexName": "by-city", "KeyConditionExpression": "city = :c",
+               "ExpressionAttributeValues": {":c": {"S": city}}, **options}  # fmt: skip
+    return client.query(**request)["Items"]
+
+
+def _converges(client: Any, city: str, expected: list[str], what: str) -> None:
+    wait_until(lambda: [item["pk"]["S"] for item in _city(client, city)] == expected, CONVERGE_S, what)
+
+
+def test_describe_shows_the_indexes_active_with_their_keys_and_projections(client: Any) -> None:
+    table = client.describe_table(TableName=TABLE)["Table"]
+    assert table["TableStatus"] == "ACTIVE"
+    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"by-city", "by-team"}
+    assert indexes["by-city"]["IndexStatus"] == "ACTIVE"
+    assert indexes["by-team"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert indexes["by-city"]["KeySchema"][1] == {"AttributeName": "age", "KeyType": "RANGE"}
+    assert {d["AttributeName"] for d in table["AttributeDefinitions"]} == {"pk", "city", "age", "team"}
+
+
+def test_an_index_follows_puts_updates_and_deletes_and_orders_by_its_sort_key(client: Any) -> None:
+    for name, city, age in (("ann", "Oslo", 41), ("bob", "Oslo", 29), ("cid", "Rome", 35), ("dan", "Oslo", 29)):
+        client.put_item(TableName=TABLE, Item={"pk": {"S": name}, "city": {"S": city}, "age": {"N": str(age)},
+                                               "team": {"S": "red"}, "note": {"S": f"hello {name}"}})  # fmt: skip
+    client.put_item(TableName=TABLE, Item={"pk": {"S": "eve"}, "age": {"N": "50"}})  # no city: in no by-city entry
+    _converges(client, "Oslo", ["bob", "dan", "ann"], "the puts to reach the index")  # age, then the table key
+    oslo = _city(client, "Oslo")
+    assert oslo[2] == {"pk": {"S": "ann"}, "city": {"S": "Oslo"}, "age": {"N": "41"}, "team": {"S": "red"},
+                       "note": {"S": "hello ann"}}  # ALL: the whole item  # fmt: skip
+    older = _city(client, "Oslo", ScanIndexForward=False, KeyConditionExpression="city = :c AND age > :a",
+                  ExpressionAttributeValues={":c": {"S": "Oslo"}, ":a": {"N": "29"}})  # fmt: skip
+    assert [item["pk"]["S"] for item in older] == ["ann"]
+    client.update_item(TableName=TABLE, Key={"pk": {"S": "ann"}}, UpdateExpression="SET city = :c",
+                       ExpressionAttributeValues={":c": {"S": "Rome"}})  # fmt: skip
+    _converges(client, "Rome", ["cid", "ann"], "an update to move the item's entry")
+    assert [item["pk"]["S"] for item in _city(client, "Oslo")] == ["bob", "dan"]
+    client.delete_item(TableName=TABLE, Key={"pk": {"S": "cid"}})
+    _converges(client, "Rome", ["ann"], "a delete to remove the item's entry")
+    # KEYS_ONLY: the table key and the index key, nothing else.
+    team = client.query(TableName=TABLE, IndexName="by-team", KeyConditionExpression="team = :t",
+                        ExpressionAttributeValues={":t": {"S": "red"}})["Items"]  # fmt: skip
+    assert sorted(item["pk"]["S"] for item in team) == ["ann", "bob", "dan"]
+    assert all(set(item) == {"pk", "team"} for item in team)
+
+
+def test_index_pages_walk_every_entry_of_a_shared_key_and_a_scan_reads_the_whole_index(client: Any) -> None:
+    for number in range(7):
+        client.put_item(TableName=TABLE, Item={"pk": {"S": f"p{number}"}, "city": {"S": "Lima"}, "age": {"N": "7"}})
+    wait_until(lambda: len(_city(client, "Lima")) == 7, CONVERGE_S, "seven entries under one index key")
+    seen: list[str] = []
+    start: dict[str, Any] | None = None
+    while True:
+        options: dict[str, Any] = {"Limit": 3, **({"ExclusiveStartKey": start} if start else {})}
+        page = client.query(TableName=TABLE, IndexName="by-city", KeyConditionExpression="city = :c",
+                            ExpressionAttributeValues={":c": {"S": "Lima"}}, **options)  # fmt: skip
+        seen += [item["pk"]["S"] for item in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if start is None:
+            break
+        assert set(start) == {"city", "age", "pk"}
+    assert seen == sorted(f"p{number}" for number in range(7))
+    scanned = client.scan(TableName=TABLE, IndexName="by-city")["Items"]
+    assert {item["pk"]["S"] for item in scanned} >= set(seen) and all("city" in item for item in scanned)
+
+
+def test_index_reads_and_writes_are_refused_as_dynamodb_refuses_them(client: Any) -> None:
+    def code_and_message(call: Any) -> tuple[str, str]:
+        with pytest.raises(ClientError) as caught:
+            call()
+        return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+
+    assert code_and_message(lambda: _city(client, "Oslo", ConsistentRead=True)) == (
+        "ValidationException", "Consistent reads are not supported on global secondary indexes")
+    assert code_and_message(lambda: client.scan(TableName=TABLE, IndexName="nope")) == (
+        "ValidationException", "The table does not have the specified index: nope")
+    code, message = code_and_message(lambda: client.put_item(
+        TableName=TABLE, Item={"pk": {"S": "bad"}, "age": {"S": "old"}}))
+    assert code == "ValidationException" and "age" in message
+    assert "Item" not in client.get_item(TableName=TABLE, Key={"pk": {"S": "bad"}}, ConsistentRead=True)
+
+
+class Player(Model):
+    class Meta(ClusterMeta):
+        table_name = "pynamodb_players"
+        billing_mode = "PAY_PER_REQUEST"
+
+    class ByGuild(GlobalSecondaryIndex):  # type: ignore[type-arg]
+        class Meta:
+            index_name = "by-guild"
+            projection = AllProjection()
+
+        guild = UnicodeAttribute(hash_key=True)
+        score = NumberAttribute(range_key=True)
+
+    name = UnicodeAttribute(hash_key=True)
+    guild = UnicodeAttribute(null=True)
+    score = NumberAttribute(default=0)
+    by_guild = ByGuild()
+
+
+def test_a_pynamodb_model_with_a_global_index_is_created_written_and_queried(data_plane_cluster: LocalCluster) -> None:
+    Player.Meta.host = data_plane_cluster.endpoints()["az-b"]
+    Player.create_table(wait=True)
+    for name, score in (("ada", 30), ("bea", 10), ("cyd", 20)):
+        Player(name, guild="owls", score=score).save()
+    Player("dex", score=5).save()  # no guild: not in the index
+
+    def ranked() -> list[str]:
+        return [player.name for player in Player.by_guild.query("owls", Player.score > 15)]
+
+    wait_until(lambda: ranked() == ["cyd", "ada"], CONVERGE_S, "PynamoDB's index query to see the players")
+    assert Player.by_guild.count("owls") == 3
+
+
+def test_the_index_workload_under_locust_records_a_history_the_index_checker_finds_valid(
+    data_plane_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    result = run_load(
+        data_plane_cluster.endpoints(), "index", users=4, duration_s=6, out_dir=tmp_path / "index",
+        table="gsi-load", keys=6, seed=7, wait_ms=5.0,
+    )  # fmt: skip
+    assert result.counts["write"].get("ok", 0) >= 6 and result.counts["read"].get("ok", 0) >= 6, result.counts
+    assert result.counts["read-index"] == {"ok": 1, "fail": 0, "info": 0, "open": 0}
+    check = check_history_file(result.history_path, "index")
+    assert check.verdict["valid"] is True, (check.verdict, check.explanations)
+    assert check.verdict["converged_after_s"] is not None and check.verdict["lag_samples"] > 0
