@@ -1,5 +1,6 @@
 """Global secondary indexes through boto3 and PynamoDB against a real cluster: created with the table,
-kept up to date asynchronously from the table's writes, and read by Query and Scan as DynamoDB reads them."""
+kept up to date asynchronously from the table's writes, and read by Query and Scan as DynamoDB reads them;
+and PynamoDB's transactions, the other half of the issue that brought indexes."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactGet, TransactWrite
 
 from cluster.deploy.local_processes import LocalCluster
 from gameday.checks.history import check_history_file
@@ -176,3 +180,35 @@ def test_the_index_workload_under_locust_records_a_history_the_index_checker_fin
     check = check_history_file(result.history_path, "index")
     assert check.verdict["valid"] is True, (check.verdict, check.explanations)
     assert check.verdict["converged_after_s"] is not None and check.verdict["lag_samples"] > 0
+
+
+class Wallet(Model):
+    class Meta(ClusterMeta):
+        table_name = "pynamodb_wallets"
+        billing_mode = "PAY_PER_REQUEST"
+
+    owner = UnicodeAttribute(hash_key=True)
+    coins = NumberAttribute(default=0)
+
+
+def test_pynamodb_transactions_move_coins_all_or_none_and_read_them_together(data_plane_cluster: LocalCluster) -> None:
+    endpoint = data_plane_cluster.endpoints()["az-c"]
+    Wallet.Meta.host = endpoint
+    Wallet.create_table(wait=True)
+    Wallet("amy", coins=10).save()
+    Wallet("ben", coins=0).save()
+    connection = Connection(host=endpoint, region=ClusterMeta.region, max_retry_attempts=0,
+                            aws_access_key_id="pynamodb", aws_secret_access_key="pynamodb")  # fmt: skip
+    amy, ben = Wallet.get("amy", consistent_read=True), Wallet.get("ben", consistent_read=True)
+    with TransactWrite(connection=connection, client_request_token="move-7") as move:
+        move.update(amy, actions=[Wallet.coins.add(-7)], condition=Wallet.coins >= 7)
+        move.update(ben, actions=[Wallet.coins.add(7)])
+    with pytest.raises(TransactWriteError) as refused, TransactWrite(connection=connection) as too_much:
+        too_much.update(amy, actions=[Wallet.coins.add(-7)], condition=Wallet.coins >= 7)  # only 3 left
+        too_much.update(ben, actions=[Wallet.coins.add(7)])
+    assert refused.value.cause_response_code == "TransactionCanceledException"
+    assert [reason.code if reason else None for reason in refused.value.cancellation_reasons] == [
+        "ConditionalCheckFailed", None]
+    with TransactGet(connection=connection) as read:
+        amy_now, ben_now = read.get(Wallet, "amy"), read.get(Wallet, "ben")
+    assert (amy_now.get().coins, ben_now.get().coins) == (3, 7)
