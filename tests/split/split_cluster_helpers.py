@@ -62,6 +62,18 @@ def leaders(cluster: LocalCluster) -> dict[str, str]:
     return found
 
 
+def leader_of(cluster: LocalCluster, group: str, timeout_s: float) -> str:
+    """The node leading `group`, from one look at every process's status (two looks may straddle an
+    election: the group led in the first and not yet in the second)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        leader = leaders(cluster).get(group)
+        if leader is not None:
+            return leader
+        assert time.monotonic() < deadline, f"no leader of {group} within {timeout_s}s"
+        time.sleep(0.2)
+
+
 def node_split_status(cluster: LocalCluster) -> dict[str, dict[str, Any]]:
     statuses = {}
     for spec in cluster.topology().by_role("node"):
