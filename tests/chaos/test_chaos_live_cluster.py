@@ -70,8 +70,9 @@ class Recorder:
         self.states_at_event: list[dict[str, str]] = []
 
     def __call__(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
+        # The states first: a test that saw the event (polling from its own thread) reads its states at once.
         self.states_at_event.append({process_id: p["state"] for process_id, p in _processes(self.cluster).items()})
+        self.events.append(event)
 
 
 def test_power_off_then_heal_brings_the_node_back_serving(cluster: LocalCluster) -> None:
