@@ -43,8 +43,8 @@ class IndexPropagator:
         self.rounds = TickedTask(ROUND_EVERY_TICKS, self._round)
         self.delivered_changes = 0
         self.failed_deliveries = 0
-        # Per led base partition: since when its outbox has held changes (the index's lag, seen from here).
-        self._waiting_since: dict[str, float] = {}
+        # Per led base partition: its oldest waiting change and since when this node has seen it waiting.
+        self._waiting_since: dict[str, tuple[int, float]] = {}
         self._failing: set[str] = set()  # said once when a partition's deliveries start failing, once when they mend
         # PLANTED BUG index-drop-on-leader-change (harness self-tests only): a new leader trims its outbox
         # undelivered, as if the old leader had delivered everything.
@@ -85,7 +85,7 @@ class IndexPropagator:
             "indexed_partitions": len(self._wanted),
             "delivered_changes": self.delivered_changes,
             "failed_deliveries": self.failed_deliveries,
-            "oldest_waiting_s": round(max((now - since for since in self._waiting_since.values()), default=0.0), 3),
+            "oldest_waiting_s": round(max((now - since for _, since in self._waiting_since.values()), default=0.0), 3),
         }
 
     def _state_machine(self, group_id: str) -> PartitionStateMachine | None:
@@ -111,11 +111,9 @@ class IndexPropagator:
                 current = state_machine.indexes.table
                 if current is None or current.fingerprint() != table.fingerprint():
                     await group.propose(encode_specs(table), CALL_TIMEOUT_S)
+                self._note_oldest(group_id, state_machine)
                 if state_machine.store.outbox_count:
-                    self._waiting_since.setdefault(group_id, self.clock())
                     await self._deliver(group, state_machine, partitions)
-                if not state_machine.store.outbox_count:
-                    self._waiting_since.pop(group_id, None)
                 if group_id in self._failing:
                     self._failing.discard(group_id)
                     log.info("index changes of %s are delivered again", group_id)
@@ -126,6 +124,13 @@ class IndexPropagator:
                 if group_id not in self._failing:
                     self._failing.add(group_id)
                     log.warning("index changes of %s not delivered (retried every round): %r", group_id, error)
+
+    def _note_oldest(self, group_id: str, state_machine: PartitionStateMachine) -> None:
+        oldest = state_machine.store.outbox_read(1)
+        if not oldest:
+            self._waiting_since.pop(group_id, None)
+        elif self._waiting_since.get(group_id, (None, 0.0))[0] != oldest[0][0]:
+            self._waiting_since[group_id] = (oldest[0][0], self.clock())
 
     async def _deliver(
         self, group: GroupRunner, state_machine: PartitionStateMachine, partitions: dict[str, list[PartitionInfo]]

@@ -234,10 +234,6 @@ class ItemStore:
         self.outbox_count -= removed
         return int(removed)
 
-    def oldest_outbox_seq(self) -> int | None:
-        row = self._db.execute("SELECT MIN(seq) FROM index_outbox").fetchone()
-        return int(row[0]) if row and row[0] is not None else None
-
     def get_note(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM notes WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
