@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bench.differential_compare import Answer, mismatch, success_shape
 from bench.differential_requests import OPERATIONS, Call, generate
-from bench.dynalite_differential import DynaliteUnavailable, run_calls, running_cluster, running_dynalite
+from bench.dynalite_differential import run_calls, running_cluster
 
 SEED = 7
 REQUESTS = 400
@@ -70,15 +69,6 @@ def test_error_codes_must_match_and_sets_compare_in_any_order() -> None:
     right = Answer(200, {"Item": {"s": {"NS": ["9", "10"]}}})
     assert mismatch(call, left, right) is None
     assert success_shape(call, left.body) == {"Item": {"s": {"NS": ["9", "10"]}}}
-
-
-@pytest.fixture(scope="module")
-def dynalite_port() -> Iterator[int]:
-    try:
-        with running_dynalite() as port:
-            yield port
-    except DynaliteUnavailable as error:
-        pytest.skip(f"dynalite unavailable: {error}")
 
 
 @pytest.mark.cluster

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bench.dynalite_differential import DynaliteUnavailable, running_dynalite
 from bench.http_load import call as http_call
 from cluster.api.attribute_values import KeySchema
 from cluster.api.errors import ApiError, ValidationException
@@ -500,15 +498,6 @@ AGREED = [
     "no-projection", "no-projection-type", "bad-projection-type", "all-with-attributes", "keys-only-with-attributes",
     "empty-attributes", "on-demand-gsi-with-throughput", "gsi-throughput-zero",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def dynalite_port() -> Iterator[int]:
-    try:
-        with running_dynalite() as port:
-            yield port
-    except DynaliteUnavailable as error:
-        pytest.skip(f"dynalite unavailable: {error}")
 
 
 def _ours(body: dict[str, Any]) -> tuple[str, str]:
