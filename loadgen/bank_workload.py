@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from loadgen.dynamodb_client import PARTITION_KEY
-from loadgen.operations import PlannedOperation
+from loadgen.operations import PlannedOperation, check_weights
 
 ACCOUNT_PREFIX = "acct-"
 OPENING_BALANCE = 100
@@ -36,8 +36,7 @@ class BankWorkload:
     def __init__(self, accounts: int, rng: random.Random, read_weight: float = 1.0, transfer_weight: float = 1.0) -> None:
         if accounts < 2:
             raise ValueError(f"the bank workload needs at least 2 accounts, got {accounts}")
-        if read_weight < 0 or transfer_weight < 0 or read_weight + transfer_weight <= 0:
-            raise ValueError(f"weights must be >= 0 with a positive sum, got {read_weight}, {transfer_weight}")
+        check_weights(read_weight, transfer_weight)
         self.accounts = [account_name(n) for n in range(accounts)]
         self._rng = rng
         self._weights = (read_weight, transfer_weight)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from loadgen.dynamodb_client import PARTITION_KEY
-from loadgen.operations import PlannedOperation, UniqueValues
+from loadgen.operations import PlannedOperation, UniqueValues, check_weights
 
 KEY_PREFIX = "ix"
 SLOTS = 4
@@ -48,8 +48,7 @@ class IndexWorkload:
                  write_weight: float = 1.0) -> None:  # fmt: skip
         if keys < 1:
             raise ValueError(f"keys must be >= 1, got {keys}")
-        if read_weight < 0 or write_weight < 0 or read_weight + write_weight <= 0:
-            raise ValueError(f"weights must be >= 0 with a positive sum, got {read_weight}, {write_weight}")
+        check_weights(read_weight, write_weight)
         self.keys = [f"{KEY_PREFIX}{n}" for n in range(keys)]
         self._values = values
         self._rng = rng

@@ -14,7 +14,7 @@ import random
 from typing import Any
 
 from loadgen.dynamodb_client import PARTITION_KEY
-from loadgen.operations import PlannedOperation, UniqueValues
+from loadgen.operations import PlannedOperation, UniqueValues, check_weights
 
 KEY_PREFIX = "l"
 LIST_ATTRIBUTE = "elements"
@@ -28,8 +28,7 @@ class ListAppendWorkload:
     ) -> None:
         if keys < 1:
             raise ValueError(f"keys must be >= 1, got {keys}")
-        if read_weight < 0 or append_weight < 0 or read_weight + append_weight <= 0:
-            raise ValueError(f"weights must be >= 0 with a positive sum, got {read_weight}, {append_weight}")
+        check_weights(read_weight, append_weight)
         self.keys = [f"{KEY_PREFIX}{n}" for n in range(keys)]
         self._values = values
         self._rng = rng

@@ -34,3 +34,9 @@ class UniqueValues:
             raise OverflowError("this load process used up its block of unique values")
         self._next_value = value + 1
         return value
+
+
+def check_weights(*weights: float) -> None:
+    """A workload's operation weights: none negative, some positive."""
+    if any(weight < 0 for weight in weights) or sum(weights) <= 0:
+        raise ValueError(f"weights must be >= 0 with a positive sum, got {', '.join(map(str, weights))}")
