@@ -159,13 +159,17 @@ class MetadataServer(ReplicaHost):
         assignments, splits = self.splits.report_answer(node_id)
         for entry in self.catalogue.tables.values():
             indexed = entry.indexed_table()
+            index_settings = None if indexed is None else {
+                "indexes": indexed.to_json(),
+                "index_partitions": {name: [p.to_json() for p in partitions]
+                                     for name, partitions in entry.index_partitions.items()},
+            }  # fmt: skip
             for partition in entry.partitions:
                 if node_id in partition.members:
                     assignment = {"group_id": partition.group_id, "members": partition.members, "table": entry.name,
                                   "ttl_attribute": entry.ttl["attribute"] if entry.ttl else None}
-                    if indexed is not None:  # what its leader keeps the GSIs with (cluster/node/index_propagator.py)
-                        assignment["indexes"] = indexed.to_json()
-                        assignment["index_partitions"] = entry.to_json()["index_partitions"]
+                    if index_settings is not None:  # what its leader keeps the GSIs with (cluster/node/index_propagator.py)
+                        assignment.update(index_settings)
                     assignments.append(assignment)
             for partitions in entry.index_partitions.values():
                 assignments.extend(
@@ -195,9 +199,8 @@ class MetadataServer(ReplicaHost):
             if entry.table["status"] != "CREATING" or entry.name in self._activations_in_flight:
                 continue
             indexed = entry.indexed_table()
-            if indexed is not None and any(
-                self.index_settings.get(p.group_id) != indexed.fingerprint() for p in entry.partitions
-            ):
+            fingerprint = indexed.fingerprint() if indexed is not None else None
+            if fingerprint is not None and any(self.index_settings.get(p.group_id) != fingerprint for p in entry.partitions):
                 continue  # a write taken before its partition knew the GSIs would never reach them
             if all(partition.group_id in leaders for partition in entry.all_partitions()):
                 self._activations_in_flight.add(entry.name)

@@ -108,8 +108,7 @@ class IndexPropagator:
                     pending = state_machine.store.outbox_read(10**9)
                     if pending:
                         await group.propose(encode_trim(pending[-1][0]), CALL_TIMEOUT_S)
-                current = state_machine.indexes.table
-                if current is None or current.fingerprint() != table.fingerprint():
+                if state_machine.indexes.table != table:
                     await group.propose(encode_specs(table), CALL_TIMEOUT_S)
                 self._note_oldest(group_id, state_machine)
                 if state_machine.store.outbox_count:
