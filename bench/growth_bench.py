@@ -6,8 +6,10 @@ grow with the number of writes, not with the data). Both run in one invocation, 
 One real local cluster (3 AZs x 2 nodes, fsync on), one table in one partition so a single group's log
 takes every write (until admission control splits it: the table's groups are summed). After each stage
 of writes: the resident memory of every storage node, the bytes of their WALs and item stores (snapshot
-copies included), the entries the groups' leaders hold in their logs, and the time a killed storage node
-takes from its start until it holds its groups' logs again (it replays its WAL from its snapshot on).
+copies included), the entries the groups' leaders hold in their logs, the time a killed storage node
+takes from its start until it holds its groups' logs again (it replays its WAL from its snapshot on; the
+median of 3 restarts, with the part spent opening its groups), and the time a log replica takes to stand
+in for it once a power-off is detected (it catches up from the leader's log tail).
 
     python -m bench.growth_bench [--stages 10000,30000,60000] [--keys 1000] [--value-bytes 120]
                                  [--snapshot-every-entries 10000,0]
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -27,12 +30,15 @@ from pathlib import Path
 from bench.http_load import run_load
 from bench.targets import create_table, wait_for
 from cluster.deploy.local_processes import LocalCluster
+from cluster.deploy.status_probe import probe_status
 from gameday.checks.resources import directory_mb, resident_mb
 
 TABLE = "growth"
 CLIENTS = 16
 CHUNK_S = 5.0
 STAGES = (10_000, 30_000, 60_000)
+RESTARTS = 3  # per stage; the table shows the median
+HEAL_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,11 @@ class Stage:
     store_mb: float
     log_entries: int  # over every group of the table
     groups: int
-    restart_s: float
+    restart_s: float  # the median of RESTARTS
     log_held: int = 0  # entries the leaders hold in their logs (after their snapshots), summed
+    restart_open_s: float = 0.0  # of which opening its groups (snapshot and WAL tail read back), median
+    recovered_entries: int = 0  # the WAL tail entries it read back, over its groups
+    heal_s: float | None = None  # a log replica committed, after the power-off was detected
 
 
 def group_parts_mb(root: Path, part: str) -> float:
@@ -70,13 +79,53 @@ def _table_groups(cluster: LocalCluster) -> dict[str, tuple[str, list[str], int,
     return groups
 
 
-def _holds(cluster: LocalCluster, process_id: str, wanted: dict[str, int]) -> bool:
-    """Does `process_id` hold every group of `wanted` up to its index?"""
-    for process in cluster.status()["processes"]:
-        if process["id"] == process_id:
-            held = {g["group"]: int(g.get("last_index", 0)) for g in process.get("groups", [])}
-            return all(held.get(group, -1) >= index for group, index in wanted.items())
-    return False
+def _victim_status(cluster: LocalCluster, process_id: str) -> dict:
+    spec = next(spec for spec in cluster.topology().processes if spec.process_id == process_id)
+    return probe_status(spec.host, spec.port)
+
+
+def _holds(status: dict, wanted: dict[str, int]) -> bool:
+    """Does the process of `status` hold every group of `wanted` up to its index?"""
+    held = {g["group"]: int(g.get("last_index", 0)) for g in status.get("groups", [])}
+    return all(held.get(group, -1) >= index for group, index in wanted.items())
+
+
+def _restart(cluster: LocalCluster, victim: str, wanted: dict[str, int]) -> tuple[float, float, int]:
+    """Kills `victim` and starts it again: seconds until it holds its groups' logs again, the seconds it
+    spent opening those groups, and the WAL entries it read back."""
+    cluster.signal_process(victim, signal.SIGKILL)
+    started = time.monotonic()
+    cluster.start_process(victim)
+    status = wait_for(
+        lambda: (found := _victim_status(cluster, victim)) and _holds(found, wanted) and found, 600,
+        f"{victim} to hold its groups again",
+    )
+    restart_s = time.monotonic() - started
+    groups = [g for g in status["groups"] if g["group"] in wanted]
+    return restart_s, sum(g["opened_in_s"] for g in groups), sum(g["recovered_entries"] for g in groups)
+
+
+def _heal(cluster: LocalCluster, victim: str, wanted: dict[str, int]) -> float | None:
+    """Powers `victim` off until a log replica stands in for it in one of its groups: the seconds from the
+    detection to the log replica's commit (it catches up from the leader's snapshot point and log tail),
+    then powers it on and waits for it to hold its groups. None: this cluster adds no log replica."""
+    def added() -> list[dict]:
+        return [
+            event for process in cluster.status()["processes"]
+            for event in process.get("log_replicas", {}).get("events", [])
+            if event["action"] == "add-log-replica" and event.get("unhealthy") == victim
+            and event["group"] in wanted and "failed" not in event and event["detected_at"] >= killed_at
+        ]  # fmt: skip
+
+    cluster.signal_process(victim, signal.SIGKILL)
+    killed_at = time.time()
+    try:
+        events = wait_for(added, HEAL_TIMEOUT_S, "a log replica")
+    except TimeoutError:
+        events = []
+    cluster.start_process(victim)
+    wait_for(lambda: _holds(_victim_status(cluster, victim), wanted), 600, f"{victim} to hold its groups again")
+    return min(float(event["seconds_after_detection"]) for event in events) if events else None
 
 
 def _write(port: int, keys: int, value: str, count: int) -> float:
@@ -101,16 +150,14 @@ def measure(cluster: LocalCluster, written: int, rate: float) -> Stage:
     followers = [member for leader, members, _, _ in groups.values() for member in members if member != leader]
     victim = max(sorted(set(followers)), key=followers.count)
     wanted = {group: commit for group, (_, members, commit, _) in groups.items() if victim in members}
-    cluster.signal_process(victim, signal.SIGKILL)
-    started = time.monotonic()
-    cluster.start_process(victim)
-    wait_for(lambda: _holds(cluster, victim, wanted), 600, f"{victim} to hold its groups again")
-    restart_s = time.monotonic() - started
+    restarts = [_restart(cluster, victim, wanted) for _ in range(RESTARTS)]
+    heal_s = _heal(cluster, victim, wanted)
     return Stage(
         written, rate, sum(rss), max(rss), group_parts_mb(cluster.data_dir, "wal"),
         group_parts_mb(cluster.data_dir, "state") + group_parts_mb(cluster.data_dir, "snapshot"),
-        sum(commit for _, _, commit, _ in groups.values()), len(groups), restart_s,
-        sum(held for _, _, _, held in groups.values()),
+        sum(commit for _, _, commit, _ in groups.values()), len(groups),
+        statistics.median(restart for restart, _, _ in restarts), sum(held for _, _, _, held in groups.values()),
+        statistics.median(opened for _, opened, _ in restarts), restarts[-1][2], heal_s,
     )
 
 
@@ -136,16 +183,19 @@ def run(stages: list[int], keys: int, value_bytes: int, snapshot_every_entries: 
 
 HEADER = (
     "| snapshots every | writes | write rate /s | groups | log entries (held) | storage nodes' RSS (sum / max) "
-    "| WAL | item stores | follower restart |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| WAL | item stores | follower restart (opening its groups; WAL entries read) | log-replica heal |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
 def _row(stage: Stage, snapshot_every_entries: int) -> str:
     every = f"{snapshot_every_entries:,} entries" if snapshot_every_entries else "never"
+    heal = f"{stage.heal_s:.2f} s" if stage.heal_s is not None else "none added"
     return (
         f"| {every} | {stage.writes:,} | {stage.write_rate:,.0f} | {stage.groups} | {stage.log_entries:,} "
         f"({stage.log_held:,}) | {stage.rss_mb_total:,.0f} / {stage.rss_mb_max:,.0f} MB | {stage.wal_mb:,.1f} MB "
-        f"| {stage.store_mb:,.1f} MB | {stage.restart_s:.2f} s |"
+        f"| {stage.store_mb:,.1f} MB | {stage.restart_s:.2f} s ({stage.restart_open_s:.2f} s; "
+        f"{stage.recovered_entries:,}) | {heal} |"
     )
 
 
@@ -180,7 +230,9 @@ def growth_line(results: list[Stage], snapshot_every_entries: int) -> str:
     return (
         f"{every}: {last.writes / first.writes:.1f}x the writes: RSS {last.rss_mb_total / first.rss_mb_total:.2f}x, "
         f"WAL {last.wal_mb / max(first.wal_mb, 1e-9):.2f}x, log held {last.log_held / max(first.log_held, 1):.2f}x, "
-        f"restart {last.restart_s / first.restart_s:.2f}x (the data is the same few keys throughout)"
+        f"restart {last.restart_s / first.restart_s:.2f}x, "
+        + (f"log-replica heal {last.heal_s / first.heal_s:.2f}x " if first.heal_s and last.heal_s else "")
+        + "(the data is the same few keys throughout)"
     )
 
 

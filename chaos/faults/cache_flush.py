@@ -8,29 +8,18 @@ does nothing (and says so): the routers refill their caches on their own.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 from chaos.faults.injector import FaultContext, FaultNotApplicable
+from chaos.faults.router_admin import REQUEST_TIMEOUT_S, post_admin
 
 CACHE_FLUSH_PATH = "/admin/cache/flush"  # cluster.router.admin_routes.CACHE_FLUSH_PATH
-REQUEST_TIMEOUT_S = 2.0
 
 
 def flush_router(url: str, timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
     """POSTs the flush to one router; returns its answer, or {"error": ...} when it could not."""
-    request = urllib.request.Request(url.rstrip("/") + CACHE_FLUSH_PATH, data=b"", method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            answer = json.loads(response.read() or b"{}")
-            return answer if isinstance(answer, dict) else {"error": f"unexpected answer {answer!r}"}
-    except urllib.error.HTTPError as error:
-        return {"error": f"HTTP {error.code}: {error.read()[:200].decode(errors='replace')}"}
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        return {"error": str(error)}
+    return post_admin(url, CACHE_FLUSH_PATH, timeout_s=timeout_s)
 
 
 class CacheFlush:

@@ -91,6 +91,12 @@ FAULT_KINDS: dict[str, FaultKind] = {
         ),
         # A seeded random subset of storage nodes powered off at once (within one AZ unless allow_majority_loss).
         FaultKind("kill-random-subset", "process", TargetShape.PROCESS_SUBSET, _PROCESS_OPTIONS),
+        # One AZ's router killed between a transaction's prepare and its commit (coordinator_kill.py):
+        # decided >= 0.5 after the ledger recorded the commit, below it before the ledger decided.
+        FaultKind("kill-coordinator", "router", TargetShape.AVAILABILITY_ZONE, frozenset({"azs"}), {"decided": (0.0, 1.0)}),
+        # Every link of whichever process leads the selected group cut (a transaction's participant
+        # partitioned while it prepares; network_faults.py).
+        FaultKind("partition-leader", "network", TargetShape.LEADER, frozenset({"of"})),
     )
 }
 

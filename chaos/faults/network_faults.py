@@ -16,7 +16,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.faults.injector import NOTHING_TO_HEAL, FaultContext, FaultNotApplicable
+from chaos.faults.injector import (
+    NOTHING_TO_HEAL,
+    FaultContext,
+    FaultNotApplicable,
+    leader_now,
+    within_leader_wait,
+)
 from chaos.network_links import (
     LinkStream,
     ProxiedLinks,
@@ -236,6 +242,19 @@ class PartitionNode(_CutFault):
         return isolate_process_streams(topology, process_id), description
 
 
+class PartitionLeader(PartitionNode):
+    """Cuts every link of whichever process leads the selected group when the fault starts."""
+
+    kind = "partition-leader"
+
+    def start(self, context: FaultContext) -> dict[str, Any]:
+        process_id, group = within_leader_wait(
+            context, lambda: leader_now(context, self.target), f"nobody leads {self.target.get('of')}"
+        )
+        self.target["process_id"] = process_id
+        return {**super().start(context), "of": self.target.get("of"), "group": group}
+
+
 class PartitionAz(_CutFault):
     """Cuts every link crossing one AZ's boundary."""
 
@@ -315,5 +334,5 @@ class Bandwidth(_LinkFault):
 
 NETWORK_INJECTORS: dict[str, type[_LinkFault]] = {
     injector.kind: injector
-    for injector in (PartitionNode, PartitionAz, PartitionMajority, Bridge, OneWay, Latency, Bandwidth)
+    for injector in (PartitionNode, PartitionLeader, PartitionAz, PartitionMajority, Bridge, OneWay, Latency, Bandwidth)
 }

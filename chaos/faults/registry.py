@@ -12,6 +12,7 @@ from typing import Any
 from chaos.faults.bit_rot import BitRot
 from chaos.faults.cache_flush import CacheFlush
 from chaos.faults.clock_skew import ClockSkew
+from chaos.faults.coordinator_kill import KillCoordinator
 from chaos.faults.flapping import FLAPPING_INJECTORS
 from chaos.faults.injector import FaultInjector
 from chaos.faults.kinds import FAULT_KINDS
@@ -99,6 +100,7 @@ def default_registry() -> InjectorRegistry:
             "leader-churn": LeaderChurn,
             "lagging-election": LaggingElection,
             "kill-random-subset": KillRandomSubset,
+            "kill-coordinator": KillCoordinator,
             **NETWORK_INJECTORS,
             **FLAPPING_INJECTORS,
         }

@@ -23,6 +23,7 @@ from cluster.replication.remote_errors import (
     OUTCOME_UNKNOWN,
     THROTTLED,
 )
+from cluster.router.crash_points import CrashPoints
 from cluster.router.partition_cache import PartitionCache
 from cluster.runtime.peer_clients import PeerClients, hint_first
 from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
@@ -71,6 +72,7 @@ class ClusterClient:
         self.retry_counts: dict[str, int] = dict.fromkeys(RETRY_REASONS, 0)
         # Per-table token buckets refilled from GAC on the metadata leader (cluster/admission/router_gate.py).
         self.admission = RouterGate(router_id, topology.admission, len(topology.by_role("router")))
+        self.crash_points = CrashPoints()  # armed only by the kill-coordinator fault
 
     def client(self, process_id: str) -> RpcClient:
         return self._peers.get(process_id)

@@ -56,6 +56,7 @@ from cluster.metadata.catalogue import TableEntry
 from cluster.metadata.transaction_ledger import CANCEL, COMMIT
 from cluster.router import partition_calls
 from cluster.router.cluster_client import ClusterClient
+from cluster.router.crash_points import TXN_AFTER_COMMIT_DECISION, TXN_AFTER_PREPARE
 
 # How long the coordinator keeps sending one item's commit before answering that the outcome is unknown
 # (the janitor finishes it), and a release (which the janitor finishes too, and nobody waits for).
@@ -134,10 +135,12 @@ class TransactionCoordinator:
         if not all(_voted_yes(vote) for vote in votes):
             await asyncio.gather(self._finish_all(txn, participants, votes, commit=False), self._decide(txn, CANCEL))
             raise self._cancelled(participants, votes)
+        self.cluster.crash_points.reached(TXN_AFTER_PREPARE, txn)
         if await self._decide(txn, COMMIT) != COMMIT:
             # A janitor took the transaction for abandoned (it took this long) and cancelled it first.
             await self._finish_all(txn, participants, votes, commit=False)
             raise TransactionCanceledException([reason_conflict() for _ in participants])
+        self.cluster.crash_points.reached(TXN_AFTER_COMMIT_DECISION, txn)
         await self._commit_everywhere(txn, participants)
         return {CONSUMED_UNITS: units}
 

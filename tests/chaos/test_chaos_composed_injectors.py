@@ -17,10 +17,10 @@ import pytest
 
 from chaos.controller import ChaosController
 from chaos.faults.flapping import FlappingLatency, FlappingPartition, flap_phases
-from chaos.faults.injector import FaultContext
+from chaos.faults.injector import FaultContext, FaultNotApplicable
 from chaos.faults.leader_churn import ISOLATE_LIMIT_S, LeaderChurn
 from chaos.faults.leaders import LeaderView
-from chaos.faults.network_faults import isolate_process_streams
+from chaos.faults.network_faults import PartitionLeader, isolate_process_streams
 from chaos.faults.random_subset_kill import KillRandomSubset
 from chaos.faults.registry import InjectorRegistry
 from chaos.network_links import ProxiedLinks
@@ -249,3 +249,21 @@ def test_flapping_latency_slows_every_link_of_one_process_only(links: ProxiedLin
     assert started["attributes"] == {"latency": 150, "jitter": 0}
     flapping.heal(context)
     assert links.toxics_active() == []
+
+
+def test_partition_leader_cuts_whoever_leads_the_selected_group_and_heals_clean(links: ProxiedLinks) -> None:
+    context = FaultContext(
+        LinkedCluster(links),  # type: ignore[arg-type]
+        lambda: LeaderView({"t-p0": "node-a1", "t-p1": "node-b1"}, ["t-p0", "t-p1"]),
+    )
+    fault = PartitionLeader({"of": "partition", "index": 1})
+    started = fault.start(context)
+    assert started["group"] == "t-p1" and started["process_ids"] == ["node-b1"] and started["of"] == "partition"
+    every_link = isolate_process_streams(links.topology, "node-b1")
+    assert sorted(started["links"]) == sorted(link.describe() for link in every_link)
+    assert all("node-b1" in toxic["proxy"] for toxic in links.toxics_active())
+    fault.heal(context)
+    assert links.toxics_active() == []
+    leaderless = FaultContext(LinkedCluster(links), lambda: LeaderView({}, ["t-p0"]), leader_wait_s=0.0)  # type: ignore[arg-type]
+    with pytest.raises(FaultNotApplicable, match="nobody leads partition"):
+        PartitionLeader({"of": "partition", "index": 0}).start(leaderless)

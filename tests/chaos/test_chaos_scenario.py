@@ -24,6 +24,9 @@ SHIPPED = (
 COMPOSED_KINDS = {"flapping-partition", "flapping-one-way", "flapping-latency", "leader-churn", "kill-random-subset"}
 # Kinds that take a group's majority down on purpose: only scenarios that allow majority loss run them.
 MAJORITY_LOSS_KINDS = {"lagging-election"}
+# Kinds aimed at transactions (a coordinator killed between its phases, a participant cut off while it
+# prepares): the transactions scenario runs them, where transactions are in flight.
+TRANSACTION_KINDS = {"kill-coordinator", "partition-leader"}
 # Scenarios whose lesson is about load, not failures: no [faults] table, so no fault is planned.
 FAULT_FREE = ("hot-key", "hot-key-off")
 
@@ -49,11 +52,12 @@ def test_shipped_scenarios_are_listed() -> None:
     assert set(SHIPPED) == set(shipped_scenarios())
 
 
-def test_default_covers_every_fault_kind_but_the_composed_ones_which_torture_covers() -> None:
+def test_default_covers_every_fault_kind_but_those_torture_and_transactions_cover() -> None:
     default = load_scenario("default").faults
-    assert set(default.mix) == set(FAULT_KINDS) - COMPOSED_KINDS - MAJORITY_LOSS_KINDS
+    assert set(default.mix) == set(FAULT_KINDS) - COMPOSED_KINDS - MAJORITY_LOSS_KINDS - TRANSACTION_KINDS
     assert default.max_concurrent_faults == 1 and not default.allow_majority_loss
     assert set(load_scenario("torture").faults.mix) >= COMPOSED_KINDS
+    assert set(load_scenario("transactions").faults.mix) >= TRANSACTION_KINDS
 
 
 def test_smoke_scenario_values() -> None:

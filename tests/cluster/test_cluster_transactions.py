@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from chaos.faults.coordinator_kill import KillCoordinator
+from chaos.faults.injector import FaultContext
+from chaos.faults.leaders import LeaderView
 from cluster.api.attribute_values import KeySchema, encode_key, partition_hash
 from cluster.api.transaction_commands import TxnPrepareCommand, encode_txn_command
 from cluster.deploy.local_processes import LocalCluster
@@ -218,19 +221,40 @@ def _prepare_directly(cluster: LocalCluster, table: str, pk: str, txn: str, valu
     wait_until(prepared, 20, f"a leader of {partition['group_id']} took the prepare")
 
 
+def _answers(client) -> bool:  # noqa: ANN001
+    try:
+        return bool(client.list_tables()["TableNames"])
+    except BotoCoreError:
+        return False
+
+
 def test_the_janitor_finishes_what_a_dead_coordinator_left_by_the_ledgers_word(
     data_plane_cluster: LocalCluster, client  # noqa: ANN001
 ) -> None:
+    # One coordinator registered and prepared, then died: the ledger never decided, the janitor cancels.
     _prepare_directly(data_plane_cluster, "txn-audit", "orphan-cancel", "dead-coordinator-1", "never")
-    _prepare_directly(data_plane_cluster, "txn-audit", "orphan-commit", "dead-coordinator-2", "committed")
     with pytest.raises(ClientError) as caught:
         client.put_item(TableName="txn-audit", Item={"pk": {"S": "orphan-cancel"}, "v": {"S": "plain"}})
     assert caught.value.response["Error"]["Code"] == "TransactionConflictException"
-    # The second coordinator registered and recorded its commit before it died; the first registered only.
-    for txn in ("dead-coordinator-1", "dead-coordinator-2"):
-        assert metadata_call(data_plane_cluster, "meta.txn_begin", {"txn": txn})["status"] == "ok"
-    assert metadata_call(data_plane_cluster, "meta.txn_decide", {"txn": "dead-coordinator-2", "decision": "commit"})[
-        "decision"] == "commit"  # fmt: skip
+    assert metadata_call(data_plane_cluster, "meta.txn_begin", {"txn": "dead-coordinator-1"})["status"] == "ok"
+    # The other is a real router killed by the kill-coordinator fault after the ledger recorded its commit
+    # and before it wrote any item: the janitor must write both.
+    fault = KillCoordinator({"az": "az-b", "decided": 1})
+    context = FaultContext(data_plane_cluster, leaders=lambda: LeaderView({}))
+    assert fault.start(context) == {"process_ids": ["router-b"], "az": "az-b", "point": "txn-after-commit-decision"}
+    doomed = make_client(data_plane_cluster.endpoints()["az-b"])
+    with pytest.raises((BotoCoreError, ClientError)):  # the connection dies with the router
+        doomed.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "txn-audit", "Item": {"pk": {"S": f"orphan-commit-{n}"}, "v": {"S": "committed"}}}}
+            for n in (1, 2)
+        ])  # fmt: skip
+    events: list[dict[str, Any]] = []
+    wait_until(lambda: events.extend(fault.tick(context)) or events, 10, "the killed router powered on again")
+    [event] = events
+    old_pid = data_plane_cluster.pids()["router-b"]
+    assert event["f"] == "coordinator-restart" and event["value"]["process_ids"] == ["router-b"]
+    assert set(event["value"]["killed_pids"].values()) != {old_pid} == set(event["value"]["started_pids"].values())
+    assert fault.heal(context) == {"process_ids": ["router-b"], "crashed": True}
 
     def value_of(pk: str) -> str | None:
         item = client.get_item(TableName="txn-audit", Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
@@ -246,10 +270,12 @@ def test_the_janitor_finishes_what_a_dead_coordinator_left_by_the_ledgers_word(
 
     wait_until(plain_put_accepted, 30, "the janitor released the abandoned lock")
     assert value_of("orphan-cancel") == "plain"
-    wait_until(lambda: value_of("orphan-commit") == "committed", 30, "the janitor committed the decided lock")
+    wait_until(lambda: [value_of(f"orphan-commit-{n}") for n in (1, 2)] == ["committed"] * 2, 30,
+               "the janitor committed both items of the decided transaction")  # fmt: skip
     # And the ledger holds the cancel the janitor recorded: a late coordinator could not commit now.
     late = metadata_call(data_plane_cluster, "meta.txn_decide", {"txn": "dead-coordinator-1", "decision": "commit"})
     assert late["decision"] == "cancel"
+    wait_until(lambda: _answers(doomed), 20, "the restarted router serves again")
 
 
 def test_the_bank_workload_under_locust_records_a_history_the_bank_checker_finds_valid(

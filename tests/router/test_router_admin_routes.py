@@ -10,6 +10,7 @@ from cluster.deploy.local_processes import build_topology
 from cluster.metadata.catalogue import PartitionInfo, TableEntry
 from cluster.router.admin_routes import admin_response, is_admin_path
 from cluster.router.cluster_client import ClusterClient
+from cluster.router.crash_points import TXN_AFTER_COMMIT_DECISION, TXN_AFTER_PREPARE, CrashPoints
 from cluster.router.http_server import HttpRequest
 from cluster.runtime.topology import Topology, TopologyError
 
@@ -63,3 +64,31 @@ def test_topology_carries_and_checks_the_cache_mode() -> None:
     data["router_cache_mode"] = "lazy"
     with pytest.raises(TopologyError, match="unknown router_cache_mode 'lazy'"):
         Topology.from_json(data)
+
+
+def test_a_crash_point_is_armed_disarmed_and_fires_once_at_its_own_place() -> None:
+    client = router()
+    kills: list[str] = []
+    client.crash_points = CrashPoints(kill=lambda: kills.append(client.crash_points.armed or "disarmed"))
+
+    def post(body: bytes) -> tuple[int, dict]:
+        response = admin_response(HttpRequest("POST", "/admin/crash-point", {}, body), client)
+        return response.status, json.loads(response.body)
+
+    assert post(b'{"point": "txn-after-commit-decision"}') == (
+        200, {"router": "router-a", "armed": "txn-after-commit-decision"}
+    )
+    client.crash_points.reached(TXN_AFTER_PREPARE, "t1")
+    assert kills == [], "another point does not fire"
+    client.crash_points.reached(TXN_AFTER_COMMIT_DECISION, "t1")
+    client.crash_points.reached(TXN_AFTER_COMMIT_DECISION, "t2")
+    assert kills == ["disarmed"], "fired once, disarmed before the kill"
+    assert post(b'{"point": "txn-after-prepare"}')[1]["armed"] == "txn-after-prepare"
+    assert post(b'{"point": null}')[1]["armed"] is None
+    client.crash_points.reached(TXN_AFTER_PREPARE, "t3")
+    assert kills == ["disarmed"]
+    for body, wanted in ((b'{"point": "somewhere"}', "unknown crash point 'somewhere'"), (b"[1]", "JSON object"),
+                         (b"{", "/admin/crash-point")):  # fmt: skip
+        status, answer = post(body)
+        assert status == 400 and wanted in answer["error"], answer
+    assert client.crash_points.armed is None
