@@ -180,7 +180,7 @@ def _choose_target(
     if shape is TargetShape.LEADER:
         of = rng.choice(sorted(options.leader_of))
         target = {"of": of}
-        if of == "partition":
+        if of in ("partition", "index-partition"):
             target["index"] = rng.randrange(SELECTOR_INDEX_RANGE)
         if "by" in FAULT_KINDS[kind].option_keys:  # drawn only for kinds that take it: older plans replay as before
             target["by"] = rng.choice(sorted(options.by))
@@ -287,8 +287,9 @@ def _describe_where(target: Mapping[str, Any]) -> str:
         return f"every process of {target['az']}{roles}"
     if "of" in target:
         by = f" (by {target['by']})" if "by" in target else ""
-        if target["of"] == "partition":
-            return f"leader of partition group #{target['index']} (modulo groups at apply time){by}"
+        if target["of"] in ("partition", "index-partition"):
+            kind = "partition" if target["of"] == "partition" else "index partition"
+            return f"leader of {kind} group #{target['index']} (modulo groups at apply time){by}"
         if target["of"] == "metadata":
             return f"leader of the metadata group{by}"
         return f"node leading the most groups{by}"

@@ -100,8 +100,9 @@ FAULT_KINDS: dict[str, FaultKind] = {
     )
 }
 
-# Which leader kill-leader aims at: a partition group's, the metadata group's, or the node leading most groups.
-LEADER_TARGETS = ("partition", "metadata", "most-groups")
+# Which leader kill-leader aims at: a partition group's, a global secondary index partition's (during its
+# backfill, say), the metadata group's, or the node leading most groups.
+LEADER_TARGETS = ("partition", "index-partition", "metadata", "most-groups")
 # How leader-churn takes a leader away: SIGKILL (power on after down_s), or cut its links (partition-node).
 CHURN_METHODS = ("kill", "isolate")
 # Roles an az-power-off may power off; a real AZ outage takes everything in it.

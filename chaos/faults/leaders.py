@@ -6,11 +6,14 @@ is, so resolution happens here at apply time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 METADATA_GROUP = "metadata"
+# A global secondary index's partition groups (cluster/metadata/catalogue.py place_table): "<id>-i<n>p<k>".
+INDEX_GROUP = re.compile(r"-i\d+p\d+$")
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,12 @@ def choose_leader(selector: Mapping[str, Any], view: LeaderView, node_ids: set[s
         if METADATA_GROUP not in view.leaders:
             raise LookupError("no process leads the metadata group")
         return view.leaders[METADATA_GROUP], METADATA_GROUP
-    if of == "partition":
+    if of in ("partition", "index-partition"):
         partitions = [group for group in view.groups if group != METADATA_GROUP]
+        if of == "index-partition":
+            partitions = [group for group in partitions if INDEX_GROUP.search(group)]
         if not partitions:
-            raise LookupError("no partition group exists (no table yet?)")
+            raise LookupError(f"no {of} group exists (no table{' with a global secondary index' if of != 'partition' else ''} yet?)")
         group = partitions[int(selector.get("index", 0)) % len(partitions)]
         if group not in view.leaders:
             raise LookupError(f"no process leads {group}")

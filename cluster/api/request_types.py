@@ -14,6 +14,7 @@ from cluster.api.expressions import Condition, parse_condition
 from cluster.api.projection import DocumentPath
 from cluster.api.secondary_indexes import IndexSpec
 from cluster.api.update_expressions import UpdateExpression, parse_update
+from cluster.api.update_table_request import UpdateTableRequest
 
 # ---------------------------------------------------------------------------- conditions
 
@@ -279,4 +280,5 @@ Request = (
     | BatchWriteItemRequest
     | TransactWriteItemsRequest
     | TransactGetItemsRequest
+    | UpdateTableRequest
 )

@@ -68,11 +68,10 @@ from cluster.api.secondary_indexes import (
     parse_secondary_indexes,
     secondary_index_problems,
 )
+from cluster.api.table_names import table_name_problems as _table_name_problems
 from cluster.api.update_expressions import parse_update
+from cluster.api.update_table_request import UpdateTableRequest, parse_update_table  # noqa: F401 - the request types are imported from here too
 
-TABLE_NAME_PATTERN = re.compile(r"[a-zA-Z0-9_.-]+")
-MIN_TABLE_NAME_LENGTH = 3
-MAX_TABLE_NAME_LENGTH = 255
 MAX_LIST_TABLES_LIMIT = 100
 # Our extension: CreateTable may carry this tag to choose how many partitions (replication
 # groups) the table starts with. Tags are part of DynamoDB's API, so unmodified SDKs can send it.
@@ -164,26 +163,6 @@ def _optional_enum(
     if value not in allowed:
         raise _enum_error(parent + _member_name(field_name), value, allowed)
     return value
-
-
-def _table_name_problems(value: str, member: str) -> list[str]:
-    problems = []
-    if len(value) < MIN_TABLE_NAME_LENGTH:
-        problems.append(
-            f"Value '{value}' at '{member}' failed to satisfy constraint: "
-            f"Member must have length greater than or equal to {MIN_TABLE_NAME_LENGTH}"
-        )
-    if len(value) > MAX_TABLE_NAME_LENGTH:
-        problems.append(
-            f"Value '{value}' at '{member}' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {MAX_TABLE_NAME_LENGTH}"
-        )
-    if not TABLE_NAME_PATTERN.fullmatch(value):
-        problems.append(
-            f"Value '{value}' at '{member}' failed to satisfy constraint: "
-            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
-        )
-    return problems
 
 
 def _table_name(body: Body, field_name: str = "TableName", parent: str = "") -> str:
@@ -931,6 +910,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("BatchWriteItem", _parse_batch_write_item, batch=True),
         Operation("TransactWriteItems", _parse_transact_write_items, batch=True),
         Operation("TransactGetItems", _parse_transact_get_items, batch=True),
+        Operation("UpdateTable", parse_update_table),
     )
 }
 SUPPORTED_OPERATIONS = tuple(OPERATIONS)

@@ -28,6 +28,10 @@ class TableInfo:
     indexes: list[dict[str, Any]] = field(default_factory=list)  # IndexSpec.to_json() of each, GSIs first
     # Every defined attribute's type (the table's and the indexes' keys); None: the table key's only.
     attribute_definitions: dict[str, str] | None = None
+    # GSIs UpdateTable added that are still backfilling (IndexStatus CREATING), and the number the next
+    # one's partition groups take (cluster/metadata/catalogue_updates.py).
+    creating_indexes: list[str] = field(default_factory=list)
+    next_index_number: int = 0
 
     def index_specs(self) -> list[IndexSpec]:
         return [IndexSpec.from_json(spec) for spec in self.indexes]
@@ -44,6 +48,7 @@ class TableInfo:
         # Tables created before secondary indexes have neither field.
         fields["indexes"] = [dict(spec) for spec in data.get("indexes") or []]
         fields["attribute_definitions"] = data.get("attribute_definitions")
+        fields["creating_indexes"] = list(data.get("creating_indexes") or [])
         return cls(**fields)
 
 
@@ -104,5 +109,5 @@ def describe_table_json(
         "TableId": table.table_id,
         "BillingModeSummary": billing_summary,
         "DeletionProtectionEnabled": False,
-        **describe_indexes(table.index_specs(), table.status, arn),
+        **describe_indexes(table.index_specs(), table.status, arn, table.creating_indexes),
     }

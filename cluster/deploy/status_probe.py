@@ -9,7 +9,7 @@ from cluster.runtime.rpc import RpcClient, RpcError, RpcTimeout, RpcUnavailable
 
 GROUP_STATUS_KEYS = (
     "group", "role", "term", "leader", "commit_index", "last_index", "membership", "membership_index", "preferred",
-    "snapshot_index", "snapshots_taken", "snapshots_installed",
+    "snapshot_index", "snapshots_taken", "snapshots_installed", "recovered_entries", "opened_in_s",
 )
 
 

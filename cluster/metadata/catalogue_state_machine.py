@@ -15,6 +15,7 @@ from cluster.api.time_to_live import change_ttl
 from cluster.core.types import Entry
 from cluster.metadata.catalogue import NodePlacement, TableEntry, place_table, table_id_for
 from cluster.metadata.catalogue_splits import begin_split, finish_split
+from cluster.metadata.catalogue_updates import activate_index, update_table
 from cluster.metadata.transaction_ledger import TransactionLedger
 from cluster.storage.sqlite_copies import copy_database, replace_database_file
 
@@ -144,6 +145,17 @@ class CatalogueStateMachine:
             existing.ttl = setting
             self._save(existing)
             return {"status": "ok", "table": existing.to_json()}
+        if op in ("update_table", "activate_index"):
+            existing = self.tables.get(command["name"])
+            if existing is None:
+                return {"status": "not_found"}
+            if op == "update_table":
+                result = update_table(existing, command, self.nodes, [t for t in self.tables.values() if t is not existing])
+            else:
+                result = activate_index(existing, command)
+            if result["status"] == "ok":
+                self._save(existing)
+            return result
         if op in ("begin_split", "finish_split"):
             existing = self.tables.get(command["name"])
             if existing is None:

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from cluster.admission.gac_service import GacService
-from cluster.metadata.catalogue import NodePlacement, with_item_stats
+from cluster.metadata.catalogue import NodePlacement, TableEntry, with_item_stats
 from cluster.metadata.catalogue_state_machine import CatalogueStateMachine
+from cluster.metadata.catalogue_updates import creating_indexes
 from cluster.metadata.ledger_service import LedgerService
 from cluster.metadata.split_service import SplitService
 from cluster.replication.group_runner import GroupRunner
@@ -60,13 +61,16 @@ class MetadataServer(ReplicaHost):
         # group -> (items, bytes) as its leader last counted them: DescribeTable's ItemCount and TableSizeBytes.
         self.partition_stats: dict[str, tuple[int, int]] = {}
         self.index_settings: dict[str, str] = {}  # base partition -> fingerprint of the GSIs it maintains
-        self._activations_in_flight: set[str] = set()
+        # base partition -> the GSIs whose entries (a backfill's included) it has all delivered
+        self.index_backfilled: dict[str, set[str]] = {}
+        self._activations_in_flight: set[str] = set()  # table names, and "table/index" for an index
         # Read requests served, for the metadata-load plots: routers' per-table lookups and full catalogues.
         self.lookups_served = 0
         self.catalogues_served = 0
         self.register("meta.create_table", self.create_table)
         self.register("meta.delete_table", self.delete_table)
         self.register("meta.update_ttl", self.update_ttl)
+        self.register("meta.update_table", self.update_table)
         self.register("meta.catalogue", self.get_catalogue)
         self.register("meta.lookup_table", self.lookup_table)
         self.register("meta.node_report", self.node_report)
@@ -103,6 +107,14 @@ class MetadataServer(ReplicaHost):
         if not isinstance(name, str) or not isinstance(enabled, bool) or not isinstance(attribute, str):
             raise RpcError("Invalid", "update_ttl needs name, enabled (bool) and attribute")
         return await self._propose({"op": "update_ttl", "name": name, "enabled": enabled, "attribute": attribute})
+
+    async def update_table(self, params: dict[str, Any]) -> Any:
+        result = await self._propose({**params, "op": "update_table"})
+        if isinstance(result, dict) and result.get("status") == "ok":
+            # Reports from before the change must not activate an index created now (a name used before).
+            for partition in TableEntry.from_json(result["table"]).partitions:
+                self.index_backfilled.pop(partition.group_id, None)
+        return result
 
     def _fresh_leaders(self) -> dict[str, str]:
         now = time.monotonic()
@@ -152,8 +164,9 @@ class MetadataServer(ReplicaHost):
             if previous is None or int(term) >= previous[1] or now - previous[2] > LEADER_REPORT_TTL_S:
                 self.leader_reports[group_id] = (node_id, int(term), now)
         self._note_stats(leading, params.get("stats"))
-        self._note_index_settings(leading, params.get("index_settings"))
+        self._note_index_settings(leading, params.get("index_settings"), params.get("index_backfilled"))
         self._activate_ready_tables()
+        self._activate_ready_indexes()
         self._purge_old_decisions()
         self.splits.on_node_report(params.get("consumption"), self.group.is_leader)
         assignments, splits = self.splits.report_answer(node_id)
@@ -186,12 +199,35 @@ class MetadataServer(ReplicaHost):
                     and all(isinstance(number, int) and number >= 0 for number in value)):
                 self.partition_stats[group_id] = (value[0], value[1])
 
-    def _note_index_settings(self, leading: dict[str, Any], settings: Any) -> None:
-        """Which GSI settings each led partition applied (an IndexedTable fingerprint), as its leader says."""
+    def _note_index_settings(self, leading: dict[str, Any], settings: Any, backfilled: Any) -> None:
+        """Which GSI settings each led partition applied (an IndexedTable fingerprint), and which GSIs it has
+        delivered every entry of, as its leader says."""
         if isinstance(settings, dict):
             for group_id, fingerprint in settings.items():
                 if group_id in leading and isinstance(fingerprint, str):
                     self.index_settings[group_id] = fingerprint
+        if isinstance(backfilled, dict):
+            for group_id, names in backfilled.items():
+                if group_id in leading and isinstance(names, list):
+                    self.index_backfilled[group_id] = {name for name in names if isinstance(name, str)}
+
+    def _activate_ready_indexes(self) -> None:
+        """A GSI UpdateTable created goes ACTIVE once every base partition delivered all its entries and each
+        of its own partitions has a leader."""
+        leaders = self._fresh_leaders()
+        for entry in self.catalogue.tables.values():
+            for index in creating_indexes(entry):
+                key = f"{entry.name}/{index}"
+                if key in self._activations_in_flight or index not in entry.index_partitions:
+                    continue
+                if not all(index in self.index_backfilled.get(p.group_id, ()) for p in entry.partitions):
+                    continue
+                if all(p.group_id in leaders for p in entry.index_partitions[index]):
+                    self._activations_in_flight.add(key)
+                    command = {"op": "activate_index", "name": entry.name, "table_id": entry.table["table_id"],
+                               "index": index}  # fmt: skip
+                    task = asyncio.ensure_future(self._propose(command))
+                    task.add_done_callback(lambda t, key=key: self._activation_done(key, t))
 
     def _activate_ready_tables(self) -> None:
         leaders = self._fresh_leaders()

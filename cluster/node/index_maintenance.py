@@ -9,6 +9,12 @@ until the propagator (cluster/node/index_propagator.py) has delivered them and p
 An index partition applies a delivered batch (`index_apply`) only past the highest number it already took
 from that source partition, so a batch delivered twice (a lost acknowledgement, a new leader starting over
 from the outbox) changes nothing the second time, and entries never step back to an older value.
+
+A GSI the `index_specs` entry adds to a partition that already holds items (UpdateTable) is backfilled:
+from that entry on, writes record their changes for it like for the others, and `index_backfill` entries
+(the propagator proposes them one after another) each record the entries of the next items in key order,
+from a cursor every replica keeps, until the scan reaches the end. Each backfill entry records an item's
+value as of its own log index, so a write before or after it wins by log order, as any write does.
 """
 
 from __future__ import annotations
@@ -24,9 +30,15 @@ from cluster.storage.item_store import ItemStore
 SPECS_OP = "index_specs"
 APPLY_OP = "index_apply"
 TRIM_OP = "index_trim"
-INDEX_OPS = (SPECS_OP, APPLY_OP, TRIM_OP)
+BACKFILL_OP = "index_backfill"
+INDEX_OPS = (SPECS_OP, APPLY_OP, TRIM_OP, BACKFILL_OP)
 _SPECS_NOTE = "index_specs"
 _SOURCE_NOTE = "index_source:"
+# A GSI still to backfill: the (hash, key) its scan has passed ("" before the first item).
+_BACKFILL_CURSOR_NOTE = "index_backfill_cursor:"
+# A GSI backfilled: the log index of the backfill entry that finished it.
+_BACKFILLED_NOTE = "index_backfilled:"
+BACKFILL_ITEMS_PER_ENTRY = 500  # one change per item, well under SEQ_STRIDE
 # Outbox numbers are log index * SEQ_STRIDE + the change's place in its entry: unique, in log order, and the
 # same on every replica. An entry changes at most 100 items (a transaction's), each in 20 GSIs, twice.
 SEQ_STRIDE = 4096
@@ -80,26 +92,67 @@ class IndexMaintenance:
         """Records what a write changes in the GSIs; returns the changes recorded so far in this entry."""
         if self.table is None or old == new:
             return changes_made
-        for change in index_changes(self.table, base_key, old, new):
-            if changes_made >= SEQ_STRIDE:
-                raise ValueError(f"one log entry changed more than {SEQ_STRIDE} index entries")
-            item_json = None if change.item is None else json.dumps(change.item, separators=(",", ":"))
-            size = None if change.item is None else item_size_bytes(change.item)
-            self.store.outbox_add(log_index * SEQ_STRIDE + changes_made, change.index_name, change.partition_hash,
-                                  change.key, item_json, size)  # fmt: skip
-            changes_made += 1
-        return changes_made
+        return _record_changes(self.store, self.table, log_index, changes_made, base_key, old, new)
 
-    def apply(self, command: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, command: dict[str, Any], log_index: int = 0) -> dict[str, Any]:
         op = command["op"]
         if op == SPECS_OP:
-            table = IndexedTable.from_json(command["table"])
-            self.store.set_note(_SPECS_NOTE, json.dumps(table.to_json(), sort_keys=True))
-            self.reload()
-            return {"status": "ok"}
+            return self._apply_specs(IndexedTable.from_json(command["table"]))
+        if op == BACKFILL_OP:
+            return self._apply_backfill(str(command["index"]), command.get("after"), int(command["limit"]), log_index)
         if op == TRIM_OP:
             return {"status": "ok", "trimmed": self.store.outbox_trim(int(command["through"]))}
         return self._apply_delivery(str(command["source"]), int(command["through"]), command["changes"])
+
+    def _apply_specs(self, table: IndexedTable) -> dict[str, Any]:
+        before = {spec.name for spec in self.table.specs} if self.table is not None else set()
+        after = {spec.name for spec in table.specs}
+        for name in sorted(after - before):
+            self.store.set_note(_BACKFILL_CURSOR_NOTE + name, "")
+        for name in sorted(before - after):  # deleted: a later index of that name starts over
+            self.store.delete_note(_BACKFILL_CURSOR_NOTE + name)
+            self.store.delete_note(_BACKFILLED_NOTE + name)
+        self.store.set_note(_SPECS_NOTE, json.dumps(table.to_json(), sort_keys=True))
+        self.reload()
+        return {"status": "ok", "backfills": sorted(after - before)}
+
+    def backfill_cursor(self, name: str) -> list[Any] | None:
+        """Where the backfill of GSI `name` goes on ([hash, key hex], or [] at the start); None: not pending."""
+        note = self.store.get_note(_BACKFILL_CURSOR_NOTE + name)
+        if note is None:
+            return None
+        return json.loads(note) if note else []
+
+    def pending_backfills(self) -> dict[str, list[Any]]:
+        if self.table is None:
+            return {}
+        cursors = {spec.name: self.backfill_cursor(spec.name) for spec in self.table.specs}
+        return {name: cursor for name, cursor in cursors.items() if cursor is not None}
+
+    def backfilled_at(self, name: str) -> int | None:
+        """The log index that finished GSI `name`'s backfill; None for one never backfilled here (a GSI the
+        partition had from its start needs none, and one pending has not finished)."""
+        note = self.store.get_note(_BACKFILLED_NOTE + name)
+        return int(note) if note else None
+
+    def _apply_backfill(self, name: str, after: Any, limit: int, log_index: int) -> dict[str, Any]:
+        cursor = self.backfill_cursor(name)
+        if cursor is None or (after or []) != cursor or self.table is None:
+            return {"status": "stale"}  # proposed twice, or the index is gone: every replica skips it alike
+        spec = next(spec for spec in self.table.specs if spec.name == name)
+        only = IndexedTable(self.table.table_schema, (spec,))
+        start = (int(cursor[0]), bytes.fromhex(cursor[1])) if cursor else None
+        rows = self.store.scan(start, min(limit, BACKFILL_ITEMS_PER_ENTRY))
+        recorded = 0
+        for _, key, item_json in rows:
+            recorded = _record_changes(self.store, only, log_index, recorded, key, None, json.loads(item_json))
+        if len(rows) < min(limit, BACKFILL_ITEMS_PER_ENTRY):
+            self.store.delete_note(_BACKFILL_CURSOR_NOTE + name)
+            self.store.set_note(_BACKFILLED_NOTE + name, str(log_index))
+            return {"status": "ok", "items": len(rows), "done": True}
+        last_hash, last_key, _ = rows[-1]
+        self.store.set_note(_BACKFILL_CURSOR_NOTE + name, json.dumps([last_hash, last_key.hex()]))
+        return {"status": "ok", "items": len(rows), "done": False}
 
     def _apply_delivery(self, source: str, through: int, changes: list[list[Any]]) -> dict[str, Any]:
         taken = self.source_mark(source)
@@ -121,6 +174,26 @@ class IndexMaintenance:
         """The highest outbox number this index partition took from `source`."""
         note = self.store.get_note(_SOURCE_NOTE + source)
         return int(note) if note else -1
+
+
+def _record_changes(
+    store: ItemStore, table: IndexedTable, log_index: int, changes_made: int, base_key: bytes,
+    old: Item | None, new: Item | None,
+) -> int:
+    for change in index_changes(table, base_key, old, new):
+        if changes_made >= SEQ_STRIDE:
+            raise ValueError(f"one log entry changed more than {SEQ_STRIDE} index entries")
+        item_json = None if change.item is None else json.dumps(change.item, separators=(",", ":"))
+        size = None if change.item is None else item_size_bytes(change.item)
+        store.outbox_add(log_index * SEQ_STRIDE + changes_made, change.index_name, change.partition_hash,
+                         change.key, item_json, size)  # fmt: skip
+        changes_made += 1
+    return changes_made
+
+
+def encode_backfill(index_name: str, after: list[Any], limit: int = BACKFILL_ITEMS_PER_ENTRY) -> bytes:
+    return json.dumps({"op": BACKFILL_OP, "index": index_name, "after": after or None, "limit": limit},
+                      separators=(",", ":")).encode()  # fmt: skip
 
 
 def encode_specs(table: IndexedTable) -> bytes:

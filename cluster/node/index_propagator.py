@@ -21,7 +21,13 @@ from typing import Any
 from cluster.api.index_entries import IndexedTable
 from cluster.metadata.catalogue import PartitionInfo
 from cluster.node.group_host import GroupHost
-from cluster.node.index_maintenance import encode_delivery, encode_specs, encode_trim
+from cluster.node.index_maintenance import (
+    SEQ_STRIDE,
+    encode_backfill,
+    encode_delivery,
+    encode_specs,
+    encode_trim,
+)
 from cluster.node.partition_state_machine import PartitionStateMachine
 from cluster.node.ticked_task import TickedTask
 from cluster.replication.group_runner import GroupRunner
@@ -79,6 +85,24 @@ class IndexPropagator:
                 report[group_id] = state_machine.indexes.table.fingerprint()
         return report
 
+    def backfill_report(self, leading: dict[str, int]) -> dict[str, list[str]]:
+        """Per led base partition, the GSIs whose entries it has all delivered (backfill included): the
+        catalogue makes a GSI that UpdateTable added ACTIVE once every base partition says so."""
+        report = {}
+        for group_id in leading:
+            state_machine = self._state_machine(group_id)
+            if state_machine is None or state_machine.indexes.table is None:
+                continue
+            indexes = state_machine.indexes
+            oldest = state_machine.store.outbox_read(1)
+            oldest_seq = oldest[0][0] if oldest else None
+            pending = indexes.pending_backfills()
+            report[group_id] = [
+                spec.name for spec in indexes.table.specs
+                if spec.name not in pending and _delivered_through(indexes.backfilled_at(spec.name), oldest_seq)
+            ]  # fmt: skip
+        return report
+
     def status(self) -> dict[str, Any]:
         now = self.clock()
         return {
@@ -110,6 +134,9 @@ class IndexPropagator:
                         await group.propose(encode_trim(pending[-1][0]), CALL_TIMEOUT_S)
                 if state_machine.indexes.table != table:
                     await group.propose(encode_specs(table), CALL_TIMEOUT_S)
+                # A GSI added to a table with items: one backfill entry a round, the next items in key order.
+                for name, cursor in sorted(state_machine.indexes.pending_backfills().items())[:1]:
+                    await group.propose(encode_backfill(name, cursor), CALL_TIMEOUT_S)
                 self._note_oldest(group_id, state_machine)
                 if state_machine.store.outbox_count:
                     await self._deliver(group, state_machine, partitions)
@@ -139,7 +166,10 @@ class IndexPropagator:
             return
         through = rows[-1][0]
         shares: dict[str, tuple[PartitionInfo, list[tuple[int, int, bytes, str | None, int | None]]]] = {}
+        maintained = {spec.name for spec in state_machine.indexes.table.specs} if state_machine.indexes.table else set()
         for seq, index_name, partition_hash, key, item, size in rows:
+            if index_name not in maintained:
+                continue  # a GSI UpdateTable deleted: its changes go with the trim, undelivered
             target = _partition_for(partitions.get(index_name) or [], partition_hash)
             if target is None:
                 raise ValueError(f"no partition of index {index_name} holds hash {partition_hash}")
@@ -167,6 +197,13 @@ class IndexPropagator:
         except NoLeaderAnswered as error:
             raise RuntimeError(f"{target.group_id}: {error}") from error
         return answer if isinstance(answer, dict) else {"status": "no answer", "answer": answer}
+
+
+def _delivered_through(backfilled_at: int | None, oldest_waiting_seq: int | None) -> bool:
+    """Has every change recorded up to the backfill's last entry left the outbox?"""
+    if backfilled_at is None or oldest_waiting_seq is None:
+        return True
+    return oldest_waiting_seq >= (backfilled_at + 1) * SEQ_STRIDE
 
 
 def _partition_for(partitions: list[PartitionInfo], partition_hash: int) -> PartitionInfo | None:

@@ -82,7 +82,7 @@ class PartitionStateMachine:
             if op.startswith("split_"):
                 return self.splits.apply(index, decoded)
             if op in INDEX_OPS:
-                return self.indexes.apply(decoded)
+                return self.indexes.apply(decoded, index)
             if op in TXN_OPS:
                 return self._apply_txn(decode_txn_command(decoded), index)
             command = decode_item_command(decoded)

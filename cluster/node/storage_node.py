@@ -305,6 +305,7 @@ class StorageNode(ReplicaHost):
             "node": self.process_id, "leading": leading, "stats": stats,
             "consumption": self.admission.consumption(set(leading), time.monotonic()),
             "index_settings": self.index_propagator.settings_report(leading),
+            "index_backfilled": self.index_propagator.backfill_report(leading),
         }  # fmt: skip
         try:  # one pass over the metadata replicas: the next report comes soon enough
             response = await call_leader(

@@ -62,6 +62,11 @@ from cluster.api.secondary_indexes import GLOBAL
 from cluster.api.tables import TableInfo, describe_table_json
 from cluster.api.time_to_live import describe_ttl
 from cluster.api.update_expressions import check_key_unchanged
+from cluster.api.update_table_request import (
+    UpdateTableRequest,
+    create_index_specs,
+    table_throughput_change_problem,
+)
 from cluster.metadata.catalogue import HASH_SPACE, TableEntry
 from cluster.router import partition_calls
 from cluster.router.batch_operations import BatchOperations
@@ -214,6 +219,55 @@ class DynamoDbService:
             raise ResourceInUseException(f"Table already exists: {request.table_name}")
         if result["status"] != "ok":
             raise InternalServerError(f"create table failed: {result}")
+        self.cluster.remember_table(TableEntry.from_json(result["table"]))
+        return {"TableDescription": self._describe(result["table"])}
+
+    async def update_table(self, request: UpdateTableRequest) -> dict[str, Any]:
+        entry = (await self.cluster.refresh_catalogue()).get(request.table_name)
+        if entry is None:
+            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+        table = TableInfo.from_json(entry.table)
+        specs = table.index_specs()
+        problem = table_throughput_change_problem(
+            request, table.billing_mode, table.read_capacity_units, table.write_capacity_units,
+            index_throughputs={s.name: (s.read_capacity_units, s.write_capacity_units) for s in specs if s.kind == GLOBAL},
+        )  # fmt: skip
+        if problem is not None:
+            raise ValidationException(problem)
+        defined = {**table.key_schema.key_types(), **(table.attribute_definitions or {})}
+        created = create_index_specs(
+            request, table.key_schema, defined, table.billing_mode, {spec.name for spec in specs},
+            local_index_names={spec.name for spec in specs if spec.kind != GLOBAL},
+        )  # fmt: skip
+        # What AttributeDefinitions describes afterwards: the table's key and the indexes' that remain.
+        remaining = [spec for spec in specs if spec.name not in request.delete_indexes] + list(created)
+        types = {**defined, **(request.attribute_definitions or {})}
+        kept = {**table.key_schema.key_types(), **{
+            name: types[name] for spec in remaining for name in spec.key_schema.key_names
+        }}  # fmt: skip
+        command: dict[str, Any] = {
+            "name": request.table_name,
+            "table_id": table.table_id,
+            "create": [spec.to_json() for spec in created],
+            "delete": list(request.delete_indexes),
+            "update": [[u.index_name, u.read_capacity_units, u.write_capacity_units] for u in request.update_indexes],
+            "billing_mode": request.billing_mode,
+            "read_capacity_units": request.read_capacity_units,
+            "write_capacity_units": request.write_capacity_units,
+            "attribute_definitions": kept,
+        }
+        result = await self.cluster.call_metadata("meta.update_table", command)
+        status, message = result.get("status"), str(result.get("message"))
+        if status == "not_found":
+            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+        if status == "index_not_found":
+            raise ResourceNotFoundException(message)
+        if status == "in_use":
+            raise ResourceInUseException(message)
+        if status == "invalid":
+            raise ValidationException(message)
+        if status != "ok":
+            raise InternalServerError(f"update table failed: {result}")
         self.cluster.remember_table(TableEntry.from_json(result["table"]))
         return {"TableDescription": self._describe(result["table"])}
 

@@ -244,6 +244,9 @@ class ItemStore:
             (name, value),
         )
 
+    def delete_note(self, name: str) -> None:
+        self._db.execute("DELETE FROM notes WHERE name = ?", (name,))
+
     def scan_excluding(
         self, after: tuple[int, bytes] | None, limit: int, excluded: list[tuple[int, int]]
     ) -> list[tuple[int, bytes, str]]:

@@ -288,6 +288,10 @@ def test_leader_view_from_status_prefers_the_higher_term_of_two_claimants() -> N
     assert choose_leader({"of": "partition", "index": 4}, view, nodes) == ("node-b1", "t-p1")
     with pytest.raises(LookupError, match="no process leads t-p2"):
         choose_leader({"of": "partition", "index": 2}, view, nodes)
+    with pytest.raises(LookupError, match="no index-partition group exists"):
+        choose_leader({"of": "index-partition", "index": 0}, view, nodes)
+    indexed = LeaderView({**view.leaders, "t-i0p0": "node-c1", "t-i0p1": "node-c2"}, [*view.groups, "t-i0p0", "t-i0p1"])
+    assert choose_leader({"of": "index-partition", "index": 3}, indexed, nodes) == ("node-c2", "t-i0p1")
 
 
 def test_kill_leader_waits_for_an_election_in_progress(cluster: StandInCluster) -> None:

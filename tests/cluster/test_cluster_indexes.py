@@ -4,6 +4,8 @@ and PynamoDB's transactions, the other half of the issue that brought indexes.""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,9 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactGet, TransactWrite
 
+from chaos.faults.injector import FaultContext
+from chaos.faults.leaders import INDEX_GROUP, leader_view_from_status
+from chaos.faults.process_faults import KillLeader
 from cluster.deploy.local_processes import LocalCluster
 from gameday.checks.history import check_history_file
 from loadgen.run import run_load
@@ -212,3 +217,92 @@ def test_pynamodb_transactions_move_coins_all_or_none_and_read_them_together(dat
     with TransactGet(connection=connection) as read:
         amy_now, ben_now = read.get(Wallet, "amy"), read.get(Wallet, "ben")
     assert (amy_now.get().coins, ben_now.get().coins) == (3, 7)
+
+
+@contextlib.contextmanager
+def client_batches(client: Any, table: str) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """put(item) in BatchWriteItem requests of 25, what is left unprocessed sent again."""
+    waiting: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        requests = {table: [{"PutRequest": {"Item": item}} for item in waiting]}
+        while requests:
+            requests = client.batch_write_item(RequestItems=requests)["UnprocessedItems"]
+        waiting.clear()
+
+    def put(item: dict[str, Any]) -> None:
+        waiting.append(item)
+        if len(waiting) == 25:
+            flush()
+
+    yield put
+    if waiting:
+        flush()
+
+
+def _index_status(client: Any, table: str, index: str) -> str | None:
+    described = client.describe_table(TableName=table)["Table"]
+    return next((i["IndexStatus"] for i in described.get("GlobalSecondaryIndexes", []) if i["IndexName"] == index), None)
+
+
+def test_update_table_backfills_a_new_gsi_through_a_killed_index_leader_and_deletes_it(
+    data_plane_cluster: LocalCluster, client: Any
+) -> None:
+    table = "gsi-backfill"
+    client.create_table(
+        TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+    items = 1200  # more than two backfill entries' worth in every partition
+    with client_batches(client, table) as put:
+        for n in range(items):
+            put({"pk": {"S": f"p{n}"}, "slot": {"N": str(n % 7)}, **({"tag": {"S": "x"}} if n % 3 else {})})
+    answer = client.update_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "slot", "AttributeType": "N"}],
+        GlobalSecondaryIndexUpdates=[{"Create": {
+            "IndexName": "by-slot", "KeySchema": [{"AttributeName": "slot", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["tag"]},
+        }}],
+    )["TableDescription"]  # fmt: skip
+    assert answer["TableStatus"] == "UPDATING"
+    [created] = answer["GlobalSecondaryIndexes"]
+    assert created["IndexStatus"] == "CREATING" and created["Backfilling"] is True
+    with pytest.raises(ClientError, match="Cannot read from backfilling global secondary index: by-slot"):
+        client.query(TableName=table, IndexName="by-slot", KeyConditionExpression="slot = :s",
+                     ExpressionAttributeValues={":s": {"N": "1"}})  # fmt: skip
+    # Writes go on while it backfills, and the leader of one of the new index's partitions dies meanwhile.
+    group = f"{answer['TableId'][:8]}-i0p1"
+    context = FaultContext(data_plane_cluster, lambda: leader_view_from_status(data_plane_cluster.status()),
+                           leader_wait_s=15.0)  # fmt: skip
+    wait_until(lambda: group in context.leaders().leaders, 15, f"a leader of the new index partition {group}")
+    index_groups = [g for g in context.leaders().groups if INDEX_GROUP.search(g)]
+    fault = KillLeader({"of": "index-partition", "index": index_groups.index(group)})
+    killed = fault.start(context)
+    client.put_item(TableName=table, Item={"pk": {"S": "p0"}, "slot": {"N": "6"}})
+    client.delete_item(TableName=table, Key={"pk": {"S": "p1"}})
+    fault.heal(context)
+    assert killed["group"] == group
+    wait_until(lambda: _index_status(client, table, "by-slot") == "ACTIVE", 60, "the backfilled index to be ACTIVE")
+    assert client.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
+
+    def slot(number: int) -> set[str]:
+        pages = client.get_paginator("query").paginate(
+            TableName=table, IndexName="by-slot", KeyConditionExpression="slot = :s",
+            ExpressionAttributeValues={":s": {"N": str(number)}},
+        )  # fmt: skip
+        return {item["pk"]["S"] for page in pages for item in page["Items"]}
+
+    expected = {number: {f"p{n}" for n in range(2, items) if n % 7 == number} for number in range(7)}
+    expected[6] |= {"p0"}
+    wait_until(lambda: all(slot(number) == expected[number] for number in range(7)), CONVERGE_S,
+               "every item in the index under its slot, once")  # fmt: skip
+    deleted = client.update_table(TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-slot"}}])
+    assert "GlobalSecondaryIndexes" not in deleted["TableDescription"]
+    with pytest.raises(ClientError, match="does not have the specified index: by-slot"):
+        client.query(TableName=table, IndexName="by-slot", KeyConditionExpression="slot = :s",
+                     ExpressionAttributeValues={":s": {"N": "1"}})  # fmt: skip
+    with pytest.raises(ClientError) as missing:
+        client.update_table(TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-slot"}}])
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -59,3 +59,43 @@ def test_a_table_with_global_indexes_is_never_split(tmp_path: Path) -> None:
     result = begin(catalogue, entry, entry.partitions[0].group_id, HASH_SPACE // 4)
     assert result["status"] == "invalid" and "global secondary indexes" in result["message"]
     assert len(catalogue.machine.tables["people"].partitions) == 2
+
+
+def _update(catalogue: Catalogue, table_id: str, **change: object) -> dict:
+    return catalogue.apply({"op": "update_table", "name": "people", "table_id": table_id, **change})
+
+
+def test_update_table_adds_a_creating_gsi_with_new_partitions_and_activates_it_then_deletes_one(tmp_path: Path) -> None:
+    catalogue = Catalogue(tmp_path)
+    table_id = _create(catalogue, [BY_CITY])["table"]["table"]["table_id"]
+    created = _update(catalogue, table_id, create=[BY_AGE.to_json()])
+    assert created["status"] == "in_use" and "Table is being created: people" in created["message"]
+    catalogue.apply({"op": "activate_table", "name": "people", "table_id": table_id})
+    assert _update(catalogue, "another-id", create=[BY_AGE.to_json()])["status"] == "not_found"
+    before = {p.group_id for p in catalogue.machine.tables["people"].all_partitions()}
+    result = _update(catalogue, table_id, create=[BY_AGE.to_json()], attribute_definitions={"pk": "S", "city": "S", "age": "N"})
+    assert result["status"] == "ok"
+    entry = catalogue.machine.tables["people"]
+    assert entry.table["status"] == "UPDATING" and entry.table["creating_indexes"] == ["by.age"]
+    assert entry.index_specs == [BY_CITY, BY_AGE] and entry.indexed_table() == IndexedTable(KeySchema("pk", "S"), (BY_CITY, BY_AGE))
+    added = {p.group_id for p in entry.all_partitions()} - before
+    assert len(added) == 2 and all("-i1p" in group for group in added)
+    # While it backfills the table takes no other index change, and a name in use is refused.
+    assert _update(catalogue, table_id, delete=["by-city"])["status"] == "in_use"
+    catalogue.apply({"op": "activate_index", "name": "people", "table_id": table_id, "index": "by.age"})
+    entry = catalogue.machine.tables["people"]
+    assert entry.table["status"] == "ACTIVE" and entry.table["creating_indexes"] == []
+    again = _update(catalogue, table_id, create=[BY_CITY.to_json()])
+    assert again == {"status": "invalid", "message": "Attempting to create an index which already exists"}
+    missing = _update(catalogue, table_id, delete=["nope"])
+    assert missing["status"] == "index_not_found" and "Index nope for table people" in missing["message"]
+    # Deleted: its spec and partitions go at once; a later index never reuses its groups' names.
+    assert _update(catalogue, table_id, delete=["by-city"], update=[["by.age", 7, 9]])["status"] == "ok"
+    entry = catalogue.machine.tables["people"]
+    assert [spec.name for spec in entry.index_specs] == ["by.age"] and set(entry.index_partitions) == {"by.age"}
+    assert entry.index_specs[0].read_capacity_units == 7 and entry.table["status"] == "ACTIVE"
+    _update(catalogue, table_id, create=[BY_CITY.to_json()])
+    groups = [p.group_id for p in catalogue.machine.tables["people"].index_partitions["by-city"]]
+    assert all("-i2p" in group for group in groups)
+    catalogue.reopen()
+    assert catalogue.machine.tables["people"].table["creating_indexes"] == ["by-city"]

@@ -21,7 +21,13 @@ from cluster.api.item_commands import (
 from cluster.api.request_types import UpdateSource
 from cluster.api.secondary_indexes import GLOBAL, IndexSpec
 from cluster.api.transaction_commands import TxnFinishCommand, TxnPrepareCommand, encode_txn_command
-from cluster.node.index_maintenance import SEQ_STRIDE, encode_delivery, encode_specs, encode_trim
+from cluster.node.index_maintenance import (
+    SEQ_STRIDE,
+    encode_backfill,
+    encode_delivery,
+    encode_specs,
+    encode_trim,
+)
 from tests.split.test_split_state_machine import Replica
 
 TABLE = KeySchema("pk", "S")
@@ -49,7 +55,7 @@ def test_writes_record_what_they_change_in_each_index_once_the_partition_knows_i
     replica = Replica(tmp_path)
     replica.apply(put("a", city={"S": "Oslo"}, age={"N": "30"}))
     assert outbox(replica) == []  # before the table's GSIs were applied here
-    assert replica.apply(encode_specs(INDEXED)) == {"status": "ok"}
+    assert replica.apply(encode_specs(INDEXED)) == {"status": "ok", "backfills": ["by-age", "by-city", "by-team"]}
     assert replica.machine.indexes.table == INDEXED
     replica.apply(put("b", city={"S": "Oslo"}, age={"N": "41"}, team={"S": "red"}, note={"S": "x"}))
     rows = replica.machine.store.outbox_read(100)
@@ -173,3 +179,76 @@ def test_a_repeated_or_older_delivery_changes_nothing_and_the_marks_survive_a_re
     # Another source's numbers are its own.
     assert index_replica.apply(encode_delivery("p1", 1, [(1, 77, b"entry", None, None)]))["applied"] == 1
     assert index_replica.machine.store.get(77, b"entry") is None
+
+
+def _backfill_step(base: Replica, limit: int, repeat: bool) -> None:
+    """What the propagator proposes each round for a pending backfill (twice: a retried proposal)."""
+    for name, cursor in sorted(base.machine.indexes.pending_backfills().items())[:1]:
+        command = encode_backfill(name, cursor, limit)
+        assert base.apply(command)["status"] == "ok"
+        if repeat:
+            assert base.apply(command) == {"status": "stale"}
+
+
+def test_a_gsi_added_to_a_partition_with_items_is_backfilled_under_writes_and_a_deleted_one_is_forgotten(
+    tmp_path: Path,
+) -> None:
+    first = IndexedTable(TABLE, (BY_CITY, BY_TEAM))
+    for seed in range(4):
+        rng = random.Random(seed)
+        base = Replica(tmp_path / f"base{seed}")
+        base.apply(encode_specs(first))
+        for _ in ("by-city", "by-team"):  # they came with the table: nothing to backfill
+            _backfill_step(base, 100, repeat=False)
+        assert base.machine.indexes.pending_backfills() == {}
+        index_replicas = {spec.name: Replica(tmp_path / f"{spec.name}{seed}") for spec in INDEXED.specs}
+        for step in range(80):
+            _random_write(rng, base, step)
+        while base.machine.store.outbox_count:
+            _deliver_chunk(rng, base, index_replicas, repeat=False)
+        # UpdateTable adds by-age: every later write records it, and the backfill walks the items in chunks.
+        assert base.apply(encode_specs(INDEXED))["backfills"] == ["by-age"]
+        assert base.machine.indexes.pending_backfills() == {"by-age": []}
+        step = 80
+        while base.machine.indexes.pending_backfills():
+            assert base.machine.indexes.backfilled_at("by-age") is None
+            _backfill_step(base, rng.randrange(1, 4), repeat=rng.random() < 0.3)
+            for _ in range(rng.randrange(3)):
+                _random_write(rng, base, step)
+                step += 1
+            if rng.random() < 0.5:
+                _deliver_chunk(rng, base, index_replicas, repeat=rng.random() < 0.3)
+        finished_at = base.machine.indexes.backfilled_at("by-age")
+        assert finished_at is not None and finished_at <= base.index
+        while base.machine.store.outbox_count:
+            _deliver_chunk(rng, base, index_replicas, repeat=False)
+        expected = _expected_entries(base)
+        for name, index_replica in index_replicas.items():
+            held = {(h, k): item for h, k, item in index_replica.machine.store.scan(None, 10_000)}
+            assert held == expected[name], (seed, name)
+        assert expected["by-age"], "the backfill had items to index"
+        # Deleted again: no longer maintained, its notes gone, so creating it later backfills afresh.
+        assert base.apply(encode_specs(first))["backfills"] == []
+        _random_write(rng, base, step)
+        assert "by-age" not in {name for _, name, *_ in base.machine.store.outbox_read(100)}
+        assert base.machine.indexes.backfilled_at("by-age") is None
+        assert base.apply(encode_specs(INDEXED))["backfills"] == ["by-age"]
+        base.reopen()
+        assert base.machine.indexes.pending_backfills() == {"by-age": []}
+
+
+def test_an_item_that_violates_a_new_index_key_is_left_out_of_its_backfill_and_can_still_be_deleted(
+    tmp_path: Path,
+) -> None:
+    base = Replica(tmp_path)
+    base.apply(encode_specs(IndexedTable(TABLE, (BY_TEAM,))))
+    _backfill_step(base, 100, repeat=False)
+    base.apply(put("a", age={"S": "old"}))  # no index keys age yet: a string is fine
+    base.apply(put("b", age={"N": "7"}))
+    base.apply(encode_trim(10**12))
+    base.apply(encode_specs(IndexedTable(TABLE, (BY_TEAM, INCLUDE))))
+    _backfill_step(base, 100, repeat=False)
+    assert base.machine.indexes.pending_backfills() == {}
+    assert [json.loads(item)["pk"] for name, item in outbox(base)] == [{"S": "b"}]
+    h, k, _ = _key("a")
+    assert base.apply(encode_command(DeleteCommand(h, k)))["status"] == "ok"
