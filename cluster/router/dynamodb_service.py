@@ -68,6 +68,7 @@ from cluster.api.update_table_request import (
     table_throughput_change_problem,
 )
 from cluster.metadata.catalogue import HASH_SPACE, TableEntry
+from cluster.metadata.catalogue_updates import creating_indexes
 from cluster.router import partition_calls
 from cluster.router.batch_operations import BatchOperations
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
@@ -405,8 +406,15 @@ class DynamoDbService:
         self.cluster.admission.settle(entry, "read", units - read_units_up_front(request.consistent_read))
         return {"Item": project(item, request.projection), CONSUMED_UNITS: {entry.name: units}}
 
+    async def _read_entry(self, name: str, index_name: str | None) -> TableEntry:
+        entry = await self.cluster.table(name)
+        if index_name is not None and index_name in creating_indexes(entry):
+            # The cache may not know yet that the backfill is over: the catalogue decides the refusal.
+            entry = await self.cluster.refresh_table(name)
+        return entry
+
     async def scan(self, request: ScanRequest) -> dict[str, Any]:
-        table_entry = await self.cluster.table(request.table_name)
+        table_entry = await self._read_entry(request.table_name, request.index_name)
         target = read_target(table_entry, request.index_name, request.consistent_read, request.select)
         entry = target.entry  # the index's partitions, for an index Scan
         # Only the up-front unit here: the nodes charge each batch by its size.
@@ -478,7 +486,7 @@ class DynamoDbService:
         return self._scan_response(items, scanned, request.select_count, None, consumed())
 
     async def query(self, request: QueryRequest) -> dict[str, Any]:
-        entry = await self.cluster.table(request.table_name)
+        entry = await self._read_entry(request.table_name, request.index_name)
         target = read_target(entry, request.index_name, request.consistent_read, request.select)
         schema = target.key_schema  # the index's, for an index Query
         selected = key_range(request.key_condition.parse(), schema)

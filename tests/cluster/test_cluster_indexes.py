@@ -240,6 +240,15 @@ def client_batches(client: Any, table: str) -> Iterator[Callable[[dict[str, Any]
         flush()
 
 
+def _answered(call: Callable[..., Any], **request: Any) -> bool:
+    try:
+        call(**request)
+    except ClientError as error:
+        assert error.response["Error"]["Code"] in ("InternalServerError", "ServiceUnavailable"), error
+        return False
+    return True
+
+
 def _index_status(client: Any, table: str, index: str) -> str | None:
     described = client.describe_table(TableName=table)["Table"]
     return next((i["IndexStatus"] for i in described.get("GlobalSecondaryIndexes", []) if i["IndexName"] == index), None)
@@ -280,8 +289,10 @@ def test_update_table_backfills_a_new_gsi_through_a_killed_index_leader_and_dele
     index_groups = [g for g in context.leaders().groups if INDEX_GROUP.search(g)]
     fault = KillLeader({"of": "index-partition", "index": index_groups.index(group)})
     killed = fault.start(context)
-    client.put_item(TableName=table, Item={"pk": {"S": "p0"}, "slot": {"N": "6"}})
-    client.delete_item(TableName=table, Key={"pk": {"S": "p1"}})
+    # The killed node may lead a table partition too: these writes are idempotent, so asked until answered.
+    wait_until(lambda: _answered(client.put_item, TableName=table, Item={"pk": {"S": "p0"}, "slot": {"N": "6"}}),
+               30, "a put while the index leader is down")  # fmt: skip
+    wait_until(lambda: _answered(client.delete_item, TableName=table, Key={"pk": {"S": "p1"}}), 30, "a delete")
     fault.heal(context)
     assert killed["group"] == group
     wait_until(lambda: _index_status(client, table, "by-slot") == "ACTIVE", 60, "the backfilled index to be ACTIVE")
