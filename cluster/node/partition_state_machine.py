@@ -137,7 +137,7 @@ class PartitionStateMachine:
             # A fence waits until its range holds no lock, so a moved item holds none here.
             return {"status": "moved", "child": moved_to}
         if isinstance(command, TxnPrepareCommand):
-            return apply_prepare(self.store, command)
+            return apply_prepare(self.store, command, self.indexes.table.specs if self.indexes.table else ())
         if self.indexes.table is None:
             return apply_finish(self.store, command)
         old = self.get(command.partition_hash, command.key)

@@ -11,11 +11,13 @@ locked item answer "txn_conflict" (TransactionConflictException): never lost, ne
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from cluster.api.attribute_values import item_size_bytes
 from cluster.api.errors import ApiError
 from cluster.api.item_writes import apply_delete, apply_put, apply_update
+from cluster.api.secondary_indexes import IndexSpec, check_index_keys
 from cluster.api.transaction_commands import (
     DELETE,
     PUT,
@@ -33,7 +35,11 @@ def item_is_locked(store: ItemStore, partition_hash: int, key: bytes) -> bool:
     return bool(store.locks_on(partition_hash, key))  # no query at all while the store holds no lock
 
 
-def apply_prepare(store: ItemStore, command: TxnPrepareCommand) -> dict[str, Any]:
+def apply_prepare(
+    store: ItemStore, command: TxnPrepareCommand, index_specs: Sequence[IndexSpec] = ()
+) -> dict[str, Any]:
+    """`index_specs`: the table's GSIs, whose key types an update's new item must respect, as a plain
+    UpdateItem's must (a put's item was checked by the router already)."""
     locks = store.locks_on(command.partition_hash, command.key)
     again = any(txn == command.txn for txn, _ in locks)
     if not again and locks and (command.kind != READ or any(kind != READ for _, kind in locks)):
@@ -54,6 +60,8 @@ def apply_prepare(store: ItemStore, command: TxnPrepareCommand) -> dict[str, Any
                 outcome = apply_update(command.update, command.condition, current, command.key_item, current_size)
             case _:  # delete, check, read: the condition (if any) on the item as it is
                 outcome = apply_delete(command.condition, current)
+        if command.kind == UPDATE and outcome.new_item is not None and not outcome.condition_failed:
+            check_index_keys(outcome.new_item, index_specs)
     except ApiError as error:
         return {"status": "invalid", "message": error.message}
     if outcome.condition_failed:

@@ -90,6 +90,11 @@ def test_an_index_key_of_the_wrong_type_is_refused_before_anything_is_written(tm
     assert result["status"] == "invalid" and "age" in result["message"]
     h, k, key = _key("a")
     assert replica.machine.get(h, k) is None and outbox(replica) == []
+    # A transaction's Update is checked alike when it prepares: no lock is taken, nothing is written.
+    update = UpdateSource("SET age = :a", None, {":a": {"S": "old"}})
+    prepared = replica.apply(encode_txn_command(TxnPrepareCommand("t1", "update", h, k, key, update=update)))
+    assert prepared["status"] == "invalid" and "Type mismatch for Index Key age" in prepared["message"]
+    assert replica.machine.store.locks_on(h, k) == []
 
 
 def _expected_entries(base: Replica) -> dict[str, dict[tuple[int, bytes], str]]:
