@@ -251,9 +251,9 @@ def growth_line(results: list[Stage], snapshot_every_entries: int) -> str:
     return (
         f"{every}: {last.writes / first.writes:.1f}x the writes: RSS {last.rss_mb_total / first.rss_mb_total:.2f}x, "
         f"WAL {last.wal_mb / max(first.wal_mb, 1e-9):.2f}x, log held {last.log_held / max(first.log_held, 1):.2f}x, "
-        f"restart {last.restart_s / first.restart_s:.2f}x, "
-        + (f"log-replica heal {last.heal_s / first.heal_s:.2f}x " if first.heal_s and last.heal_s else "")
-        + "(the data is the same few keys throughout)"
+        f"restart {last.restart_s / first.restart_s:.2f}x"
+        + (f", log-replica heal {last.heal_s / first.heal_s:.2f}x" if first.heal_s and last.heal_s else "")
+        + " (the data is the same few keys throughout)"
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -578,11 +578,16 @@ def _projection_json(spec: IndexSpec) -> dict[str, Any]:
 
 
 def describe_indexes(
-    specs: Sequence[IndexSpec], status: str, table_arn: str, creating: Sequence[str] = ()
+    specs: Sequence[IndexSpec],
+    status: str,
+    table_arn: str,
+    creating: Sequence[str] = (),
+    stats: Mapping[str, Sequence[int]] | None = None,
 ) -> dict[str, Any]:
     """The TableDescription fields {"GlobalSecondaryIndexes": [...], "LocalSecondaryIndexes": [...]} (each key
     only when there are such indexes), in DynamoDB's shape; indexes keep their CreateTable order. `creating`:
-    the GSIs UpdateTable added that are still backfilling (the table is UPDATING, the others ACTIVE)."""
+    the GSIs UpdateTable added that are still backfilling (the table is UPDATING, the others ACTIVE); `stats`:
+    each index's [ItemCount, IndexSizeBytes] (0 when not counted yet)."""
     described: dict[str, Any] = {}
     for spec in specs:
         entry: dict[str, Any] = {
@@ -601,7 +606,8 @@ def describe_indexes(
                 "ReadCapacityUnits": spec.read_capacity_units,
                 "WriteCapacityUnits": spec.write_capacity_units,
             }
-        entry.update({"IndexSizeBytes": 0, "ItemCount": 0, "IndexArn": f"{table_arn}/index/{spec.name}"})
+        count, size = (list((stats or {}).get(spec.name) or [0, 0]) + [0, 0])[:2]
+        entry.update({"IndexSizeBytes": size, "ItemCount": count, "IndexArn": f"{table_arn}/index/{spec.name}"})
         field_name = _GLOBAL_FIELD if spec.kind == GLOBAL else _LOCAL_FIELD
         described.setdefault(field_name, []).append(entry)
     return described

@@ -32,6 +32,8 @@ class TableInfo:
     # one's partition groups take (cluster/metadata/catalogue_updates.py).
     creating_indexes: list[str] = field(default_factory=list)
     next_index_number: int = 0
+    # Each GSI's [ItemCount, IndexSizeBytes] as its partitions' leaders last counted them (DescribeTable only).
+    index_stats: dict[str, list[int]] = field(default_factory=dict)
 
     def index_specs(self) -> list[IndexSpec]:
         return [IndexSpec.from_json(spec) for spec in self.indexes]
@@ -49,6 +51,7 @@ class TableInfo:
         fields["indexes"] = [dict(spec) for spec in data.get("indexes") or []]
         fields["attribute_definitions"] = data.get("attribute_definitions")
         fields["creating_indexes"] = list(data.get("creating_indexes") or [])
+        fields["index_stats"] = dict(data.get("index_stats") or {})
         return cls(**fields)
 
 
@@ -109,5 +112,5 @@ def describe_table_json(
         "TableId": table.table_id,
         "BillingModeSummary": billing_summary,
         "DeletionProtectionEnabled": False,
-        **describe_indexes(table.index_specs(), table.status, arn, table.creating_indexes),
+        **describe_indexes(table.index_specs(), table.status, arn, table.creating_indexes, table.index_stats),
     }

@@ -203,4 +203,10 @@ def with_item_stats(entry: TableEntry, stats: Mapping[str, tuple[int, int]]) -> 
     data = entry.to_json()
     counted = [stats[partition.group_id] for partition in entry.partitions if partition.group_id in stats]
     data["table"] = {**entry.table, "item_count": sum(c for c, _ in counted), "size_bytes": sum(b for _, b in counted)}
+    if entry.index_partitions:  # each GSI's ItemCount and IndexSizeBytes: its own partitions' entries
+        index_stats = {}
+        for name, partitions in entry.index_partitions.items():
+            reported = [stats[p.group_id] for p in partitions if p.group_id in stats]
+            index_stats[name] = [sum(c for c, _ in reported), sum(b for _, b in reported)]
+        data["table"]["index_stats"] = index_stats
     return data

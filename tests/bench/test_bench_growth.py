@@ -28,8 +28,12 @@ def test_directory_bytes_count_one_part_of_every_group_of_every_process(tmp_path
 
 
 def test_a_row_shows_every_measure() -> None:
-    row = _row(Stage(30_000, 612.4, 410.0, 95.2, 12.25, 0.5, 30_017, 3, 1.234, 14_002), 10_000)
-    assert row == "| 10,000 entries | 30,000 | 612 | 3 | 30,017 (14,002) | 410 / 95 MB | 12.2 MB | 0.5 MB | 1.23 s |"
+    row = _row(Stage(30_000, 612.4, 410.0, 95.2, 12.25, 0.5, 30_017, 3, 1.234, 14_002, 0.456, 9_876, 0.31), 10_000)
+    assert row == (
+        "| 10,000 entries | 30,000 | 612 | 3 | 30,017 (14,002) | 410 / 95 MB | 12.2 MB | 0.5 MB "
+        "| 1.23 s (0.46 s; 9,876) | 0.31 s |"
+    )
+    assert _row(Stage(10, 1.0, 1.0, 1.0, 0.0, 0.0, 10, 1, 0.1, 10), 0).endswith("| 0.10 s (0.00 s; 0) | none added |")
     assert _row(Stage(10, 1.0, 1.0, 1.0, 0.0, 0.0, 10, 1, 0.1, 10), 0).startswith("| never | 10 |")
 
 
@@ -40,3 +44,5 @@ def test_the_growth_line_compares_the_last_stage_with_the_first() -> None:
         "snapshots every 10,000 entries: 6.0x the writes: RSS 1.10x, WAL 1.20x, log held 1.20x, restart 1.10x "
         "(the data is the same few keys throughout)"
     )
+    healed = [Stage(**{**vars(stage), "heal_s": heal}) for stage, heal in ((first, 0.30), (last, 0.45))]
+    assert "restart 1.10x, log-replica heal 1.50x (the data" in growth_line(healed, 10_000)

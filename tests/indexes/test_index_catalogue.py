@@ -9,7 +9,8 @@ from pathlib import Path
 from cluster.api.attribute_values import KeySchema
 from cluster.api.index_entries import IndexedTable
 from cluster.api.secondary_indexes import GLOBAL, LOCAL, IndexSpec
-from cluster.metadata.catalogue import HASH_SPACE
+from cluster.api.tables import TableInfo, describe_table_json
+from cluster.metadata.catalogue import HASH_SPACE, with_item_stats
 from tests.split.test_split_catalogue import KEY_SCHEMA, Catalogue, begin
 
 BY_CITY = IndexSpec("by-city", GLOBAL, KeySchema("city", "S"), "ALL")
@@ -99,3 +100,16 @@ def test_update_table_adds_a_creating_gsi_with_new_partitions_and_activates_it_t
     assert all("-i2p" in group for group in groups)
     catalogue.reopen()
     assert catalogue.machine.tables["people"].table["creating_indexes"] == ["by-city"]
+
+
+def test_each_index_counts_its_own_partitions_entries_in_describe_table(tmp_path: Path) -> None:
+    catalogue = Catalogue(tmp_path)
+    _create(catalogue, [BY_CITY, BY_AGE])
+    entry = catalogue.machine.tables["people"]
+    by_city, by_age = entry.index_partitions["by-city"], entry.index_partitions["by.age"]
+    stats = {entry.partitions[0].group_id: (5, 500), by_city[0].group_id: (2, 90), by_city[1].group_id: (1, 40),
+             by_age[0].group_id: (3, 60)}  # fmt: skip
+    described = describe_table_json(TableInfo.from_json(with_item_stats(entry, stats)["table"]))
+    assert (described["ItemCount"], described["TableSizeBytes"]) == (5, 500)
+    counts = {i["IndexName"]: (i["ItemCount"], i["IndexSizeBytes"]) for i in described["GlobalSecondaryIndexes"]}
+    assert counts == {"by-city": (3, 130), "by.age": (3, 60)}
