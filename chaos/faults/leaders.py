@@ -6,14 +6,13 @@ is, so resolution happens here at apply time.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cluster.metadata.catalogue import INDEX_GROUP
+
 METADATA_GROUP = "metadata"
-# A global secondary index's partition groups (cluster/metadata/catalogue.py place_table): "<id>-i<n>p<k>".
-INDEX_GROUP = re.compile(r"-i\d+p\d+$")
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,14 @@ def _string(container: dict[str, Any], field_name: str) -> str | None:
     return value
 
 
+def named_index_problems(index: dict[str, Any], prefix: str) -> list[str]:
+    """The member constraints of an index's (or an index action's) IndexName, at `prefix`indexName."""
+    name = _string(index, "IndexName")
+    if name is None:
+        return [_not_null(prefix + "indexName")]
+    return index_name_problems(name, prefix + "indexName")
+
+
 def _key_schema_problems(index: dict[str, Any], prefix: str) -> list[str]:
     elements = _objects(index, "KeySchema")
     if elements is None:
@@ -287,11 +295,7 @@ def secondary_index_problems(body: dict[str, Any]) -> list[str]:
     for field_name in (_LOCAL_FIELD, _GLOBAL_FIELD):
         for position, index in enumerate(_objects(body, field_name) or [], start=1):
             prefix = f"{_member(field_name)}.{position}.member."
-            name = _string(index, "IndexName")
-            if name is None:
-                problems.append(_not_null(prefix + "indexName"))
-            else:
-                problems += index_name_problems(name, prefix + "indexName")
+            problems += named_index_problems(index, prefix)
             problems += _key_schema_problems(index, prefix)
             problems += _projection_problems(index, prefix)
             # A LocalSecondaryIndex has no ProvisionedThroughput member: like any member a shape does not

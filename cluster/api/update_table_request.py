@@ -36,7 +36,7 @@ from cluster.api.secondary_indexes import (
     _violation,
     check_attribute_definitions,
     global_index_specs,
-    index_name_problems,
+    named_index_problems,
 )
 from cluster.api.table_names import table_name_problems
 
@@ -111,13 +111,6 @@ def _object(container: dict[str, Any], field_name: str) -> dict[str, Any] | None
     return value
 
 
-def _index_name_problems(action: dict[str, Any], member: str) -> list[str]:
-    name = _string(action, "IndexName")
-    if name is None:
-        return [_not_null(member + "indexName")]
-    return index_name_problems(name, member + "indexName")
-
-
 def _index_update_problems(updates: list[dict[str, Any]]) -> list[str]:
     """The member constraints of GlobalSecondaryIndexUpdates, in dynalite's order. Unlike dynalite, a Create
     may leave out ProvisionedThroughput (AWS-verified: a PAY_PER_REQUEST table's index has none); whether it
@@ -128,7 +121,7 @@ def _index_update_problems(updates: list[dict[str, Any]]) -> list[str]:
         action = _object(update, "Update")
         if action is not None:
             member = prefix + "update."
-            problems += _index_name_problems(action, member)
+            problems += named_index_problems(action, member)
             if _object(action, "ProvisionedThroughput") is None:
                 # dynalite's rule; AWS now lets an Update carry OnDemandThroughput or WarmThroughput instead,
                 # which this store does not have, so without throughput an Update changes nothing here.
@@ -139,12 +132,12 @@ def _index_update_problems(updates: list[dict[str, Any]]) -> list[str]:
         if action is not None:
             member = prefix + "create."
             problems += _projection_problems(action, member)
-            problems += _index_name_problems(action, member)
+            problems += named_index_problems(action, member)
             problems += _throughput_problems(action, member)
             problems += _key_schema_problems(action, member)
         action = _object(update, "Delete")
         if action is not None:
-            problems += _index_name_problems(action, prefix + "delete.")
+            problems += named_index_problems(action, prefix + "delete.")
     return problems
 
 

@@ -7,6 +7,7 @@ never takes most leaders with it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -181,6 +182,10 @@ def place_partitions(
         end = (index + 1) * HASH_SPACE // partition_count
         partitions.append(PartitionInfo(f"{table_id[:8]}-{group_prefix}p{index}", index, start, end, members))
     return partitions
+
+
+# A global secondary index's partition groups, as place_table names them: "<id>-i<number>p<k>".
+INDEX_GROUP = re.compile(r"-i(\d+)p\d+$")
 
 
 def place_table(

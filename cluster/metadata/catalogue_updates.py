@@ -10,14 +10,12 @@ are no longer assigned, so their nodes drop them, and the base partitions stop m
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from cluster.metadata.catalogue import NodePlacement, TableEntry, place_partitions
+from cluster.metadata.catalogue import INDEX_GROUP, NodePlacement, TableEntry, place_partitions
 
 CREATING_INDEXES = "creating_indexes"  # in the table's JSON: the GSIs still backfilling
 _NEXT_INDEX_NUMBER = "next_index_number"  # an index's groups are "<id>-i<number>p<k>"; never reused
-_INDEX_GROUP = re.compile(r"-i(\d+)p\d+$")
 
 
 def creating_indexes(entry: TableEntry) -> list[str]:
@@ -29,7 +27,7 @@ def _next_index_number(entry: TableEntry) -> int:
         int(match.group(1))
         for partitions in entry.index_partitions.values()
         for partition in partitions
-        if (match := _INDEX_GROUP.search(partition.group_id))
+        if (match := INDEX_GROUP.search(partition.group_id))
     ]
     return max(int(entry.table.get(_NEXT_INDEX_NUMBER) or 0), max(numbers, default=-1) + 1)
 

@@ -19,9 +19,10 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from chaos.faults.injector import FaultContext
-from chaos.faults.leaders import INDEX_GROUP, leader_view_from_status
+from chaos.faults.leaders import leader_view_from_status
 from chaos.faults.process_faults import KillLeader
 from cluster.deploy.local_processes import LocalCluster
+from cluster.metadata.catalogue import INDEX_GROUP
 from gameday.checks.history import check_history_file
 from loadgen.run import run_load
 from tests.cluster.cluster_rpc import wait_until

@@ -151,6 +151,20 @@ def _deliver_chunk(rng: random.Random, base: Replica, index_replicas: dict[str, 
         base.apply(encode_trim(through))
 
 
+def _drained_and_equal(
+    rng: random.Random, base: Replica, index_replicas: dict[str, Replica], seed: int
+) -> dict[str, dict[tuple[int, bytes], str]]:
+    """Delivers what the outbox still holds, then checks every index partition holds exactly the entries
+    the table's items call for; returns those."""
+    while base.machine.store.outbox_count:
+        _deliver_chunk(rng, base, index_replicas, repeat=False)
+    expected = _expected_entries(base)
+    for name, index_replica in index_replicas.items():
+        held = {(h, k): item for h, k, item in index_replica.machine.store.scan(None, 10_000)}
+        assert held == expected[name], (seed, name)
+    return expected
+
+
 def test_index_partitions_fed_the_outbox_in_any_chunks_hold_exactly_the_entries_the_items_call_for(
     tmp_path: Path,
 ) -> None:
@@ -163,12 +177,7 @@ def test_index_partitions_fed_the_outbox_in_any_chunks_hold_exactly_the_entries_
             _random_write(rng, base, step)
             if rng.random() < 0.3:
                 _deliver_chunk(rng, base, index_replicas, repeat=rng.random() < 0.3)
-        while base.machine.store.outbox_count:
-            _deliver_chunk(rng, base, index_replicas, repeat=False)
-        expected = _expected_entries(base)
-        for name, index_replica in index_replicas.items():
-            held = {(h, k): item for h, k, item in index_replica.machine.store.scan(None, 10_000)}
-            assert held == expected[name], (seed, name)
+        expected = _drained_and_equal(rng, base, index_replicas, seed)
         assert any(expected.values())
 
 
@@ -225,12 +234,7 @@ def test_a_gsi_added_to_a_partition_with_items_is_backfilled_under_writes_and_a_
                 _deliver_chunk(rng, base, index_replicas, repeat=rng.random() < 0.3)
         finished_at = base.machine.indexes.backfilled_at("by-age")
         assert finished_at is not None and finished_at <= base.index
-        while base.machine.store.outbox_count:
-            _deliver_chunk(rng, base, index_replicas, repeat=False)
-        expected = _expected_entries(base)
-        for name, index_replica in index_replicas.items():
-            held = {(h, k): item for h, k, item in index_replica.machine.store.scan(None, 10_000)}
-            assert held == expected[name], (seed, name)
+        expected = _drained_and_equal(rng, base, index_replicas, seed)
         assert expected["by-age"], "the backfill had items to index"
         # Deleted again: no longer maintained, its notes gone, so creating it later backfills afresh.
         assert base.apply(encode_specs(first))["backfills"] == []
