@@ -68,6 +68,10 @@ class ResourceNotFoundException(ApiError):
         super().__init__(message)
 
 
+def table_not_found(name: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(f"Requested resource not found: Table: {name} not found")
+
+
 class ResourceInUseException(ApiError):
     code = "ResourceInUseException"
     http_status = 400

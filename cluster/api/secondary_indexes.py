@@ -610,7 +610,7 @@ def describe_indexes(
                 "ReadCapacityUnits": spec.read_capacity_units,
                 "WriteCapacityUnits": spec.write_capacity_units,
             }
-        count, size = (list((stats or {}).get(spec.name) or [0, 0]) + [0, 0])[:2]
+        count, size = (stats or {}).get(spec.name, (0, 0))
         entry.update({"IndexSizeBytes": size, "ItemCount": count, "IndexArn": f"{table_arn}/index/{spec.name}"})
         field_name = _GLOBAL_FIELD if spec.kind == GLOBAL else _LOCAL_FIELD
         described.setdefault(field_name, []).append(entry)

@@ -73,6 +73,11 @@ class TableEntry:
     def index_specs(self) -> list[IndexSpec]:
         return [IndexSpec.from_json(spec) for spec in self.table.get("indexes") or []]
 
+    @property
+    def creating_indexes(self) -> list[str]:
+        """The GSIs UpdateTable added that are still backfilling (cluster/metadata/catalogue_updates.py)."""
+        return list(self.table.get("creating_indexes") or [])
+
     def global_indexes(self) -> list[IndexSpec]:
         return [spec for spec in self.index_specs if spec.kind == GLOBAL]
 

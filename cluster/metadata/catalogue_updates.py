@@ -18,10 +18,6 @@ CREATING_INDEXES = "creating_indexes"  # in the table's JSON: the GSIs still bac
 _NEXT_INDEX_NUMBER = "next_index_number"  # an index's groups are "<id>-i<number>p<k>"; never reused
 
 
-def creating_indexes(entry: TableEntry) -> list[str]:
-    return list(entry.table.get(CREATING_INDEXES) or [])
-
-
 def _next_index_number(entry: TableEntry) -> int:
     numbers = [
         int(match.group(1))
@@ -77,7 +73,7 @@ def update_table(
         specs.append(spec)
     table["indexes"] = specs
     table[_NEXT_INDEX_NUMBER] = number
-    creating = [index for index in creating_indexes(entry) if index not in deleted] + [s["name"] for s in created]
+    creating = [index for index in entry.creating_indexes if index not in deleted] + [s["name"] for s in created]
     table[CREATING_INDEXES] = creating
     if "attribute_definitions" in command:
         table["attribute_definitions"] = command["attribute_definitions"]
@@ -96,7 +92,7 @@ def activate_index(entry: TableEntry, command: dict[str, Any]) -> dict[str, Any]
     """A created GSI is backfilled everywhere: ACTIVE, and the table with it once none is left CREATING."""
     if entry.table.get("table_id") != command["table_id"]:
         return {"status": "not_found"}
-    creating = [index for index in creating_indexes(entry) if index != command["index"]]
+    creating = [index for index in entry.creating_indexes if index != command["index"]]
     entry.table[CREATING_INDEXES] = creating
     if not creating and entry.table.get("status") == "UPDATING":
         entry.table["status"] = "ACTIVE"

@@ -16,7 +16,6 @@ from typing import Any
 from cluster.admission.gac_service import GacService
 from cluster.metadata.catalogue import NodePlacement, TableEntry, with_item_stats
 from cluster.metadata.catalogue_state_machine import CatalogueStateMachine
-from cluster.metadata.catalogue_updates import creating_indexes
 from cluster.metadata.ledger_service import LedgerService
 from cluster.metadata.split_service import SplitService
 from cluster.replication.group_runner import GroupRunner
@@ -216,7 +215,7 @@ class MetadataServer(ReplicaHost):
         of its own partitions has a leader."""
         leaders = self._fresh_leaders()
         for entry in self.catalogue.tables.values():
-            for index in creating_indexes(entry):
+            for index in entry.creating_indexes:
                 key = f"{entry.name}/{index}"
                 if key in self._activations_in_flight or index not in entry.index_partitions:
                     continue

@@ -13,7 +13,12 @@ import time
 from typing import Any
 
 from cluster.admission.router_gate import RouterGate
-from cluster.api.errors import InternalServerError, ResourceNotFoundException, ServiceUnavailable
+from cluster.api.errors import (
+    InternalServerError,
+    ResourceNotFoundException,
+    ServiceUnavailable,
+    table_not_found,
+)
 from cluster.metadata.catalogue import PartitionInfo, TableEntry
 from cluster.replication.remote_errors import (
     LOST,
@@ -144,7 +149,7 @@ class ClusterClient:
         if entry is None:
             entry = await self._lookup(name, consistent=True, timeout_s=ROUTE_BUDGET_S)
             if entry is None:
-                raise ResourceNotFoundException(f"Requested resource not found: Table: {name} not found")
+                raise table_not_found(name)
         if entry.table.get("status") == "CREATING" and entry.global_indexes():
             # Its partitions may not know its GSIs yet, and a write they took would never reach them: as in
             # DynamoDB, a table is not there for items until it is ACTIVE. The cache may be behind: ask.
@@ -185,7 +190,7 @@ class ClusterClient:
         """The table's partition map from the metadata leader, bypassing the cache (after a MOVED)."""
         entry = await self._lookup(name, consistent=True, timeout_s=ROUTE_BUDGET_S)
         if entry is None:
-            raise ResourceNotFoundException(f"Requested resource not found: Table: {name} not found")
+            raise table_not_found(name)
         return entry
 
     def remember_table(self, entry: TableEntry) -> None:

@@ -31,6 +31,7 @@ from cluster.api.errors import (
     TransactionConflictException,
     UnknownOperationException,
     ValidationException,
+    table_not_found,
 )
 from cluster.api.item_commands import DeleteCommand, PutCommand, UpdateCommand, encode_command
 from cluster.api.key_conditions import (
@@ -68,7 +69,6 @@ from cluster.api.update_table_request import (
     table_throughput_change_problem,
 )
 from cluster.metadata.catalogue import HASH_SPACE, TableEntry
-from cluster.metadata.catalogue_updates import creating_indexes
 from cluster.router import partition_calls
 from cluster.router.batch_operations import BatchOperations
 from cluster.router.cluster_client import ClusterClient, PartitionMoved
@@ -226,7 +226,7 @@ class DynamoDbService:
     async def update_table(self, request: UpdateTableRequest) -> dict[str, Any]:
         entry = (await self.cluster.refresh_catalogue()).get(request.table_name)
         if entry is None:
-            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+            raise table_not_found(request.table_name)
         table = TableInfo.from_json(entry.table)
         specs = table.index_specs()
         problem = table_throughput_change_problem(
@@ -260,7 +260,7 @@ class DynamoDbService:
         result = await self.cluster.call_metadata("meta.update_table", command)
         status, message = result.get("status"), str(result.get("message"))
         if status == "not_found":
-            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+            raise table_not_found(request.table_name)
         if status == "index_not_found":
             raise ResourceNotFoundException(message)
         if status == "in_use":
@@ -275,7 +275,7 @@ class DynamoDbService:
     async def describe_table(self, request: DescribeTableRequest) -> dict[str, Any]:
         entry = (await self.cluster.refresh_catalogue()).get(request.table_name)
         if entry is None:
-            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+            raise table_not_found(request.table_name)
         return {"Table": self._describe(entry.to_json())}
 
     async def list_tables(self, request: ListTablesRequest) -> dict[str, Any]:
@@ -292,7 +292,7 @@ class DynamoDbService:
     async def delete_table(self, request: DeleteTableRequest) -> dict[str, Any]:
         result = await self.cluster.call_metadata("meta.delete_table", {"name": request.table_name})
         if result["status"] == "not_found":
-            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+            raise table_not_found(request.table_name)
         self.cluster.forget_table(request.table_name)
         return {"TableDescription": self._describe(result["table"], status="DELETING")}
 
@@ -302,7 +302,7 @@ class DynamoDbService:
             {"name": request.table_name, "enabled": request.enabled, "attribute": request.attribute_name},
         )
         if result["status"] == "not_found":
-            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+            raise table_not_found(request.table_name)
         if result["status"] == "invalid":
             raise ValidationException(str(result.get("message")))
         if result["status"] != "ok":
@@ -312,7 +312,7 @@ class DynamoDbService:
     async def describe_time_to_live(self, request: DescribeTimeToLiveRequest) -> dict[str, Any]:
         entry = (await self.cluster.refresh_catalogue()).get(request.table_name)
         if entry is None:
-            raise ResourceNotFoundException(f"Requested resource not found: Table: {request.table_name} not found")
+            raise table_not_found(request.table_name)
         return {"TimeToLiveDescription": describe_ttl(entry.ttl)}
 
     # ---- items --------------------------------------------------------------------------------
@@ -408,7 +408,7 @@ class DynamoDbService:
 
     async def _read_entry(self, name: str, index_name: str | None) -> TableEntry:
         entry = await self.cluster.table(name)
-        if index_name is not None and index_name in creating_indexes(entry):
+        if index_name is not None and index_name in entry.creating_indexes:
             # The cache may not know yet that the backfill is over: the catalogue decides the refusal.
             entry = await self.cluster.refresh_table(name)
         return entry

@@ -21,7 +21,6 @@ from cluster.api.index_entries import entry_bounds, entry_start_key, last_evalua
 from cluster.api.key_conditions import KeyRange, StoreBounds, store_bounds
 from cluster.api.secondary_indexes import GLOBAL, IndexSpec
 from cluster.metadata.catalogue import TableEntry
-from cluster.metadata.catalogue_updates import creating_indexes
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def read_target(entry: TableEntry, index_name: str | None, consistent_read: bool
         )
     if consistent_read:
         raise ValidationException("Consistent reads are not supported on global secondary indexes")
-    if index_name in creating_indexes(entry):  # AWS's words (aws/aws-cli#4845)
+    if index_name in entry.creating_indexes:  # AWS's words (aws/aws-cli#4845)
         raise ValidationException(f"Cannot read from backfilling global secondary index: {index_name}")
     if select == "ALL_ATTRIBUTES" and index.projection_type != "ALL":
         raise ValidationException(
