@@ -107,14 +107,16 @@ class IndexMaintenance:
     def _apply_specs(self, table: IndexedTable) -> dict[str, Any]:
         before = {spec.name for spec in self.table.specs} if self.table is not None else set()
         after = {spec.name for spec in table.specs}
-        for name in sorted(after - before):
+        # An empty partition (a table just created with its GSIs) has nothing to backfill: no entry for it.
+        added = sorted(after - before) if self.store.scan(None, 1) else []
+        for name in added:
             self.store.set_note(_BACKFILL_CURSOR_NOTE + name, "")
         for name in sorted(before - after):  # deleted: a later index of that name starts over
             self.store.delete_note(_BACKFILL_CURSOR_NOTE + name)
             self.store.delete_note(_BACKFILLED_NOTE + name)
         self.store.set_note(_SPECS_NOTE, json.dumps(table.to_json(), sort_keys=True))
         self.reload()
-        return {"status": "ok", "backfills": sorted(after - before)}
+        return {"status": "ok", "backfills": added}
 
     def backfill_cursor(self, name: str) -> list[Any] | None:
         """Where the backfill of GSI `name` goes on ([hash, key hex], or [] at the start); None: not pending."""
