@@ -45,7 +45,10 @@ def _unescape(field: str) -> str:
 
 
 def is_mounted(mountpoint: Path) -> bool:
-    target = str(mountpoint.resolve()) if mountpoint.exists() else str(mountpoint)
+    try:
+        target = str(mountpoint.resolve()) if mountpoint.exists() else str(mountpoint)
+    except OSError:  # a mount whose FUSE process died answers ENOTCONN: it is still in mountinfo
+        target = str(mountpoint)
     try:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
