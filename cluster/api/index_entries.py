@@ -1,9 +1,12 @@
-"""How a global secondary index's entries are keyed in its partitions' item stores. Pure.
+"""How a secondary index's entries are keyed. Pure.
 
-An entry lives in the index partition of its index key's hash, under the index key's encoding followed by
-the base item's own key encoding. Both encodings are prefix-free (cluster/api/attribute_values.py), so the
-entries of one index hash key sort by the index sort key, then by the table key, and two items that share
-an index key stay two entries, as in DynamoDB.
+A global secondary index's entry lives in the index partition of its index key's hash, under the index key's
+encoding followed by the base item's own key encoding. Both encodings are prefix-free
+(cluster/api/attribute_values.py), so the entries of one index hash key sort by the index sort key, then by
+the table key, and two items that share an index key stay two entries, as in DynamoDB.
+
+A local secondary index shares the table's hash key, so its entries are the base partition's own items: a
+read orders them by the same entry key (local_entry_key), computed from the item where it is stored.
 """
 
 from __future__ import annotations
@@ -46,6 +49,13 @@ _PAST_SUFFIXES = b"\xff"
 
 def entry_key(index_key: Item, index_schema: KeySchema, base_key_bytes: bytes) -> bytes:
     return encode_key(index_key, index_schema) + base_key_bytes
+
+
+def local_entry_key(spec: IndexSpec, item: Item, base_key: bytes) -> bytes | None:
+    """An item's entry key in a local secondary index of its own partition, or None when the index leaves
+    it out (the index's sort key attribute is missing, as LSIs are sparse too)."""
+    index_key = spec.index_key(item)
+    return entry_key(index_key, spec.key_schema, base_key) if index_key is not None else None
 
 
 def entry_hash(index_key: Item, index_schema: KeySchema) -> int:

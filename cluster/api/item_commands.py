@@ -12,12 +12,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.api.requests import ConditionSource, UpdateSource
+from cluster.api.secondary_indexes import IndexSpec
 
 Item = dict[str, Any]
 
 
 def _key_text(key: bytes) -> str:
     return base64.b64encode(key).decode()
+
+
+def local_indexes_json(specs: tuple[IndexSpec, ...]) -> dict[str, Any]:
+    return {"local_indexes": [spec.to_json() for spec in specs]} if specs else {}
+
+
+def local_indexes_of(decoded: dict[str, Any]) -> tuple[IndexSpec, ...]:
+    return tuple(IndexSpec.from_json(spec) for spec in decoded.get("local_indexes") or ())
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,9 @@ class UpdateCommand:
     update: UpdateSource | None = None
     condition: ConditionSource | None = None
     return_values: str = "NONE"
+    # The table's local secondary indexes, whose key types the updated item must respect (the partition
+    # learns only its GSIs); absent from the JSON when there are none, as in entries written before LSIs.
+    local_indexes: tuple[IndexSpec, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +86,7 @@ class UpdateCommand:
             "update": self.update.to_json() if self.update else None,
             "condition": self.condition.to_json() if self.condition else None,
             "return_values": self.return_values,
+            **local_indexes_json(self.local_indexes),
         }
 
 
@@ -133,6 +146,7 @@ def decode_item_command(decoded: dict[str, Any]) -> ItemCommand:
     if op == "update":
         update = UpdateSource.from_json(decoded["update"]) if decoded.get("update") else None
         return UpdateCommand(
-            partition_hash, key, decoded["key_item"], update, _condition(decoded), str(decoded["return_values"])
-        )
+            partition_hash, key, decoded["key_item"], update, _condition(decoded), str(decoded["return_values"]),
+            local_indexes_of(decoded),
+        )  # fmt: skip
     raise ValueError(f"unknown command {op!r}")

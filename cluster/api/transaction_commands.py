@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.api.item_commands import local_indexes_json, local_indexes_of
 from cluster.api.request_types import ConditionSource, UpdateSource
+from cluster.api.secondary_indexes import IndexSpec
 
 Item = dict[str, Any]
 
@@ -36,6 +38,7 @@ class TxnPrepareCommand:
     item: Item | None = None  # put
     update: UpdateSource | None = None  # update
     condition: ConditionSource | None = None
+    local_indexes: tuple[IndexSpec, ...] = ()  # an update's: as UpdateCommand's
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +51,7 @@ class TxnPrepareCommand:
             "item": self.item,
             "update": self.update.to_json() if self.update else None,
             "condition": self.condition.to_json() if self.condition else None,
+            **local_indexes_json(self.local_indexes),
         }
 
 
@@ -99,4 +103,5 @@ def decode_txn_command(decoded: dict[str, Any]) -> TxnCommand:
         decoded.get("item"),
         UpdateSource.from_json(decoded["update"]) if decoded.get("update") else None,
         ConditionSource.from_json(decoded["condition"]) if decoded.get("condition") else None,
+        local_indexes_of(decoded),
     )

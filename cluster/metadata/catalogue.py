@@ -81,6 +81,9 @@ class TableEntry:
     def global_indexes(self) -> list[IndexSpec]:
         return [spec for spec in self.index_specs if spec.kind == GLOBAL]
 
+    def local_indexes(self) -> tuple[IndexSpec, ...]:
+        return tuple(spec for spec in self.index_specs if spec.kind != GLOBAL)
+
     def indexed_table(self) -> IndexedTable | None:
         """What the table's partitions must know to maintain its GSIs; None without any."""
         specs = tuple(self.global_indexes())

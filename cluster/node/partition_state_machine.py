@@ -13,6 +13,7 @@ from typing import Any
 
 from cluster.api.attribute_values import item_size_bytes
 from cluster.api.errors import ApiError
+from cluster.api.index_entries import local_entry_key
 from cluster.api.item_commands import (
     BatchCommand,
     DeleteCommand,
@@ -22,7 +23,7 @@ from cluster.api.item_commands import (
 )
 from cluster.api.item_writes import apply_delete, apply_put, apply_update, update_return_attributes
 from cluster.api.key_conditions import StoreBounds
-from cluster.api.secondary_indexes import check_index_keys
+from cluster.api.secondary_indexes import IndexSpec, check_index_keys
 from cluster.api.transaction_commands import TXN_OPS, TxnCommand, TxnPrepareCommand, decode_txn_command
 from cluster.core.types import Entry
 from cluster.node.index_maintenance import INDEX_OPS, IndexMaintenance
@@ -30,7 +31,7 @@ from cluster.node.partition_splits import SplitState
 from cluster.node.transaction_participant import CONFLICT, apply_finish, apply_prepare, item_is_locked
 from cluster.scrub.commands import ReplicaScrubState
 from cluster.storage.durable_directories import make_durable_directories
-from cluster.storage.item_store import ItemStore
+from cluster.storage.item_store import EntryOf, ItemStore
 from cluster.storage.sqlite_copies import replace_database_file
 
 
@@ -106,9 +107,12 @@ class PartitionStateMachine:
                     outcome = apply_update(
                         command.update, command.condition, current, command.key_item, current_size
                     )
-            if self.indexes.table is not None and outcome.new_item is not None and outcome.changed:
+            if outcome.new_item is not None and outcome.changed:
                 # An update can give an index key attribute a wrong type: refused as DynamoDB refuses it.
-                check_index_keys(outcome.new_item, self.indexes.table.specs)
+                if self.indexes.table is not None:
+                    check_index_keys(outcome.new_item, self.indexes.table.specs)
+                if isinstance(command, UpdateCommand):
+                    check_index_keys(outcome.new_item, command.local_indexes)
         except ApiError as error:
             # Deterministic on every replica, so rejecting here keeps replicas equal.
             return {"status": "invalid", "message": error.message}
@@ -187,9 +191,14 @@ class PartitionStateMachine:
         item_json = self.store.get(partition_hash, key)
         return json.loads(item_json) if item_json is not None else None
 
-    def scan(self, after: tuple[int, bytes] | None, limit: int) -> list[tuple[int, bytes, dict]]:
-        """The partition's own items: a range it moved to a child is skipped (the child answers for it)."""
-        rows = self.store.scan_excluding(after, limit, self.splits.excluded_ranges())
+    def scan(
+        self, after: tuple[int, bytes] | None, limit: int, local_index: IndexSpec | None = None
+    ) -> list[tuple[int, bytes, dict]]:
+        """The partition's own items: a range it moved to a child is skipped (the child answers for it).
+        With `local_index`: the items that local secondary index holds, by their entry keys."""
+        rows = self.store.scan_excluding(
+            after, limit, self.splits.excluded_ranges(), _entry_of(local_index) if local_index else None
+        )
         return [(h, k, json.loads(item)) for h, k, item in rows]
 
     def stats(self) -> tuple[int, int]:
@@ -197,12 +206,26 @@ class PartitionStateMachine:
         return self.store.stats_excluding(self.splits.excluded_ranges())
 
     def query(
-        self, partition_hash: int, bounds: StoreBounds, after: bytes | None, forward: bool, limit: int
+        self,
+        partition_hash: int,
+        bounds: StoreBounds,
+        after: bytes | None,
+        forward: bool,
+        limit: int,
+        local_index: IndexSpec | None = None,
     ) -> list[tuple[bytes, str, int]]:
         """One partition key's items within `bounds`, in sort-key order (or reversed): each as its key,
-        its JSON as stored (a Query passes it on undecoded) and its size."""
-        rows = self.store.query(partition_hash, bounds.prefix, bounds.lower, bounds.upper, after, forward, limit)
+        its JSON as stored (a Query passes it on undecoded) and its size. With `local_index`: the items that
+        local secondary index holds, in its sort key's order, each under its entry key."""
+        rows = self.store.query(
+            partition_hash, bounds.prefix, bounds.lower, bounds.upper, after, forward, limit,
+            _entry_of(local_index) if local_index else None,
+        )  # fmt: skip
         return [(k, text, size if size is not None else item_size_bytes(json.loads(text))) for k, text, size in rows]
 
     def close(self) -> None:
         self.store.close()
+
+
+def _entry_of(spec: IndexSpec) -> EntryOf:
+    return lambda item_json, key: local_entry_key(spec, json.loads(item_json), key)

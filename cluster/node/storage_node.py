@@ -22,6 +22,7 @@ from cluster.admission.capacity_units import read_units, read_units_up_front, wr
 from cluster.admission.partition_admission import Kind, PartitionAdmission
 from cluster.api.attribute_values import item_size_bytes
 from cluster.api.key_conditions import StoreBounds
+from cluster.api.secondary_indexes import LOCAL, IndexSpec
 from cluster.metadata.metadata_server import METADATA_GROUP
 from cluster.node.index_propagator import IndexPropagator
 from cluster.node.log_replica_manager import LogReplicaManager
@@ -414,7 +415,8 @@ class StorageNode(ReplicaHost):
         try:
             after = (int(after_param[0]), base64.b64decode(after_param[1])) if after_param else None
             limit = max(1, min(int(params.get("limit") or MAX_SCAN_LIMIT), MAX_SCAN_LIMIT))
-        except (TypeError, ValueError, IndexError) as error:
+            local_index = _local_index(params)
+        except (KeyError, TypeError, ValueError, IndexError, AssertionError) as error:
             raise RpcError("Invalid", f"bad scan position: {error!r}") from error
         consistent = bool(params.get("consistent"))
         if not consistent or group.is_leader:
@@ -428,7 +430,7 @@ class StorageNode(ReplicaHost):
             moved = state_machine.splits.moved_overlapping(max(int(owned[0]), after[0] if after else 0), int(owned[1]))
             if moved is not None:
                 raise RpcError(MOVED, f"hashes from {moved.hash_from} moved to {moved.child}", {"child": moved.child})
-        rows = state_machine.scan(after, limit)
+        rows = state_machine.scan(after, limit, local_index)
         scanned_bytes = sum(item_size_bytes(item) for _, _, item in rows)
         self.admission.settle(
             group.group_id, "read", read_units(scanned_bytes, consistent) - read_units_up_front(consistent),
@@ -444,7 +446,8 @@ class StorageNode(ReplicaHost):
             bounds = StoreBounds.from_json(params["bounds"])
             after = base64.b64decode(params["after"]) if params.get("after") else None
             limit = max(1, min(int(params.get("limit") or MAX_SCAN_LIMIT), MAX_SCAN_LIMIT))
-        except (KeyError, TypeError, ValueError, IndexError) as error:
+            local_index = _local_index(params)
+        except (KeyError, TypeError, ValueError, IndexError, AssertionError) as error:
             raise RpcError("Invalid", f"bad query: {error!r}") from error
         consistent = bool(params.get("consistent"))
         if not consistent or group.is_leader:
@@ -456,7 +459,7 @@ class StorageNode(ReplicaHost):
         moved_to = state_machine.splits.moved_child(partition_hash)
         if moved_to is not None:
             raise RpcError(MOVED, f"hash {partition_hash} moved to {moved_to}", {"child": moved_to})
-        rows = state_machine.query(partition_hash, bounds, after, bool(params.get("forward", True)), limit)
+        rows = state_machine.query(partition_hash, bounds, after, bool(params.get("forward", True)), limit, local_index)
         self.admission.settle(
             group.group_id, "read", read_units(sum(size for _, _, size in rows), consistent) - read_units_up_front(consistent),
             time.monotonic(),
@@ -488,3 +491,14 @@ class StorageNode(ReplicaHost):
             "transactions": self.janitor.status(),
             "indexes": self.index_propagator.status(),
         }
+
+
+def _local_index(params: dict[str, Any]) -> IndexSpec | None:
+    """The local secondary index a Query or Scan reads (the router sends its spec), or None: the table."""
+    spec = params.get("local_index")
+    if spec is None:
+        return None
+    index = IndexSpec.from_json(spec)
+    if index.kind != LOCAL:
+        raise ValueError(f"{index.name} is not a local secondary index")
+    return index

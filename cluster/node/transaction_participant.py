@@ -61,7 +61,7 @@ def apply_prepare(
             case _:  # delete, check, read: the condition (if any) on the item as it is
                 outcome = apply_delete(command.condition, current)
         if command.kind == UPDATE and outcome.new_item is not None and not outcome.condition_failed:
-            check_index_keys(outcome.new_item, index_specs)
+            check_index_keys(outcome.new_item, (*index_specs, *command.local_indexes))
     except ApiError as error:
         return {"status": "invalid", "message": error.message}
     if outcome.condition_failed:

@@ -189,10 +189,10 @@ class BatchOperations:
             ]
             if len({each.encoded_key for each in located}) != len(located):
                 raise ValidationException("Provided list of item keys contains duplicates")
-            global_indexes = entry.global_indexes()
+            indexes = entry.index_specs
             for write in writes:
-                if write.item is not None and global_indexes:
-                    check_index_keys(write.item, global_indexes)
+                if write.item is not None and indexes:
+                    check_index_keys(write.item, indexes)
             calls.append((entry, located, self._write_call(entry, writes)))
         done, failed = await _every_table(self.cluster, calls)
         # A partition whose share touched an item a transaction holds applied none of it: unprocessed.

@@ -59,7 +59,7 @@ from cluster.api.requests import (
     UpdateTimeToLiveRequest,
     parse_request,
 )
-from cluster.api.secondary_indexes import GLOBAL
+from cluster.api.secondary_indexes import GLOBAL, check_index_keys
 from cluster.api.tables import TableInfo, describe_table_json
 from cluster.api.time_to_live import describe_ttl
 from cluster.api.update_expressions import check_key_unchanged
@@ -198,10 +198,6 @@ class DynamoDbService:
         return describe_table_json(table)
 
     async def create_table(self, request: CreateTableRequest) -> dict[str, Any]:
-        if any(spec.kind != GLOBAL for spec in request.indexes):
-            raise ValidationException(
-                "LocalSecondaryIndexes are not supported by this store yet; global secondary indexes are"
-            )
         result = await self.cluster.call_metadata(
             "meta.create_table",
             {
@@ -346,6 +342,7 @@ class DynamoDbService:
         size = item_size_bytes(request.item)
         if size > MAX_ITEM_SIZE_BYTES:
             raise ValidationException("Item size has exceeded the maximum allowed size")
+        check_index_keys(request.item, entry.local_indexes())  # a GSI's are checked where it is applied
         item_hash = partition_hash(key, schema)
         return_old = request.return_values == "ALL_OLD"
         command = encode_command(
@@ -377,7 +374,8 @@ class DynamoDbService:
         item_hash = partition_hash(key, schema)
         command = encode_command(
             UpdateCommand(
-                item_hash, encode_key(key, schema), key, request.update, request.condition, request.return_values
+                item_hash, encode_key(key, schema), key, request.update, request.condition, request.return_values,
+                entry.local_indexes(),
             )
         )
         # The updated item's size is known only on the replicas; charge what the request carries.
@@ -456,6 +454,7 @@ class DynamoDbService:
                     "limit": batch,
                     "consistent": request.consistent_read,
                     "range": [partition.hash_start, partition.hash_end],
+                    **target.node_params(),
                 }
                 try:
                     if request.consistent_read:
@@ -478,7 +477,7 @@ class DynamoDbService:
                     page_bytes += item_size_bytes(item)
                     last_key = target.last_key(item)
                     if condition is None or condition.evaluate(item):
-                        items.append(project(item, request.projection))
+                        items.append(target.shaped(item, request.projection))
                     if (limit is not None and scanned >= limit) or page_bytes >= SCAN_PAGE_BYTES:
                         return self._scan_response(items, scanned, request.select_count, last_key, consumed())
             if exhausted:
@@ -521,6 +520,7 @@ class DynamoDbService:
                 "forward": request.scan_index_forward,
                 "limit": batch,
                 "consistent": request.consistent_read,
+                **target.node_params(),
             }
             result = await partition_calls.read(
                 self.cluster, target.entry, item_hash, "node.query", params, request.consistent_read
@@ -531,12 +531,12 @@ class DynamoDbService:
                 scanned += 1
                 page_bytes += size
                 # Limit counts items read, before the filter, as in DynamoDB.
-                if condition is None and projection is None:
+                if condition is None and projection is None and not target.projects_local:
                     items.texts.append(item_json)
                 else:
                     item = json.loads(item_json)
                     if condition is None or condition.evaluate(item):
-                        items.texts.append(json.dumps(project(item, projection), separators=(",", ":")))
+                        items.texts.append(json.dumps(target.shaped(item, projection), separators=(",", ":")))
                 if (request.limit is not None and scanned >= request.limit) or page_bytes >= SCAN_PAGE_BYTES:
                     return self._scan_response(
                         items, scanned, request.select == "COUNT", target.last_key(json.loads(item_json)),

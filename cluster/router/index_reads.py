@@ -1,11 +1,13 @@
-"""What a Query or Scan reads: the table itself, or one of its global secondary indexes (IndexName).
+"""What a Query or Scan reads: the table itself, or one of its secondary indexes (IndexName).
 
-An index read routes to the index's own partitions, selects by the index's key, and pages by the index key
-and the table key together (cluster/api/index_entries.py), as DynamoDB does.
+An index read selects by the index's key and pages by the index key and the table key together
+(cluster/api/index_entries.py), as DynamoDB does. A global index's read routes to the index's own partitions;
+a local index's to the table's, whose nodes order the items by the index (cluster/storage/item_store.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cluster.api.attribute_values import (
@@ -19,15 +21,38 @@ from cluster.api.attribute_values import (
 from cluster.api.errors import ValidationException
 from cluster.api.index_entries import entry_bounds, entry_start_key, last_evaluated_key
 from cluster.api.key_conditions import KeyRange, StoreBounds, store_bounds
-from cluster.api.secondary_indexes import GLOBAL, IndexSpec
+from cluster.api.projection import DocumentPath, project
+from cluster.api.secondary_indexes import LOCAL, IndexSpec
 from cluster.metadata.catalogue import TableEntry
 
 
 @dataclass(frozen=True)
 class ReadTarget:
-    entry: TableEntry  # what the read routes by: the table's partitions or the index's
+    entry: TableEntry  # what the read routes by: the table's partitions or a global index's
     table_schema: KeySchema
     index: IndexSpec | None = None
+    # A local index read that returns the index's projection (Select ALL_PROJECTED_ATTRIBUTES, the default);
+    # its nodes answer with whole items, which a global index's entries are not.
+    projects_local: bool = False
+
+    @property
+    def local_index(self) -> IndexSpec | None:
+        return self.index if self.index is not None and self.index.kind == LOCAL else None
+
+    def node_params(self) -> dict[str, object]:
+        """What a node.query or node.scan adds to read a local index: its spec."""
+        local = self.local_index
+        return {"local_index": local.to_json()} if local is not None else {}
+
+    def shaped(self, item: Item, projection: Sequence[DocumentPath] | None) -> Item:
+        """A returned item: the ProjectionExpression's attributes (SPECIFIC_ATTRIBUTES), or a local index's
+        projection, or as read."""
+        if projection is not None:
+            return project(item, projection)
+        if self.projects_local:
+            assert self.index is not None
+            return self.index.project(item, self.table_schema)
+        return item
 
     @property
     def key_schema(self) -> KeySchema:
@@ -72,10 +97,11 @@ def read_target(entry: TableEntry, index_name: str | None, consistent_read: bool
     index = next((spec for spec in entry.index_specs if spec.name == index_name), None)
     if index is None:
         raise ValidationException(f"The table does not have the specified index: {index_name}")
-    if index.kind != GLOBAL:
-        raise ValidationException(
-            f"Index {index_name} is a local secondary index: this store does not keep local secondary indexes yet"
-        )
+    if index.kind == LOCAL:
+        # In the table's own partitions, so consistent reads are allowed and every attribute can be read
+        # (DynamoDB fetches the unprojected ones from the table).
+        projects = select == "ALL_PROJECTED_ATTRIBUTES" and index.projection_type != "ALL"
+        return ReadTarget(entry, entry.key_schema, index, projects_local=projects)
     if consistent_read:
         raise ValidationException("Consistent reads are not supported on global secondary indexes")
     if index_name in entry.creating_indexes:  # AWS's words (aws/aws-cli#4845)

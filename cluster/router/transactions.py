@@ -193,7 +193,7 @@ class TransactionCoordinator:
         schema = entry.key_schema
         key = extract_key(write.item, schema) if write.kind == "Put" else validate_key(write.key, schema)
         if write.item is not None:
-            check_index_keys(write.item, entry.global_indexes())
+            check_index_keys(write.item, entry.index_specs)
         command = TxnPrepareCommand(
             txn,
             KIND_OF_WRITE[write.kind],
@@ -203,6 +203,7 @@ class TransactionCoordinator:
             write.item,
             write.update,
             write.condition,
+            entry.local_indexes() if write.update is not None else (),
         )
         if write.update is not None:
             check_key_unchanged(write.update.parse(), schema.key_names)

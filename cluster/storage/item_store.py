@@ -8,7 +8,7 @@ the entries after it are replayed from the WAL on restart.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -27,6 +27,9 @@ def _to_unsigned(stored: int) -> int:
 
 
 CACHE_KIB = 512
+
+# Where an item sits in a local secondary index (item JSON, table key -> entry key, None: not in it).
+EntryOf = Callable[[str, bytes], "bytes | None"]
 
 
 class ItemStore:
@@ -65,6 +68,22 @@ class ItemStore:
         row = self._db.execute("SELECT value FROM meta WHERE name = 'applied_index'").fetchone()
         self._applied_index = int(row[0]) if row else 0
         self._count_locks()
+        # A local secondary index is an order of the items, not a copy of them: a read that names one sets
+        # `_entry_of` and sorts by entry_of(item, key) (a function SQLite calls back, only inside that read).
+        self._entry_of: EntryOf | None = None
+        self._db.create_function("entry_of", 2, self._call_entry_of, deterministic=True)
+
+    def _call_entry_of(self, item_json: str, key: bytes) -> bytes | None:
+        assert self._entry_of is not None, "entry_of outside a local index read"
+        return self._entry_of(item_json, bytes(key))
+
+    @contextmanager
+    def _ordered_by(self, entry_of: EntryOf) -> Iterator[None]:
+        self._entry_of = entry_of
+        try:
+            yield
+        finally:
+            self._entry_of = None
 
     @property
     def applied_index(self) -> int:
@@ -133,26 +152,34 @@ class ItemStore:
         after: bytes | None,
         forward: bool,
         limit: int,
+        entry_of: EntryOf | None = None,
     ) -> list[tuple[bytes, str, int | None]]:
         """Items of one partition key: keys starting with `prefix`, within the (key, inclusive)
         bounds, strictly beyond `after` in the reading direction, in key order (or reversed); each
-        as (key, item JSON, recorded size or None)."""
-        where = ["hash = ?", "substr(key, 1, ?) = ?"]
+        as (key, item JSON, recorded size or None). With `entry_of` (a local secondary index), "key" is
+        the item's entry key in that index, and items the index leaves out are skipped."""
+        selected = ["hash = ?", "substr(key, 1, ?) = ?"]
         parameters: list[object] = [_to_signed(partition_hash), len(prefix), prefix]
+        column = "key" if entry_of is None else "ek"
+        where = [] if entry_of is None else ["ek IS NOT NULL"]
         if lower is not None:
-            where.append("key >= ?" if lower[1] else "key > ?")
+            where.append(f"{column} >= ?" if lower[1] else f"{column} > ?")
             parameters.append(lower[0])
         if upper is not None:
-            where.append("key <= ?" if upper[1] else "key < ?")
+            where.append(f"{column} <= ?" if upper[1] else f"{column} < ?")
             parameters.append(upper[0])
         if after is not None:
-            where.append("key > ?" if forward else "key < ?")
+            where.append(f"{column} > ?" if forward else f"{column} < ?")
             parameters.append(after)
         order = "ASC" if forward else "DESC"
-        rows = self._db.execute(
-            f"SELECT key, item, size FROM items WHERE {' AND '.join(where)} ORDER BY key {order} LIMIT ?",
-            (*parameters, limit),
-        )
+        if entry_of is None:
+            sql = f"SELECT key, item, size FROM items WHERE {' AND '.join(selected + where)} ORDER BY key {order} LIMIT ?"
+            rows = list(self._db.execute(sql, (*parameters, limit)))
+        else:
+            sql = (f"SELECT ek, item, size FROM (SELECT entry_of(item, key) AS ek, item, size FROM items"
+                   f" WHERE {' AND '.join(selected)}) WHERE {' AND '.join(where)} ORDER BY ek {order} LIMIT ?")
+            with self._ordered_by(entry_of):
+                rows = list(self._db.execute(sql, (*parameters, limit)))
         return [(bytes(k), item, size) for k, item, size in rows]
 
     # ---- transaction locks ----------------------------------------------------------------------
@@ -248,17 +275,37 @@ class ItemStore:
         self._db.execute("DELETE FROM notes WHERE name = ?", (name,))
 
     def scan_excluding(
-        self, after: tuple[int, bytes] | None, limit: int, excluded: list[tuple[int, int]]
+        self,
+        after: tuple[int, bytes] | None,
+        limit: int,
+        excluded: list[tuple[int, int]],
+        entry_of: EntryOf | None = None,
     ) -> list[tuple[int, bytes, str]]:
-        """Like scan, without items whose hash lies in one of the [start, end) ranges (moved by a split)."""
+        """Like scan, without items whose hash lies in one of the [start, end) ranges (moved by a split).
+        With `entry_of` (a local secondary index): in (hash, entry key) order, each with its entry key, the
+        items the index leaves out skipped."""
         where, parameters = _outside(excluded)
-        if after is not None:
-            where.append("(hash, key) > (?, ?)")
-            parameters.extend([_to_signed(after[0]), after[1]])
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
-        rows = self._db.execute(
-            f"SELECT hash, key, item FROM items {clause}ORDER BY hash, key LIMIT ?", (*parameters, limit)
-        )
+        if entry_of is None:
+            if after is not None:
+                where.append("(hash, key) > (?, ?)")
+                parameters.extend([_to_signed(after[0]), after[1]])
+            clause = f"WHERE {' AND '.join(where)} " if where else ""
+            rows = list(self._db.execute(
+                f"SELECT hash, key, item FROM items {clause}ORDER BY hash, key LIMIT ?", (*parameters, limit)
+            ))  # fmt: skip
+        else:
+            outer: list[object] = []
+            position = "ek IS NOT NULL"
+            if after is not None:
+                where.append("hash >= ?")  # lets SQLite start at the hash, in its primary key's order
+                parameters.append(_to_signed(after[0]))
+                position += " AND (hash, ek) > (?, ?)"
+                outer = [_to_signed(after[0]), after[1]]
+            clause = f" WHERE {' AND '.join(where)}" if where else ""
+            sql = (f"SELECT hash, ek, item FROM (SELECT hash, entry_of(item, key) AS ek, item FROM items{clause})"
+                   f" WHERE {position} ORDER BY hash, ek LIMIT ?")
+            with self._ordered_by(entry_of):
+                rows = list(self._db.execute(sql, (*parameters, *outer, limit)))
         return [(_to_unsigned(h), bytes(k), item) for h, k, item in rows]
 
     def scan_range(

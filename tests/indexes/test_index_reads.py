@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cluster.api.attribute_values import KeySchema, encode_key
+from cluster.api.attribute_values import KeySchema, encode_key, partition_hash
 from cluster.api.errors import ValidationException
 from cluster.api.index_entries import entry_hash, entry_key
 from cluster.api.secondary_indexes import GLOBAL, LOCAL, IndexSpec
@@ -41,7 +41,6 @@ def test_a_table_read_and_an_index_read_route_and_page_by_their_own_keys() -> No
     ("by-city", True, "ALL_PROJECTED_ATTRIBUTES", "Consistent reads are not supported on global secondary indexes"),
     ("by-city", False, "ALL_ATTRIBUTES", "Select type ALL_ATTRIBUTES is not supported for global secondary index "
                                          "by-city because its projection type is not ALL"),
-    ("local", False, "ALL_PROJECTED_ATTRIBUTES", "this store does not keep local secondary indexes yet"),
 ])  # fmt: skip
 def test_index_reads_dynamodb_refuses_are_refused(name: str, consistent: bool, select: str, message: str) -> None:
     with pytest.raises(ValidationException, match=message):
@@ -54,3 +53,14 @@ def test_an_index_start_key_must_hold_both_keys_exactly() -> None:
         index.validated_start_key({"pk": {"S": "a"}, "sk": {"N": "1"}, "city": {"S": "Oslo"}})
     with pytest.raises(ValidationException):
         index.validated_start_key({"pk": {"S": "a"}, "sk": {"N": "1"}, "city": {"S": "Oslo"}, "age": {"S": "x"}})
+
+
+def test_a_local_index_read_routes_to_the_table_and_may_be_consistent_and_read_every_attribute() -> None:
+    index = read_target(_entry(), "local", True, "ALL_ATTRIBUTES")  # what a GSI refuses, an LSI allows
+    assert index.entry.partitions[0].group_id == "t-p0" and index.key_schema == LOCAL_ONE.key_schema
+    assert index.node_params() == {"local_index": LOCAL_ONE.to_json()}
+    assert read_target(_entry(), "by-city", False, "COUNT").node_params() == {}
+    item = {"pk": {"S": "a"}, "sk": {"N": "1"}, "age": {"N": "30"}, "note": {"S": "x"}}
+    assert index.last_key(item) == {"pk": {"S": "a"}, "age": {"N": "30"}, "sk": {"N": "1"}}
+    # Its entries page within the table's partition key: the same hash as the item's.
+    assert index.start_position(index.validated_start_key(index.last_key(item)))[0] == partition_hash({"pk": {"S": "a"}}, TABLE)

@@ -1,0 +1,133 @@
+"""Local secondary indexes read from the partition that holds the items: a Query orders one item collection
+by the index's sort key (then the table key), skips items the index leaves out, pages both ways from the
+entry key it answered last, and a Scan walks every partition key's collection in that order. Compared with
+a model (sorted Python lists) over random items, against the real store."""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cluster.api.attribute_values import KeySchema, encode_key, partition_hash
+from cluster.api.expressions import parse_condition
+from cluster.api.item_commands import PutCommand, UpdateCommand, encode_command
+from cluster.api.key_conditions import key_range
+from cluster.api.request_types import UpdateSource
+from cluster.api.secondary_indexes import LOCAL, IndexSpec
+from cluster.metadata.catalogue import PartitionInfo, TableEntry
+from cluster.router.index_reads import read_target
+from tests.split.test_split_state_machine import Replica
+
+TABLE = KeySchema("pk", "S", "sk", "N")
+BY_SCORE = IndexSpec("by-score", LOCAL, KeySchema("pk", "S", "score", "N"), "KEYS_ONLY")
+OWNERS = ("ann", "bob", "cid")
+
+
+def _entry() -> TableEntry:
+    table = {"name": "games", "key_schema": TABLE.to_json(), "indexes": [BY_SCORE.to_json()]}
+    return TableEntry(table, [PartitionInfo("t-p0", 0, 0, 1 << 64, ["n1", "n2", "n3"])])
+
+
+def _put(replica: Replica, item: dict) -> dict:
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    return replica.apply(encode_command(PutCommand(partition_hash(key, TABLE), encode_key(key, TABLE), item)))
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Replica, list[dict]]:
+    """A partition with random items: scores that repeat, that are negative or fractional, and missing."""
+    rng = random.Random(5)
+    replica = Replica(tmp_path_factory.mktemp("local-index"))
+    items = []
+    for owner in OWNERS:
+        for number in range(40):
+            item = {"pk": {"S": owner}, "sk": {"N": str(number)}}
+            if rng.random() < 0.8:
+                item["score"] = {"N": rng.choice(["-2.5", "0", "1", "1", "7", "10", "10.25", "300"])}
+            item["note"] = {"S": f"{owner}-{number}"}
+            assert _put(replica, item)["status"] == "ok"
+            items.append(item)
+    return replica, items
+
+
+def _model(items: list[dict], owner: str, keep: object = None) -> list[dict]:
+    """The index's entries of one owner in its order: score, then the table's sort key."""
+    chosen = [i for i in items if i["pk"]["S"] == owner and "score" in i and (keep is None or keep(i))]  # type: ignore[operator]
+    return sorted(chosen, key=lambda i: (Decimal(i["score"]["N"]), Decimal(i["sk"]["N"])))
+
+
+def _query(replica: Replica, owner: str, condition: str, values: dict, forward: bool, limit: int) -> list[dict]:
+    """Every page of a local index Query, each read from where the last stopped (`after`: its entry key)."""
+    target = read_target(_entry(), "by-score", True, "ALL_ATTRIBUTES")
+    selected = key_range(parse_condition(condition, None, {":p": {"S": owner}, **values},
+                                         kind="KeyConditionExpression"), target.key_schema)  # fmt: skip
+    bounds = target.bounds(selected)
+    found: list[dict] = []
+    after = None
+    while True:
+        rows = replica.machine.query(partition_hash({"pk": {"S": owner}}, TABLE), bounds, after, forward, limit,
+                                     target.local_index)  # fmt: skip
+        found += [json.loads(text) for _, text, _ in rows]
+        if len(rows) < limit:
+            return found
+        after = rows[-1][0]
+
+
+@pytest.mark.parametrize(("condition", "values", "keep"), [
+    ("pk = :p", {}, None),
+    ("pk = :p AND score = :s", {":s": {"N": "1"}}, lambda i: Decimal(i["score"]["N"]) == 1),
+    ("pk = :p AND score < :s", {":s": {"N": "1"}}, lambda i: Decimal(i["score"]["N"]) < 1),
+    ("pk = :p AND score <= :s", {":s": {"N": "10"}}, lambda i: Decimal(i["score"]["N"]) <= 10),
+    ("pk = :p AND score > :s", {":s": {"N": "10"}}, lambda i: Decimal(i["score"]["N"]) > 10),
+    ("pk = :p AND score >= :s", {":s": {"N": "7"}}, lambda i: Decimal(i["score"]["N"]) >= 7),
+    ("pk = :p AND score BETWEEN :a AND :b", {":a": {"N": "0"}, ":b": {"N": "10"}},
+     lambda i: 0 <= Decimal(i["score"]["N"]) <= 10),
+])  # fmt: skip
+@pytest.mark.parametrize("forward", [True, False])
+@pytest.mark.parametrize("limit", [1, 3, 100])
+def test_a_local_index_query_reads_the_collection_in_index_order_page_by_page(
+    filled: tuple[Replica, list[dict]], condition: str, values: dict, keep: object, forward: bool, limit: int
+) -> None:
+    replica, items = filled
+    for owner in OWNERS:
+        expected = _model(items, owner, keep)
+        assert expected, "every condition selects something"
+        found = _query(replica, owner, condition, values, forward, limit)
+        assert found == (expected if forward else expected[::-1])
+
+
+def test_a_local_index_scan_walks_each_collection_in_index_order_and_skips_items_without_the_key(
+    filled: tuple[Replica, list[dict]],
+) -> None:
+    replica, items = filled
+    target = read_target(_entry(), "by-score", False, "ALL_PROJECTED_ATTRIBUTES")
+    found: list[dict] = []
+    after = None
+    while True:
+        rows = replica.machine.scan(after, 7, target.local_index)
+        found += [item for _, _, item in rows]
+        if len(rows) < 7:
+            break
+        after = (rows[-1][0], rows[-1][1])
+    owners_in_hash_order = sorted(OWNERS, key=lambda o: partition_hash({"pk": {"S": o}}, TABLE))
+    assert found == [item for owner in owners_in_hash_order for item in _model(items, owner)]
+    # What a read returns of each: the index's projection (KEYS_ONLY: the table key and the index key).
+    assert target.shaped(found[0], None) == {name: found[0][name] for name in ("pk", "sk", "score")}
+
+
+def test_an_update_that_gives_a_local_index_key_the_wrong_type_is_refused_on_every_replica(tmp_path: Path) -> None:
+    replica = Replica(tmp_path)
+    key = {"pk": {"S": "ann"}, "sk": {"N": "1"}}
+    assert _put(replica, {**key, "score": {"N": "3"}})["status"] == "ok"
+    update = UpdateSource("SET score = :s", None, {":s": {"S": "high"}})
+    command = UpdateCommand(partition_hash(key, TABLE), encode_key(key, TABLE), key, update, local_indexes=(BY_SCORE,))
+    # The command carries the index through the log: decoded again, it still refuses.
+    result = replica.apply(encode_command(command))
+    assert result["status"] == "invalid"
+    assert result["message"] == ("One or more parameter values were invalid: Type mismatch for Index Key score "
+                                 "Expected: N Actual: S IndexName: by-score")  # fmt: skip
+    assert replica.machine.get(partition_hash(key, TABLE), encode_key(key, TABLE))["score"] == {"N": "3"}
