@@ -5,8 +5,8 @@ encoding followed by the base item's own key encoding. Both encodings are prefix
 (cluster/api/attribute_values.py), so the entries of one index hash key sort by the index sort key, then by
 the table key, and two items that share an index key stay two entries, as in DynamoDB.
 
-A local secondary index shares the table's hash key, so its entries are the base partition's own items: a
-read orders them by the same entry key (local_entry_key), computed from the item where it is stored.
+A local secondary index shares the table's hash key, so its entries are the base partition's own items,
+ordered by the same entry key (local_entry_key), which SQLite computes from each item it stores.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cluster.api.attribute_values import Item, KeySchema, encode_key, partition_hash
 from cluster.api.key_conditions import StoreBounds
-from cluster.api.secondary_indexes import IndexSpec
+from cluster.api.secondary_indexes import LOCAL, IndexSpec
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,28 @@ def entry_key(index_key: Item, index_schema: KeySchema, base_key_bytes: bytes) -
     return encode_key(index_key, index_schema) + base_key_bytes
 
 
-def local_entry_key(spec: IndexSpec, item: Item, base_key: bytes) -> bytes | None:
-    """An item's entry key in a local secondary index of its own partition, or None when the index leaves
-    it out (the index's sort key attribute is missing, as LSIs are sparse too)."""
-    index_key = spec.index_key(item)
-    return entry_key(index_key, spec.key_schema, base_key) if index_key is not None else None
+def local_index_code(schema: KeySchema) -> str:
+    """A local secondary index's key schema as the text its entry-key function takes inside SQLite
+    (hex, so that no attribute name needs quoting in SQL)."""
+    return json.dumps(schema.to_json(), sort_keys=True, separators=(",", ":")).encode().hex()
+
+
+@lru_cache(maxsize=256)
+def _local_index_of(code: str) -> IndexSpec:
+    return IndexSpec("", LOCAL, KeySchema.from_json(json.loads(bytes.fromhex(code))), "KEYS_ONLY")
+
+
+def local_entry_key(item_json: str, base_key: bytes, code: str) -> bytes | None:
+    """An item's entry key in a local secondary index of its own partition (`code`: local_index_code), or
+    None when the index leaves it out (its sort key attribute is missing: LSIs are sparse too). SQLite calls
+    this for its expression index: deterministic, and an item it cannot read is left out rather than
+    failing the write that stores it."""
+    try:
+        spec = _local_index_of(code)
+        index_key = spec.index_key(json.loads(item_json))
+        return entry_key(index_key, spec.key_schema, base_key) if index_key is not None else None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def entry_hash(index_key: Item, index_schema: KeySchema) -> int:

@@ -36,6 +36,7 @@ class PutCommand:
     item: Item
     condition: ConditionSource | None = None
     return_old: bool = False
+    local_indexes: tuple[IndexSpec, ...] = ()  # the table's LSIs, as UpdateCommand's
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class PutCommand:
             "item": self.item,
             "condition": self.condition.to_json() if self.condition else None,
             "return_old": self.return_old,
+            **local_indexes_json(self.local_indexes),
         }
 
 
@@ -73,8 +75,9 @@ class UpdateCommand:
     update: UpdateSource | None = None
     condition: ConditionSource | None = None
     return_values: str = "NONE"
-    # The table's local secondary indexes, whose key types the updated item must respect (the partition
-    # learns only its GSIs); absent from the JSON when there are none, as in entries written before LSIs.
+    # The table's local secondary indexes: the updated item must respect their key types (the partition
+    # learns only its GSIs), and the partition keeps their order. Absent from the JSON when there are none,
+    # as in entries written before LSIs.
     local_indexes: tuple[IndexSpec, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -104,6 +107,7 @@ class BatchCommand:
     """BatchWriteItem's puts and deletes for one partition, applied together in one log entry."""
 
     writes: tuple[LocatedWrite, ...]
+    local_indexes: tuple[IndexSpec, ...] = ()  # the table's LSIs, as UpdateCommand's
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +116,7 @@ class BatchCommand:
                 {"hash": write.partition_hash, "key": _key_text(write.key), "item": write.item}
                 for write in self.writes
             ],
+            **local_indexes_json(self.local_indexes),
         }
 
 
@@ -135,12 +140,16 @@ def decode_item_command(decoded: dict[str, Any]) -> ItemCommand:
             tuple(
                 LocatedWrite(int(write["hash"]), base64.b64decode(write["key"]), write.get("item"))
                 for write in decoded["writes"]
-            )
+            ),
+            local_indexes_of(decoded),
         )
     partition_hash = int(decoded["hash"])
     key = base64.b64decode(decoded["key"])
     if op == "put":
-        return PutCommand(partition_hash, key, decoded["item"], _condition(decoded), bool(decoded.get("return_old")))
+        return PutCommand(
+            partition_hash, key, decoded["item"], _condition(decoded), bool(decoded.get("return_old")),
+            local_indexes_of(decoded),
+        )  # fmt: skip
     if op == "delete":
         return DeleteCommand(partition_hash, key, _condition(decoded), bool(decoded.get("return_old")))
     if op == "update":

@@ -38,7 +38,7 @@ class TxnPrepareCommand:
     item: Item | None = None  # put
     update: UpdateSource | None = None  # update
     condition: ConditionSource | None = None
-    local_indexes: tuple[IndexSpec, ...] = ()  # an update's: as UpdateCommand's
+    local_indexes: tuple[IndexSpec, ...] = ()  # a put's or an update's: as UpdateCommand's
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -13,7 +13,7 @@ from typing import Any
 
 from cluster.api.attribute_values import item_size_bytes
 from cluster.api.errors import ApiError
-from cluster.api.index_entries import local_entry_key
+from cluster.api.index_entries import local_index_code
 from cluster.api.item_commands import (
     BatchCommand,
     DeleteCommand,
@@ -31,7 +31,7 @@ from cluster.node.partition_splits import SplitState
 from cluster.node.transaction_participant import CONFLICT, apply_finish, apply_prepare, item_is_locked
 from cluster.scrub.commands import ReplicaScrubState
 from cluster.storage.durable_directories import make_durable_directories
-from cluster.storage.item_store import EntryOf, ItemStore
+from cluster.storage.item_store import ItemStore
 from cluster.storage.sqlite_copies import replace_database_file
 
 
@@ -95,6 +95,8 @@ class PartitionStateMachine:
                 return {"status": "moved", "child": moved_to}
             if item_is_locked(self.store, command.partition_hash, command.key):
                 return CONFLICT  # a transaction prepared it: TransactionConflictException
+            if not isinstance(command, DeleteCommand):
+                self._keep_local_indexes(command.local_indexes)
             stored = self.store.get_sized(command.partition_hash, command.key)
             current = json.loads(stored[0]) if stored is not None else None
             current_size = stored[1] if stored is not None and stored[1] is not None else item_size_bytes(current or {})
@@ -135,12 +137,18 @@ class PartitionStateMachine:
             return {"status": "ok", "attributes": attributes, "write_bytes": write_bytes}
         return {"status": "ok", "old": current if command.return_old else None, "write_bytes": write_bytes}
 
+    def _keep_local_indexes(self, specs: Sequence[IndexSpec]) -> None:
+        # The first write to a table with LSIs makes their indexes, alike on every replica (in the log).
+        for spec in specs:
+            self.store.ensure_local_index(local_index_code(spec.key_schema))
+
     def _apply_txn(self, command: TxnCommand, index: int) -> dict[str, Any]:
         moved_to = self.splits.moved_child(command.partition_hash)
         if moved_to is not None:
             # A fence waits until its range holds no lock, so a moved item holds none here.
             return {"status": "moved", "child": moved_to}
         if isinstance(command, TxnPrepareCommand):
+            self._keep_local_indexes(command.local_indexes)
             return apply_prepare(self.store, command, self.indexes.table.specs if self.indexes.table else ())
         if self.indexes.table is None:
             return apply_finish(self.store, command)
@@ -157,6 +165,7 @@ class PartitionStateMachine:
                 return {"status": "moved", "child": moved_to}  # none applied: the router regroups them all
         if any(item_is_locked(self.store, write.partition_hash, write.key) for write in command.writes):
             return CONFLICT  # none applied: the router returns them all as unprocessed
+        self._keep_local_indexes(command.local_indexes)
         changes = 0
         for write in command.writes:
             old = self.get(write.partition_hash, write.key) if self.indexes.table is not None else None
@@ -197,7 +206,7 @@ class PartitionStateMachine:
         """The partition's own items: a range it moved to a child is skipped (the child answers for it).
         With `local_index`: the items that local secondary index holds, by their entry keys."""
         rows = self.store.scan_excluding(
-            after, limit, self.splits.excluded_ranges(), _entry_of(local_index) if local_index else None
+            after, limit, self.splits.excluded_ranges(), local_index_code(local_index.key_schema) if local_index else None
         )
         return [(h, k, json.loads(item)) for h, k, item in rows]
 
@@ -219,13 +228,10 @@ class PartitionStateMachine:
         local secondary index holds, in its sort key's order, each under its entry key."""
         rows = self.store.query(
             partition_hash, bounds.prefix, bounds.lower, bounds.upper, after, forward, limit,
-            _entry_of(local_index) if local_index else None,
+            local_index_code(local_index.key_schema) if local_index else None,
         )  # fmt: skip
         return [(k, text, size if size is not None else item_size_bytes(json.loads(text))) for k, text, size in rows]
 
     def close(self) -> None:
         self.store.close()
 
-
-def _entry_of(spec: IndexSpec) -> EntryOf:
-    return lambda item_json, key: local_entry_key(spec, json.loads(item_json), key)

@@ -223,7 +223,8 @@ class BatchOperations:
                     tuple(
                         LocatedWrite(each.item_hash, each.encoded_key, writes[each.position].item)
                         for each in located
-                    )
+                    ),
+                    entry.local_indexes(),
                 )
             )
             return await partition_calls.propose_once(self.cluster, partition, located[0].item_hash, command)

@@ -346,7 +346,9 @@ class DynamoDbService:
         item_hash = partition_hash(key, schema)
         return_old = request.return_values == "ALL_OLD"
         command = encode_command(
-            PutCommand(item_hash, encode_key(key, schema), request.item, request.condition, return_old)
+            PutCommand(
+                item_hash, encode_key(key, schema), request.item, request.condition, return_old, entry.local_indexes()
+            )
         )
         self.cluster.admission.charge(entry, "write", write_units(size))  # PTEE before any work
         return await self._write(

@@ -203,7 +203,7 @@ class TransactionCoordinator:
             write.item,
             write.update,
             write.condition,
-            entry.local_indexes() if write.update is not None else (),
+            entry.local_indexes() if write.kind in ("Put", "Update") else (),
         )
         if write.update is not None:
             check_key_unchanged(write.update.parse(), schema.key_names)

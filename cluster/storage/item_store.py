@@ -7,11 +7,13 @@ the entries after it are replayed from the WAL on restart.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from cluster.api.index_entries import local_entry_key
 from cluster.storage.sqlite_copies import copy_database
 
 # SQLite integers are signed 64-bit; shifting keeps unsigned hash order.
@@ -28,8 +30,16 @@ def _to_unsigned(stored: int) -> int:
 
 CACHE_KIB = 512
 
-# Where an item sits in a local secondary index (item JSON, table key -> entry key, None: not in it).
-EntryOf = Callable[[str, bytes], "bytes | None"]
+# A local secondary index is an order of the items, not a copy of them: an expression index on the entry
+# key SQLite computes from each item (local_entry_key, registered on every connection that writes). The
+# version tag keeps an index built by an older encoding from ever being read by a newer one.
+_LOCAL_INDEX_FUNCTION = "local_entry_v1"
+
+
+def _local_entry_sql(code: str) -> str:
+    """The expression a read must repeat word for word for SQLite to use the index (code: hex, no quotes)."""
+    assert all(c in "0123456789abcdef" for c in code), "a local index code is hex"
+    return f"{_LOCAL_INDEX_FUNCTION}(item, key, '{code}')"
 
 
 class ItemStore:
@@ -68,22 +78,19 @@ class ItemStore:
         row = self._db.execute("SELECT value FROM meta WHERE name = 'applied_index'").fetchone()
         self._applied_index = int(row[0]) if row else 0
         self._count_locks()
-        # A local secondary index is an order of the items, not a copy of them: a read that names one sets
-        # `_entry_of` and sorts by entry_of(item, key) (a function SQLite calls back, only inside that read).
-        self._entry_of: EntryOf | None = None
-        self._db.create_function("entry_of", 2, self._call_entry_of, deterministic=True)
+        self._db.create_function(_LOCAL_INDEX_FUNCTION, 3, local_entry_key, deterministic=True)
+        self._local_indexes: set[str] = set()
 
-    def _call_entry_of(self, item_json: str, key: bytes) -> bytes | None:
-        assert self._entry_of is not None, "entry_of outside a local index read"
-        return self._entry_of(item_json, bytes(key))
-
-    @contextmanager
-    def _ordered_by(self, entry_of: EntryOf) -> Iterator[None]:
-        self._entry_of = entry_of
-        try:
-            yield
-        finally:
-            self._entry_of = None
+    def ensure_local_index(self, code: str) -> None:
+        """Keeps the entry keys of a local secondary index (`code`: local_index_code) in an index of their
+        own. Called inside an apply transaction by a write to a table with LSIs, so every replica builds it
+        alike, while its partition is still small. A read without it is as right, only slower."""
+        if code in self._local_indexes:
+            return
+        expression = _local_entry_sql(code)
+        name = "local_index_" + hashlib.blake2b(code.encode(), digest_size=8).hexdigest()
+        self._db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON items (hash, {expression}) WHERE {expression} IS NOT NULL")
+        self._local_indexes.add(code)
 
     @property
     def applied_index(self) -> int:
@@ -106,6 +113,7 @@ class ItemStore:
         except BaseException:
             self._db.execute("ROLLBACK")
             self._count_locks()  # the counts may be ahead of the rolled-back rows
+            self._local_indexes.clear()  # an index made inside it is gone too
             raise
         self._applied_index = applied_index
 
@@ -152,16 +160,17 @@ class ItemStore:
         after: bytes | None,
         forward: bool,
         limit: int,
-        entry_of: EntryOf | None = None,
+        local: str | None = None,
     ) -> list[tuple[bytes, str, int | None]]:
         """Items of one partition key: keys starting with `prefix`, within the (key, inclusive)
         bounds, strictly beyond `after` in the reading direction, in key order (or reversed); each
-        as (key, item JSON, recorded size or None). With `entry_of` (a local secondary index), "key" is
-        the item's entry key in that index, and items the index leaves out are skipped."""
-        selected = ["hash = ?", "substr(key, 1, ?) = ?"]
+        as (key, item JSON, recorded size or None). With `local` (a local secondary index's code), "key"
+        is the item's entry key in that index, and items the index leaves out are skipped."""
+        column = "key" if local is None else _local_entry_sql(local)
+        where = ["hash = ?", "substr(key, 1, ?) = ?"]
         parameters: list[object] = [_to_signed(partition_hash), len(prefix), prefix]
-        column = "key" if entry_of is None else "ek"
-        where = [] if entry_of is None else ["ek IS NOT NULL"]
+        if local is not None:
+            where.append(f"{column} IS NOT NULL")
         if lower is not None:
             where.append(f"{column} >= ?" if lower[1] else f"{column} > ?")
             parameters.append(lower[0])
@@ -172,14 +181,10 @@ class ItemStore:
             where.append(f"{column} > ?" if forward else f"{column} < ?")
             parameters.append(after)
         order = "ASC" if forward else "DESC"
-        if entry_of is None:
-            sql = f"SELECT key, item, size FROM items WHERE {' AND '.join(selected + where)} ORDER BY key {order} LIMIT ?"
-            rows = list(self._db.execute(sql, (*parameters, limit)))
-        else:
-            sql = (f"SELECT ek, item, size FROM (SELECT entry_of(item, key) AS ek, item, size FROM items"
-                   f" WHERE {' AND '.join(selected)}) WHERE {' AND '.join(where)} ORDER BY ek {order} LIMIT ?")
-            with self._ordered_by(entry_of):
-                rows = list(self._db.execute(sql, (*parameters, limit)))
+        rows = self._db.execute(
+            f"SELECT {column}, item, size FROM items WHERE {' AND '.join(where)} ORDER BY {column} {order} LIMIT ?",
+            (*parameters, limit),
+        )
         return [(bytes(k), item, size) for k, item, size in rows]
 
     # ---- transaction locks ----------------------------------------------------------------------
@@ -279,33 +284,44 @@ class ItemStore:
         after: tuple[int, bytes] | None,
         limit: int,
         excluded: list[tuple[int, int]],
-        entry_of: EntryOf | None = None,
+        local: str | None = None,
     ) -> list[tuple[int, bytes, str]]:
         """Like scan, without items whose hash lies in one of the [start, end) ranges (moved by a split).
-        With `entry_of` (a local secondary index): in (hash, entry key) order, each with its entry key, the
-        items the index leaves out skipped."""
+        With `local` (a local secondary index's code): in (hash, entry key) order, each with its entry key,
+        the items the index leaves out skipped."""
+        if local is not None:
+            return self._scan_local(after, limit, excluded, _local_entry_sql(local))
         where, parameters = _outside(excluded)
-        if entry_of is None:
-            if after is not None:
-                where.append("(hash, key) > (?, ?)")
-                parameters.extend([_to_signed(after[0]), after[1]])
-            clause = f"WHERE {' AND '.join(where)} " if where else ""
-            rows = list(self._db.execute(
-                f"SELECT hash, key, item FROM items {clause}ORDER BY hash, key LIMIT ?", (*parameters, limit)
-            ))  # fmt: skip
-        else:
-            outer: list[object] = []
-            position = "ek IS NOT NULL"
-            if after is not None:
-                where.append("hash >= ?")  # lets SQLite start at the hash, in its primary key's order
-                parameters.append(_to_signed(after[0]))
-                position += " AND (hash, ek) > (?, ?)"
-                outer = [_to_signed(after[0]), after[1]]
-            clause = f" WHERE {' AND '.join(where)}" if where else ""
-            sql = (f"SELECT hash, ek, item FROM (SELECT hash, entry_of(item, key) AS ek, item FROM items{clause})"
-                   f" WHERE {position} ORDER BY hash, ek LIMIT ?")
-            with self._ordered_by(entry_of):
-                rows = list(self._db.execute(sql, (*parameters, *outer, limit)))
+        if after is not None:
+            where.append("(hash, key) > (?, ?)")
+            parameters.extend([_to_signed(after[0]), after[1]])
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._db.execute(
+            f"SELECT hash, key, item FROM items {clause}ORDER BY hash, key LIMIT ?", (*parameters, limit)
+        )
+        return [(_to_unsigned(h), bytes(k), item) for h, k, item in rows]
+
+    def _scan_local(
+        self, after: tuple[int, bytes] | None, limit: int, excluded: list[tuple[int, int]], column: str
+    ) -> list[tuple[int, bytes, str]]:
+        # The rest of `after`'s hash, then the hashes above it: two range searches of the local index, where
+        # one (hash, entry) > (?, ?) comparison made SQLite walk the index from the hash's first entry.
+        rows: list[tuple[int, bytes, str]] = []
+        where, parameters = _outside(excluded)
+        where.append(f"{column} IS NOT NULL")
+        if after is not None:
+            same_hash = [*where, "hash = ?", f"{column} > ?"]
+            rows += self._db.execute(
+                f"SELECT hash, {column}, item FROM items WHERE {' AND '.join(same_hash)} ORDER BY {column} LIMIT ?",
+                (*parameters, _to_signed(after[0]), after[1], limit),
+            )  # fmt: skip
+            where.append("hash > ?")
+            parameters.append(_to_signed(after[0]))
+        if len(rows) < limit:
+            rows += self._db.execute(
+                f"SELECT hash, {column}, item FROM items WHERE {' AND '.join(where)} ORDER BY hash, {column} LIMIT ?",
+                (*parameters, limit - len(rows)),
+            )  # fmt: skip
         return [(_to_unsigned(h), bytes(k), item) for h, k, item in rows]
 
     def scan_range(

@@ -14,6 +14,7 @@ import pytest
 
 from cluster.api.attribute_values import KeySchema, encode_key, partition_hash
 from cluster.api.expressions import parse_condition
+from cluster.api.index_entries import local_index_code
 from cluster.api.item_commands import PutCommand, UpdateCommand, encode_command
 from cluster.api.key_conditions import key_range
 from cluster.api.request_types import UpdateSource
@@ -32,14 +33,18 @@ def _entry() -> TableEntry:
     return TableEntry(table, [PartitionInfo("t-p0", 0, 0, 1 << 64, ["n1", "n2", "n3"])])
 
 
-def _put(replica: Replica, item: dict) -> dict:
+def _put(replica: Replica, item: dict, local_indexes: tuple[IndexSpec, ...] = ()) -> dict:
     key = {"pk": item["pk"], "sk": item["sk"]}
-    return replica.apply(encode_command(PutCommand(partition_hash(key, TABLE), encode_key(key, TABLE), item)))
+    command = PutCommand(partition_hash(key, TABLE), encode_key(key, TABLE), item, local_indexes=local_indexes)
+    return replica.apply(encode_command(command))
 
 
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Replica, list[dict]]:
-    """A partition with random items: scores that repeat, that are negative or fractional, and missing."""
+@pytest.fixture(scope="module", params=["indexed", "unindexed"])
+def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Replica, list[dict]]:
+    """A partition with random items: scores that repeat, that are negative or fractional, and missing.
+    Written by puts that carry the table's LSI (which makes its SQLite index), or by puts from before the
+    partition kept one: a read must answer the same either way."""
+    local_indexes = (BY_SCORE,) if request.param == "indexed" else ()
     rng = random.Random(5)
     replica = Replica(tmp_path_factory.mktemp("local-index"))
     items = []
@@ -49,7 +54,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Replica, list[dict
             if rng.random() < 0.8:
                 item["score"] = {"N": rng.choice(["-2.5", "0", "1", "1", "7", "10", "10.25", "300"])}
             item["note"] = {"S": f"{owner}-{number}"}
-            assert _put(replica, item)["status"] == "ok"
+            assert _put(replica, item, local_indexes)["status"] == "ok"
             items.append(item)
     return replica, items
 
@@ -131,3 +136,21 @@ def test_an_update_that_gives_a_local_index_key_the_wrong_type_is_refused_on_eve
     assert result["message"] == ("One or more parameter values were invalid: Type mismatch for Index Key score "
                                  "Expected: N Actual: S IndexName: by-score")  # fmt: skip
     assert replica.machine.get(partition_hash(key, TABLE), encode_key(key, TABLE))["score"] == {"N": "3"}
+
+
+def test_a_write_that_carries_the_tables_local_index_makes_the_index_a_query_searches(tmp_path: Path) -> None:
+    replica = Replica(tmp_path)
+    assert _put(replica, {"pk": {"S": "ann"}, "sk": {"N": "1"}, "score": {"N": "3"}}, (BY_SCORE,))["status"] == "ok"
+    code = local_index_code(BY_SCORE.key_schema)
+    expression = f"local_entry_v1(item, key, '{code}')"
+    plan = replica.machine.store._db.execute(  # what SQLite will do for a local index Query
+        f"EXPLAIN QUERY PLAN SELECT item FROM items WHERE hash = 1 AND {expression} IS NOT NULL ORDER BY {expression}"
+    ).fetchall()
+    assert any("USING INDEX local_index_" in str(row) for row in plan), plan
+    replica.reopen()  # the index is in the file: a restarted replica reads through it too
+    rows = replica.machine.query(partition_hash({"pk": {"S": "ann"}}, TABLE),
+                                 read_target(_entry(), "by-score", True, "COUNT").bounds(
+                                     key_range(parse_condition("pk = :p", None, {":p": {"S": "ann"}},
+                                                               kind="KeyConditionExpression"), BY_SCORE.key_schema)),
+                                 None, True, 10, BY_SCORE)  # fmt: skip
+    assert [json.loads(text)["score"] for _, text, _ in rows] == [{"N": "3"}]
