@@ -143,6 +143,17 @@ class ServiceUnavailable(ApiError):
         super().__init__(message)
 
 
+class ItemCollectionSizeLimitExceededException(ApiError):
+    """A write would grow an item collection (a table with LSIs) past its limit (cluster/api/item_collections.py)."""
+
+    code = "ItemCollectionSizeLimitExceededException"
+    http_status = 400
+
+    # The API reference's description of the error; AWS's exact message is not verified here.
+    def __init__(self, message: str = "An item collection is too large.") -> None:
+        super().__init__(message)
+
+
 # ---------------------------------------------------------------------------- transactions
 
 
@@ -229,6 +240,10 @@ def reason_conflict() -> dict[str, Any]:
 
 def reason_validation(message: str) -> dict[str, Any]:
     return {"Code": "ValidationError", "Message": message}
+
+
+def reason_collection_too_large() -> dict[str, Any]:
+    return {"Code": "ItemCollectionSizeLimitExceeded", "Message": ItemCollectionSizeLimitExceededException().message}
 
 
 def validation_errors_detected(problems: list[str]) -> ValidationException:

@@ -11,7 +11,7 @@ locked item answer "txn_conflict" (TransactionConflictException): never lost, ne
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cluster.api.attribute_values import item_size_bytes
@@ -29,6 +29,8 @@ from cluster.api.transaction_commands import (
 from cluster.storage.item_store import ItemStore
 
 CONFLICT = {"status": "txn_conflict"}
+# The write would grow its item collection past the limit (cluster/api/item_collections.py).
+COLLECTION_TOO_LARGE = {"status": "collection_too_large"}
 
 
 def item_is_locked(store: ItemStore, partition_hash: int, key: bytes) -> bool:
@@ -36,10 +38,14 @@ def item_is_locked(store: ItemStore, partition_hash: int, key: bytes) -> bool:
 
 
 def apply_prepare(
-    store: ItemStore, command: TxnPrepareCommand, index_specs: Sequence[IndexSpec] = ()
+    store: ItemStore,
+    command: TxnPrepareCommand,
+    index_specs: Sequence[IndexSpec] = (),
+    collection_fits: Callable[[int, int, int], bool] = lambda partition_hash, old_size, new_size: True,
 ) -> dict[str, Any]:
     """`index_specs`: the table's GSIs, whose key types an update's new item must respect, as a plain
-    UpdateItem's must (a put's item was checked by the router already)."""
+    UpdateItem's must (a put's item was checked by the router already). `collection_fits(hash, old size,
+    new size)`: whether the item's collection may grow so (a table with LSIs)."""
     locks = store.locks_on(command.partition_hash, command.key)
     again = any(txn == command.txn for txn, _ in locks)
     if not again and locks and (command.kind != READ or any(kind != READ for _, kind in locks)):
@@ -70,6 +76,8 @@ def apply_prepare(
     if command.kind in (PUT, UPDATE) and outcome.new_item is not None:
         new_json = json.dumps(outcome.new_item, separators=(",", ":"))
         new_size = outcome.new_size if outcome.new_size is not None else item_size_bytes(outcome.new_item)
+        if not collection_fits(command.partition_hash, current_size if current is not None else 0, new_size):
+            return COLLECTION_TOO_LARGE
     kind = command.kind
     if command.kind == UPDATE and outcome.new_item is None:
         kind = DELETE  # an update that only removes, of an absent item: it stays absent

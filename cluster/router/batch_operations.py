@@ -33,9 +33,11 @@ from cluster.api.consumed_capacity import CONSUMED_UNITS
 from cluster.api.errors import (
     ApiError,
     InternalServerError,
+    ItemCollectionSizeLimitExceededException,
     TransactionConflictException,
     ValidationException,
 )
+from cluster.api.item_collections import COLLECTION_SIZES
 from cluster.api.item_commands import BatchCommand, LocatedWrite, encode_command
 from cluster.api.projection import project
 from cluster.api.requests import BatchGetItemRequest, BatchWrite, BatchWriteItemRequest
@@ -181,9 +183,11 @@ class BatchOperations:
 
     async def batch_write_item(self, request: BatchWriteItemRequest) -> dict[str, Any]:
         calls: TableCalls = []
+        hash_names: dict[str, str] = {}
         for table_name, writes in request.tables.items():
             entry = await self.cluster.table(table_name)
             schema = entry.key_schema
+            hash_names[table_name] = schema.hash_name
             located = [
                 _Located(table_name, *_write_key(write, schema), position) for position, write in enumerate(writes)
             ]
@@ -195,6 +199,8 @@ class BatchOperations:
                     check_index_keys(write.item, indexes)
             calls.append((entry, located, self._write_call(entry, writes)))
         done, failed = await _every_table(self.cluster, calls)
+        if any(isinstance(result, dict) and result.get("status") == "collection_too_large" for _, result in done):
+            raise ItemCollectionSizeLimitExceededException()  # that partition applied none of its share
         # A partition whose share touched an item a transaction holds applied none of it: unprocessed.
         failed += [(located, TransactionConflictException()) for located, result in done if _conflicted(result)]
         done = [(located, result) for located, result in done if not _conflicted(result)]
@@ -212,7 +218,10 @@ class BatchOperations:
         for located, _ in done:
             for each in located:
                 units[each.table] += write_units(item_size_bytes(request.tables[each.table][each.position].item or {}))
-        return {"UnprocessedItems": dict(unprocessed), CONSUMED_UNITS: dict(units)}
+        return {
+            "UnprocessedItems": dict(unprocessed), CONSUMED_UNITS: dict(units),
+            COLLECTION_SIZES: _collection_sizes(request, hash_names, done),
+        }  # fmt: skip
 
     def _write_call(self, entry: TableEntry, writes: tuple[BatchWrite, ...]) -> CallOnce:
         async def call(partition: PartitionInfo, located: list[_Located]) -> Any:
@@ -230,6 +239,24 @@ class BatchOperations:
             return await partition_calls.propose_once(self.cluster, partition, located[0].item_hash, command)
 
         return call
+
+
+def _collection_sizes(
+    request: BatchWriteItemRequest, hash_names: dict[str, str], done: list[tuple[list[_Located], Any]]
+) -> dict[str, list[list[Any]]]:
+    """The size of each item collection the batch wrote, by its partition key (tables with LSIs)."""
+    sizes: dict[str, list[list[Any]]] = defaultdict(list)
+    for located, result in done:
+        written = {int(h): int(size) for h, size in result.get("collections") or ()}
+        for each in located:
+            size = written.pop(each.item_hash, None)
+            if size is None:
+                continue  # not a table with LSIs, or its collection reported already
+            hash_name = hash_names[each.table]
+            write = request.tables[each.table][each.position]
+            value = (write.item if write.item is not None else write.key or {})[hash_name]
+            sizes[each.table].append([{hash_name: value}, size])
+    return dict(sizes)
 
 
 def _conflicted(result: Any) -> bool:

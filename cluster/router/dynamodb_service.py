@@ -14,6 +14,7 @@ from typing import Any
 from cluster.admission.capacity_units import read_units, read_units_up_front, write_units
 from cluster.api.attribute_values import (
     MAX_ITEM_SIZE_BYTES,
+    Item,
     encode_key,
     extract_key,
     item_size_bytes,
@@ -25,6 +26,7 @@ from cluster.api.errors import (
     ApiError,
     ConditionalCheckFailedException,
     InternalServerError,
+    ItemCollectionSizeLimitExceededException,
     ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
@@ -33,6 +35,7 @@ from cluster.api.errors import (
     ValidationException,
     table_not_found,
 )
+from cluster.api.item_collections import COLLECTION_SIZES, item_collection_metrics
 from cluster.api.item_commands import DeleteCommand, PutCommand, UpdateCommand, encode_command
 from cluster.api.key_conditions import (
     check_filter_avoids_keys,
@@ -128,6 +131,12 @@ def protocol_error_response(status: int, message: str) -> HttpResponse:
     return error_response(SerializationException(message))
 
 
+_COUNTED_MEMBERS = (
+    ("ConsumedCapacity", "ReturnConsumedCapacity", CONSUMED_UNITS, consumed_capacity),
+    ("ItemCollectionMetrics", "ReturnItemCollectionMetrics", COLLECTION_SIZES, item_collection_metrics),
+)
+
+
 class DynamoDbService:
     def __init__(self, cluster: ClusterClient, endpoint_name: str) -> None:
         self.cluster = cluster
@@ -158,13 +167,11 @@ class DynamoDbService:
             except (UnicodeDecodeError, json.JSONDecodeError) as error:
                 raise ValidationException(f"Request body is not valid JSON: {error}") from error
             response = await handler(parse_request(operation, body))
-            consumed = consumed_capacity(
-                str(body.get("ReturnConsumedCapacity") or "NONE"),
-                response.pop(CONSUMED_UNITS, {}),
-                batch=OPERATIONS[operation].batch,
-            )
-            if consumed is not None:
-                response["ConsumedCapacity"] = consumed
+            # What the handler counted, shaped as the request asked (or dropped): capacity, item collections.
+            for member, option, counted, shape in _COUNTED_MEMBERS:
+                value = shape(str(body.get(option) or "NONE"), response.pop(counted, {}), OPERATIONS[operation].batch)
+                if value is not None:
+                    response[member] = value
             return json_response(200, response)
         except ApiError as error:
             return error_response(error)
@@ -314,7 +321,13 @@ class DynamoDbService:
     # ---- items --------------------------------------------------------------------------------
 
     async def _write(
-        self, entry: TableEntry, command_hash: int, command: bytes, return_old: bool, old_on_condition_failure: bool
+        self,
+        entry: TableEntry,
+        key: Item,
+        command_hash: int,
+        command: bytes,
+        return_old: bool,
+        old_on_condition_failure: bool,
     ) -> dict[str, Any]:
         result = await partition_calls.propose(self.cluster, entry, command_hash, command)
         if not isinstance(result, dict):
@@ -326,10 +339,15 @@ class DynamoDbService:
             raise TransactionConflictException()
         if result.get("status") == "invalid":
             raise ValidationException(str(result.get("message")))
+        if result.get("status") == "collection_too_large":
+            raise ItemCollectionSizeLimitExceededException()
         if result.get("status") != "ok":
             raise InternalServerError(f"unexpected write result {result.get('status')!r}")
         # The replica knows the old item's size: a write costs by the larger of old and new.
-        consumed = {CONSUMED_UNITS: {entry.name: write_units(int(result.get("write_bytes") or 0))}}
+        consumed: dict[str, Any] = {CONSUMED_UNITS: {entry.name: write_units(int(result.get("write_bytes") or 0))}}
+        if "collection_bytes" in result:  # a table with LSIs: the item's collection, for ReturnItemCollectionMetrics
+            hash_name = entry.key_schema.hash_name
+            consumed[COLLECTION_SIZES] = {entry.name: [[{hash_name: key[hash_name]}, int(result["collection_bytes"])]]}
         if "attributes" in result:  # UpdateItem: the replica shaped them for its ReturnValues
             return {"Attributes": result["attributes"], **consumed} if result["attributes"] else consumed
         old = result.get("old")
@@ -352,7 +370,7 @@ class DynamoDbService:
         )
         self.cluster.admission.charge(entry, "write", write_units(size))  # PTEE before any work
         return await self._write(
-            entry, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
+            entry, key, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
         )
 
     async def delete_item(self, request: DeleteItemRequest) -> dict[str, Any]:
@@ -364,7 +382,7 @@ class DynamoDbService:
         command = encode_command(DeleteCommand(item_hash, encode_key(key, schema), request.condition, return_old))
         self.cluster.admission.charge(entry, "write", write_units(0))  # the deleted item's size is unknown here
         return await self._write(
-            entry, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
+            entry, key, item_hash, command, return_old, request.return_values_on_condition_check_failure == "ALL_OLD"
         )
 
     async def update_item(self, request: UpdateItemRequest) -> dict[str, Any]:
@@ -383,7 +401,7 @@ class DynamoDbService:
         # The updated item's size is known only on the replicas; charge what the request carries.
         self.cluster.admission.charge(entry, "write", write_units(len(command)))
         return await self._write(
-            entry, item_hash, command, False, request.return_values_on_condition_check_failure == "ALL_OLD"
+            entry, key, item_hash, command, False, request.return_values_on_condition_check_failure == "ALL_OLD"
         )
 
     async def get_item(self, request: GetItemRequest) -> dict[str, Any]:

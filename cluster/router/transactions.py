@@ -35,6 +35,7 @@ from cluster.api.errors import (
     InternalServerError,
     TransactionCanceledException,
     TransactionInProgressException,
+    reason_collection_too_large,
     reason_condition_failed,
     reason_conflict,
     reason_none,
@@ -89,6 +90,8 @@ def _reason(participant: _Participant, vote: Any) -> dict[str, Any]:
         return reason_conflict()
     if status == "invalid":
         return reason_validation(str(vote.get("message")))
+    if status == "collection_too_large":
+        return reason_collection_too_large()
     return reason_none()
 
 

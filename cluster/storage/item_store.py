@@ -80,6 +80,7 @@ class ItemStore:
         self._count_locks()
         self._db.create_function(_LOCAL_INDEX_FUNCTION, 3, local_entry_key, deterministic=True)
         self._local_indexes: set[str] = set()
+        self._keeps_collections = self._has_collection_sizes()
 
     def ensure_local_index(self, code: str) -> None:
         """Keeps the entry keys of a local secondary index (`code`: local_index_code) in an index of their
@@ -90,7 +91,52 @@ class ItemStore:
         expression = _local_entry_sql(code)
         name = "local_index_" + hashlib.blake2b(code.encode(), digest_size=8).hexdigest()
         self._db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON items (hash, {expression}) WHERE {expression} IS NOT NULL")
+        self._keep_collection_sizes()
         self._local_indexes.add(code)
+
+    # ---- item collections (a table with LSIs limits and reports each partition key's bytes) -----
+
+    def _has_collection_sizes(self) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'collection_sizes'").fetchone() is not None
+
+    def _keep_collection_sizes(self) -> None:
+        """Each item collection's bytes (by the partition key's hash), kept by triggers on every change of
+        the items, whichever write makes it (a put, a batch, a transaction's commit, a TTL delete, a split's
+        move): a write learns its collection's size without summing the collection."""
+        if self._keeps_collections:
+            return
+        self._db.execute("CREATE TABLE collection_sizes (hash INTEGER PRIMARY KEY, bytes INTEGER NOT NULL)")
+        self._db.execute(
+            "INSERT INTO collection_sizes (hash, bytes) SELECT hash, SUM(COALESCE(size, 0)) FROM items GROUP BY hash"
+        )
+        self._db.execute(
+            "CREATE TRIGGER collection_insert AFTER INSERT ON items BEGIN"
+            " INSERT INTO collection_sizes (hash, bytes) VALUES (new.hash, COALESCE(new.size, 0))"
+            " ON CONFLICT(hash) DO UPDATE SET bytes = bytes + excluded.bytes; END"
+        )
+        self._db.execute(
+            "CREATE TRIGGER collection_update AFTER UPDATE ON items BEGIN"
+            " UPDATE collection_sizes SET bytes = bytes - COALESCE(old.size, 0) WHERE hash = old.hash;"
+            " INSERT INTO collection_sizes (hash, bytes) VALUES (new.hash, COALESCE(new.size, 0))"
+            " ON CONFLICT(hash) DO UPDATE SET bytes = bytes + excluded.bytes; END"
+        )
+        self._db.execute(
+            "CREATE TRIGGER collection_delete AFTER DELETE ON items BEGIN"
+            " UPDATE collection_sizes SET bytes = bytes - COALESCE(old.size, 0) WHERE hash = old.hash; END"
+        )
+        self._keeps_collections = True
+
+    @property
+    def keeps_collection_sizes(self) -> bool:
+        return self._keeps_collections
+
+    def collection_bytes(self, partition_hash: int) -> int | None:
+        """The bytes of the items under one partition key (items from before sizes were recorded count 0),
+        or None when this store keeps no collection sizes (its table has no LSI)."""
+        if not self._keeps_collections:
+            return None
+        row = self._db.execute("SELECT bytes FROM collection_sizes WHERE hash = ?", (_to_signed(partition_hash),)).fetchone()
+        return int(row[0]) if row else 0
 
     @property
     def applied_index(self) -> int:
@@ -113,7 +159,8 @@ class ItemStore:
         except BaseException:
             self._db.execute("ROLLBACK")
             self._count_locks()  # the counts may be ahead of the rolled-back rows
-            self._local_indexes.clear()  # an index made inside it is gone too
+            self._local_indexes.clear()  # an index made inside it is gone too, and so may the sizes be
+            self._keeps_collections = self._has_collection_sizes()
             raise
         self._applied_index = applied_index
 

@@ -132,6 +132,32 @@ def test_writes_that_give_a_local_index_key_the_wrong_type_are_refused_and_chang
     assert item["score"] == {"N": "4"}
 
 
+def test_writes_to_a_table_with_local_indexes_report_their_item_collection_when_asked(client: Any) -> None:
+    key = {"player": {"S": "eve"}, "game": {"S": "chess"}}
+    metrics = {"ItemCollectionKey": {"player": {"S": "eve"}}, "SizeEstimateRangeGB": [0.0, 1.0]}
+    put = client.put_item(TableName=TABLE, Item={**key, "score": {"N": "1"}}, ReturnItemCollectionMetrics="SIZE")
+    assert put["ItemCollectionMetrics"] == metrics
+    assert "ItemCollectionMetrics" not in client.put_item(TableName=TABLE, Item={**key, "score": {"N": "2"}})
+    update = client.update_item(TableName=TABLE, Key=key, UpdateExpression="SET score = :s",
+                                ExpressionAttributeValues={":s": {"N": "3"}}, ReturnItemCollectionMetrics="SIZE")
+    assert update["ItemCollectionMetrics"] == metrics
+    batch = client.batch_write_item(RequestItems={TABLE: [
+        {"PutRequest": {"Item": {"player": {"S": "eve"}, "game": {"S": "go"}}}},
+        {"PutRequest": {"Item": {"player": {"S": "fay"}, "game": {"S": "go"}}}},
+    ]}, ReturnItemCollectionMetrics="SIZE")  # fmt: skip
+    reported = batch["ItemCollectionMetrics"][TABLE]
+    assert sorted(m["ItemCollectionKey"]["player"]["S"] for m in reported) == ["eve", "fay"]
+    deleted = client.delete_item(TableName=TABLE, Key=key, ReturnItemCollectionMetrics="SIZE")
+    assert deleted["ItemCollectionMetrics"] == metrics
+    # A table without LSIs has no item collections to report (DynamoDB's rule).
+    plain = "lsi-none"
+    client.create_table(TableName=plain, KeySchema=keys(("player", "HASH")), BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "player", "AttributeType": "S"}])  # fmt: skip
+    client.get_waiter("table_exists").wait(TableName=plain, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+    answer = client.put_item(TableName=plain, Item={"player": {"S": "eve"}}, ReturnItemCollectionMetrics="SIZE")
+    assert "ItemCollectionMetrics" not in answer
+
+
 class Run(Model):
     class Meta(ClusterMeta):
         table_name = "pynamodb_runs"

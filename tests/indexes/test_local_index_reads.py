@@ -15,10 +15,18 @@ import pytest
 from cluster.api.attribute_values import KeySchema, encode_key, partition_hash
 from cluster.api.expressions import parse_condition
 from cluster.api.index_entries import local_index_code
-from cluster.api.item_commands import PutCommand, UpdateCommand, encode_command
+from cluster.api.item_commands import (
+    BatchCommand,
+    DeleteCommand,
+    LocatedWrite,
+    PutCommand,
+    UpdateCommand,
+    encode_command,
+)
 from cluster.api.key_conditions import key_range
 from cluster.api.request_types import UpdateSource
 from cluster.api.secondary_indexes import LOCAL, IndexSpec
+from cluster.api.transaction_commands import TxnPrepareCommand, encode_txn_command
 from cluster.metadata.catalogue import PartitionInfo, TableEntry
 from cluster.router.index_reads import read_target
 from tests.split.test_split_state_machine import Replica
@@ -154,3 +162,50 @@ def test_a_write_that_carries_the_tables_local_index_makes_the_index_a_query_sea
                                                                kind="KeyConditionExpression"), BY_SCORE.key_schema)),
                                  None, True, 10, BY_SCORE)  # fmt: skip
     assert [json.loads(text)["score"] for _, text, _ in rows] == [{"N": "3"}]
+
+
+def test_an_item_collection_is_kept_within_its_limit_by_every_kind_of_write(tmp_path: Path) -> None:
+    """DynamoDB's 10 GB, lowered to 600 bytes: writes that would grow a collection past it are refused on
+    every replica, whichever way they come (a put, an update, a batch, a transaction's prepare); writes
+    that shrink it or go to another collection are not."""
+    replica = Replica(tmp_path)
+    replica.machine.item_collection_limit_bytes = 600
+    indexes = (BY_SCORE,)
+
+    def item(owner: str, number: int, pad: int) -> dict:
+        return {"pk": {"S": owner}, "sk": {"N": str(number)}, "score": {"N": "1"}, "body": {"S": "x" * pad}}
+
+    def size(owner: str) -> int | None:
+        return replica.machine.store.collection_bytes(partition_hash({"pk": {"S": owner}}, TABLE))
+
+    assert _put(replica, item("ann", 1, 200), indexes)["collection_bytes"] == size("ann")
+    assert _put(replica, item("ann", 2, 200), indexes)["status"] == "ok"
+    full = size("ann")
+    assert full is not None and 400 < full <= 600
+    assert _put(replica, item("ann", 3, 200), indexes) == {"status": "collection_too_large"}
+    assert _put(replica, item("bob", 1, 200), indexes)["status"] == "ok"  # another collection
+    assert size("ann") == full  # nothing written
+    key = {"pk": {"S": "ann"}, "sk": {"N": "1"}}
+    grow = UpdateSource("SET body = :p", None, {":p": {"S": "x" * 400}})
+    update = UpdateCommand(partition_hash(key, TABLE), encode_key(key, TABLE), key, grow, local_indexes=indexes)
+    assert replica.apply(encode_command(update)) == {"status": "collection_too_large"}
+    shrink = UpdateSource("SET body = :p", None, {":p": {"S": "x"}})
+    shrunk = replica.apply(encode_command(UpdateCommand(partition_hash(key, TABLE), encode_key(key, TABLE), key,
+                                                        shrink, local_indexes=indexes)))  # fmt: skip
+    assert shrunk["status"] == "ok" and shrunk["collection_bytes"] == size("ann") < full
+    # A batch counts its own earlier writes: two puts that fit apart but not together are both refused.
+    two = tuple(LocatedWrite(partition_hash(i, TABLE), encode_key(i, TABLE), i)
+                for i in (item("bob", 2, 200), item("bob", 3, 200)))  # fmt: skip
+    assert replica.apply(encode_command(BatchCommand(two, indexes))) == {"status": "collection_too_large"}
+    assert replica.apply(encode_command(BatchCommand(two[:1], indexes)))["collections"] == [
+        [two[0].partition_hash, size("bob")]
+    ]
+    big = item("cid", 1, 700)
+    prepare = TxnPrepareCommand("t1", "put", partition_hash(big, TABLE), encode_key(big, TABLE),
+                                {"pk": big["pk"], "sk": big["sk"]}, big, local_indexes=indexes)  # fmt: skip
+    assert replica.apply(encode_txn_command(prepare)) == {"status": "collection_too_large"}
+    # A delete always goes through, and the collection's size follows it.
+    delete = DeleteCommand(partition_hash(key, TABLE), encode_key(key, TABLE))
+    assert replica.apply(encode_command(delete))["collection_bytes"] == size("ann")
+    replica.reopen()  # the sizes are in the file, kept by its triggers
+    assert _put(replica, item("ann", 3, 200), indexes)["status"] == "ok"
