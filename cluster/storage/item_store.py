@@ -214,10 +214,15 @@ class ItemStore:
         as (key, item JSON, recorded size or None). With `local` (a local secondary index's code), "key"
         is the item's entry key in that index, and items the index leaves out are skipped."""
         column = "key" if local is None else _local_entry_sql(local)
-        where = ["hash = ?", "substr(key, 1, ?) = ?"]
-        parameters: list[object] = [_to_signed(partition_hash), len(prefix), prefix]
+        # The prefix as a range too, so that SQLite seeks to it rather than filtering the partition key's items.
+        where = ["hash = ?", f"substr({column}, 1, ?) = ?", f"{column} >= ?"]
+        parameters: list[object] = [_to_signed(partition_hash), len(prefix), prefix, prefix]
+        prefix_end = _past_prefix(prefix)
+        if prefix_end is not None:
+            where.append(f"{column} < ?")
+            parameters.append(prefix_end)
         if local is not None:
-            where.append(f"{column} IS NOT NULL")
+            where.append(f"{column} IS NOT NULL")  # the local index's own condition, word for word
         if lower is not None:
             where.append(f"{column} >= ?" if lower[1] else f"{column} > ?")
             parameters.append(lower[0])
@@ -411,6 +416,12 @@ class ItemStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _past_prefix(prefix: bytes) -> bytes | None:
+    """The least bytes above every string that starts with `prefix` (None: there is none)."""
+    stripped = prefix.rstrip(b"\xff")
+    return stripped[:-1] + bytes([stripped[-1] + 1]) if stripped else None
 
 
 def _inside(hash_start: int, hash_end: int) -> tuple[list[str], list[int]]:
