@@ -40,6 +40,7 @@ from gameday.steady_state import CanaryAvailabilityProbe
 from gameday.store_events import add_store_events
 from loadgen.endpoints import rotated
 from loadgen.history_merge import merge_histories
+from loadgen.index_admin import ScheduledIndexAdd
 from loadgen.run import LoadRun, start_load
 from loadgen.user_load import USER_LOAD, UserLoad, start_user_load
 from verify.history import HistoryWriter
@@ -68,6 +69,7 @@ class _RunState:
     phase: str = "starting"
     prometheus: RunPrometheus | None = None
     watchers: list[Stoppable] = field(default_factory=list)  # what checks started at cluster up
+    index_add: ScheduledIndexAdd | None = None  # the index workload's add-index, when the scenario asks
 
 
 def new_seed() -> int:
@@ -199,6 +201,11 @@ def _run_game_day(
                 )
             run_start_s = record.run_start_monotonic_s = time.monotonic()
             record.run_start_wall_s = time.time()
+            if scenario.workload.add_index_at_s is not None and "index" in state.loads:
+                state.index_add = ScheduledIndexAdd(
+                    next(iter(endpoints.values())), f"index-{seed}", state.loads["index"].extra_shard_path("add-index"),
+                    run_start_s, scenario.workload.add_index_at_s,
+                ).start()  # fmt: skip
             state.chaos_thread = threading.Thread(
                 target=_run_chaos, args=(state, record, plan, run_start_s), name="chaos", daemon=True
             )
@@ -364,6 +371,9 @@ def _raise_if_load_died(state: _RunState) -> None:
 
 
 def _stop_load_and_canaries(state: _RunState, record: RunRecord, say: Say) -> None:
+    if state.index_add is not None:  # its history first: the index load merges it when it finishes
+        state.index_add.stop()
+        state.index_add = None
     for load in state.loads.values():  # every load told first: they wind down (final reads too) side by side
         with contextlib.suppress(Exception):  # one that cannot be told is reported by its stop() below
             load.stop()

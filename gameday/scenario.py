@@ -93,6 +93,9 @@ class Workload:
     hot_key: HotKeySettings | None = None
     # Counters (UpdateItem ADD) beside the registers; 0 keeps a scenario's load as it always was.
     incr_weight: float = 0.0  # model "hot-key": the hot users (`clients` are the cold ones)
+    # Models "index" and "transactions": seconds into the run at which UpdateTable adds a second index to the
+    # index table (loadgen/index_admin.py), so that its backfill runs under the faults; None: never.
+    add_index_at_s: float | None = None
 
     @property
     def register_weights(self) -> RegisterWeights:
@@ -317,6 +320,7 @@ def _workload(top: _Table) -> Workload:
         cas_weight=table.number("cas_weight", 1.0),
         incr_weight=table.number("incr_weight", 0.0),
         hot_key=_hot_key(table) if model == "hot-key" else None,  # elsewhere its keys are unknown keys
+        add_index_at_s=_add_index_at_s(table, model),
     )
     if workload.read_weight + workload.write_weight + workload.cas_weight + workload.incr_weight <= 0:
         raise table.fail("read_weight", "read, write, cas and incr weights are all zero: the workload would do nothing")
@@ -324,6 +328,15 @@ def _workload(top: _Table) -> Workload:
         raise table.fail("keys", "the bank workload transfers between accounts: it needs at least 2 (keys = accounts)")
     table.finish()
     return workload
+
+
+def _add_index_at_s(table: _Table, model: str) -> float | None:
+    at_s = table.take("add_index_at_s", None)
+    if at_s is None:
+        return None
+    if model not in ("index", "transactions"):
+        raise table.fail("add_index_at_s", f"only the index workload adds an index (model index or transactions), not {model}")
+    return _check_number(table, "add_index_at_s", at_s, 0, False, math.inf)
 
 
 def _hot_key(table: _Table) -> HotKeySettings:

@@ -7,6 +7,10 @@ Items `ix<n>` carry an index key `slot` (one of SLOTS) and a unique value `w`; a
 `read` Queries one slot of the index (eventually consistent, as every GSI read is), and the final
 `read-index` reads the whole table (consistent Scan) and the whole index until they agree or its budget
 runs out. Pure planning (randomness passed in); the requests are `execute_index` and `read_index_final`.
+
+A game day may also add a second index while the faults go on (`add-index`, an UpdateTable issued once
+by loadgen/index_admin.py): its backfill then runs under them, and the final read waits for it to be
+ACTIVE and equal to the table too.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ GLOBAL_INDEX = {
     "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [VALUE_ATTRIBUTE]},
 }
 INDEX_ATTRIBUTES = [{"AttributeName": SLOT_ATTRIBUTE, "AttributeType": "S"}]
+ADD_INDEX = "add-index"
+# The index an `add-index` creates during the run: the same key, what a backfill must fill in.
+ADDED_INDEX_NAME = "by-slot-added"
+ADDED_INDEX = {**GLOBAL_INDEX, "IndexName": ADDED_INDEX_NAME}
 
 
 def slot_name(number: int) -> str:
@@ -63,6 +71,18 @@ class IndexWorkload:
     @staticmethod
     def final_read() -> PlannedOperation:
         return PlannedOperation(FINAL_READ, None, None)
+
+    @staticmethod
+    def add_index() -> PlannedOperation:
+        return PlannedOperation(ADD_INDEX, ADDED_INDEX_NAME, None)
+
+
+def add_index(client: Any, table: str) -> str:
+    """UpdateTable creating ADDED_INDEX (the table then backfills it); answers its name."""
+    client.update_table(
+        TableName=table, AttributeDefinitions=INDEX_ATTRIBUTES, GlobalSecondaryIndexUpdates=[{"Create": ADDED_INDEX}]
+    )
+    return ADDED_INDEX_NAME
 
 
 def execute_index(client: Any, table: str, operation: PlannedOperation) -> Any:
@@ -111,15 +131,25 @@ def read_index_final(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """The table (consistent) and the whole index, read again until they agree or `budget_s` has passed:
-    what was read last, and how long the index took to agree (None: it never did)."""
+    what was read last, and how long the index took to agree (None: it never did). When the table has the
+    index an `add-index` created, that one too must be ACTIVE (backfilled) and agree: `added_status` is its
+    IndexStatus (None: the table has no such index) and `added` what it held (None unless ACTIVE)."""
     started = clock()
     attempts = 0
     while True:
         attempts += 1
         table_rows = _scan(client, table, ConsistentRead=True)
         index_rows = _scan(client, table, IndexName=INDEX_NAME)
+        added_status = _index_status(client, table, ADDED_INDEX_NAME)
+        added_rows = _scan(client, table, IndexName=ADDED_INDEX_NAME) if added_status == "ACTIVE" else None
+        agreed = table_rows == index_rows and added_status in (None, "ACTIVE") and added_rows in (None, table_rows)
         waited = clock() - started
-        if table_rows == index_rows or waited >= budget_s:
-            return {"table": table_rows, "index": index_rows, "attempts": attempts,
-                    "converged_after_s": round(waited, 3) if table_rows == index_rows else None}  # fmt: skip
+        if agreed or waited >= budget_s:
+            return {"table": table_rows, "index": index_rows, "added_status": added_status, "added": added_rows,
+                    "attempts": attempts, "converged_after_s": round(waited, 3) if agreed else None}  # fmt: skip
         sleep(FINAL_POLL_S)
+
+
+def _index_status(client: Any, table: str, index_name: str) -> str | None:
+    indexes = client.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+    return next((index["IndexStatus"] for index in indexes if index["IndexName"] == index_name), None)

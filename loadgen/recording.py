@@ -14,6 +14,8 @@ from verify.history import HistoryWriter
 PROCESSES_PER_BLOCK = 1_000_000
 # The final read-set is issued by a process of its own, outside every worker's block.
 FINAL_READER_PROCESS = 999 * PROCESSES_PER_BLOCK
+# So is the index workload's administrative add-index (loadgen/index_admin.py).
+ADMIN_PROCESS = FINAL_READER_PROCESS + 1
 
 
 class ProcessNumbers:

@@ -112,6 +112,11 @@ class LoadRun:
             self._kill_all()
             raise
 
+    def extra_shard_path(self, name: str) -> Path:
+        """Where another recorder of this load's operations writes (e.g. loadgen/index_admin.py): merged
+        with the users' shards when the load finishes."""
+        return self.out_dir / SHARD_DIRECTORY / f"{SHARD_STEM}.{name}.jsonl"
+
     @property
     def pids(self) -> dict[str, int]:
         return {name: process.pid for name, process in self._processes.items()}

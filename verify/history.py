@@ -17,7 +17,9 @@ from typing import Any, NamedTuple, TextIO
 
 EVENT_TYPES = frozenset({"invoke", "ok", "fail", "info"})
 COMPLETION_TYPES = frozenset({"ok", "fail", "info"})
-CLIENT_FUNCTIONS = frozenset({"read", "write", "cas", "add", "read-set", "incr", "txn", "transfer", "read-index"})
+CLIENT_FUNCTIONS = frozenset(
+    {"read", "write", "cas", "add", "read-set", "incr", "txn", "transfer", "read-index", "add-index"}
+)
 NEMESIS_PROCESS = "nemesis"
 # The store's own mechanisms (log replicas, scrub, splits) report what they did as events of this process.
 STORE_PROCESS = "store"

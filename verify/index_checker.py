@@ -5,9 +5,14 @@
 `read-index` (value: {"table": [[item, slot, w]...], "index": [...], "converged_after_s": t or None}) reads
 the table and the whole index once the load has stopped and every fault was healed.
 
+`add-index` (key: the index's name) is an UpdateTable adding a second index during the run; the final read
+then also says that index's status (`added_status`: None when the table has no such index) and its entries
+(`added`, when ACTIVE).
+
 An index may lag its table (DynamoDB's GSIs are eventually consistent) but never invent: every entry a read
 returns must be a write of that item, to that slot, invoked before the read completed. After the heal the
-index must equal the table. How far it lagged is measured, not judged: for each ok write, the time from its
+index must equal the table, and so must an index added during the run: backfilled (ACTIVE) and equal, or,
+only when its UpdateTable's outcome is unknown, absent. How far it lagged is measured, not judged: for each ok write, the time from its
 completion to the start of the first read of its slot that returned it (writes overwritten before any read
 saw them give no sample).
 """
@@ -24,6 +29,7 @@ from verify.operations import FAIL, OK, Operation
 WRITE = "write"
 READ = "read"
 FINAL_READ = "read-index"
+ADD_INDEX = "add-index"
 MAX_LISTED = 10
 NS = 1_000_000_000
 
@@ -57,6 +63,7 @@ def check_index(operations: Iterable[Operation]) -> IndexResult:
     write_counts = {OK: 0, FAIL: 0, "info": 0}
     reads: list[Operation] = []
     finals: list[Operation] = []
+    adds: list[Operation] = []
     for operation in operations:
         if operation.function == WRITE:
             value = _write_value(operation)
@@ -68,10 +75,12 @@ def check_index(operations: Iterable[Operation]) -> IndexResult:
         elif operation.function == FINAL_READ:
             if operation.outcome == OK:
                 finals.append(operation)
+        elif operation.function == ADD_INDEX:
+            adds.append(operation)
         else:
             raise IndexModelMismatchError(
                 f"line {operation.invoke_line_number}: f {operation.function!r} is no index operation "
-                f"({WRITE}, {READ}, {FINAL_READ})"
+                f"({WRITE}, {READ}, {FINAL_READ}, {ADD_INDEX})"
             )
     anomalies: dict[str, list[str]] = {}
     counts: dict[str, int] = {}
@@ -102,6 +111,8 @@ def check_index(operations: Iterable[Operation]) -> IndexResult:
             found("not-converged", f"item {row[0]} in {row[1]} with w={row[2]} is missing from the index")
         for row in sorted(index_rows - table_rows):
             found("not-converged", f"index entry {row[0]} in {row[1]} with w={row[2]} is not the table's item")
+        for kind, text in _added_index_anomalies(adds, final, table_rows):
+            found(kind, text)
     result = IndexResult(True, write_counts, len(reads), converged_after_s, anomalies, counts,
                          _lag_samples(writes.values(), reads))  # fmt: skip
     if counts:
@@ -111,6 +122,28 @@ def check_index(operations: Iterable[Operation]) -> IndexResult:
         result.validity = "unknown"
         result.reason = "no final read of the index: its convergence after the faults is not judged"
     return result
+
+
+def _added_index_anomalies(
+    adds: list[Operation], final: dict[str, Any], table_rows: set[tuple[str, str, int]]
+) -> list[tuple[str, str]]:
+    """What the final read says of the index added during the run, judged by its UpdateTable's outcome."""
+    status, added_rows = final["added_status"], final["added"]
+    acknowledged = any(add.outcome == OK for add in adds)
+    if status is None:
+        # A failed UpdateTable added nothing, an unknown one may have; an acknowledged one must have.
+        return [("added-index-lost", "an acknowledged add-index's index is not in the table")] if acknowledged else []
+    if not adds:
+        return [("added-index-unasked", f"the table has an index no add-index asked for (status {status})")]
+    if all(add.outcome == FAIL for add in adds):
+        return [("added-index-unasked", f"the table has the index of a failed add-index (status {status})")]
+    if status != "ACTIVE" or added_rows is None:
+        return [("not-backfilled", f"the added index is {status}, not ACTIVE, after the heal and the read's budget")]
+    anomalies = [("added-not-converged", f"item {row[0]} in {row[1]} with w={row[2]} is missing from the added index")
+                 for row in sorted(table_rows - added_rows)]  # fmt: skip
+    anomalies += [("added-not-converged", f"added index entry {row[0]} in {row[1]} with w={row[2]} is not the "
+                   "table's item") for row in sorted(added_rows - table_rows)]  # fmt: skip
+    return anomalies
 
 
 def _lag_samples(writes: Iterable[Operation], reads: list[Operation]) -> list[tuple[float, float]]:
@@ -149,9 +182,13 @@ def _as_dict(value: Any) -> Any:
 def _final_value(read: Operation) -> dict[str, Any]:
     value = _as_dict(read.output_value)
     try:
+        added = value.get("added")  # absent from histories made before add-index
+        status = value.get("added_status")
         return {
             "table": {(str(item), str(slot), int(w)) for item, slot, w in value["table"]},
             "index": {(str(item), str(slot), int(w)) for item, slot, w in value["index"]},
+            "added": None if added is None else {(str(item), str(slot), int(w)) for item, slot, w in added},
+            "added_status": None if status is None else str(status),
             "converged_after_s": value.get("converged_after_s"),
         }
     except (KeyError, TypeError, ValueError, AttributeError) as error:

@@ -5,6 +5,8 @@ and PynamoDB's transactions, the other half of the issue that brought indexes.""
 from __future__ import annotations
 
 import contextlib
+import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ from chaos.faults.process_faults import KillLeader
 from cluster.deploy.local_processes import LocalCluster
 from cluster.metadata.catalogue import INDEX_GROUP
 from gameday.checks.history import check_history_file
-from loadgen.run import run_load
+from loadgen.index_admin import ScheduledIndexAdd
+from loadgen.run import start_load
 from tests.cluster.cluster_rpc import wait_until
 from tests.cluster.conftest import make_client
 from tests.cluster.test_cluster_data_plane_pynamodb import ClusterMeta
@@ -175,18 +178,27 @@ def test_a_pynamodb_model_with_a_global_index_is_created_written_and_queried(dat
     wait_until(lambda: Player.by_guild.count("owls") == 3, CONVERGE_S, "PynamoDB's count of the guild")
 
 
-def test_the_index_workload_under_locust_records_a_history_the_index_checker_finds_valid(
+def test_the_index_workload_under_locust_adds_an_index_mid_run_and_records_a_history_the_checker_finds_valid(
     data_plane_cluster: LocalCluster, tmp_path: Path
 ) -> None:
-    result = run_load(
-        data_plane_cluster.endpoints(), "index", users=4, duration_s=6, out_dir=tmp_path / "index",
-        table="gsi-load", keys=6, seed=7, wait_ms=5.0,
-    )  # fmt: skip
+    endpoints = data_plane_cluster.endpoints()
+    with start_load(endpoints, "index", 4, 6, tmp_path / "index", table="gsi-load", keys=6, seed=7,
+                    wait_ms=5.0) as load:  # fmt: skip
+        # As a game day does (loadgen/index_admin.py): UpdateTable adds a second index while the writes go on.
+        adding = ScheduledIndexAdd(endpoints["az-b"], "gsi-load", load.extra_shard_path("add-index"),
+                                   time.monotonic(), 2.0).start()  # fmt: skip
+        time.sleep(6.5)
+        adding.stop()
+        result = load.wait()
     assert result.counts["write"].get("ok", 0) >= 6 and result.counts["read"].get("ok", 0) >= 6, result.counts
     assert result.counts["read-index"] == {"ok": 1, "fail": 0, "info": 0, "open": 0}
+    assert result.counts["add-index"] == {"ok": 1, "fail": 0, "info": 0, "open": 0}
     check = check_history_file(result.history_path, "index")
     assert check.verdict["valid"] is True, (check.verdict, check.explanations)
     assert check.verdict["converged_after_s"] is not None and check.verdict["lag_samples"] > 0
+    events = [json.loads(line) for line in result.history_path.read_text().splitlines()]
+    final = next(e["value"] for e in events if e["f"] == "read-index" and e["type"] == "ok")
+    assert final["added_status"] == "ACTIVE" and final["added"] == final["table"]  # backfilled, then kept up
 
 
 class Wallet(Model):

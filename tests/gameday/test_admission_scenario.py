@@ -91,3 +91,15 @@ def test_a_scenario_without_faults_plans_none() -> None:
     scenario = _parse(data)
     assert scenario.faults.mix == {} and scenario.faults.duration_s == 0
     assert scenario.total_s == scenario.warmup_s + scenario.recovery_s
+
+
+def test_only_the_index_workload_adds_an_index_and_at_a_time_that_is_a_number() -> None:
+    data = tomllib.loads((SCENARIOS / "transactions.toml").read_text())
+    assert _parse(data).workload.add_index_at_s == 14.0
+    for change, reason in ((dict(add_index_at_s=-1), "negative"), (dict(add_index_at_s="soon"), "number"),
+                           (dict(model="register", keys=8), "only the index workload")):  # fmt: skip
+        changed = copy.deepcopy(data)
+        changed["workload"].update(change)
+        with pytest.raises(ScenarioError) as caught:
+            _parse(changed)
+        assert caught.value.field_path == "workload.add_index_at_s" and reason in caught.value.reason

@@ -24,8 +24,9 @@ def read(h: HistoryBuilder, process: int, slot: str, entries: list[list[Any]]) -
     return h.invoke(process, "read", key=slot).ok(process, "read", entries, key=slot)
 
 
-def final(h: HistoryBuilder, table: list[list[Any]], index: list[list[Any]], converged: float | None = 0.4) -> HistoryBuilder:
-    value = {"table": table, "index": index, "attempts": 3, "converged_after_s": converged}
+def final(h: HistoryBuilder, table: list[list[Any]], index: list[list[Any]], converged: float | None = 0.4,
+          **added: Any) -> HistoryBuilder:  # fmt: skip
+    value = {"table": table, "index": index, "attempts": 3, "converged_after_s": converged, **added}
     return h.invoke(99, "read-index", key=None).ok(99, "read-index", value, key=None)
 
 
@@ -94,3 +95,37 @@ def test_gameday_check_judges_an_index_history_offline(tmp_path: Path, capsys: p
     verdict = json.loads(capsys.readouterr().out)
     assert verdict["model"] == "index" and verdict["anomaly_counts"] == {"not-converged": 1}
     assert verdict["lag_samples"] == 1 and verdict["lag_max_s"] is not None
+
+
+ROWS = [["ix0", "s1", 11], ["ix1", "s2", 12]]
+
+
+def _with_added_index(add_outcome: str | None, status: str | None, added: list[list[Any]] | None) -> Any:
+    h = HistoryBuilder(key=None)
+    write(h, 1, "ix0", "s1", 11)
+    if add_outcome is not None:
+        h.invoke(98, "add-index", key="by-slot-added")
+        getattr(h, add_outcome)(98, "add-index", None, key="by-slot-added")
+    write(h, 1, "ix1", "s2", 12)
+    final(h, ROWS, ROWS, added_status=status, added=added)
+    return check_index(h.operations())
+
+
+@pytest.mark.parametrize(("add_outcome", "status", "added", "anomalies"), [
+    ("ok", "ACTIVE", ROWS, {}),                                  # backfilled under the faults, equal
+    ("info", None, None, {}),                                    # unknown, and it did not happen
+    ("info", "ACTIVE", ROWS, {}),                                # unknown, and it did
+    ("fail", None, None, {}),
+    (None, None, None, {}),                                      # no add-index in the run
+    ("ok", None, None, {"added-index-lost": 1}),                 # acknowledged, yet no such index
+    ("ok", "CREATING", None, {"not-backfilled": 1}),             # still backfilling after the heal and budget
+    ("ok", "ACTIVE", ROWS[:1], {"added-not-converged": 1}),      # a backfill that missed an item
+    ("ok", "ACTIVE", [*ROWS, ["ix9", "s1", 7]], {"added-not-converged": 1}),
+    ("fail", "ACTIVE", ROWS, {"added-index-unasked": 1}),        # a refused UpdateTable that took effect
+])  # fmt: skip
+def test_an_index_added_during_the_run_must_be_backfilled_and_equal_the_table_unless_it_was_never_made(
+    add_outcome: str | None, status: str | None, added: list[list[Any]] | None, anomalies: dict[str, int]
+) -> None:
+    result = _with_added_index(add_outcome, status, added)
+    assert result.anomaly_counts == anomalies
+    assert result.validity is (not anomalies)
