@@ -2,7 +2,7 @@
 
 meta.txn_begin   {txn, token?, digest?}  -> {status: ok | in_progress | repeated | unfinished | mismatch}
 meta.txn_decide  {txn, decision}         -> {decision}: the first decision wins, through the log
-meta.txn_finish  {txn}                   -> every item of a committed transaction is finished
+meta.txn_finish  {txns: [txn, ...]}      -> every item of these committed transactions is finished
 Wall-clock time is the leader's, carried in the command, so every replica applies the same thing.
 """
 
@@ -40,10 +40,10 @@ class LedgerService:
         return await self._propose({"op": "txn_decide", "txn": txn, "decision": decision, "at_s": self._clock()})
 
     async def finish(self, params: dict[str, Any]) -> Any:
-        txn = params.get("txn")
-        if not isinstance(txn, str):
-            raise RpcError("Invalid", "txn_finish needs txn")
-        return await self._propose({"op": "txn_finish", "txn": txn, "at_s": self._clock()})
+        txns = params.get("txns")
+        if not isinstance(txns, list) or not txns or not all(isinstance(txn, str) for txn in txns):
+            raise RpcError("Invalid", "txn_finish needs txns, a list of transaction ids")
+        return await self._propose({"op": "txn_finish", "txns": txns, "at_s": self._clock()})
 
     def purge_due(self) -> dict[str, Any] | None:
         """The purge command to propose now, or None (at most one a PURGE_EVERY_S)."""

@@ -56,9 +56,11 @@ class TransactionLedger:
         if op == "txn_decide":
             return self._decide(str(command["txn"]), str(command["decision"]), float(command["at_s"]))
         if op == "txn_finish":
-            self._db.execute(
+            # Coordinators report finished transactions in batches ("txn" alone: a log written before that).
+            txns = command["txns"] if "txns" in command else [command["txn"]]
+            self._db.executemany(
                 "UPDATE txn_ledger SET finished_s = ? WHERE txn = ? AND decision = ? AND finished_s IS NULL",
-                (float(command["at_s"]), str(command["txn"]), COMMIT),
+                [(float(command["at_s"]), str(txn), COMMIT) for txn in txns],
             )
             return {"status": "ok"}
         if op == "txn_purge":

@@ -66,7 +66,7 @@ def test_a_token_is_in_progress_then_done_then_free_after_its_window(tmp_path: P
     assert metadata.begin("t2", token="tok", digest="d2") == {"status": "mismatch"}
     metadata.decide("t1", "commit", at_s=1000.0)
     assert metadata.begin("t2", token="tok", digest="d1", at_s=1001.0) == {"status": "unfinished", "txn": "t1"}
-    metadata.apply(op="txn_finish", txn="t1", at_s=1002.0)
+    metadata.apply(op="txn_finish", txn="t1", at_s=1002.0)  # the form a log written before batches holds
     assert metadata.begin("t2", token="tok", digest="d1", at_s=1003.0) == {"status": "repeated", "txn": "t1"}
     assert metadata.begin("t2", token="tok", digest="d2", at_s=1003.0) == {"status": "mismatch"}
     later = 1000.0 + TOKEN_WINDOW_S + 1
@@ -83,7 +83,8 @@ def test_purges_drop_old_decisions_but_not_unfinished_commits(tmp_path: Path) ->
         metadata.begin(txn, at_s=0.0)
     metadata.decide("cancelled", "cancel", at_s=0.0)
     metadata.decide("finished", "commit", at_s=0.0)
-    metadata.apply(op="txn_finish", txn="finished", at_s=1.0)
+    # A batch of finished transactions (as coordinators report them); an undecided one in it stays unfinished.
+    metadata.apply(op="txn_finish", txns=["finished", "undecided"], at_s=1.0)
     metadata.decide("unfinished", "commit", at_s=0.0)
     metadata.begin("recent", at_s=KEEP_DECIDED_S)
     metadata.decide("recent", "cancel", at_s=KEEP_DECIDED_S)
@@ -102,3 +103,4 @@ def test_the_leader_proposes_a_purge_at_most_once_a_period() -> None:
     now[0] += PURGE_EVERY_S
     assert service.purge_due() == {"op": "txn_purge", "now_s": now[0]}
     assert service.purge_due() is None
+
