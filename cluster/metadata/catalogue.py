@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cluster.api.attribute_values import KeySchema
-from cluster.api.index_entries import IndexedTable
+from cluster.api.index_entries import IndexedTable, local_index_code
 from cluster.api.secondary_indexes import GLOBAL, IndexSpec
 
 HASH_SPACE = 1 << 64
@@ -210,16 +210,26 @@ def place_table(
     return partitions, index_partitions
 
 
-def with_item_stats(entry: TableEntry, stats: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+def with_item_stats(
+    entry: TableEntry,
+    stats: Mapping[str, tuple[int, int]],
+    local_stats: Mapping[str, Mapping[str, tuple[int, int]]] | None = None,
+) -> dict[str, Any]:
     """The entry's JSON with its table's item count and bytes summed over its partitions' latest reports
-    (a partition not reported yet counts 0: DynamoDB's own numbers lag behind writes too)."""
+    (a partition not reported yet counts 0: DynamoDB's own numbers lag behind writes too), and each
+    index's: a GSI's over its own partitions, an LSI's over the table's (`local_stats`: group -> LSI
+    code -> (items, bytes), the items whole)."""
     data = entry.to_json()
     counted = [stats[partition.group_id] for partition in entry.partitions if partition.group_id in stats]
     data["table"] = {**entry.table, "item_count": sum(c for c, _ in counted), "size_bytes": sum(b for _, b in counted)}
-    if entry.index_partitions:  # each GSI's ItemCount and IndexSizeBytes: its own partitions' entries
-        index_stats = {}
-        for name, partitions in entry.index_partitions.items():
-            reported = [stats[p.group_id] for p in partitions if p.group_id in stats]
-            index_stats[name] = [sum(c for c, _ in reported), sum(b for _, b in reported)]
+    index_stats = {}
+    for name, partitions in entry.index_partitions.items():
+        reported = [stats[p.group_id] for p in partitions if p.group_id in stats]
+        index_stats[name] = [sum(c for c, _ in reported), sum(b for _, b in reported)]
+    for spec in entry.local_indexes():
+        code = local_index_code(spec.key_schema)
+        reported = [(local_stats or {}).get(p.group_id, {}).get(code, (0, 0)) for p in entry.partitions]
+        index_stats[spec.name] = [sum(c for c, _ in reported), sum(b for _, b in reported)]
+    if index_stats:
         data["table"]["index_stats"] = index_stats
     return data

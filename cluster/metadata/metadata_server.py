@@ -59,6 +59,7 @@ class MetadataServer(ReplicaHost):
         self.leader_reports: dict[str, tuple[str, int, float]] = {}
         # group -> (items, bytes) as its leader last counted them: DescribeTable's ItemCount and TableSizeBytes.
         self.partition_stats: dict[str, tuple[int, int]] = {}
+        self.local_index_stats: dict[str, dict[str, tuple[int, int]]] = {}  # group -> LSI code -> (items, bytes)
         self.index_settings: dict[str, str] = {}  # base partition -> fingerprint of the GSIs it maintains
         # base partition -> the GSIs whose entries (a backfill's included) it has all delivered
         self.index_backfilled: dict[str, set[str]] = {}
@@ -125,7 +126,7 @@ class MetadataServer(ReplicaHost):
         await as_rpc_errors(self.group.wait_consistent_read(READ_TIMEOUT_S))
         self.catalogues_served += 1
         return {
-            "tables": {name: with_item_stats(entry, self.partition_stats) for name, entry in self.catalogue.tables.items()},
+            "tables": {name: with_item_stats(entry, self.partition_stats, self.local_index_stats) for name, entry in self.catalogue.tables.items()},
             "leaders": self._fresh_leaders(),
         }
 
@@ -194,9 +195,12 @@ class MetadataServer(ReplicaHost):
         if not isinstance(stats, dict):
             return  # a node from before item counts
         for group_id, value in stats.items():
-            if (group_id in leading and isinstance(value, list) and len(value) == 2
-                    and all(isinstance(number, int) and number >= 0 for number in value)):
+            if (group_id in leading and isinstance(value, list) and len(value) in (2, 3)
+                    and all(isinstance(number, int) and number >= 0 for number in value[:2])):
                 self.partition_stats[group_id] = (value[0], value[1])
+                local = value[2] if len(value) == 3 else {}  # the partition's LSIs, by code: [items, bytes]
+                if isinstance(local, dict) and all(_is_count_pair(pair) for pair in local.values()):
+                    self.local_index_stats[group_id] = {str(code): (pair[0], pair[1]) for code, pair in local.items()}
 
     def _note_index_settings(self, leading: dict[str, Any], settings: Any, backfilled: Any) -> None:
         """Which GSI settings each led partition applied (an IndexedTable fingerprint), and which GSIs it has
@@ -268,3 +272,7 @@ class MetadataServer(ReplicaHost):
             "admission": self.gac.status(),
             "splits": self.splits.summaries(),
         }
+
+
+def _is_count_pair(pair: Any) -> bool:
+    return isinstance(pair, list) and len(pair) == 2 and all(isinstance(n, int) and n >= 0 for n in pair)

@@ -261,6 +261,10 @@ class PartitionStateMachine:
         """(items, bytes) the partition answers for: DescribeTable's ItemCount and TableSizeBytes."""
         return self.store.stats_excluding(self.splits.excluded_ranges())
 
+    def local_index_stats(self) -> dict[str, tuple[int, int]]:
+        """(items, bytes) of each local secondary index, by its code (cluster/api/index_entries.py)."""
+        return self.store.local_index_stats(self.splits.excluded_ranges())
+
     def query(
         self,
         partition_hash: int,

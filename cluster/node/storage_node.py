@@ -258,10 +258,11 @@ class StorageNode(ReplicaHost):
         self.janitor.on_tick()
         self.index_propagator.on_tick()
 
-    async def _partition_stats(self, leading: dict[str, int]) -> dict[str, list[int]]:
-        """[items, bytes] of each partition this node leads, recounted every STATS_REFRESH_TICKS (in a
-        thread: a count reads the whole partition)."""
-        stats: dict[str, list[int]] = {}
+    async def _partition_stats(self, leading: dict[str, int]) -> dict[str, list[Any]]:
+        """[items, bytes] of each partition this node leads, and {code: [items, bytes]} of its local
+        secondary indexes when it has any, recounted every STATS_REFRESH_TICKS (in a thread: a count reads
+        the whole partition)."""
+        stats: dict[str, list[Any]] = {}
         for group_id in leading:
             group = self.groups.get(group_id)
             state_machine = group.state_machine if group is not None else None
@@ -271,11 +272,14 @@ class StorageNode(ReplicaHost):
             if counted is None or self._ticks - counted[2] >= STATS_REFRESH_TICKS:
                 try:
                     items, size = await asyncio.get_running_loop().run_in_executor(None, state_machine.stats)
+                    local = await asyncio.get_running_loop().run_in_executor(None, state_machine.local_index_stats)
                 except sqlite3.Error as error:  # a group closing under us: it is simply not counted now
                     log.info("no item count for %s: %s", group_id, error)
                     continue
-                counted = self._stats[group_id] = (items, size, self._ticks)
+                counted = self._stats[group_id] = (items, size, self._ticks, local)
             stats[group_id] = [counted[0], counted[1]]
+            if counted[3]:
+                stats[group_id].append({code: list(pair) for code, pair in counted[3].items()})
         for group_id in set(self._stats) - set(leading):
             del self._stats[group_id]  # counted afresh if it leads the group again
         return stats

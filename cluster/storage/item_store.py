@@ -8,6 +8,7 @@ the entries after it are replayed from the WAL on restart.
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -34,6 +35,9 @@ CACHE_KIB = 512
 # key SQLite computes from each item (local_entry_key, registered on every connection that writes). The
 # version tag keeps an index built by an older encoding from ever being read by a newer one.
 _LOCAL_INDEX_FUNCTION = "local_entry_v1"
+
+
+_LOCAL_CODE = re.compile(_LOCAL_INDEX_FUNCTION + r"\(item, key, '([0-9a-f]+)'\)")
 
 
 def _local_entry_sql(code: str) -> str:
@@ -408,6 +412,24 @@ class ItemStore:
         with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as reader:
             count, size = reader.execute(f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM items{clause}", parameters).fetchone()
         return int(count), int(size)
+
+    def local_index_stats(self, excluded: list[tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        """(items, bytes) each local secondary index this store keeps holds (by its code), outside the
+        [start, end) ranges (moved by a split): the items it orders, at their whole size. Read like
+        stats_excluding, from a connection of its own."""
+        if not self._keeps_collections:
+            return {}  # a store keeps collection sizes from its first local index on: none here
+        where, parameters = _outside(excluded)
+        counted: dict[str, tuple[int, int]] = {}
+        with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as reader:
+            reader.create_function(_LOCAL_INDEX_FUNCTION, 3, local_entry_key, deterministic=True)
+            indexes = reader.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'local_index_%'")
+            for code in sorted({match.group(1) for (sql,) in indexes for match in [_LOCAL_CODE.search(sql or "")] if match}):
+                clause = " AND ".join([*where, f"{_local_entry_sql(code)} IS NOT NULL"])
+                count, size = reader.execute(f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM items WHERE {clause}",
+                                             parameters).fetchone()  # fmt: skip
+                counted[code] = (int(count), int(size))
+        return counted
 
     def copy_to(self, destination: Path) -> int:
         """A consistent copy of the store in `destination` (not yet fsynced), taken beside apply (from

@@ -209,3 +209,18 @@ def test_an_item_collection_is_kept_within_its_limit_by_every_kind_of_write(tmp_
     assert replica.apply(encode_command(delete))["collection_bytes"] == size("ann")
     replica.reopen()  # the sizes are in the file, kept by its triggers
     assert _put(replica, item("ann", 3, 200), indexes)["status"] == "ok"
+    # DescribeTable's figures for the index: the items it holds (every one here has a score), whole.
+    counted = replica.machine.local_index_stats()
+    stored = replica.machine.scan(None, 100)
+    assert counted == {local_index_code(BY_SCORE.key_schema): (len(stored), replica.machine.stats()[1])}
+
+
+def test_describe_counts_only_the_items_a_local_index_holds(filled: tuple[Replica, list[dict]]) -> None:
+    replica, items = filled
+    counted = replica.machine.local_index_stats()
+    if not replica.machine.store.keeps_collection_sizes:  # written without the LSI: no index to count
+        assert counted == {}
+        return
+    (count, size), = counted.values()
+    assert count == sum("score" in item for item in items) < len(items)
+    assert 0 < size < replica.machine.stats()[1]
