@@ -98,7 +98,8 @@ def test_an_index_follows_puts_updates_and_deletes_and_orders_by_its_sort_key(cl
     client.update_item(TableName=TABLE, Key={"pk": {"S": "ann"}}, UpdateExpression="SET city = :c",
                        ExpressionAttributeValues={":c": {"S": "Rome"}})  # fmt: skip
     _converges(client, "Rome", ["cid", "ann"], "an update to move the item's entry")
-    assert [item["pk"]["S"] for item in _city(client, "Oslo")] == ["bob", "dan"]
+    # Its old entry goes from another index partition (Oslo's hash), which may hear of it later.
+    _converges(client, "Oslo", ["bob", "dan"], "an update to remove the item's old entry")
     client.delete_item(TableName=TABLE, Key={"pk": {"S": "cid"}})
     _converges(client, "Rome", ["ann"], "a delete to remove the item's entry")
     # KEYS_ONLY: the table key and the index key, nothing else.
