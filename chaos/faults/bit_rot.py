@@ -182,14 +182,17 @@ def corrupt_node_items(process_dir: Path, wanted: int, rng: random.Random) -> li
             if len(corrupted) >= wanted:
                 break
             store = stores[group]
-            item_json = store.get(partition_hash, key)
-            if item_json is None:
+            stored = store.get_sized(partition_hash, key)
+            if stored is None:
                 continue
+            item_json, size = stored
             corruption = corrupt_item_json(item_json, key, rng)
             if corruption is None:
                 continue
-            # Outside a transaction on purpose: the applied index must not move, as rot would not move it.
-            store.put(partition_hash, key, corruption.new_item_json)
+            # Outside a transaction on purpose: the applied index must not move, as rot would not move it. The
+            # recorded size stays: rot changes the item's bytes, not the replicated bookkeeping beside them
+            # (an LSI table's collection sizes must stay equal on every replica).
+            store.put(partition_hash, key, corruption.new_item_json, size)
             corrupted.append({
                 "group": group,
                 "file": str(store.path),

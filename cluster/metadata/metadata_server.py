@@ -199,8 +199,8 @@ class MetadataServer(ReplicaHost):
                     and all(isinstance(number, int) and number >= 0 for number in value[:2])):
                 self.partition_stats[group_id] = (value[0], value[1])
                 local = value[2] if len(value) == 3 else {}  # the partition's LSIs, by code: [items, bytes]
-                if isinstance(local, dict) and all(_is_count_pair(pair) for pair in local.values()):
-                    self.local_index_stats[group_id] = {str(code): (pair[0], pair[1]) for code, pair in local.items()}
+                valid = isinstance(local, dict) and all(_is_count_pair(pair) for pair in local.values())
+                self.local_index_stats[group_id] = {str(c): (p[0], p[1]) for c, p in local.items()} if valid else {}
 
     def _note_index_settings(self, leading: dict[str, Any], settings: Any, backfilled: Any) -> None:
         """Which GSI settings each led partition applied (an IndexedTable fingerprint), and which GSIs it has

@@ -17,6 +17,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cluster.api.attribute_values import item_size_bytes
 from cluster.storage.item_store import ItemStore
 
 HASH_SPACE = 1 << 64
@@ -99,9 +100,10 @@ class SplitState:
     def _load(self, items: list[list[Any]], last: bool) -> dict[str, Any]:
         if self.sealed:
             return {"status": "sealed"}
-        rows = [(int(h), base64.b64decode(k), json.dumps(item, separators=(",", ":"))) for h, k, item in items]
-        for partition_hash, key, item_json in rows:
-            self.store.put(partition_hash, key, item_json)
+        rows = [(int(h), base64.b64decode(k), item) for h, k, item in items]
+        for partition_hash, key, item in rows:
+            # Sized as the parent's writes sized it: a table with LSIs counts its collections by these sizes.
+            self.store.put(partition_hash, key, json.dumps(item, separators=(",", ":")), item_size_bytes(item))
         if last:
             self.sealed = True
             self._save()

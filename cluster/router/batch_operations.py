@@ -199,11 +199,13 @@ class BatchOperations:
                     check_index_keys(write.item, indexes)
             calls.append((entry, located, self._write_call(entry, writes)))
         done, failed = await _every_table(self.cluster, calls)
-        if any(isinstance(result, dict) and result.get("status") == "collection_too_large" for _, result in done):
-            raise ItemCollectionSizeLimitExceededException()  # that partition applied none of its share
-        # A partition whose share touched an item a transaction holds applied none of it: unprocessed.
+        # A partition whose share touched an item a transaction holds applied none of it: unprocessed. So
+        # is one whose share would grow an item collection past its limit, unless nothing else was written:
+        # then the request fails as a whole, and a 400 means, as always, that nothing was written.
         failed += [(located, TransactionConflictException()) for located, result in done if _conflicted(result)]
-        done = [(located, result) for located, result in done if not _conflicted(result)]
+        failed += [(located, ItemCollectionSizeLimitExceededException()) for located, result in done
+                   if _too_large(result)]  # fmt: skip
+        done = [(located, result) for located, result in done if not _conflicted(result) and not _too_large(result)]
         refusals = [error for _, error in failed if not isinstance(error, TransactionConflictException)]
         if refusals and not done:
             raise refusals[0]  # nothing written for a reason the client must see (throttled, unavailable)
@@ -257,6 +259,10 @@ def _collection_sizes(
             value = (write.item if write.item is not None else write.key or {})[hash_name]
             sizes[each.table].append([{hash_name: value}, size])
     return dict(sizes)
+
+
+def _too_large(result: Any) -> bool:
+    return isinstance(result, dict) and result.get("status") == "collection_too_large"
 
 
 def _conflicted(result: Any) -> bool:

@@ -59,6 +59,10 @@ class PartitionMoved(Exception):
     """The group no longer owns the hash (a split moved it); the request certainly did not take effect."""
 
 
+# Table changes whose retry after an unknown outcome would answer wrongly: a table created, deleted or
+# updated by the first attempt makes the second answer "in use" or "not found", a 4xx for what happened.
+_ANSWERED_ONCE = ("meta.create_table", "meta.delete_table", "meta.update_table")
+
 class ClusterClient:
     def __init__(self, router_id: str, topology: Topology) -> None:
         self.router_id = router_id
@@ -111,7 +115,7 @@ class ClusterClient:
                 hint = error.data.get("leader") if error.code == NOT_LEADER else None
                 if hint in self._metadata_ids:
                     self._metadata_hint = hint
-                elif error.code == OUTCOME_UNKNOWN and method in ("meta.create_table", "meta.delete_table"):
+                elif error.code == OUTCOME_UNKNOWN and method in _ANSWERED_ONCE:
                     raise InternalServerError(f"metadata outcome unknown: {error.message}") from error
                 else:
                     await asyncio.sleep(RETRY_PAUSE_S)
@@ -123,7 +127,7 @@ class ClusterClient:
                     self._metadata_hint = None
                 continue
             except RpcTimeout as error:
-                if method in ("meta.create_table", "meta.delete_table"):
+                if method in _ANSWERED_ONCE:
                     raise InternalServerError(f"metadata outcome unknown: {error}") from error
                 last_error = str(error)
                 self.retry_counts["timeout"] += 1

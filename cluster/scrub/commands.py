@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.api.attribute_values import item_size_bytes
 from cluster.scrub.digests import StateDigest, digest_state, item_digest
 from cluster.storage.item_store import ItemStore
 
@@ -116,7 +117,10 @@ class ReplicaScrubState:
                 if item_json is None:
                     store.delete(int(partition_hash), key)
                 else:
-                    store.put(int(partition_hash), key, str(item_json))
+                    # With its size, as the write that made it recorded it: the collection sizes of a table
+                    # with LSIs must stay the same on every replica, and only this one is repaired.
+                    text = str(item_json)
+                    store.put(int(partition_hash), key, text, item_size_bytes(json.loads(text)))
                 repaired += 1
         except (KeyError, TypeError, ValueError) as error:
             return {"status": "invalid", "message": f"malformed scrub repair: {error!r}"}

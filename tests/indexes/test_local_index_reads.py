@@ -5,6 +5,7 @@ a model (sorted Python lists) over random items, against the real store."""
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from decimal import Decimal
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.api.attribute_values import KeySchema, encode_key, partition_hash
+from cluster.api.attribute_values import KeySchema, encode_key, item_size_bytes, partition_hash
 from cluster.api.expressions import parse_condition
 from cluster.api.index_entries import local_index_code
 from cluster.api.item_commands import (
@@ -29,6 +30,8 @@ from cluster.api.secondary_indexes import LOCAL, IndexSpec
 from cluster.api.transaction_commands import TxnPrepareCommand, encode_txn_command
 from cluster.metadata.catalogue import PartitionInfo, TableEntry
 from cluster.router.index_reads import read_target
+from cluster.scrub.commands import ItemRewrite, encode_repair
+from cluster.scrub.digests import item_digest
 from tests.split.test_split_state_machine import Replica
 
 TABLE = KeySchema("pk", "S", "sk", "N")
@@ -224,3 +227,24 @@ def test_describe_counts_only_the_items_a_local_index_holds(filled: tuple[Replic
     (count, size), = counted.values()
     assert count == sum("score" in item for item in items) < len(items)
     assert 0 < size < replica.machine.stats()[1]
+
+
+def test_a_scrub_repair_of_one_replica_and_a_split_load_keep_the_collection_sizes_exact(tmp_path: Path) -> None:
+    """A collection's size is replicated state (the 10 GB check reads it on every replica): a repair applied
+    to one replica only, or items a split copies into its child, must record their sizes as writes do."""
+    healthy, rotten = Replica(tmp_path / "a", "a"), Replica(tmp_path / "b", "b")
+    item = {"pk": {"S": "ann"}, "sk": {"N": "1"}, "score": {"N": "3"}, "body": {"S": "x" * 100}}
+    key_hash, key = partition_hash(item, TABLE), encode_key(item, TABLE)
+    for replica in (healthy, rotten):
+        assert _put(replica, item, (BY_SCORE,))["status"] == "ok"
+    rotten.machine.store.put(key_hash, key, json.dumps({**item, "body": {"S": "y"}}))  # as bit rot could
+    rot_digest = item_digest(rotten.machine.store.get(key_hash, key))
+    repair = encode_repair("b", 1, [ItemRewrite(key_hash, key, rot_digest, json.dumps(item))])
+    for replica in (healthy, rotten):
+        assert replica.apply(repair)["status"] == "ok"
+    sizes = {replica.machine.store.collection_bytes(key_hash) for replica in (healthy, rotten)}
+    assert sizes == {item_size_bytes(item)}
+    child = Replica(tmp_path / "child")
+    loaded = child.machine.splits._load([[key_hash, base64.b64encode(key).decode(), item]], last=False)
+    assert loaded["status"] == "ok"
+    assert child.machine.store.get_sized(key_hash, key) == (json.dumps(item, separators=(",", ":")), item_size_bytes(item))
