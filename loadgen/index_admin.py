@@ -15,6 +15,7 @@ from loadgen.recording import ADMIN_PROCESS, run_recorded
 from verify.history import HistoryWriter
 
 READ_TIMEOUT_S = 10.0  # an UpdateTable waits for the metadata group, which a fault may be moving
+TABLE_POLL_S = 0.5
 
 
 class ScheduledIndexAdd:
@@ -38,10 +39,21 @@ class ScheduledIndexAdd:
     def _run(self) -> None:
         if self._stop.wait(max(0.0, self._start_s + self._delay_s - time.monotonic())):
             return
+        # The load's first user creates the table; on a busy machine it may be ACTIVE late (an UpdateTable
+        # before is refused). Not recorded: the operation judged is the UpdateTable, not this wait.
+        while not self._table_active():
+            if self._stop.wait(TABLE_POLL_S):
+                return
         with HistoryWriter(self._shard_path) as history:
             completed = run_recorded(history, ADMIN_PROCESS, IndexWorkload.add_index(),
                                      lambda: add_index(self._client, self._table), record_error=True)  # fmt: skip
         self.outcome = completed.outcome
+
+    def _table_active(self) -> bool:
+        try:
+            return bool(self._client.describe_table(TableName=self._table)["Table"]["TableStatus"] == "ACTIVE")
+        except Exception:  # absent, or the router did not answer (a fault): asked again
+            return False
 
     def stop(self, timeout_s: float = READ_TIMEOUT_S + 5.0) -> None:
         """Cancels it if it has not begun; otherwise waits for its answer (its history must be whole before

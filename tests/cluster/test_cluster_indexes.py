@@ -185,10 +185,11 @@ def test_the_index_workload_under_locust_adds_an_index_mid_run_and_records_a_his
     endpoints = data_plane_cluster.endpoints()
     with start_load(endpoints, "index", 4, 6, tmp_path / "index", table="gsi-load", keys=6, seed=7,
                     wait_ms=5.0) as load:  # fmt: skip
-        # As a game day does (loadgen/index_admin.py): UpdateTable adds a second index while the writes go on.
+        # As a game day does (loadgen/index_admin.py): UpdateTable adds a second index while the writes go on
+        # (once the load's first user made the table, which a busy machine may make take seconds).
         adding = ScheduledIndexAdd(endpoints["az-b"], "gsi-load", load.extra_shard_path("add-index"),
-                                   time.monotonic(), 2.0).start()  # fmt: skip
-        time.sleep(6.5)
+                                   time.monotonic(), 1.0).start()  # fmt: skip
+        wait_until(lambda: adding.outcome is not None, 30.0, "the add-index to be answered")
         adding.stop()
         result = load.wait()
     assert result.counts["write"].get("ok", 0) >= 6 and result.counts["read"].get("ok", 0) >= 6, result.counts
