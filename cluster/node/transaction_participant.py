@@ -100,4 +100,8 @@ def apply_finish(store: ItemStore, command: TxnFinishCommand) -> dict[str, Any]:
             store.delete(command.partition_hash, command.key)
         # CHECK and READ write nothing
     store.remove_lock(command.partition_hash, command.key, command.txn)
-    return {"status": "ok", "applied": True}
+    answer: dict[str, Any] = {"status": "ok", "applied": True}
+    collection_bytes = store.collection_bytes(command.partition_hash) if command.commit else None
+    if collection_bytes is not None:  # a table with LSIs: for ReturnItemCollectionMetrics
+        answer["collection_bytes"] = collection_bytes
+    return answer

@@ -41,6 +41,7 @@ from cluster.api.errors import (
     reason_none,
     reason_validation,
 )
+from cluster.api.item_collections import COLLECTION_SIZES
 from cluster.api.projection import project
 from cluster.api.request_types import TransactGetItemsRequest, TransactWrite, TransactWriteItemsRequest
 from cluster.api.secondary_indexes import check_index_keys
@@ -150,8 +151,13 @@ class TransactionCoordinator:
             await self._finish_all(txn, participants, votes, commit=False)
             raise TransactionCanceledException([reason_conflict() for _ in participants])
         self.cluster.crash_points.reached(TXN_AFTER_COMMIT_DECISION, txn)
-        await self._commit_everywhere(txn, participants)
-        return {CONSUMED_UNITS: units}
+        collections: dict[tuple[str, int], tuple[_Participant, int]] = {}
+        await self._commit_everywhere(txn, participants, collections)
+        sizes: dict[str, list[list[Any]]] = {}
+        for participant, size in collections.values():
+            hash_name = participant.entry.key_schema.hash_name
+            sizes.setdefault(participant.entry.name, []).append([{hash_name: participant.command.key_item[hash_name]}, size])
+        return {CONSUMED_UNITS: units, COLLECTION_SIZES: sizes}
 
     async def _decide(self, txn: str, decision: str) -> str | None:
         """The ledger's decision after asking for `decision` (None: the ledger did not answer; a cancel
@@ -164,9 +170,16 @@ class TransactionCoordinator:
             return None
         return str(answer.get("decision"))
 
-    async def _commit_everywhere(self, txn: str, participants: Sequence[_Participant]) -> None:
-        """Committed in the ledger: write every item, then tell the ledger they are finished."""
-        if not await self._finish_all(txn, participants, [{"status": "ok"}] * len(participants), commit=True):
+    async def _commit_everywhere(
+        self,
+        txn: str,
+        participants: Sequence[_Participant],
+        collections: dict[tuple[str, int], tuple[_Participant, int]] | None = None,
+    ) -> None:
+        """Committed in the ledger: write every item, then tell the ledger they are finished. `collections`
+        gathers the item collections written (tables with LSIs), by table and partition key hash."""
+        votes = [{"status": "ok"}] * len(participants)
+        if not await self._finish_all(txn, participants, votes, commit=True, collections=collections):
             # The janitors finish the items left, but not before this answer: not a success yet.
             raise InternalServerError("transaction committed; some of its items are still being written")
         # Lets a retry under the same token answer at once and the ledger drop the decision sooner; if
@@ -282,7 +295,13 @@ class TransactionCoordinator:
         return list(await asyncio.gather(*(prepare(p) for p in participants), return_exceptions=True))
 
     async def _finish_all(
-        self, txn: str, participants: Sequence[_Participant], votes: Sequence[Any], commit: bool, held: bool = False
+        self,
+        txn: str,
+        participants: Sequence[_Participant],
+        votes: Sequence[Any],
+        commit: bool,
+        held: bool = False,
+        collections: dict[tuple[str, int], tuple[_Participant, int]] | None = None,
     ) -> bool:
         """Commit or release every item that may hold a lock (voted yes, or could not say); True when all
         are finished (with `held`: and each lock was still there to finish). A release that fails is left
@@ -300,6 +319,10 @@ class TransactionCoordinator:
                         self.cluster, participant.entry, participant.item_hash, command
                     )
                     if _voted_yes(result):
+                        if collections is not None and "collection_bytes" in result:
+                            collections[participant.entry.name, participant.item_hash] = (
+                                participant, int(result["collection_bytes"]),
+                            )  # fmt: skip
                         return bool(result.get("applied")) or not held
                 except Exception:  # noqa: BLE001 - any failure is retried until the budget ends
                     pass

@@ -152,6 +152,12 @@ def test_writes_to_a_table_with_local_indexes_report_their_item_collection_when_
     assert sorted(m["ItemCollectionKey"]["player"]["S"] for m in reported) == ["eve", "fay"]
     deleted = client.delete_item(TableName=TABLE, Key=key, ReturnItemCollectionMetrics="SIZE")
     assert deleted["ItemCollectionMetrics"] == metrics
+    moved = client.transact_write_items(TransactItems=[
+        {"Put": {"TableName": TABLE, "Item": {"player": {"S": "eve"}, "game": {"S": "chess"}}}},
+        {"Put": {"TableName": TABLE, "Item": {"player": {"S": "gus"}, "game": {"S": "go"}}}},
+    ], ReturnItemCollectionMetrics="SIZE")  # fmt: skip
+    reported = moved["ItemCollectionMetrics"][TABLE]
+    assert sorted(m["ItemCollectionKey"]["player"]["S"] for m in reported) == ["eve", "gus"]
     # A table without LSIs has no item collections to report (DynamoDB's rule).
     plain = "lsi-none"
     client.create_table(TableName=plain, KeySchema=keys(("player", "HASH")), BillingMode="PAY_PER_REQUEST",
