@@ -202,8 +202,9 @@ def _run_game_day(
             run_start_s = record.run_start_monotonic_s = time.monotonic()
             record.run_start_wall_s = time.time()
             if scenario.workload.add_index_at_s is not None and "index" in state.loads:
+                index_load = state.loads["index"]
                 state.index_add = ScheduledIndexAdd(
-                    next(iter(endpoints.values())), f"index-{seed}", state.loads["index"].extra_shard_path("add-index"),
+                    next(iter(endpoints.values())), index_load.table, index_load.extra_shard_path("add-index"),
                     run_start_s, scenario.workload.add_index_at_s,
                 ).start()  # fmt: skip
             state.chaos_thread = threading.Thread(

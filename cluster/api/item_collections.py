@@ -17,6 +17,11 @@ _GB = 2**30
 COLLECTION_SIZES = "_collection_sizes"
 
 
+def written_collection(item: dict[str, Any], hash_name: str, size_bytes: int) -> list[Any]:
+    """One entry of a COLLECTION_SIZES list: the collection of `item` (its partition key) and its size."""
+    return [{hash_name: item[hash_name]}, size_bytes]
+
+
 def size_estimate_range_gb(size_bytes: int) -> list[float]:
     """DynamoDB's [lower, upper] estimate in GB: the whole gigabytes around the size ([0.0, 1.0] for any
     collection under one)."""

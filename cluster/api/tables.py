@@ -32,7 +32,8 @@ class TableInfo:
     # one's partition groups take (cluster/metadata/catalogue_updates.py).
     creating_indexes: list[str] = field(default_factory=list)
     next_index_number: int = 0
-    # Each GSI's [ItemCount, IndexSizeBytes] as its partitions' leaders last counted them (DescribeTable only).
+    # Each index's [ItemCount, IndexSizeBytes] as the leaders of its partitions (an LSI: the table's) last counted
+    # them (DescribeTable only).
     index_stats: dict[str, list[int]] = field(default_factory=dict)
 
     def index_specs(self) -> list[IndexSpec]:

@@ -195,8 +195,7 @@ class MetadataServer(ReplicaHost):
         if not isinstance(stats, dict):
             return  # a node from before item counts
         for group_id, value in stats.items():
-            if (group_id in leading and isinstance(value, list) and len(value) in (2, 3)
-                    and all(isinstance(number, int) and number >= 0 for number in value[:2])):
+            if group_id in leading and isinstance(value, list) and len(value) in (2, 3) and _is_count_pair(value[:2]):
                 self.partition_stats[group_id] = (value[0], value[1])
                 local = value[2] if len(value) == 3 else {}  # the partition's LSIs, by code: [items, bytes]
                 valid = isinstance(local, dict) and all(_is_count_pair(pair) for pair in local.values())

@@ -265,6 +265,10 @@ class PartitionStateMachine:
         """(items, bytes) of each local secondary index, by its code (cluster/api/index_entries.py)."""
         return self.store.local_index_stats(self.splits.excluded_ranges())
 
+    def describe_counts(self) -> tuple[tuple[int, int], dict[str, tuple[int, int]]]:
+        """stats() and local_index_stats() together: what DescribeTable needs, in one call from one thread."""
+        return self.stats(), self.local_index_stats()
+
     def query(
         self,
         partition_hash: int,

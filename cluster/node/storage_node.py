@@ -271,8 +271,9 @@ class StorageNode(ReplicaHost):
             counted = self._stats.get(group_id)
             if counted is None or self._ticks - counted[2] >= STATS_REFRESH_TICKS:
                 try:
-                    items, size = await asyncio.get_running_loop().run_in_executor(None, state_machine.stats)
-                    local = await asyncio.get_running_loop().run_in_executor(None, state_machine.local_index_stats)
+                    (items, size), local = await asyncio.get_running_loop().run_in_executor(
+                        None, state_machine.describe_counts
+                    )
                 except sqlite3.Error as error:  # a group closing under us: it is simply not counted now
                     log.info("no item count for %s: %s", group_id, error)
                     continue

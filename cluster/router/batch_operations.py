@@ -37,7 +37,7 @@ from cluster.api.errors import (
     TransactionConflictException,
     ValidationException,
 )
-from cluster.api.item_collections import COLLECTION_SIZES
+from cluster.api.item_collections import COLLECTION_SIZES, written_collection
 from cluster.api.item_commands import BatchCommand, LocatedWrite, encode_command
 from cluster.api.projection import project
 from cluster.api.requests import BatchGetItemRequest, BatchWrite, BatchWriteItemRequest
@@ -254,10 +254,9 @@ def _collection_sizes(
             size = written.pop(each.item_hash, None)
             if size is None:
                 continue  # not a table with LSIs, or its collection reported already
-            hash_name = hash_names[each.table]
             write = request.tables[each.table][each.position]
-            value = (write.item if write.item is not None else write.key or {})[hash_name]
-            sizes[each.table].append([{hash_name: value}, size])
+            item = write.item if write.item is not None else write.key or {}
+            sizes[each.table].append(written_collection(item, hash_names[each.table], size))
     return dict(sizes)
 
 

@@ -35,7 +35,7 @@ from cluster.api.errors import (
     ValidationException,
     table_not_found,
 )
-from cluster.api.item_collections import COLLECTION_SIZES, item_collection_metrics
+from cluster.api.item_collections import COLLECTION_SIZES, item_collection_metrics, written_collection
 from cluster.api.item_commands import DeleteCommand, PutCommand, UpdateCommand, encode_command
 from cluster.api.key_conditions import (
     check_filter_avoids_keys,
@@ -346,8 +346,8 @@ class DynamoDbService:
         # The replica knows the old item's size: a write costs by the larger of old and new.
         consumed: dict[str, Any] = {CONSUMED_UNITS: {entry.name: write_units(int(result.get("write_bytes") or 0))}}
         if "collection_bytes" in result:  # a table with LSIs: the item's collection, for ReturnItemCollectionMetrics
-            hash_name = entry.key_schema.hash_name
-            consumed[COLLECTION_SIZES] = {entry.name: [[{hash_name: key[hash_name]}, int(result["collection_bytes"])]]}
+            written = written_collection(key, entry.key_schema.hash_name, int(result["collection_bytes"]))
+            consumed[COLLECTION_SIZES] = {entry.name: [written]}
         if "attributes" in result:  # UpdateItem: the replica shaped them for its ReturnValues
             return {"Attributes": result["attributes"], **consumed} if result["attributes"] else consumed
         old = result.get("old")

@@ -41,7 +41,7 @@ from cluster.api.errors import (
     reason_none,
     reason_validation,
 )
-from cluster.api.item_collections import COLLECTION_SIZES
+from cluster.api.item_collections import COLLECTION_SIZES, written_collection
 from cluster.api.projection import project
 from cluster.api.request_types import TransactGetItemsRequest, TransactWrite, TransactWriteItemsRequest
 from cluster.api.secondary_indexes import check_index_keys
@@ -155,8 +155,8 @@ class TransactionCoordinator:
         await self._commit_everywhere(txn, participants, collections)
         sizes: dict[str, list[list[Any]]] = {}
         for participant, size in collections.values():
-            hash_name = participant.entry.key_schema.hash_name
-            sizes.setdefault(participant.entry.name, []).append([{hash_name: participant.command.key_item[hash_name]}, size])
+            written = written_collection(participant.command.key_item, participant.entry.key_schema.hash_name, size)
+            sizes.setdefault(participant.entry.name, []).append(written)
         return {CONSUMED_UNITS: units, COLLECTION_SIZES: sizes}
 
     async def _decide(self, txn: str, decision: str) -> str | None:
